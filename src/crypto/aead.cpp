@@ -1,0 +1,123 @@
+#include "crypto/aead.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <climits>
+#include <memory>
+#include <string>
+
+#include "crypto/openssl_util.hpp"
+#include "crypto/random.hpp"
+
+namespace tessera::crypto {
+namespace {
+
+struct CipherCtxDeleter {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
+
+// EVP_*Update take an int length, so large messages go through in slices.
+constexpr size_t kMaxSlice = size_t{1} << 30;
+
+Status CheckKey(ByteView key) {
+  if (key.size() != kAeadKeySize) {
+    return Status::InvalidArgument("AES-256-GCM key must be " + std::to_string(kAeadKeySize) +
+                                   " bytes, got " + std::to_string(key.size()));
+  }
+  return Status::Ok();
+}
+
+Status OpenSslFailure(std::string_view what) {
+  return Status::Internal(std::string(what) +
+                          " failed in OpenSSL: " + internal::TakeOpenSslError());
+}
+
+// Feeds `in` through the cipher; `out` may be null only for AAD.
+bool UpdateSliced(EVP_CIPHER_CTX* ctx, bool encrypt, uint8_t* out, ByteView in) {
+  size_t done = 0;
+  while (done < in.size()) {
+    const size_t n = std::min(kMaxSlice, in.size() - done);
+    int written = 0;
+    uint8_t* dst = out == nullptr ? nullptr : out + done;
+    const int rc = encrypt ? EVP_EncryptUpdate(ctx, dst, &written, in.data() + done, int(n))
+                           : EVP_DecryptUpdate(ctx, dst, &written, in.data() + done, int(n));
+    // GCM is a stream mode: every byte in comes straight back out.
+    if (rc != 1 || (out != nullptr && static_cast<size_t>(written) != n)) return false;
+    done += n;
+  }
+  return true;
+}
+
+}  // namespace
+
+// The nonce is random rather than a counter because keys are shared by independent
+// processes with no common state; 96 random bits keep collisions negligible for far
+// more messages per key than a backup produces.
+Result<Bytes> AeadSeal(ByteView key, ByteView plaintext, ByteView aad) {
+  TESSERA_RETURN_IF_ERROR(CheckKey(key));
+  Bytes out(kAeadNonceSize + plaintext.size() + kAeadTagSize);
+  uint8_t* nonce = out.data();
+  uint8_t* body = nonce + kAeadNonceSize;
+  uint8_t* tag = body + plaintext.size();
+  FillRandom(nonce, kAeadNonceSize);
+
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) return OpenSslFailure("AES-256-GCM context allocation");
+  // The default GCM IV length is 12, so no EVP_CTRL_GCM_SET_IVLEN is needed.
+  if (EVP_EncryptInit_ex2(ctx.get(), internal::Aes256GcmCipher(), key.data(), nonce, nullptr) !=
+      1) {
+    return OpenSslFailure("AES-256-GCM encryption setup");
+  }
+  if (!UpdateSliced(ctx.get(), true, nullptr, aad) ||
+      !UpdateSliced(ctx.get(), true, body, plaintext)) {
+    return OpenSslFailure("AES-256-GCM encryption");
+  }
+  int final_len = 0;
+  if (EVP_EncryptFinal_ex(ctx.get(), tag, &final_len) != 1 || final_len != 0 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, int(kAeadTagSize), tag) != 1) {
+    return OpenSslFailure("AES-256-GCM encryption");
+  }
+  return out;
+}
+
+Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad) {
+  TESSERA_RETURN_IF_ERROR(CheckKey(key));
+  if (sealed.size() < kAeadOverhead) {
+    return Status::Corruption("encrypted data is truncated: " + std::to_string(sealed.size()) +
+                              " bytes, shorter than the " + std::to_string(kAeadOverhead) +
+                              "-byte nonce and tag");
+  }
+  const uint8_t* nonce = sealed.data();
+  ByteView body = sealed.subspan(kAeadNonceSize, sealed.size() - kAeadOverhead);
+  // OpenSSL's ctrl takes a non-const pointer but only reads the tag when setting it.
+  uint8_t tag[kAeadTagSize];
+  std::copy_n(sealed.end() - kAeadTagSize, kAeadTagSize, tag);
+
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) return OpenSslFailure("AES-256-GCM context allocation");
+  if (EVP_DecryptInit_ex2(ctx.get(), internal::Aes256GcmCipher(), key.data(), nonce, nullptr) !=
+      1) {
+    return OpenSslFailure("AES-256-GCM decryption setup");
+  }
+  Bytes out(body.size());
+  if (!UpdateSliced(ctx.get(), false, nullptr, aad) ||
+      !UpdateSliced(ctx.get(), false, out.data(), body) ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, int(kAeadTagSize), tag) != 1) {
+    SecureWipe(out);
+    return OpenSslFailure("AES-256-GCM decryption");
+  }
+  int final_len = 0;
+  if (EVP_DecryptFinal_ex(ctx.get(), out.data() + out.size(), &final_len) != 1) {
+    // Unauthenticated plaintext must never reach the caller, not even in freed memory.
+    SecureWipe(out);
+    internal::TakeOpenSslError();
+    return Status::Corruption(
+        "encrypted data failed authentication: it was altered or damaged, or the key or "
+        "associated data is wrong");
+  }
+  return out;
+}
+
+}  // namespace tessera::crypto

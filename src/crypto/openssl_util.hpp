@@ -1,0 +1,32 @@
+// Internal to the crypto module: turning OpenSSL failures into messages, and the
+// algorithms fetched once per process. Not part of the module's contract.
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#include <string>
+#include <string_view>
+
+namespace tessera::crypto::internal {
+
+// The text of the most recent OpenSSL error, or "unknown OpenSSL error"; empties
+// OpenSSL's error queue so that a stale error is not blamed on a later call.
+std::string TakeOpenSslError();
+
+// For failures that a function's contract gives no way to report (out of memory, a
+// broken OpenSSL installation): prints `what` and the OpenSSL error to stderr and
+// aborts, because returning would hand the caller a wrong digest, key or random bytes.
+[[noreturn]] void FatalOpenSslError(std::string_view what);
+
+// For a caller breaking a documented precondition that the contract gives no way to
+// report: prints `message` to stderr and aborts.
+[[noreturn]] void FatalBug(std::string_view message);
+
+// Algorithms fetched once and kept for the life of the process: an implicit fetch on
+// every call (EVP_sha256() and friends) takes a lock and a lookup each time.
+const EVP_MD* Sha256Md();
+const EVP_CIPHER* Aes256GcmCipher();
+EVP_KDF* HkdfKdf();
+
+}  // namespace tessera::crypto::internal
