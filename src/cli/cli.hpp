@@ -1,0 +1,54 @@
+// What every subcommand of the `tessera` program shares: global options, the settings
+// file, output in text or JSON, and exit codes a scheduler can act on.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/status.hpp"
+#include "vault/vault.hpp"
+
+namespace tessera::cli {
+
+// Exit codes (documented in README "Exit codes").
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,     // the command failed; nothing committed was lost
+  kExitUsage = 2,     // wrong arguments
+  kExitDegraded = 3,  // done, but some stores missed shards: run `vault repair`
+  kExitProblems = 4,  // verify found damage, or a drill failed
+  kExitBusy = 5,      // the vault is locked by another run, or a precondition is unmet
+};
+
+struct Context {
+  std::string home;      // --home / $TESSERA_HOME / [paths] home / ./var
+  std::string settings;  // --config / $TESSERA_CONFIG / ./tessera.toml if present
+  std::string vault_name = "default";
+  bool json = false;
+  std::string log_level = "warn";
+  size_t threads = 0;
+  store::StoreOptions store_options;
+  int exit_code = kExitOk;
+
+  // Reads the settings file and environment into the fields not set on the command line.
+  Status Resolve();
+  vault::VaultContext Vault() const;
+  // Passphrase from $TESSERA_PASSPHRASE, or asked on the terminal when `prompt`.
+  std::optional<std::string> Passphrase(bool prompt, bool confirm) const;
+};
+
+// Prints the error (and sets the exit code from its kind).
+int Fail(Context& ctx, const Status& st);
+void PrintJson(const nlohmann::json& j);
+// Runs `fn`, turning a returned error into output and an exit code.
+void Run(Context& ctx, const std::function<Status()>& fn);
+
+void AddVaultCommands(CLI::App& app, Context& ctx);
+// The parts of `vault` kept in their own files.
+void AddVaultCheckCommands(CLI::App& vault, Context& ctx);  // verify, repair, replace-store
+void AddVaultPruneCommands(CLI::App& vault, Context& ctx);  // forget
+void AddVaultDrillCommands(CLI::App& vault, Context& ctx);  // drill, drills
+
+}  // namespace tessera::cli

@@ -1,0 +1,16 @@
+// zstd compression of chunks and objects. Incompressible data is detected cheaply (a
+// probe on its first 64 KiB) and stored as it is, so random data costs no zstd time.
+#pragma once
+
+#include "base/bytes.hpp"
+#include "base/status.hpp"
+
+namespace tessera::vault {
+
+// Returns true and fills `out` when compressing pays (at least 3% smaller); false when
+// `in` should be stored raw. Thread-safe (one zstd context per thread).
+bool CompressIfWorthwhile(ByteView in, Bytes& out, int level = 1);
+// Corruption if `in` is not a zstd frame or its content would exceed `max_size`.
+Result<Bytes> Decompress(ByteView in, size_t max_size);
+
+}  // namespace tessera::vault

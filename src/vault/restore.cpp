@@ -1,0 +1,299 @@
+#include "vault/restore.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <map>
+
+#include "base/clock.hpp"
+#include "base/files.hpp"
+#include "vault/lock.hpp"
+
+namespace tessera::vault {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Join(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+Status Walk(Repository& repo, const BlobId& tree_id, const std::string& dir,
+            std::vector<Entry>& out) {
+  TESSERA_ASSIGN_OR_RETURN(Tree tree, repo.ReadTree(tree_id));
+  for (Node& n : tree.nodes) {
+    std::string path = Join(dir, n.name);
+    std::optional<BlobId> sub = n.type == NodeType::kDir ? n.subtree : std::nullopt;
+    out.push_back({path, std::move(n)});
+    if (sub) TESSERA_RETURN_IF_ERROR(Walk(repo, *sub, path, out));
+  }
+  return Status::Ok();
+}
+
+bool Selected(const std::string& path, const std::vector<std::string>& includes) {
+  if (includes.empty()) return true;
+  for (const std::string& inc : includes) {
+    if (path == inc) return true;
+    if (inc == "/" || path.compare(0, inc.size() + 1, inc + "/") == 0) return true;  // below
+    if (inc.compare(0, path.size() + 1, path + "/") == 0) return true;               // an ancestor
+  }
+  return false;
+}
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec ts;
+  // Floor division: a time before 1970 has a negative second and a positive fraction.
+  int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+  if (frac < 0) {
+    frac += 1000000000;
+    sec -= 1;
+  }
+  ts.tv_sec = static_cast<time_t>(sec);
+  ts.tv_nsec = static_cast<long>(frac);
+  return ts;
+}
+
+Status WriteAt(int fd, const Bytes& data, uint64_t offset, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("cannot write " + path, errno);
+    }
+    done += static_cast<size_t>(w);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<Entry>> ListEntries(Repository& repo, const Snapshot& snap,
+                                       const std::string& path) {
+  std::vector<Entry> all;
+  TESSERA_RETURN_IF_ERROR(Walk(repo, snap.tree, "/", all));
+  if (path == "/" || path.empty()) return all;
+  std::string p = fs::path(path).lexically_normal().string();
+  if (p.size() > 1 && p.back() == '/') p.pop_back();
+  std::vector<Entry> out;
+  for (Entry& e : all)
+    if (e.path == p || e.path.compare(0, p.size() + 1, p + "/") == 0) out.push_back(std::move(e));
+  if (out.empty()) return Status::NotFound("no '" + path + "' in snapshot " + snap.id.substr(0, 8));
+  return out;
+}
+
+Result<RestoreStats> Restore(Repository& repo, const Snapshot& snap, const RestoreOptions& options,
+                             Progress* progress) {
+  double start = MonotonicSeconds();
+  if (options.target.empty()) return Status::InvalidArgument("--target is required");
+  RestoreStats stats;
+  // A shared lock keeps a prune from deleting packs under the restore. Holding one needs
+  // k writable stores; a restore from read-only media goes on without, since reading must
+  // not depend on writing.
+  std::unique_ptr<VaultLock> lock;
+  auto locked = VaultLock::Acquire(repo, false, "restore");
+  if (locked.ok()) {
+    lock = std::move(*locked);
+  } else if (locked.status().code() == StatusCode::kFailedPrecondition) {
+    return locked.status();
+  } else {
+    stats.warnings.push_back("restoring without a vault lock (" + locked.status().message() +
+                             "): do not prune meanwhile");
+  }
+  TESSERA_RETURN_IF_ERROR(repo.LoadIndex());
+  TESSERA_ASSIGN_OR_RETURN(std::vector<Entry> all, ListEntries(repo, snap));
+  std::vector<Entry> entries;
+  for (Entry& e : all)
+    if (Selected(e.path, options.includes)) entries.push_back(std::move(e));
+  for (const std::string& inc : options.includes) {
+    bool found =
+        std::any_of(entries.begin(), entries.end(), [&](const Entry& e) { return e.path == inc; });
+    if (!found) return Status::NotFound("no '" + inc + "' in snapshot " + snap.id.substr(0, 8));
+  }
+  // Check that every blob is known before writing anything.
+  uint64_t total_bytes = 0, total_files = 0;
+  for (const Entry& e : entries) {
+    if (e.node.type != NodeType::kFile) continue;
+    total_files++;
+    total_bytes += e.node.size;
+    for (const BlobId& id : e.node.content)
+      if (!repo.Find(id))
+        return Status::Corruption("snapshot " + snap.id.substr(0, 8) + " needs blob " +
+                                  ToHex(id).substr(0, 16) + " of " + e.path +
+                                  " which is not in the vault's index; run `tessera vault "
+                                  "verify`");
+  }
+  if (progress) progress->SetTotal(total_files, total_bytes);
+
+  fs::path target = fs::absolute(options.target).lexically_normal();
+  TESSERA_RETURN_IF_ERROR(MakeDirs(target, 0700));
+  auto dest = [&](const std::string& p) { return (target / p.substr(1)).string(); };
+
+  // Directories first (owner-only until their own mode is applied at the end).
+  for (const Entry& e : entries) {
+    if (e.node.type != NodeType::kDir) continue;
+    TESSERA_RETURN_IF_ERROR(MakeDirs(dest(e.path), 0700));
+    stats.dirs++;
+  }
+  // Files: created at their final size, then filled pack by pack.
+  struct Target {
+    size_t file;
+    uint64_t offset;
+  };
+  struct Wanted {
+    BlobLocation loc;
+    std::vector<Target> targets;
+  };
+  std::map<std::string, std::map<BlobId, Wanted>> by_pack;
+  std::vector<std::string> file_paths;
+  std::vector<const Entry*> files;
+  for (const Entry& e : entries) {
+    if (e.node.type == NodeType::kSymlink) {
+      std::string p = dest(e.path);
+      ::unlink(p.c_str());
+      if (::symlink(e.node.link_target.c_str(), p.c_str()) != 0)
+        return Status::FromErrno("cannot create symlink " + p, errno);
+      stats.symlinks++;
+      continue;
+    }
+    if (e.node.type != NodeType::kFile) continue;
+    std::string p = dest(e.path);
+    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return Status::FromErrno("cannot create " + p, errno);
+    int rc = ::ftruncate(fd, static_cast<off_t>(e.node.size));
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Status::FromErrno("cannot size " + p, err);
+    size_t index = files.size();
+    files.push_back(&e);
+    file_paths.push_back(p);
+    uint64_t offset = 0;
+    for (size_t c = 0; c < e.node.content.size(); ++c) {
+      BlobLocation loc = *repo.Find(e.node.content[c]);
+      Wanted& w = by_pack[loc.pack_id][e.node.content[c]];
+      w.loc = loc;
+      w.targets.push_back({index, offset});
+      offset += e.node.chunk_sizes[c];
+    }
+    stats.files++;
+    stats.bytes += e.node.size;
+  }
+
+  std::atomic<uint64_t> packs_done{0};
+  std::vector<std::future<Status>> work;
+  std::vector<std::pair<std::string, std::map<BlobId, Wanted>*>> packs;
+  for (auto& [pack_id, blobs] : by_pack) packs.emplace_back(pack_id, &blobs);
+  std::atomic<size_t> next{0};
+  size_t workers = std::min(packs.size(), repo.cpu().size() + 1);
+  for (size_t w = 0; w < workers; ++w) {
+    work.push_back(repo.cpu().Submit([&]() -> Status {
+      for (size_t i = next++; i < packs.size(); i = next++) {
+        auto pack = repo.objects().Get(PackObjectName(packs[i].first));
+        if (!pack.ok()) return pack.status();
+        for (auto& [id, wanted] : *packs[i].second) {
+          TESSERA_ASSIGN_OR_RETURN(Bytes blob, repo.BlobFromPack(*pack, id, wanted.loc));
+          for (const Target& t : wanted.targets) {
+            int fd = ::open(file_paths[t.file].c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd < 0) return Status::FromErrno("cannot open " + file_paths[t.file], errno);
+            Status st = WriteAt(fd, blob, t.offset, file_paths[t.file]);
+            ::close(fd);
+            TESSERA_RETURN_IF_ERROR(st);
+            if (progress) progress->Add(0, blob.size());
+          }
+        }
+        packs_done++;
+      }
+      return Status::Ok();
+    }));
+  }
+  Status first;
+  for (auto& w : work) {
+    Status st = w.get();
+    if (!st.ok() && first.ok()) first = st;
+  }
+  TESSERA_RETURN_IF_ERROR(first);
+  stats.packs = packs_done;
+
+  // Metadata: files and links now, directories last and deepest first, so that writing
+  // inside a directory does not change its restored times.
+  bool root = ::geteuid() == 0;
+  auto apply = [&](const Entry& e) {
+    std::string p = dest(e.path);
+    if (root && ::lchown(p.c_str(), e.node.uid, e.node.gid) != 0)
+      stats.warnings.push_back(p + ": cannot set owner: " + std::strerror(errno));
+    if (e.node.type != NodeType::kSymlink && ::chmod(p.c_str(), e.node.mode & 07777) != 0)
+      stats.warnings.push_back(p + ": cannot set mode: " + std::strerror(errno));
+    struct timespec times[2] = {ToTimespec(e.node.mtime_ns), ToTimespec(e.node.mtime_ns)};
+    if (::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      stats.warnings.push_back(p + ": cannot set times: " + std::strerror(errno));
+  };
+  for (const Entry& e : entries)
+    if (e.node.type == NodeType::kFile || e.node.type == NodeType::kSymlink) apply(e);
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+    if (it->node.type == NodeType::kDir) apply(*it);
+  if (progress) progress->Finish();
+  stats.seconds = MonotonicSeconds() - start;
+  return stats;
+}
+
+Status Dump(Repository& repo, const Snapshot& snap, const std::string& path, std::FILE* out) {
+  TESSERA_RETURN_IF_ERROR(repo.LoadIndex());
+  TESSERA_ASSIGN_OR_RETURN(std::vector<Entry> entries, ListEntries(repo, snap, path));
+  const Entry& e = entries.front();
+  if (e.node.type != NodeType::kFile)
+    return Status::InvalidArgument(path + " is a " + NodeTypeName(e.node.type) +
+                                   ", not a file; use `vault restore --include`");
+  for (const BlobId& id : e.node.content) {
+    TESSERA_ASSIGN_OR_RETURN(Bytes blob, repo.ReadBlob(id));
+    if (std::fwrite(blob.data(), 1, blob.size(), out) != blob.size())
+      return Status::IOError(std::string("cannot write output: ") + std::strerror(errno));
+  }
+  if (std::fflush(out) != 0)
+    return Status::IOError(std::string("cannot write output: ") + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status VerifyRestoredFile(const Repository& repo, const std::string& file, const Node& node) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Status::FromErrno(file, errno);
+  struct stat st {};
+  ::fstat(fd, &st);
+  if (static_cast<uint64_t>(st.st_size) != node.size) {
+    ::close(fd);
+    return Status::Corruption(file + ": size " + std::to_string(st.st_size) + ", expected " +
+                              std::to_string(node.size));
+  }
+  Bytes buf;
+  uint64_t offset = 0;
+  for (size_t c = 0; c < node.content.size(); ++c) {
+    buf.resize(node.chunk_sizes[c]);
+    size_t got = 0;
+    while (got < buf.size()) {
+      ssize_t r = ::pread(fd, buf.data() + got, buf.size() - got, static_cast<off_t>(offset + got));
+      if (r <= 0) {
+        if (r < 0 && errno == EINTR) continue;
+        ::close(fd);
+        return Status::Corruption(file + ": short read at " + std::to_string(offset + got));
+      }
+      got += static_cast<size_t>(r);
+    }
+    if (repo.ComputeId(buf) != node.content[c]) {
+      ::close(fd);
+      return Status::Corruption(file + ": content differs from the snapshot at byte " +
+                                std::to_string(offset));
+    }
+    offset += buf.size();
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
+}  // namespace tessera::vault

@@ -1,0 +1,346 @@
+#include "vault/sharded_store.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <set>
+
+#include "crypto/aead.hpp"
+#include "crypto/hash.hpp"
+#include "vault/compression.hpp"
+
+namespace tessera::vault {
+
+namespace {
+constexpr char kShardMagic[4] = {'T', 'S', 'R', 'S'};
+constexpr uint8_t kFlagRaw = 0, kFlagZstd = 1;
+// A sealed object never exceeds this once opened (packs are far smaller); the bound
+// keeps a corrupt length field from asking for absurd allocations.
+constexpr size_t kMaxObjectSize = size_t{1} << 31;
+
+Bytes NameHash(const std::string& name) {
+  Bytes h = crypto::Sha256(AsBytes(name));
+  h.resize(16);
+  return h;
+}
+
+Bytes EncodeHeader(const ShardHeader& h) {
+  Bytes out;
+  out.reserve(kShardHeaderSize);
+  out.insert(out.end(), kShardMagic, kShardMagic + 4);
+  out.push_back(h.version);
+  out.push_back(h.k);
+  out.push_back(h.n);
+  out.push_back(h.index);
+  out.insert(out.end(), h.vault_id.begin(), h.vault_id.end());
+  out.insert(out.end(), h.name_hash.begin(), h.name_hash.end());
+  PutU64(out, h.sealed_size);
+  PutU32(out, h.shard_size);
+  PutU32(out, 0);
+  return out;
+}
+}  // namespace
+
+std::string PackObjectName(const std::string& pack_id) {
+  return "data/" + pack_id.substr(0, 2) + "/" + pack_id;
+}
+
+ShardedStore::ShardedStore(Bytes vault_id, int k, int n, int min_write,
+                           std::vector<std::shared_ptr<store::ObjectStore>> stores,
+                           const VaultKeys& keys, ThreadPool& io)
+    : vault_id_(std::move(vault_id)),
+      k_(k),
+      n_(n),
+      min_write_(min_write),
+      stores_(std::move(stores)),
+      keys_(keys),
+      io_(io),
+      rs_(erasure::ReedSolomon::Create(k, n).value()),
+      down_(static_cast<size_t>(n)) {}
+
+Bytes ShardedStore::Aad(const std::string& name) const {
+  Bytes aad = ToBytes("tessera object v1");
+  aad.insert(aad.end(), vault_id_.begin(), vault_id_.end());
+  aad.insert(aad.end(), name.begin(), name.end());
+  return aad;
+}
+
+Bytes ShardedStore::Seal(const std::string& name, ByteView plaintext, bool compress) const {
+  Bytes body;
+  Bytes compressed;
+  if (compress && CompressIfWorthwhile(plaintext, compressed)) {
+    body.reserve(compressed.size() + 1);
+    body.push_back(kFlagZstd);
+    body.insert(body.end(), compressed.begin(), compressed.end());
+  } else {
+    body.reserve(plaintext.size() + 1);
+    body.push_back(kFlagRaw);
+    body.insert(body.end(), plaintext.begin(), plaintext.end());
+  }
+  // The key is 32 bytes by construction, so sealing cannot fail.
+  return crypto::AeadSeal(keys_.object_key().view(), body, Aad(name)).value();
+}
+
+Result<Bytes> ShardedStore::Open(const std::string& name, ByteView sealed) const {
+  auto body = crypto::AeadOpen(keys_.object_key().view(), sealed, Aad(name));
+  if (!body.ok())
+    return Status::Corruption("object " + name +
+                              " does not decrypt with this vault's key (damaged, or written "
+                              "by another vault)");
+  if (body->empty()) return Status::Corruption("object " + name + " is empty");
+  if ((*body)[0] == kFlagRaw) return Bytes(body->begin() + 1, body->end());
+  if ((*body)[0] == kFlagZstd) {
+    auto plain = Decompress(ByteView(*body).subspan(1), kMaxObjectSize);
+    if (!plain.ok()) return plain.status().WithContext("object " + name);
+    return plain;
+  }
+  return Status::Corruption("object " + name + " has an unknown encoding flag");
+}
+
+Result<std::vector<Bytes>> ShardedStore::EncodeShardFiles(const std::string& name,
+                                                          ByteView plaintext, bool compress) const {
+  Bytes sealed = Seal(name, plaintext, compress);
+  const size_t shard_size = rs_.ShardSize(sealed.size());
+  ShardHeader h;
+  h.k = static_cast<uint8_t>(k_);
+  h.n = static_cast<uint8_t>(n_);
+  h.vault_id = vault_id_;
+  h.name_hash = NameHash(name);
+  h.sealed_size = sealed.size();
+  h.shard_size = static_cast<uint32_t>(shard_size);
+  // Each file is header | payload | MAC; the payloads are coded in place.
+  std::vector<Bytes> files(static_cast<size_t>(n_));
+  std::vector<uint8_t*> payloads(static_cast<size_t>(n_));
+  for (int i = 0; i < n_; ++i) {
+    h.index = static_cast<uint8_t>(i);
+    Bytes& file = files[static_cast<size_t>(i)];
+    file.reserve(kShardHeaderSize + shard_size + kShardMacSize);
+    file = EncodeHeader(h);
+    file.resize(kShardHeaderSize + shard_size);
+    payloads[static_cast<size_t>(i)] = file.data() + kShardHeaderSize;
+  }
+  rs_.EncodeInto(sealed, payloads);
+  for (Bytes& file : files) {
+    Bytes mac = keys_.shard_mac().Mac({ByteView(file.data(), kShardHeaderSize), AsBytes(name),
+                                       ByteView(file.data() + kShardHeaderSize, shard_size)});
+    file.insert(file.end(), mac.begin(), mac.end());
+  }
+  return files;
+}
+
+Result<ShardHeader> ShardedStore::CheckShard(const std::string& name, ByteView file,
+                                             int index) const {
+  if (file.size() < kShardHeaderSize + kShardMacSize)
+    return Status::Corruption("shard is truncated (" + std::to_string(file.size()) + " bytes)");
+  if (std::memcmp(file.data(), kShardMagic, 4) != 0)
+    return Status::Corruption("not a tessera shard (bad magic)");
+  ShardHeader h;
+  h.version = file[4];
+  h.k = file[5];
+  h.n = file[6];
+  h.index = file[7];
+  h.vault_id.assign(file.begin() + 8, file.begin() + 24);
+  h.name_hash.assign(file.begin() + 24, file.begin() + 40);
+  h.sealed_size = GetU64(file.data() + 40);
+  h.shard_size = GetU32(file.data() + 48);
+  if (h.version != 1)
+    return Status::Corruption("shard format version " + std::to_string(h.version) +
+                              " is not supported by this tessera");
+  if (h.vault_id != vault_id_)
+    return Status::Corruption("shard belongs to another vault (vault id " + HexEncode(h.vault_id) +
+                              ")");
+  if (h.name_hash != NameHash(name))
+    return Status::Corruption("shard belongs to a different object");
+  if (h.k != k_ || h.n != n_ || h.index != index)
+    return Status::Corruption("shard is for slot " + std::to_string(h.index) + " of " +
+                              std::to_string(h.k) + "-of-" + std::to_string(h.n) +
+                              ", expected slot " + std::to_string(index));
+  if (file.size() != kShardHeaderSize + h.shard_size + kShardMacSize ||
+      h.shard_size != rs_.ShardSize(h.sealed_size))
+    return Status::Corruption("shard is truncated or has the wrong length");
+  ByteView payload = file.subspan(kShardHeaderSize, h.shard_size);
+  Bytes mac = keys_.shard_mac().Mac({file.subspan(0, kShardHeaderSize), AsBytes(name), payload});
+  if (!crypto::ConstantTimeEqual(mac, file.subspan(kShardHeaderSize + h.shard_size)))
+    return Status::Corruption("shard fails authentication (bytes changed)");
+  return h;
+}
+
+Result<PutOutcome> ShardedStore::Put(const std::string& name, ByteView plaintext, bool compress,
+                                     int min_stores) {
+  TESSERA_ASSIGN_OR_RETURN(std::vector<Bytes> files, EncodeShardFiles(name, plaintext, compress));
+  return WriteShardFiles(name, files, min_stores);
+}
+
+Result<PutOutcome> ShardedStore::WriteShardFiles(const std::string& name,
+                                                 const std::vector<Bytes>& files, int min_stores) {
+  const int required = min_stores > 0 ? std::max(min_stores, k_) : min_write_;
+  std::vector<std::future<Status>> writes(static_cast<size_t>(n_));
+  for (int i = 0; i < n_; ++i) {
+    if (!stores_[i] || IsDown(i)) continue;
+    writes[i] = io_.Submit(
+        [this, i, &name, &files] { return stores_[i]->Put(name, files[static_cast<size_t>(i)]); });
+  }
+  PutOutcome outcome;
+  int written = 0;
+  Status last_error;
+  for (int i = 0; i < n_; ++i) {
+    if (!writes[i].valid()) {
+      outcome.failed_stores.push_back(i);
+      continue;
+    }
+    Status st = writes[i].get();
+    if (st.ok()) {
+      ++written;
+    } else {
+      outcome.failed_stores.push_back(i);
+      last_error = st;
+      if (st.code() == StatusCode::kUnavailable) MarkDown(i, st);
+    }
+  }
+  if (written < required) {
+    // Not committed: take back what was written, so that no object is left that some
+    // choices of k stores could read and others could not.
+    for (int i = 0; i < n_; ++i) {
+      bool failed = std::find(outcome.failed_stores.begin(), outcome.failed_stores.end(), i) !=
+                    outcome.failed_stores.end();
+      if (!failed) (void)stores_[i]->Delete(name);
+    }
+    return Status::Unavailable("only " + std::to_string(written) + " of " + std::to_string(n_) +
+                               " stores accepted object " + name + " (at least " +
+                               std::to_string(required) + " required)" +
+                               (last_error.ok() ? "" : "; last error: " + last_error.message()));
+  }
+  return outcome;
+}
+
+Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> ShardedStore::FetchShards(
+    const std::string& name, const std::vector<int>& exclude) {
+  std::vector<std::optional<Bytes>> shards(static_cast<size_t>(n_));
+  std::optional<ShardHeader> header;
+  std::vector<int> order;
+  for (int i = 0; i < n_; ++i) {
+    if (!stores_[i] || IsDown(i)) continue;
+    if (std::find(exclude.begin(), exclude.end(), i) != exclude.end()) continue;
+    order.push_back(i);
+  }
+  // Data shards first: with all of them present, decoding is a plain concatenation.
+  size_t next = 0;
+  int good = 0;
+  std::vector<std::string> problems;
+  size_t not_found = 0;
+  while (good < k_ && next < order.size()) {
+    size_t want = static_cast<size_t>(k_ - good);
+    std::vector<std::pair<int, std::future<Result<Bytes>>>> reads;
+    while (reads.size() < want && next < order.size()) {
+      int i = order[next++];
+      reads.emplace_back(i, io_.Submit([this, i, &name] { return stores_[i]->Get(name); }));
+    }
+    for (auto& [i, fut] : reads) {
+      Result<Bytes> file = fut.get();
+      if (!file.ok()) {
+        if (file.status().code() == StatusCode::kUnavailable) MarkDown(i, file.status());
+        if (file.status().code() == StatusCode::kNotFound) ++not_found;
+        problems.push_back("store " + std::to_string(i + 1) + ": " + file.status().message());
+        continue;
+      }
+      auto h = CheckShard(name, *file, i);
+      if (!h.ok()) {
+        problems.push_back("store " + std::to_string(i + 1) + ": " + h.status().message());
+        continue;
+      }
+      if (header && (header->sealed_size != h->sealed_size)) {
+        problems.push_back("store " + std::to_string(i + 1) + ": shard disagrees in size");
+        continue;
+      }
+      if (!header) header = *h;
+      Bytes& f = *file;
+      shards[static_cast<size_t>(i)] =
+          Bytes(f.begin() + kShardHeaderSize, f.begin() + kShardHeaderSize + h->shard_size);
+      ++good;
+    }
+  }
+  if (good < k_) {
+    std::string why;
+    for (auto& p : problems) why += "; " + p;
+    bool all_missing = !problems.empty() && not_found == problems.size();
+    std::string msg = "object " + name + ": only " + std::to_string(good) + " of the " +
+                      std::to_string(k_) + " shards needed could be read" + why;
+    if (all_missing && good == 0) return Status::NotFound(msg);
+    return Status::Unavailable(msg);
+  }
+  return std::make_pair(std::move(shards), *header);
+}
+
+Result<Bytes> ShardedStore::Get(const std::string& name) {
+  TESSERA_ASSIGN_OR_RETURN(auto fetched, FetchShards(name, {}));
+  TESSERA_ASSIGN_OR_RETURN(Bytes sealed, rs_.Decode(fetched.first, fetched.second.sealed_size));
+  return Open(name, sealed);
+}
+
+Result<std::vector<Bytes>> ShardedStore::RebuildShardFiles(const std::string& name,
+                                                           const std::vector<int>& wanted) {
+  TESSERA_ASSIGN_OR_RETURN(auto fetched, FetchShards(name, wanted));
+  TESSERA_ASSIGN_OR_RETURN(std::vector<Bytes> payloads, rs_.Reconstruct(fetched.first, wanted));
+  ShardHeader h = fetched.second;
+  std::vector<Bytes> files;
+  for (size_t w = 0; w < wanted.size(); ++w) {
+    h.index = static_cast<uint8_t>(wanted[w]);
+    Bytes file = EncodeHeader(h);
+    Bytes mac = keys_.shard_mac().Mac({ByteView(file), AsBytes(name), ByteView(payloads[w])});
+    file.insert(file.end(), payloads[w].begin(), payloads[w].end());
+    file.insert(file.end(), mac.begin(), mac.end());
+    files.push_back(std::move(file));
+  }
+  return files;
+}
+
+Result<std::vector<std::string>> ShardedStore::List(const std::string& prefix) {
+  std::set<std::string> names;
+  int listed = 0;
+  Status last;
+  for (int i = 0; i < n_; ++i) {
+    if (!stores_[i] || IsDown(i)) continue;
+    auto objs = stores_[i]->List(prefix);
+    if (!objs.ok()) {
+      if (objs.status().code() == StatusCode::kUnavailable) MarkDown(i, objs.status());
+      last = objs.status();
+      continue;
+    }
+    ++listed;
+    for (auto& o : *objs) names.insert(o.name);
+  }
+  if (listed == 0)
+    return Status::Unavailable("no store could be listed" +
+                               (last.ok() ? std::string() : ": " + last.message()));
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+Status ShardedStore::Delete(const std::string& name) {
+  Status result;
+  for (int i = 0; i < n_; ++i) {
+    if (!stores_[i] || IsDown(i)) continue;
+    Status st = stores_[i]->Delete(name);
+    if (!st.ok()) result = st;
+  }
+  return result;
+}
+
+std::vector<std::pair<int, Status>> ShardedStore::DownStores() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<int, Status>> out;
+  for (int i = 0; i < n_; ++i)
+    if (down_[i]) out.emplace_back(i, *down_[i]);
+  return out;
+}
+
+bool ShardedStore::IsDown(int i) const {
+  std::lock_guard lock(mu_);
+  return down_[i].has_value();
+}
+
+void ShardedStore::MarkDown(int i, const Status& why) {
+  std::lock_guard lock(mu_);
+  if (!down_[i]) down_[i] = why;
+}
+
+}  // namespace tessera::vault

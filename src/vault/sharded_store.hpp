@@ -1,0 +1,107 @@
+// The vault's object layer: every object the vault writes is compressed (when that pays),
+// sealed with AES-256-GCM, Reed-Solomon split into n shards, and shard i is written to
+// store i with a header and a MAC. Any k authentic shards give the object back. See
+// docs/vault-format.md ("Shards") for the bytes.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.hpp"
+#include "base/status.hpp"
+#include "base/thread_pool.hpp"
+#include "erasure/reed_solomon.hpp"
+#include "store/object_store.hpp"
+#include "vault/keys.hpp"
+
+namespace tessera::vault {
+
+constexpr size_t kVaultIdSize = 16;
+constexpr size_t kShardHeaderSize = 56;
+constexpr size_t kShardMacSize = 32;
+
+struct ShardHeader {
+  uint8_t version = 1;
+  uint8_t k = 0, n = 0, index = 0;
+  Bytes vault_id;   // 16 bytes
+  Bytes name_hash;  // first 16 bytes of SHA-256(object name)
+  uint64_t sealed_size = 0;
+  uint32_t shard_size = 0;
+};
+
+// What happened to one object's shards on a write.
+struct PutOutcome {
+  std::vector<int> failed_stores;  // stores that did not take their shard
+};
+
+class ShardedStore {
+ public:
+  // `stores` has n entries; a null entry is a store this run must not use (excluded or
+  // known to be down). `io` runs the store requests.
+  ShardedStore(Bytes vault_id, int k, int n, int min_write,
+               std::vector<std::shared_ptr<store::ObjectStore>> stores, const VaultKeys& keys,
+               ThreadPool& io);
+
+  int k() const { return k_; }
+  int n() const { return n_; }
+  int min_write() const { return min_write_; }
+  store::ObjectStore* store(int i) const { return stores_[i].get(); }
+
+  // Seals and writes `plaintext` as object `name`. Unavailable when fewer than
+  // min_write stores took their shard (then the shards written are deleted again); when
+  // at least min_write did, repair fills in the rest. `min_stores` overrides min_write
+  // for short-lived objects that only need to stay readable (locks: k is enough).
+  Result<PutOutcome> Put(const std::string& name, ByteView plaintext, bool compress,
+                         int min_stores = 0);
+  // Writes shard files made by EncodeShardFiles, file i to store i; the same outcome
+  // and errors as Put.
+  Result<PutOutcome> WriteShardFiles(const std::string& name, const std::vector<Bytes>& files,
+                                     int min_stores = 0);
+  // Reads any k authentic shards and opens the object. Shards that fail their MAC are
+  // skipped (and reported by verify); Corruption/Unavailable when fewer than k remain.
+  Result<Bytes> Get(const std::string& name);
+  // Names (below `prefix`) present on any usable store, each once, sorted.
+  Result<std::vector<std::string>> List(const std::string& prefix);
+  // Deletes the object's shard from every usable store.
+  Status Delete(const std::string& name);
+
+  // The whole shard files of an object, index i for store i (for repair and tests).
+  Result<std::vector<Bytes>> EncodeShardFiles(const std::string& name, ByteView plaintext,
+                                              bool compress) const;
+  // Checks a shard file read from store `index` for object `name`: header, vault, name,
+  // length and MAC. The message says which check failed.
+  Result<ShardHeader> CheckShard(const std::string& name, ByteView file, int index) const;
+  // Rebuilds the shard files for `wanted` stores from any k authentic shards elsewhere.
+  Result<std::vector<Bytes>> RebuildShardFiles(const std::string& name,
+                                               const std::vector<int>& wanted);
+
+  // Stores marked down during this run (after an Unavailable answer), with the reason.
+  std::vector<std::pair<int, Status>> DownStores() const;
+  bool IsDown(int i) const;
+  void MarkDown(int i, const Status& why);
+
+ private:
+  Bytes Seal(const std::string& name, ByteView plaintext, bool compress) const;
+  Result<Bytes> Open(const std::string& name, ByteView sealed) const;
+  Bytes Aad(const std::string& name) const;
+  // Gathers k authentic shard payloads (preferring data shards) and the header.
+  Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> FetchShards(
+      const std::string& name, const std::vector<int>& exclude);
+
+  Bytes vault_id_;
+  int k_, n_, min_write_;
+  std::vector<std::shared_ptr<store::ObjectStore>> stores_;
+  const VaultKeys& keys_;
+  ThreadPool& io_;
+  erasure::ReedSolomon rs_;
+  mutable std::mutex mu_;  // guards down_
+  std::vector<std::optional<Status>> down_;
+};
+
+// Object names. Packs fan out over 256 folders to keep directories and listings small.
+std::string PackObjectName(const std::string& pack_id);
+
+}  // namespace tessera::vault
