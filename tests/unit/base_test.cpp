@@ -1,0 +1,124 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "base/bytes.hpp"
+#include "base/clock.hpp"
+#include "base/files.hpp"
+#include "base/progress.hpp"
+#include "base/status.hpp"
+#include "base/thread_pool.hpp"
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<int> Half(int v) {
+  if (v % 2) return Status::InvalidArgument("odd");
+  return v / 2;
+}
+Result<int> Quarter(int v) {
+  TESSERA_ASSIGN_OR_RETURN(int h, Half(v));
+  TESSERA_ASSIGN_OR_RETURN(int q, Half(h));
+  return q;
+}
+
+TEST(Status, CodesMessagesAndMacros) {
+  EXPECT_TRUE(Status::Ok().ok());
+  Status st = Status::NotFound("no such snapshot");
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.ToString(), "NotFound: no such snapshot");
+  EXPECT_EQ(st.WithContext("restore").message(), "restore: no such snapshot");
+  EXPECT_EQ(*Quarter(8), 2);
+  EXPECT_EQ(Quarter(6).status().code(), StatusCode::kInvalidArgument);
+  Result<int> bad = Status::Ok();  // a Result never holds OK without a value
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(Status::FromErrno("open x", ENOENT).code(), StatusCode::kNotFound);
+  EXPECT_EQ(Status::FromErrno("open x", EACCES).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(Bytes, HexAndIntegers) {
+  Bytes b = {0x00, 0x7f, 0xff, 0x10};
+  EXPECT_EQ(HexEncode(b), "007fff10");
+  EXPECT_EQ(*HexDecode("007FFF10"), b);
+  EXPECT_FALSE(HexDecode("abc").ok());
+  EXPECT_FALSE(HexDecode("zz").ok());
+  Bytes out;
+  PutU16(out, 0xbeef);
+  PutU32(out, 0xdeadbeef);
+  PutU64(out, 0x0123456789abcdefULL);
+  EXPECT_EQ(GetU16(out.data()), 0xbeef);
+  EXPECT_EQ(GetU32(out.data() + 2), 0xdeadbeefu);
+  EXPECT_EQ(GetU64(out.data() + 6), 0x0123456789abcdefULL);
+  SecretBytes s(ToBytes("secret"));
+  SecretBytes moved = std::move(s);
+  EXPECT_EQ(AsString(moved.view()), "secret");
+  EXPECT_TRUE(s.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+}
+
+TEST(Files, AtomicWriteReadAndModes) {
+  fs::path dir = fs::temp_directory_path() / ("tessera-base-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(MakeDirs(dir / "a" / "b").ok());
+  fs::path f = dir / "a" / "b" / "key";
+  ASSERT_TRUE(WriteFileAtomic(f, std::string_view("first"), 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(f, std::string_view("second"), 0600).ok());
+  EXPECT_EQ(*ReadTextFile(f), "second");
+  struct stat st {};
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // No temporary files are left behind.
+  int entries = 0;
+  for (auto& e : fs::directory_iterator(dir / "a" / "b")) entries += e.is_regular_file();
+  EXPECT_EQ(entries, 1);
+  EXPECT_EQ(ReadFile(dir / "missing").status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(WriteFileAtomic(dir / "nodir" / "x", std::string_view("x")).ok());
+  fs::remove_all(dir);
+}
+
+TEST(Clock, FormatAndParse) {
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  int64_t t = *ParseRfc3339("2026-11-23T09:18:35Z");
+  EXPECT_EQ(FormatRfc3339(t), "2026-11-23T09:18:35Z");
+  EXPECT_EQ(*ParseRfc3339("2026-11-23"), *ParseRfc3339("2026-11-23T00:00:00Z"));
+  EXPECT_EQ(*ParseRfc3339("2026-11-23T09:18:35.5Z") - t, 500000000);
+  EXPECT_EQ(FormatRfc3339(t + 5, true), "2026-11-23T09:18:35.000000005Z");
+  EXPECT_FALSE(ParseRfc3339("yesterday").ok());
+  EXPECT_FALSE(ParseRfc3339("2026-13-01").ok());
+  EXPECT_FALSE(ParseRfc3339("2026-11-23T09:18:35+08:00").ok());
+}
+
+TEST(ThreadPool, RunsEverythingAndReturnsResults) {
+  std::atomic<int> sum{0};
+  std::vector<std::future<int>> futures;
+  {
+    ThreadPool pool(3);
+    EXPECT_EQ(pool.size(), 3u);
+    for (int i = 1; i <= 100; ++i)
+      futures.push_back(pool.Submit([i, &sum] {
+        sum += i;
+        return i * 2;
+      }));
+  }
+  EXPECT_EQ(sum, 5050);
+  int total = 0;
+  for (auto& f : futures) total += f.get();
+  EXPECT_EQ(total, 10100);
+}
+
+TEST(Progress, HumanBytesAndCounting) {
+  EXPECT_EQ(HumanBytes(12), "12 B");
+  EXPECT_EQ(HumanBytes(1536), "1.5 KiB");
+  EXPECT_EQ(HumanBytes(uint64_t{3} << 30), "3.0 GiB");
+  Progress p("test", false);
+  p.Add(2, 100);
+  p.Add(1, 50);
+  EXPECT_EQ(p.items(), 3u);
+  EXPECT_EQ(p.bytes(), 150u);
+}
+
+}  // namespace
+}  // namespace tessera
