@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, as CI does: unit tests (normal and ASan/UBSan builds),
+# integration tests against real servers started here on 127.0.0.1 (Ceph radosgw as S3),
+# and the command-line scenarios (corruption and repair, prune, drills, kill -9).
+# Ends with one line "N passed, N failed"; exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${JOBS:-$(nproc)}
+LOGDIR=${TEST_LOGDIR:-$ROOT/build/test-logs}
+mkdir -p "$LOGDIR"
+
+passed=0
+failed=0
+failures=()
+
+note() { printf '\n=== %s\n' "$*"; }
+record() {  # name passed failed
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+  if [ "$3" -gt 0 ]; then failures+=("$1 ($3 failed)"); fi
+}
+# Counts a ctest run from its summary line "...tests passed, F tests failed out of N".
+run_ctest() {  # name preset [ctest args...]
+  local name=$1 preset=$2; shift 2
+  local log="$LOGDIR/$name.log"
+  ctest --preset "$preset" -j "$JOBS" "$@" 2>&1 | tee "$log" | grep -E "^\s*[0-9]+/[0-9]+ Test .*(Failed|Exception|Timeout)|tests passed|tests failed" || true
+  local line total bad
+  line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "!! $name: ctest did not report a summary (see $log)"
+    record "$name" 0 1
+    return
+  fi
+  bad=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+  total=$(echo "$line" | sed -E 's/.* failed out of ([0-9]+).*/\1/')
+  record "$name" $((total - bad)) "$bad"
+}
+# Counts a script from its last line "N passed, N failed".
+run_script() {  # name command...
+  local name=$1; shift
+  local log="$LOGDIR/$name.log"
+  "$@" > "$log" 2>&1
+  local rc=$?
+  local line p f
+  line=$(grep -E "^[0-9]+ passed, [0-9]+ failed" "$log" | tail -n 1)
+  p=0; f=0
+  if [ -n "$line" ]; then
+    p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  elif grep -qE "^\[  PASSED  \] [0-9]+ tests?" "$log"; then  # a GoogleTest binary
+    line=ok
+    p=$(grep -E "^\[  PASSED  \] [0-9]+ tests?" "$log" | tail -n 1 | sed -E 's/.*\] ([0-9]+) .*/\1/')
+    f=$(grep -E "^\[  FAILED  \] [0-9]+ tests?, listed below" "$log" | tail -n 1 | sed -E 's/.*\] ([0-9]+) .*/\1/')
+    f=${f:-0}
+  fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  if [ "$rc" -eq 0 ] && [ -z "$line" ]; then p=1; fi
+  echo "$name: $p passed, $f failed (log: $log)"
+  if [ "$f" -gt 0 ]; then tail -n 40 "$log"; fi
+  record "$name" "$p" "$f"
+}
+
+note "dependencies"
+scripts/install-deps.sh || { echo "cannot install dependencies"; echo "0 passed, 1 failed"; exit 1; }
+
+note "build (RelWithDebInfo)"
+if ! { cmake --preset default > "$LOGDIR/configure.log" 2>&1 && cmake --build --preset default -j "$JOBS" > "$LOGDIR/build.log" 2>&1; }; then
+  tail -n 60 "$LOGDIR/configure.log" "$LOGDIR/build.log"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+TESSERA="$ROOT/build/default/src/cli/tessera"
+
+note "unit tests"
+run_ctest unit default
+
+note "build and unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+if cmake --preset asan > "$LOGDIR/configure-asan.log" 2>&1 && cmake --build --preset asan -j "$JOBS" > "$LOGDIR/build-asan.log" 2>&1; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest unit-asan asan
+else
+  tail -n 60 "$LOGDIR/build-asan.log"
+  record asan-build 0 1
+fi
+
+note "integration: real S3 (Ceph radosgw on 127.0.0.1)"
+S3DIR=$(mktemp -d /tmp/tessera-s3.XXXXXX)
+if scripts/s3-up.sh "$S3DIR" "${S3_PORT:-7480}" > "$LOGDIR/s3-up.log" 2>&1; then
+  set -a; . "$S3DIR/env"; set +a
+  run_script s3-store "$ROOT/build/default/tests/integration/s3_store_itest"
+  run_script vault-s3 tests/integration/vault_s3.sh "$TESSERA"
+else
+  cat "$LOGDIR/s3-up.log"
+  record s3-up 0 1
+fi
+scripts/s3-down.sh "$S3DIR" > /dev/null 2>&1 || true
+
+note "command-line scenarios"
+for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh; do
+  [ -f "$script" ] || continue
+  run_script "$(basename "$script" .sh)" bash "$script" "$TESSERA"
+done
+
+note "summary"
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
