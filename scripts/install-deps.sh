@@ -11,6 +11,8 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl time bc python3
+  # libFuzzer for tests/fuzz (clang's runtime)
+  clang-14 libclang-rt-14-dev
   # a real S3 server for the integration tests (Ceph radosgw)
   ceph-mon ceph-osd radosgw ceph-common
   # peers measured side by side in bench/

@@ -102,6 +102,9 @@ for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh;
   run_script "$(basename "$script" .sh)" bash "$script" "$TESSERA"
 done
 
+note "fuzzing the parsers (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+run_script fuzz bash tests/fuzz/run.sh "$ROOT/build/default" "${FUZZ_SECONDS:-60}"
+
 note "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"

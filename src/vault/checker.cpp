@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/json_fields.hpp"
 #include "vault/keyring.hpp"
 #include "vault/vault.hpp"
 
@@ -677,7 +678,7 @@ void RemoveDeadLocalLocks(Repository& repo, std::vector<std::string>* removed) {
     if (!data.ok()) continue;
     try {
       auto j = nlohmann::json::parse(AsString(*data));
-      int64_t pid = j.value("pid", int64_t{0});
+      int64_t pid = OptionalInt<int64_t>(j, "pid", 0);
       if (j.value("host", "") != host || pid <= 0 || pid == ::getpid()) continue;
       if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
       if (repo.objects().Delete(name).ok() && removed)

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_fields.hpp"
 #include "erasure/reed_solomon.hpp"
 
 namespace tessera::vault {
@@ -60,23 +61,23 @@ Result<VaultConfig> ParseConfig(ByteView data) {
     json j = json::parse(AsString(data));
     if (j.value("format", "") != "tessera-vault-config")
       return Status::Corruption("not a tessera vault configuration");
-    if (j.value("version", 0) != 1)
+    if (OptionalInt<int>(j, "version", 0) != 1)
       return Status::Corruption("vault configuration version " +
-                                std::to_string(j.value("version", 0)) +
+                                std::to_string(OptionalInt<int>(j, "version", 0)) +
                                 " is not supported by this tessera");
     VaultConfig c;
     c.vault_id = j.at("vault_id").get<std::string>();
-    c.k = j.at("k").get<int>();
-    c.n = j.at("n").get<int>();
-    c.min_write = j.at("min_write").get<int>();
+    c.k = RequiredInt<int>(j, "k");
+    c.n = RequiredInt<int>(j, "n");
+    c.min_write = RequiredInt<int>(j, "min_write");
     c.stores = j.at("stores").get<std::vector<std::string>>();
-    c.chunker.min_size = j.at("chunker").at("min").get<size_t>();
-    c.chunker.avg_size = j.at("chunker").at("avg").get<size_t>();
-    c.chunker.max_size = j.at("chunker").at("max").get<size_t>();
-    c.pack_size = j.at("pack_size").get<size_t>();
-    c.custodians = j.value("custodians", 0);
-    c.quorum = j.value("quorum", 0);
-    c.created_ns = j.value("created_ns", int64_t{0});
+    c.chunker.min_size = RequiredInt<size_t>(j.at("chunker"), "min");
+    c.chunker.avg_size = RequiredInt<size_t>(j.at("chunker"), "avg");
+    c.chunker.max_size = RequiredInt<size_t>(j.at("chunker"), "max");
+    c.pack_size = RequiredInt<size_t>(j, "pack_size");
+    c.custodians = OptionalInt<int>(j, "custodians", 0);
+    c.quorum = OptionalInt<int>(j, "quorum", 0);
+    c.created_ns = OptionalInt<int64_t>(j, "created_ns", 0);
     Status st = ValidateConfig(c);
     if (!st.ok()) return Status::Corruption("vault configuration is invalid: " + st.message());
     return c;

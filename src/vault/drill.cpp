@@ -15,6 +15,7 @@
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "base/json_fields.hpp"
 #include "crypto/random.hpp"
 #include "vault/keyring.hpp"
 #include "vault/restore.hpp"
@@ -310,7 +311,7 @@ std::vector<DrillStore> StoresFromJson(const json& j, const char* key) {
   std::vector<DrillStore> out;
   if (!j.contains(key)) return out;
   for (const json& s : j.at(key))
-    out.push_back({s.at("store").get<int>() - 1, s.value("url", ""), s.value("error", "")});
+    out.push_back({RequiredInt<int>(s, "store") - 1, s.value("url", ""), s.value("error", "")});
   return out;
 }
 
@@ -683,27 +684,28 @@ Result<DrillReport> DrillReportFromJson(const json& j) {
   try {
     if (!j.is_object() || j.value("format", "") != kReportFormat)
       return Status::Corruption("not a tessera drill report");
-    if (j.value("version", 0) != 1)
-      return Status::Corruption("drill report version " + std::to_string(j.value("version", 0)) +
+    if (OptionalInt<int>(j, "version", 0) != 1)
+      return Status::Corruption("drill report version " +
+                                std::to_string(OptionalInt<int>(j, "version", 0)) +
                                 " is not supported by this tessera");
     DrillReport r;
     r.id = j.at("id").get<std::string>();
     r.passed = j.at("passed").get<bool>();
     r.reason = j.value("reason", "");
-    r.started_ns = j.at("started_ns").get<int64_t>();
-    r.finished_ns = j.value("finished_ns", int64_t{0});
+    r.started_ns = RequiredInt<int64_t>(j, "started_ns");
+    r.finished_ns = OptionalInt<int64_t>(j, "finished_ns", 0);
     r.hostname = j.value("hostname", "");
     r.operator_name = j.value("operator", "");
     r.tessera_version = j.value("tessera_version", "");
     r.vault_id = j.value("vault_id", "");
-    r.k = j.value("k", 0);
-    r.n = j.value("n", 0);
+    r.k = OptionalInt<int>(j, "k", 0);
+    r.n = OptionalInt<int>(j, "n", 0);
     if (j.contains("snapshot")) {
       const json& s = j.at("snapshot");
       r.snapshot_ref = s.value("ref", "");
       r.snapshot_id = s.value("id", "");
       r.snapshot_host = s.value("hostname", "");
-      r.snapshot_time_ns = s.value("time_ns", int64_t{0});
+      r.snapshot_time_ns = OptionalInt<int64_t>(s, "time_ns", 0);
       if (s.contains("paths")) r.snapshot_paths = s.at("paths").get<std::vector<std::string>>();
     }
     r.stores_used = StoresFromJson(j, "stores_used");
@@ -713,20 +715,20 @@ Result<DrillReport> DrillReportFromJson(const json& j) {
     r.custodian_key_from_key_file = j.value("custodian_key_from_key_file", false);
     if (j.contains("restored")) {
       const json& x = j.at("restored");
-      r.files = x.value("files", uint64_t{0});
-      r.dirs = x.value("dirs", uint64_t{0});
-      r.symlinks = x.value("symlinks", uint64_t{0});
-      r.bytes = x.value("bytes", uint64_t{0});
+      r.files = OptionalInt<uint64_t>(x, "files", 0);
+      r.dirs = OptionalInt<uint64_t>(x, "dirs", 0);
+      r.symlinks = OptionalInt<uint64_t>(x, "symlinks", 0);
+      r.bytes = OptionalInt<uint64_t>(x, "bytes", 0);
     }
     if (j.contains("verified")) {
       const json& x = j.at("verified");
-      r.files_verified = x.value("files", uint64_t{0});
-      r.bytes_verified = x.value("bytes", uint64_t{0});
-      r.dirs_verified = x.value("dirs", uint64_t{0});
-      r.symlinks_verified = x.value("symlinks", uint64_t{0});
-      r.skipped = x.value("skipped", uint64_t{0});
+      r.files_verified = OptionalInt<uint64_t>(x, "files", 0);
+      r.bytes_verified = OptionalInt<uint64_t>(x, "bytes", 0);
+      r.dirs_verified = OptionalInt<uint64_t>(x, "dirs", 0);
+      r.symlinks_verified = OptionalInt<uint64_t>(x, "symlinks", 0);
+      r.skipped = OptionalInt<uint64_t>(x, "skipped", 0);
     }
-    r.failure_count = j.value("failure_count", uint64_t{0});
+    r.failure_count = OptionalInt<uint64_t>(j, "failure_count", 0);
     if (j.contains("failures"))
       for (const json& f : j.at("failures"))
         r.failures.push_back({f.value("phase", ""), f.value("path", ""), f.value("reason", "")});
@@ -736,7 +738,7 @@ Result<DrillReport> DrillReportFromJson(const json& j) {
     if (j.contains("rto_seconds") && j.at("rto_seconds").is_number())
       r.rto_seconds = j.at("rto_seconds").get<double>();
     if (j.contains("rpo_seconds") && j.at("rpo_seconds").is_number())
-      r.rpo_seconds = j.at("rpo_seconds").get<int64_t>();
+      r.rpo_seconds = RequiredInt<int64_t>(j, "rpo_seconds");
     if (j.contains("warnings")) r.warnings = j.at("warnings").get<std::vector<std::string>>();
     if (j.contains("notes")) r.notes = j.at("notes").get<std::vector<std::string>>();
     if (j.contains("scratch")) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/files.hpp"
+#include "base/json_fields.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/codes.hpp"
 #include "crypto/random.hpp"
@@ -47,16 +48,16 @@ Result<StoreDescriptor> ParseDescriptor(ByteView data) {
     json j = json::parse(AsString(data));
     if (j.value("format", "") != "tessera-store")
       return Status::Corruption("not a tessera store descriptor");
-    if (j.value("version", 0) != 1)
+    if (OptionalInt<int>(j, "version", 0) != 1)
       return Status::Corruption("store descriptor version is not supported by this tessera");
     StoreDescriptor d;
     d.vault_id = j.at("vault_id").get<std::string>();
-    d.k = j.at("k").get<int>();
-    d.n = j.at("n").get<int>();
-    d.index = j.at("index").get<int>();
-    d.epoch = j.value("epoch", 1);
-    d.custodians = j.value("custodians", 0);
-    d.quorum = j.value("quorum", 0);
+    d.k = RequiredInt<int>(j, "k");
+    d.n = RequiredInt<int>(j, "n");
+    d.index = RequiredInt<int>(j, "index");
+    d.epoch = OptionalInt<int>(j, "epoch", 1);
+    d.custodians = OptionalInt<int>(j, "custodians", 0);
+    d.quorum = OptionalInt<int>(j, "quorum", 0);
     TESSERA_ASSIGN_OR_RETURN(d.key_check, HexDecode(j.at("key_check").get<std::string>()));
     if (j.contains("share")) {
       TESSERA_ASSIGN_OR_RETURN(d.share, HexDecode(j["share"].get<std::string>()));
@@ -250,7 +251,7 @@ Result<LoadedKey> ReadKeyFile(const std::string& path, const std::string& vault_
     SecureWipe(text.data(), text.size());
     if (j.value("format", "") != "tessera-key")
       return Status::Corruption("key file " + path + " is not a tessera key file");
-    if (j.value("version", 0) != 1)
+    if (OptionalInt<int>(j, "version", 0) != 1)
       return Status::Corruption("key file " + path +
                                 " has a format version this tessera does not know");
     if (j.value("vault_id", "") != vault_id)
@@ -260,9 +261,9 @@ Result<LoadedKey> ReadKeyFile(const std::string& path, const std::string& vault_
         return Status::PermissionDenied(
             "the vault key is protected by a passphrase: set TESSERA_PASSPHRASE");
       crypto::ScryptParams params;
-      params.n = j["scrypt"].at("n").get<uint64_t>();
-      params.r = j["scrypt"].at("r").get<uint32_t>();
-      params.p = j["scrypt"].at("p").get<uint32_t>();
+      params.n = RequiredInt<uint64_t>(j["scrypt"], "n");
+      params.r = RequiredInt<uint32_t>(j["scrypt"], "r");
+      params.p = RequiredInt<uint32_t>(j["scrypt"], "p");
       TESSERA_ASSIGN_OR_RETURN(Bytes salt, HexDecode(j["scrypt"].at("salt").get<std::string>()));
       TESSERA_ASSIGN_OR_RETURN(SecretBytes kek,
                                crypto::DeriveKeyFromPassphrase(*passphrase, salt, params));

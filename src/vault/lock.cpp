@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.hpp"
+#include "base/json_fields.hpp"
 #include "crypto/random.hpp"
 
 namespace tessera::vault {
@@ -54,8 +55,8 @@ Result<std::vector<LockInfo>> ReadLocks(Repository& repo) {
       l.exclusive = j.value("exclusive", false);
       l.host = j.value("host", "");
       l.purpose = j.value("purpose", "");
-      l.pid = j.value("pid", int64_t{0});
-      l.time_ns = j.value("time_ns", int64_t{0});
+      l.pid = OptionalInt<int64_t>(j, "pid", 0);
+      l.time_ns = OptionalInt<int64_t>(j, "time_ns", 0);
       out.push_back(std::move(l));
     } catch (const std::exception&) {
       // An unreadable lock object cannot be honoured; treat it as stale.

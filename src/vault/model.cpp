@@ -1,4 +1,5 @@
 #include "vault/model.hpp"
+#include "base/json_fields.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -72,7 +73,8 @@ Bytes SerializeTree(const Tree& tree) {
 Result<Tree> ParseTree(ByteView data) {
   try {
     json t = json::parse(AsString(data));
-    if (t.value("version", 0) != 1) return Status::Corruption("unsupported tree version");
+    if (OptionalInt<int>(t, "version", 0) != 1)
+      return Status::Corruption("unsupported tree version");
     Tree tree;
     for (const json& j : t.at("nodes")) {
       Node n;
@@ -81,22 +83,22 @@ Result<Tree> ParseTree(ByteView data) {
           n.name.find('/') != std::string::npos)
         return Status::Corruption("tree holds an unsafe file name");
       n.type = NodeTypeFromName(j.at("type").get<std::string>());
-      n.mode = j.value("mode", 0u);
-      n.uid = j.value("uid", 0u);
-      n.gid = j.value("gid", 0u);
+      n.mode = OptionalInt<uint32_t>(j, "mode", 0);
+      n.uid = OptionalInt<uint32_t>(j, "uid", 0);
+      n.gid = OptionalInt<uint32_t>(j, "gid", 0);
       n.user = j.value("user", "");
       n.group = j.value("group", "");
-      n.mtime_ns = j.value("mtime_ns", int64_t{0});
-      n.ctime_ns = j.value("ctime_ns", int64_t{0});
-      n.inode = j.value("inode", uint64_t{0});
-      n.device = j.value("device", uint64_t{0});
+      n.mtime_ns = OptionalInt<int64_t>(j, "mtime_ns", 0);
+      n.ctime_ns = OptionalInt<int64_t>(j, "ctime_ns", 0);
+      n.inode = OptionalInt<uint64_t>(j, "inode", 0);
+      n.device = OptionalInt<uint64_t>(j, "device", 0);
       if (n.type == NodeType::kFile) {
-        n.size = j.value("size", uint64_t{0});
+        n.size = OptionalInt<uint64_t>(j, "size", 0);
         for (const json& c : j.at("content")) {
           TESSERA_ASSIGN_OR_RETURN(BlobId id, BlobIdFromHex(c.get<std::string>()));
           n.content.push_back(id);
         }
-        n.chunk_sizes = j.at("chunk_sizes").get<std::vector<uint32_t>>();
+        n.chunk_sizes = IntArray<uint32_t>(j.at("chunk_sizes"), "chunk_sizes");
         if (n.chunk_sizes.size() != n.content.size())
           return Status::Corruption("tree node has mismatched chunk lists");
       }
@@ -144,27 +146,29 @@ Bytes SerializeSnapshot(const Snapshot& s) {
 Result<Snapshot> ParseSnapshot(ByteView data, const std::string& id) {
   try {
     json j = json::parse(AsString(data));
-    if (j.value("version", 0) != 1) return Status::Corruption("unsupported snapshot version");
+    if (OptionalInt<int>(j, "version", 0) != 1)
+      return Status::Corruption("unsupported snapshot version");
     Snapshot s;
     s.id = id;
-    s.time_ns = j.at("time_ns").get<int64_t>();
+    s.time_ns = RequiredInt<int64_t>(j, "time_ns");
     s.hostname = j.value("hostname", "");
     s.username = j.value("username", "");
     s.paths = j.value("paths", std::vector<std::string>{});
     s.tags = j.value("tags", std::vector<std::string>{});
     s.parent = j.value("parent", "");
     TESSERA_ASSIGN_OR_RETURN(s.tree, BlobIdFromHex(j.at("tree").get<std::string>()));
-    s.degraded_stores = j.value("degraded_stores", std::vector<int>{});
+    if (j.contains("degraded_stores"))
+      s.degraded_stores = IntArray<int>(j["degraded_stores"], "degraded_stores");
     const json& m = j.at("summary");
-    s.summary.files = m.value("files", uint64_t{0});
-    s.summary.dirs = m.value("dirs", uint64_t{0});
-    s.summary.symlinks = m.value("symlinks", uint64_t{0});
-    s.summary.bytes = m.value("bytes", uint64_t{0});
-    s.summary.files_unchanged = m.value("files_unchanged", uint64_t{0});
-    s.summary.bytes_read = m.value("bytes_read", uint64_t{0});
-    s.summary.new_blobs = m.value("new_blobs", uint64_t{0});
-    s.summary.new_bytes = m.value("new_bytes", uint64_t{0});
-    s.summary.stored_bytes = m.value("stored_bytes", uint64_t{0});
+    s.summary.files = OptionalInt<uint64_t>(m, "files", 0);
+    s.summary.dirs = OptionalInt<uint64_t>(m, "dirs", 0);
+    s.summary.symlinks = OptionalInt<uint64_t>(m, "symlinks", 0);
+    s.summary.bytes = OptionalInt<uint64_t>(m, "bytes", 0);
+    s.summary.files_unchanged = OptionalInt<uint64_t>(m, "files_unchanged", 0);
+    s.summary.bytes_read = OptionalInt<uint64_t>(m, "bytes_read", 0);
+    s.summary.new_blobs = OptionalInt<uint64_t>(m, "new_blobs", 0);
+    s.summary.new_bytes = OptionalInt<uint64_t>(m, "new_bytes", 0);
+    s.summary.stored_bytes = OptionalInt<uint64_t>(m, "stored_bytes", 0);
     s.summary.seconds = m.value("seconds", 0.0);
     return s;
   } catch (const std::exception& e) {

@@ -7,6 +7,7 @@
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "base/json_fields.hpp"
 #include "base/progress.hpp"
 #include "base/status.hpp"
 #include "base/thread_pool.hpp"
@@ -118,6 +119,30 @@ TEST(Progress, HumanBytesAndCounting) {
   p.Add(1, 50);
   EXPECT_EQ(p.items(), 3u);
   EXPECT_EQ(p.bytes(), 150u);
+}
+
+TEST(JsonFields, IntegersAreReadStrictly) {
+  auto j = nlohmann::json::parse(
+      R"({"small":7,"negative":-3,"big":5000000000,"float":1.5,"huge_float":1.6e15,"text":"7",)"
+      R"("list":[1,2,3],"bad_list":[1,2.5]})");
+  EXPECT_EQ(RequiredInt<int>(j, "small"), 7);
+  EXPECT_EQ(RequiredInt<int>(j, "negative"), -3);
+  EXPECT_EQ(RequiredInt<int64_t>(j, "big"), 5000000000);
+  EXPECT_EQ(OptionalInt<int>(j, "absent", 42), 42);
+  EXPECT_EQ(IntArray<uint32_t>(j["list"], "list"), (std::vector<uint32_t>{1, 2, 3}));
+  EXPECT_THROW(RequiredInt<uint32_t>(j, "negative"), std::invalid_argument);
+  EXPECT_THROW(RequiredInt<int32_t>(j, "big"), std::invalid_argument);
+  EXPECT_THROW(RequiredInt<int>(j, "float"), std::invalid_argument);
+  EXPECT_THROW(RequiredInt<uint32_t>(j, "huge_float"), std::invalid_argument);
+  EXPECT_THROW(RequiredInt<int>(j, "text"), std::invalid_argument);
+  EXPECT_THROW(RequiredInt<int>(j, "absent"), nlohmann::json::out_of_range);
+  EXPECT_THROW(IntArray<uint32_t>(j["bad_list"], "bad_list"), std::invalid_argument);
+  try {
+    OptionalInt<int>(j, "float", 0);
+    ADD_FAILURE() << "a float was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "float is not an integer");
+  }
 }
 
 }  // namespace

@@ -1525,12 +1525,49 @@ TEST(VaultBadInput, CorruptLocalConfig) {
   ASSERT_FALSE(repo.ok());
   EXPECT_EQ(repo.status().code(), StatusCode::kCorruption);
   EXPECT_THAT(repo.status().message(), HasSubstr(env.ctx.ConfigPath()));
+  // Numbers that are not integers of the field's range (found by tests/fuzz).
+  for (const char* bad : {"3.5", "1e300", "-1", "4294967296"}) {
+    auto k = nlohmann::json::parse(good);
+    k["pack_size"] = nlohmann::json::parse(bad);
+    ASSERT_OK(WriteFileAtomic(env.ctx.ConfigPath(), k.dump(), 0600));
+    auto odd = env.Open();
+    ASSERT_FALSE(odd.ok()) << "opened with pack_size " << bad;
+    EXPECT_EQ(odd.status().code(), StatusCode::kCorruption) << odd.status().ToString();
+  }
   // Missing altogether: NotFound that says how to set one up.
   fs::remove(env.ctx.ConfigPath());
   repo = env.Open();
   ASSERT_FALSE(repo.ok());
   EXPECT_EQ(repo.status().code(), StatusCode::kNotFound);
   EXPECT_THAT(repo.status().message(), HasSubstr("connect"));
+}
+
+// The input tests/fuzz/vault_parse_fuzz found: a float where an integer belongs was
+// converted with undefined behaviour; now every such tree is refused as corrupt.
+TEST(VaultBadInput, TreeWithNumbersOutOfTheirRange) {
+  Tree t;
+  Node n;
+  n.name = "a.txt";
+  n.mode = 0100644;
+  n.content = {BlobId{}};
+  n.chunk_sizes = {10};
+  t.nodes = {n};
+  const auto good = nlohmann::json::parse(AsString(SerializeTree(t)));
+  ASSERT_OK(ParseTree(AsBytes(good.dump())));
+  struct Damage {
+    const char* field;
+    const char* value;
+  };
+  for (const Damage& d : {Damage{"mode", "1687220200000000.23456789"}, Damage{"mode", "-1"},
+                          Damage{"uid", "4294967296"}, Damage{"size", "-5"},
+                          Damage{"mtime_ns", "1e30"}, Damage{"chunk_sizes", "[10.5]"}}) {
+    auto j = good;
+    j["nodes"][0][d.field] = nlohmann::json::parse(d.value);
+    auto tree = ParseTree(AsBytes(j.dump()));
+    ASSERT_FALSE(tree.ok()) << d.field << " = " << d.value;
+    EXPECT_EQ(tree.status().code(), StatusCode::kCorruption);
+    EXPECT_THAT(tree.status().message(), HasSubstr(d.field));
+  }
 }
 
 TEST(VaultBadInput, BackupOfMissingPathWritesNothing) {
