@@ -406,9 +406,7 @@ Result<BackupResult> Archiver::Run() {
   double start = MonotonicSeconds();
   Snapshot snap;
   snap.time_ns = NowUnixNanos();
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  snap.hostname = host;
+  snap.hostname = HostName();
   snap.username = UserName(::getuid());
   snap.tags = options_.tags;
 

@@ -34,12 +34,6 @@ std::string Join(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
 }
 
-std::string HostName() {
-  char buf[256] = {};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
 // The size most stores agree on; a tie goes to the larger (truncation is the likelier
 // damage).
 uint64_t MajoritySize(const std::vector<uint64_t>& sizes) {
@@ -672,15 +666,13 @@ namespace {
 void RemoveDeadLocalLocks(Repository& repo, std::vector<std::string>* removed) {
   auto names = repo.objects().List("locks/");
   if (!names.ok()) return;
-  const std::string host = HostName();
   for (const std::string& name : *names) {
     auto data = repo.objects().Get(name);
     if (!data.ok()) continue;
     try {
       auto j = nlohmann::json::parse(AsString(*data));
       int64_t pid = OptionalInt<int64_t>(j, "pid", 0);
-      if (j.value("host", "") != host || pid <= 0 || pid == ::getpid()) continue;
-      if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+      if (!LockHolderIsGone(j.value("host", ""), pid)) continue;
       if (repo.objects().Delete(name).ok() && removed)
         removed->push_back(name + " (" + j.value("purpose", "run") + ", pid " +
                            std::to_string(pid) + ")");

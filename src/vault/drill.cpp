@@ -18,6 +18,7 @@
 #include "base/json_fields.hpp"
 #include "crypto/random.hpp"
 #include "vault/keyring.hpp"
+#include "vault/lock.hpp"
 #include "vault/restore.hpp"
 
 namespace tessera::vault {
@@ -34,12 +35,6 @@ constexpr char kVersion[] = "0.1.0";  // keep in step with project(VERSION) in C
 #endif
 constexpr char kDrillPrefix[] = "drills/";
 constexpr char kReportFormat[] = "tessera-drill-report";
-
-std::string HostName() {
-  char buf[256] = {};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 std::string OperatorName() {
   struct passwd pw {};

@@ -1,6 +1,9 @@
 #include "vault/lock.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <nlohmann/json.hpp>
 
@@ -12,6 +15,17 @@ namespace tessera::vault {
 
 using nlohmann::json;
 
+std::string HostName() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+bool LockHolderIsGone(const std::string& host, int64_t pid) {
+  if (host != HostName() || pid <= 0 || pid == ::getpid()) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
 namespace {
 constexpr int64_t kStaleNs = int64_t{30} * 60 * 1000000000;
 constexpr auto kRefreshEvery = std::chrono::minutes(5);
@@ -22,12 +36,6 @@ struct LockInfo {
   std::string host, purpose;
   int64_t pid = 0, time_ns = 0;
 };
-
-std::string HostName() {
-  char buf[256] = {};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 Bytes LockBody(bool exclusive, const std::string& purpose) {
   json j = {{"version", 1},      {"exclusive", exclusive}, {"host", HostName()},
@@ -93,6 +101,11 @@ Result<std::unique_ptr<VaultLock>> VaultLock::Acquire(Repository& repo, bool exc
   for (const LockInfo& l : *locks) {
     if (l.name == name || now - l.time_ns > kStaleNs) continue;
     if (exclusive || l.exclusive) {
+      // Left by a run on this machine that was killed: nobody holds it any more.
+      if (LockHolderIsGone(l.host, l.pid)) {
+        (void)repo.objects().Delete(l.name);
+        continue;
+      }
       (void)repo.objects().Delete(name);
       return Status::FailedPrecondition(
           "the vault is locked by " + std::string(l.exclusive ? "an exclusive" : "a") + " " +

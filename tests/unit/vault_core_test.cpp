@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/files.hpp"
 #include "base/thread_pool.hpp"
 #include "crypto/random.hpp"
@@ -38,6 +40,7 @@
 #include "vault/config.hpp"
 #include "vault/keyring.hpp"
 #include "vault/keys.hpp"
+#include "vault/lock.hpp"
 #include "vault/model.hpp"
 #include "vault/repository.hpp"
 #include "vault/restore.hpp"
@@ -1933,6 +1936,45 @@ TEST(VaultConcurrency, TwoWritersAtOnce) {
     std::vector<std::string> diffs = RestoreAndCompare(**repo, id, a, env.root() / "restore");
     EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
   }
+}
+
+// An exclusive lock left by a run on this machine that was killed (its process is gone)
+// does not hold back the next backup; one of a live process, or of another host, does.
+TEST(VaultConcurrency, LockOfAKilledLocalRunIsIgnored) {
+  VaultEnv env("deadlock");
+  ASSERT_OK(env.Init(2, 3));
+  const fs::path src = env.Source();
+  MakeSmallTree(src, 3, 2, 10000);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  auto lock_body = [](const std::string& host, int64_t pid) {
+    nlohmann::json j = {{"version", 1}, {"exclusive", true},  {"host", host},
+                        {"pid", pid},   {"purpose", "prune"}, {"time_ns", NowUnixNanos()}};
+    return ToBytes(j.dump());
+  };
+  auto repo = env.Open();
+  ASSERT_OK(repo);
+  auto& objects = (*repo)->objects();
+  // Held by a live process (this one's parent) on another host: the backup must wait.
+  ASSERT_OK(objects.Put("locks/other-host", lock_body("elsewhere", ::getppid()), false));
+  auto blocked = BackupPaths(**repo, {src.string()});
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(blocked.status().message(), HasSubstr("elsewhere"));
+  ASSERT_OK(objects.Delete("locks/other-host"));
+  // Held by a live process here: the same.
+  ASSERT_OK(objects.Put("locks/live", lock_body(HostName(), ::getppid()), false));
+  EXPECT_FALSE(BackupPaths(**repo, {src.string()}).ok());
+  ASSERT_OK(objects.Delete("locks/live"));
+  // Held by the child that has exited: ignored and removed.
+  ASSERT_OK(objects.Put("locks/dead", lock_body(HostName(), child), false));
+  auto r = BackupPaths(**repo, {src.string()});
+  ASSERT_OK(r);
+  auto left = objects.List("locks/");
+  ASSERT_OK(left);
+  EXPECT_TRUE(left->empty()) << left->size() << " lock objects left";
 }
 
 }  // namespace
