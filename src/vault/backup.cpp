@@ -208,27 +208,36 @@ Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
   const size_t max = chunker_.params().max_size;
   if (read_buf_.empty()) read_buf_.resize(2 * max);
   Bytes& buf = read_buf_;
-  size_t have = 0;
+  // Unconsumed bytes are buf[start, start + have). They move to the front only when less
+  // than one maximal chunk fits behind them, so each byte is moved at most once.
+  size_t start = 0, have = 0;
   bool eof = false;
   uint64_t total = 0;
   while (true) {
-    while (!eof && have < max) {
-      ssize_t r = ::read(fd, buf.data() + have, buf.size() - have);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno("read", errno);
+    if (!eof && have < max) {
+      if (start + max > buf.size()) {
+        std::memmove(buf.data(), buf.data() + start, have);
+        start = 0;
       }
-      if (r == 0) eof = true;
-      have += static_cast<size_t>(r);
-      total += static_cast<uint64_t>(r);
-      summary_.bytes_read += static_cast<uint64_t>(r);
-      if (progress_) progress_->Add(0, static_cast<uint64_t>(r));
+      while (!eof && start + have < buf.size()) {
+        ssize_t r = ::read(fd, buf.data() + start + have, buf.size() - start - have);
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          return Status::FromErrno("read", errno);
+        }
+        if (r == 0) eof = true;
+        have += static_cast<size_t>(r);
+        total += static_cast<uint64_t>(r);
+        summary_.bytes_read += static_cast<uint64_t>(r);
+        if (progress_) progress_->Add(0, static_cast<uint64_t>(r));
+      }
     }
     if (have == 0) break;
-    size_t cut = chunker_.Cut(buf.data(), have);
+    const uint8_t* data = buf.data() + start;
+    size_t cut = chunker_.Cut(data, have);
     f.node.chunk_sizes.push_back(static_cast<uint32_t>(cut));
-    SubmitChunk(f, Bytes(buf.begin(), buf.begin() + cut));
-    std::memmove(buf.data(), buf.data() + cut, have - cut);
+    SubmitChunk(f, Bytes(data, data + cut));
+    start += cut;
     have -= cut;
   }
   // The size actually read is what the chunks describe, even if the file changed

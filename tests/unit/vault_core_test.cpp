@@ -1331,11 +1331,11 @@ class SlowStore : public store::ObjectStore {
 
 // A backup that fails while chunks of an earlier file are still being packed must not
 // leave that work running after Backup() returned: the chunk tasks refer to the Archiver
-// on Backup()'s stack. Staged so: every chunk fills a pack (2 uploads in flight at most);
-// the first upload fails after 200 ms (3 of 5 stores refuse, min_write 4), the second
-// takes 1 s. Chunks 3 and 4 of a.bin wait for an upload slot; one gets the slot freed by
-// the failure, the other still waits when b/x.bin's chunk meets the error and the backup
-// returns. Under ASan (detect_stack_use_after_return=1) the use after return shows here.
+// on Backup()'s stack. Staged so: every chunk fills a pack and waits for an upload slot;
+// the first upload fails after 200 ms (3 of 5 stores refuse, min_write 4), later ones
+// take 1 s. Chunks of a.bin still wait for a slot when the error surfaces and the backup
+// returns; they must neither upload afterwards nor touch the Archiver. Under ASan
+// (detect_stack_use_after_return=1) a use after return shows here.
 TEST(VaultDegraded, FailedBackupLeavesNoWorkBehind) {
   VaultEnv env("abandon");
   InitOptions o;
