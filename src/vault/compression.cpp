@@ -21,7 +21,8 @@ ZSTD_DCtx* ThreadDCtx() {
   thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> ctx(ZSTD_createDCtx());
   return ctx.get();
 }
-constexpr size_t kProbeSize = 64 * 1024;
+constexpr size_t kProbeSize = 16 * 1024;  // per sample
+constexpr size_t kProbeSamples = 4;
 }  // namespace
 
 bool CompressIfWorthwhile(ByteView in, Bytes& out, int level) {
@@ -32,12 +33,18 @@ bool CompressIfWorthwhile(ByteView in, Bytes& out, int level) {
   thread_local Bytes scratch;
   size_t bound = ZSTD_compressBound(in.size());
   if (scratch.size() < bound) scratch.resize(bound);
-  // Probe a prefix first: random or already-compressed data is common in backups
-  // (archives, media, disk images) and compressing it all would be wasted time.
-  if (in.size() > 2 * kProbeSize) {
-    size_t n =
-        ZSTD_compressCCtx(cctx, scratch.data(), scratch.size(), in.data(), kProbeSize, level);
-    if (ZSTD_isError(n) || n > kProbeSize * 97 / 100) return false;
+  // Probe samples spread over the input first: random or already-compressed data is
+  // common in backups (archives, media) and compressing it all would be wasted time. One
+  // sample is not enough: a chunk of a disk image mixes random, text and zero extents.
+  if (in.size() > 2 * kProbeSamples * kProbeSize) {
+    bool any_compresses = false;
+    for (size_t i = 0; i < kProbeSamples && !any_compresses; ++i) {
+      const size_t at = i * (in.size() - kProbeSize) / (kProbeSamples - 1);
+      size_t n = ZSTD_compressCCtx(cctx, scratch.data(), scratch.size(), in.data() + at,
+                                   kProbeSize, level);
+      any_compresses = !ZSTD_isError(n) && n <= kProbeSize * 97 / 100;
+    }
+    if (!any_compresses) return false;
   }
   size_t n = ZSTD_compressCCtx(cctx, scratch.data(), scratch.size(), in.data(), in.size(), level);
   if (ZSTD_isError(n) || n > in.size() * 97 / 100) return false;
