@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "base/log.hpp"
 
@@ -112,6 +114,27 @@ int Fail(Context& ctx, const Status& st) {
   std::fprintf(stderr, "error: %s\n", st.message().c_str());
   ctx.exit_code = code;
   return code;
+}
+
+Result<std::vector<int>> ParseStoreNumbers(const std::string& text, const char* option) {
+  std::vector<int> out;
+  if (text.empty()) return out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      int v = std::stoi(item, &used);
+      if (used != item.size() || v < 1) throw std::invalid_argument(item);
+      out.push_back(v - 1);
+    } catch (const std::exception&) {
+      return Status::InvalidArgument(std::string(option) + " '" + text +
+                                     "' should be store numbers like 1,3,4");
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 void PrintJson(const nlohmann::json& j) {

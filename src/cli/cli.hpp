@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "base/status.hpp"
 #include "vault/vault.hpp"
@@ -42,6 +43,9 @@ struct Context {
 // Prints the error (and sets the exit code from its kind).
 int Fail(Context& ctx, const Status& st);
 void PrintJson(const nlohmann::json& j);
+// "1,3,4" (1-based, as people count stores) to sorted, distinct 0-based indices;
+// InvalidArgument naming `option` otherwise.
+Result<std::vector<int>> ParseStoreNumbers(const std::string& text, const char* option);
 // Runs `fn`, turning a returned error into output and an exit code.
 void Run(Context& ctx, const std::function<Status()>& fn);
 

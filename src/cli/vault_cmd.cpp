@@ -70,28 +70,6 @@ json NodeJson(const std::string& path, const vault::Node& n) {
   return j;
 }
 
-// "1,3,4" (1-based, as people count stores) to 0-based indices.
-Result<std::vector<int>> ParseStoreList(const std::string& text) {
-  std::vector<int> out;
-  if (text.empty()) return out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      int v = std::stoi(item, &used);
-      if (used != item.size() || v < 1) throw std::invalid_argument(item);
-      out.push_back(v - 1);
-    } catch (const std::exception&) {
-      return Status::InvalidArgument("store list '" + text +
-                                     "' should be store numbers like 1,3,4");
-    }
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 void PrintDegraded(const std::vector<int>& stores, const vault::Repository& repo) {
   if (stores.empty()) return;
   std::string list;
@@ -396,7 +374,7 @@ void AddVaultCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--stores", *stores, "Use only these stores, e.g. 1,3,4 (at least k)");
     cmd->callback([&ctx, snap, o, stores] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(std::vector<int> only, ParseStoreList(*stores));
+        TESSERA_ASSIGN_OR_RETURN(std::vector<int> only, ParseStoreNumbers(*stores, "--stores"));
         TESSERA_ASSIGN_OR_RETURN(auto repo, vault::OpenVault(ctx.Vault(), {only}));
         TESSERA_ASSIGN_OR_RETURN(vault::Snapshot s, repo->FindSnapshot(*snap));
         Progress progress("restore", !ctx.json && ::isatty(2));

@@ -22,28 +22,6 @@ using nlohmann::json;
 
 namespace {
 
-// "1,3,4" (1-based, as people count stores) to 0-based indices.
-Result<std::vector<int>> ParseStoreNumbers(const std::string& text, const char* option) {
-  std::vector<int> out;
-  if (text.empty()) return out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      int v = std::stoi(item, &used);
-      if (used != item.size() || v < 1) throw std::invalid_argument(item);
-      out.push_back(v - 1);
-    } catch (const std::exception&) {
-      return Status::InvalidArgument(std::string(option) + " '" + text +
-                                     "' should be store numbers like 1,3,4");
-    }
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 std::string Numbers(const std::vector<vault::DrillStore>& stores) {
   std::string out;
   for (auto& s : stores) out += (out.empty() ? "" : ",") + std::to_string(s.index + 1);

@@ -6,20 +6,9 @@
 # Usage: vault_cli_check.sh PATH/TO/tessera
 set -euo pipefail
 TESSERA=$(realpath "${1:?usage: vault_cli_check.sh PATH/TO/tessera}")
-WORK=$(mktemp -d /tmp/tessera-vault-check.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-export TESSERA_HOME=$WORK/home
-unset TESSERA_CONFIG TESSERA_PASSPHRASE
-cd "$WORK"
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
-check() {
-  local what=$1
-  shift
-  if "$@" > "$WORK/check.log" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/    /' "$WORK/check.log"; fi
-}
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin vault-check
 # expect_rc WHAT RC COMMAND...: the command exits with RC; its output is kept in last.log
 # for the checks that follow (`check` keeps its own output apart).
 expect_rc() {
@@ -178,5 +167,4 @@ in_log "and says UNRECOVERABLE" "UNRECOVERABLE $U"
 expect_rc "repair cannot fix it" 4 T repair
 in_log "and says so" "UNRECOVERABLE"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

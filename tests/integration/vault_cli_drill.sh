@@ -5,20 +5,9 @@
 # PATH/TO/tessera. Ends with "N passed, N failed"; exits non-zero if anything failed.
 set -euo pipefail
 TESSERA=$(realpath "${1:?usage: vault_cli_drill.sh PATH/TO/tessera}")
-WORK=$(mktemp -d /tmp/tessera-cli-drill.XXXXXX)
-trap 'chmod -R u+rwx "$WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-export TESSERA_HOME=$WORK/home
-unset TESSERA_CONFIG TESSERA_PASSPHRASE
-cd "$WORK"
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else bad "$what"; fi
-}
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin cli-drill
 # Runs a command, keeping its exit code in $rc and its output in $out (set -e stays on).
 run() {
   rc=0
@@ -94,5 +83,4 @@ check "HTML summary written" grep -q "年度成功演練次數" "$WORK/drills.ht
 run "$TESSERA" vault drills --year 1999 --json
 check "another year has no drills" test "$(json_get 'len(j["drills"])')" = 0
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -6,20 +6,9 @@
 # nothing, and a second prune has nothing to do. Usage: vault_cli_prune.sh PATH/TO/tessera
 set -euo pipefail
 TESSERA=$(realpath "${1:?usage: vault_cli_prune.sh PATH/TO/tessera}")
-WORK=$(mktemp -d /tmp/tessera-cli-prune.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-export TESSERA_HOME=$WORK/home
-unset TESSERA_CONFIG TESSERA_PASSPHRASE
-cd "$WORK"
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else bad "$what"; fi
-}
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin cli-prune
 # A field of a JSON document on stdin, as Python prints it: json_get 'len(d)'.
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 store_bytes() { find s1 s2 s3 s4 s5 -type f -printf '%s\n' | awk '{ n += $1 } END { print n }'; }
@@ -75,5 +64,4 @@ check "backup after prune" "$TESSERA" vault backup data
 check "restore after prune" "$TESSERA" vault restore latest --target r2
 check "identical" diff -r data "r2$WORK/data"
 
-echo "$passed passed, $failed failed"
-test "$failed" -eq 0
+finish

@@ -9,27 +9,9 @@
 # Usage: vault_crash.sh PATH/TO/tessera      (last line: "N passed, N failed")
 set -euo pipefail
 TESSERA=$(realpath "${1:?usage: vault_crash.sh PATH/TO/tessera}")
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tessera-vault-crash.XXXXXX")
-# shellcheck disable=SC2317  # called through the trap
-cleanup() { chmod -R u+w "$WORK" 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-export TESSERA_HOME=$WORK/home
-unset TESSERA_PASSPHRASE TESSERA_CONFIG
-cd "$WORK"
-
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else bad "$what"; fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  if [ "$failed" -eq 0 ]; then exit 0; else exit 1; fi
-}
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin vault-crash
 
 PACK=$((8 * 1024 * 1024)) # the default pack size
 STORES=()

@@ -4,17 +4,12 @@
 # 3-of-5. Backs up, restores from S3-only and mixed subsets, survives a bucket going
 # away, verifies, repairs and drills. Usage: vault_s3.sh PATH/TO/tessera
 set -uo pipefail
-TESSERA=${1:?usage: vault_s3.sh PATH/TO/tessera}
+TESSERA=$(realpath "${1:?usage: vault_s3.sh PATH/TO/tessera}")
 : "${S3_ENDPOINT:?S3_ENDPOINT must be set (start radosgw with scripts/s3-up.sh)}"
 : "${S3_ACCESS_KEY:?}" "${S3_SECRET_KEY:?}"
-WORK=$(mktemp -d /tmp/tessera-vault-s3.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-export TESSERA_HOME=$WORK/home
-cd "$WORK"
-passed=0; failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin vault-s3
 
 # Credentials through a settings file profile, endpoint in the URL query.
 cat > tessera.toml <<TOML
@@ -77,5 +72,4 @@ check "connect on a new machine from the three buckets" env TESSERA_HOME="$WORK/
 check "the new machine restores" env TESSERA_HOME="$WORK/home2" "$TESSERA" vault restore latest --target r3
 check "and the restore is identical" diff -r data "r3$WORK/data"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
