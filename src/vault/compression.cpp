@@ -40,8 +40,8 @@ bool CompressIfWorthwhile(ByteView in, Bytes& out, int level) {
     bool any_compresses = false;
     for (size_t i = 0; i < kProbeSamples && !any_compresses; ++i) {
       const size_t at = i * (in.size() - kProbeSize) / (kProbeSamples - 1);
-      size_t n = ZSTD_compressCCtx(cctx, scratch.data(), scratch.size(), in.data() + at,
-                                   kProbeSize, level);
+      size_t n = ZSTD_compressCCtx(cctx, scratch.data(), scratch.size(), in.data() + at, kProbeSize,
+                                   level);
       any_compresses = !ZSTD_isError(n) && n <= kProbeSize * 97 / 100;
     }
     if (!any_compresses) return false;

@@ -375,6 +375,13 @@ std::vector<std::string> RestoreAndCompare(Repository& repo, const std::string& 
   return diffs;
 }
 
+// Expects snapshot ID of REPO to restore into DIR as an exact copy of SRC.
+#define EXPECT_RESTORES_IDENTICAL(repo, id, src, dir)                                     \
+  do {                                                                                    \
+    const std::vector<std::string> restore_diffs = RestoreAndCompare(repo, id, src, dir); \
+    EXPECT_TRUE(restore_diffs.empty()) << JoinLines(restore_diffs);                       \
+  } while (0)
+
 size_t CountSnapshots(const VaultEnv& env) {
   auto repo = env.Open();
   EXPECT_TRUE(repo.ok()) << repo.status().ToString();
@@ -933,8 +940,7 @@ TEST(VaultSplit, EveryThreeOfFiveStoresRestoreBitExact) {
                      std::to_string(c + 1));
         auto repo = env.Open({a, b, c});
         ASSERT_OK(repo);
-        std::vector<std::string> diffs = RestoreAndCompare(**repo, id, src, env.root() / "restore");
-        EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+        EXPECT_RESTORES_IDENTICAL(**repo, id, src, env.root() / "restore");
         ++subsets;
       }
   EXPECT_EQ(subsets, 10);
@@ -944,8 +950,7 @@ TEST(VaultSplit, EveryThreeOfFiveStoresRestoreBitExact) {
   {
     auto repo = env.Open();
     ASSERT_OK(repo);
-    std::vector<std::string> diffs = RestoreAndCompare(**repo, id, src, env.root() / "restore");
-    EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+    EXPECT_RESTORES_IDENTICAL(**repo, id, src, env.root() / "restore");
     // One file through Dump as well.
     auto snap = (*repo)->FindSnapshot(id);
     ASSERT_OK(snap);
@@ -990,9 +995,7 @@ TEST(VaultSplit, PreEpochMtimeIsRestored) {
   ASSERT_OK(repo);
   auto r = BackupPaths(**repo, {src.string()});
   ASSERT_OK(r);
-  std::vector<std::string> diffs =
-      RestoreAndCompare(**repo, r->snapshot.id, src, env.root() / "restore");
-  EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+  EXPECT_RESTORES_IDENTICAL(**repo, r->snapshot.id, src, env.root() / "restore");
 }
 
 // ------------------------------------------------------------------ confidentiality
@@ -1164,9 +1167,7 @@ TEST(VaultIncremental, SecondBackupStoresOnlyTheChanges) {
   // The incremental snapshot is complete, not just the changes.
   auto fresh = env.Open();
   ASSERT_OK(fresh);
-  std::vector<std::string> diffs =
-      RestoreAndCompare(**fresh, third->snapshot.id, src, env.root() / "restore");
-  EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+  EXPECT_RESTORES_IDENTICAL(**fresh, third->snapshot.id, src, env.root() / "restore");
 }
 
 // ------------------------------------------------------------------ degraded writes
@@ -1220,9 +1221,7 @@ TEST(VaultDegraded, OneStoreDownIsADegradedBackup) {
   for (std::vector<int> only : {std::vector<int>{0, 2, 3}, std::vector<int>{2, 3, 4}}) {
     auto sub = env.Open(only);
     ASSERT_OK(sub);
-    std::vector<std::string> diffs =
-        RestoreAndCompare(**sub, r->snapshot.id, src, env.root() / "restore");
-    EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+    EXPECT_RESTORES_IDENTICAL(**sub, r->snapshot.id, src, env.root() / "restore");
   }
 }
 
@@ -1276,9 +1275,7 @@ TEST(VaultDegraded, BelowMinWriteFailsAndLosesNothing) {
                  std::to_string(only.empty() ? 0 : only[0] + 1));
     auto repo = env.Open(only);
     ASSERT_OK(repo);
-    std::vector<std::string> diffs =
-        RestoreAndCompare(**repo, good_id, src, env.root() / "restore");
-    EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+    EXPECT_RESTORES_IDENTICAL(**repo, good_id, src, env.root() / "restore");
   }
   // With the stores back, the next backup completes and restores.
   auto repo = env.Open();
@@ -1286,9 +1283,7 @@ TEST(VaultDegraded, BelowMinWriteFailsAndLosesNothing) {
   auto r = BackupPaths(**repo, {src2.string()});
   ASSERT_OK(r);
   EXPECT_TRUE(r->snapshot.degraded_stores.empty());
-  std::vector<std::string> diffs =
-      RestoreAndCompare(**repo, r->snapshot.id, src2, env.root() / "restore");
-  EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+  EXPECT_RESTORES_IDENTICAL(**repo, r->snapshot.id, src2, env.root() / "restore");
 }
 
 // Delays every Put of a pack shard, like a slow uplink: the shards of the first pack
@@ -1437,8 +1432,7 @@ TEST(VaultDegraded, ObjectsLeftOnFewerThanKStoresDoNotBreakTheVault) {
     ASSERT_OK(repo);
     auto snaps = (*repo)->ListSnapshots();
     EXPECT_OK(snaps);
-    std::vector<std::string> diffs = RestoreAndCompare(**repo, id, src, env.root() / "restore");
-    EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+    EXPECT_RESTORES_IDENTICAL(**repo, id, src, env.root() / "restore");
     if (!c.restore_from.empty()) continue;  // too few stores for min_write: no backup
     WriteText(src / "new.txt", "after the interrupted run\n");
     auto next = BackupPaths(**repo, {src.string()});
@@ -1658,8 +1652,7 @@ TEST(VaultBadInput, InitOnAStoreThatHoldsAVault) {
   // The first vault still works.
   auto repo = a.Open();
   ASSERT_OK(repo);
-  std::vector<std::string> diffs = RestoreAndCompare(**repo, id, src, a.root() / "restore");
-  EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+  EXPECT_RESTORES_IDENTICAL(**repo, id, src, a.root() / "restore");
 }
 
 TEST(VaultBadInput, ConnectWithAStoreOfAnotherVault) {
@@ -1731,8 +1724,7 @@ TEST(VaultBadInput, ConnectFromExactlyKStoresReproducesTheVault) {
   for (std::vector<int> only : {std::vector<int>{}, std::vector<int>{1, 2, 4}}) {
     auto repo = OpenVault(c, OpenOptions{only});
     ASSERT_OK(repo);
-    std::vector<std::string> diffs = RestoreAndCompare(**repo, id, src, env.root() / "restore");
-    EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+    EXPECT_RESTORES_IDENTICAL(**repo, id, src, env.root() / "restore");
   }
   auto again = ConnectVault(c, ConnectOptions{{env.urls[0], env.urls[1], env.urls[2]}, {}});
   ASSERT_FALSE(again.ok());
@@ -1855,8 +1847,7 @@ TEST(VaultCustodians, QuorumOfCodesIsNeeded) {
     if (pair.first == 2) {
       auto repo = OpenVault(c);
       ASSERT_OK(repo);
-      std::vector<std::string> diffs = RestoreAndCompare(**repo, id, src, env.root() / "restore");
-      EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+      EXPECT_RESTORES_IDENTICAL(**repo, id, src, env.root() / "restore");
     }
   }
   auto [c, all] = connect({codes[0], codes[1], codes[2]});
@@ -1937,8 +1928,7 @@ TEST(VaultConcurrency, TwoWritersAtOnce) {
     ASSERT_OK(repo);
     for (const auto& [id, src] :
          {std::pair{(*res_a)->snapshot.id, a}, std::pair{(*res_b)->snapshot.id, b}}) {
-      std::vector<std::string> diffs = RestoreAndCompare(**repo, id, src, env.root() / "restore");
-      EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+      EXPECT_RESTORES_IDENTICAL(**repo, id, src, env.root() / "restore");
     }
   }
   EXPECT_EQ(CountSnapshots(env), 4u);
@@ -1959,8 +1949,7 @@ TEST(VaultConcurrency, TwoWritersAtOnce) {
   auto repo = env.Open();
   ASSERT_OK(repo);
   for (const std::string& id : {(*res_a)->snapshot.id, (*res_b)->snapshot.id}) {
-    std::vector<std::string> diffs = RestoreAndCompare(**repo, id, a, env.root() / "restore");
-    EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+    EXPECT_RESTORES_IDENTICAL(**repo, id, a, env.root() / "restore");
   }
 }
 
