@@ -32,13 +32,19 @@ echo "fuzz: building targets with $CXX"
   "$ROOT/src/vault/repository.cpp" "${LIBS[@]}" -o "$OUT/vault_parse_fuzz"
 "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/codes_fuzz.cpp" "$ROOT/src/crypto/codes.cpp" \
   "$ROOT/src/base/status.cpp" -o "$OUT/codes_fuzz"
+"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/s3_parse_fuzz.cpp" "$ROOT/src/store/s3_store.cpp" \
+  "${LIBS[@]}" -o "$OUT/s3_parse_fuzz"
 
-rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes"
+rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse"
 "$OUT/make_seeds" "$OUT/seeds/vault_parse"
 printf '%s' "7K3M-9Q2P-XW4T-HB6N-0RCD" > "$OUT/seeds/codes/example"
+printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>vault/data/ab/x&amp;y&#x4E2D;</Key><Size>123</Size></Contents><Contents><Key>vault/index/1</Key><Size>0</Size></Contents><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken></ListBucketResult>' \
+  > "$OUT/seeds/s3_parse/list"
+printf '%s' 's3://agency-backup/vault/2026?endpoint=https://cloud-a.example:9000&region=ap-east-1&profile=hinet' \
+  > "$OUT/seeds/s3_parse/url"
 
 failed=0
-for target in vault_parse codes; do
+for target in vault_parse codes s3_parse; do
   corpus=$OUT/corpus/$target
   mkdir -p "$corpus"
   echo "fuzz: $target for ${SECONDS_EACH}s"
@@ -52,5 +58,5 @@ for target in vault_parse codes; do
     failed=$((failed + 1))
   fi
 done
-echo "$((2 - failed)) passed, $failed failed"
+echo "$((3 - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
