@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <deque>
 #include <future>
@@ -50,8 +51,9 @@ enum class Seen { kOk, kMissing, kDamaged, kUnknown };
 struct ShardSeen {
   Seen state = Seen::kUnknown;
   std::string reason;
-  uint64_t sealed_size = 0;  // from the header, with kOk and read_data
-  uint64_t bytes = 0;        // downloaded
+  uint64_t sealed_size = 0;   // from the header, with kOk and read_data
+  uint64_t bytes = 0;         // downloaded
+  std::optional<Bytes> file;  // a referenced pack's accepted shard, kept to check its blobs
 };
 
 struct Listing {
@@ -72,7 +74,8 @@ class Checker {
   ObjectHealth CheckObject(const std::string& name);
   void CheckConfig();
   void CheckSnapshots();
-  void CheckPacks();
+  // Checks a referenced pack's trailer and that every blob decodes to its id.
+  void CheckPackContents(const std::string& pack_id, const Result<Bytes>& data);
   void Structural(std::string what);
 
   Repository& repo_;
@@ -86,6 +89,7 @@ class Checker {
   bool index_complete_ = true;
   std::set<std::string> unreadable_packs_;  // pack ids with fewer than k healthy shards
   std::mutex mu_;  // guards report_.structural, report_.structural_more, went_down_
+  std::atomic<uint64_t> blobs_checked_{0};
   std::vector<std::optional<std::string>> went_down_;  // stores lost during the check
 };
 
@@ -224,6 +228,10 @@ void Checker::LoadIndex() {
 ObjectHealth Checker::CheckObject(const std::string& name) {
   const int n = repo_.config().n;
   std::vector<ShardSeen> seen(static_cast<size_t>(n));
+  // The shards of a referenced pack are all read here anyway: its blobs are checked from
+  // them, instead of reading k of them again.
+  const std::string pack_id = name.starts_with("data/") ? name.substr(name.rfind('/') + 1) : "";
+  const bool keep_files = read_data_ && !pack_id.empty() && packs_.count(pack_id);
   if (read_data_) {
     std::vector<std::future<ShardSeen>> reads(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
@@ -237,7 +245,7 @@ ObjectHealth Checker::CheckObject(const std::string& name) {
         if (went_down_[i]) continue;
       }
       store::ObjectStore* s = repo_.objects().store(i);
-      reads[i] = repo_.io().Submit([this, s, i, &name] {
+      reads[i] = repo_.io().Submit([this, s, i, &name, keep_files] {
         ShardSeen r;
         Result<Bytes> file = s->Get(name);
         if (!file.ok()) {
@@ -258,6 +266,7 @@ ObjectHealth Checker::CheckObject(const std::string& name) {
         if (h.ok()) {
           r.state = Seen::kOk;
           r.sealed_size = h->sealed_size;
+          if (keep_files) r.file = std::move(*file);
         } else {
           r.state = Seen::kDamaged;
           r.reason = h.status().message();
@@ -279,6 +288,19 @@ ObjectHealth Checker::CheckObject(const std::string& name) {
             "shard is of another version of the object (it disagrees in size with "
             "the other shards)";
       }
+    }
+    if (keep_files) {
+      std::vector<std::optional<Bytes>> files(static_cast<size_t>(n));
+      int usable = 0;
+      for (int i = 0; i < n; ++i) {
+        if (seen[i].state != Seen::kOk || !seen[i].file) continue;
+        files[i] = std::move(seen[i].file);
+        ++usable;
+      }
+      // With fewer, the pack is unreadable and reported as such.
+      if (usable >= repo_.config().k)
+        CheckPackContents(pack_id,
+                          repo_.objects().OpenCheckedShards(name, std::move(files), agreed));
     }
   } else {
     std::vector<uint64_t> sizes;
@@ -504,47 +526,29 @@ void Checker::CheckSnapshots() {
   }
 }
 
-void Checker::CheckPacks() {
-  std::vector<const std::pair<const std::string, std::vector<IndexEntry>>*> todo;
-  for (auto& p : packs_)
-    if (!unreadable_packs_.count(p.first)) todo.push_back(&p);
-  std::atomic<uint64_t> blobs{0};
-  // Each pack in flight is held whole, with its shards: a few keep memory bounded.
-  const size_t window = 4;
-  std::deque<std::future<void>> pending;
-  for (auto* p : todo) {
-    if (pending.size() >= window) {
-      pending.front().get();
-      pending.pop_front();
-    }
-    pending.push_back(repo_.cpu().Submit([this, p, &blobs] {
-      const std::string& pack_id = p->first;
-      auto data = repo_.objects().Get(PackObjectName(pack_id));
-      if (progress_) progress_->Add(1, 0);
-      if (!data.ok()) {
-        Structural("pack " + pack_id.substr(0, 16) + " cannot be read: " + data.status().message());
-        return;
-      }
-      if (auto trailer = ParsePackTrailer(*data, pack_id); !trailer.ok())
-        Structural(trailer.status().message());
-      int bad = 0;
-      std::string first;
-      for (const IndexEntry& e : p->second) {
-        auto blob = repo_.BlobFromPack(*data, e.id, e.loc);
-        if (blob.ok()) {
-          blobs++;
-        } else if (bad++ == 0) {
-          first = blob.status().message();
-        }
-      }
-      if (bad)
-        Structural("pack " + pack_id.substr(0, 16) + ": " + std::to_string(bad) + " of its " +
-                   std::to_string(p->second.size()) + " blobs do not decode to their ids (" +
-                   first + ")");
-    }));
+void Checker::CheckPackContents(const std::string& pack_id, const Result<Bytes>& data) {
+  if (progress_) progress_->Add(1, 0);
+  if (!data.ok()) {
+    Structural("pack " + pack_id.substr(0, 16) + " cannot be read: " + data.status().message());
+    return;
   }
-  for (auto& f : pending) f.get();
-  report_.blobs_checked = blobs;
+  if (auto trailer = ParsePackTrailer(*data, pack_id); !trailer.ok())
+    Structural(trailer.status().message());
+  const std::vector<IndexEntry>& entries = packs_.at(pack_id);
+  int bad = 0;
+  std::string first;
+  for (const IndexEntry& e : entries) {
+    auto blob = repo_.BlobFromPack(*data, e.id, e.loc);
+    if (blob.ok()) {
+      blobs_checked_++;
+    } else if (bad++ == 0) {
+      first = blob.status().message();
+    }
+  }
+  if (bad)
+    Structural("pack " + pack_id.substr(0, 16) + ": " + std::to_string(bad) + " of its " +
+               std::to_string(entries.size()) + " blobs do not decode to their ids (" + first +
+               ")");
 }
 
 Result<CheckReport> Checker::Run() {
@@ -574,7 +578,7 @@ Result<CheckReport> Checker::Run() {
   CheckShards();
   CheckConfig();
   CheckSnapshots();
-  if (read_data_) CheckPacks();
+  report_.blobs_checked = blobs_checked_;
   if (progress_) progress_->Finish();
   return std::move(report_);
 }

@@ -277,6 +277,25 @@ Result<Bytes> ShardedStore::Get(const std::string& name) {
   return Open(name, sealed);
 }
 
+Result<Bytes> ShardedStore::OpenCheckedShards(const std::string& name,
+                                              std::vector<std::optional<Bytes>> files,
+                                              uint64_t sealed_size) const {
+  if (files.size() != static_cast<size_t>(n_))
+    return Status::Corruption("object " + name + ": expected " + std::to_string(n_) + " shards");
+  const size_t payload_size = rs_.ShardSize(sealed_size);
+  for (std::optional<Bytes>& f : files) {
+    if (!f) continue;
+    if (f->size() != kShardHeaderSize + payload_size + kShardMacSize)
+      return Status::Corruption("object " + name + ": a shard has the wrong length");
+    // Header and MAC off, in place: the payload is what the erasure code decodes.
+    f->resize(f->size() - kShardMacSize);
+    f->erase(f->begin(), f->begin() + kShardHeaderSize);
+  }
+  auto sealed = rs_.Decode(files, sealed_size);
+  if (!sealed.ok()) return Status::Corruption("object " + name + ": " + sealed.status().message());
+  return Open(name, *sealed);
+}
+
 Result<std::vector<Bytes>> ShardedStore::RebuildShardFiles(const std::string& name,
                                                            const std::vector<int>& wanted) {
   TESSERA_ASSIGN_OR_RETURN(auto fetched, FetchShards(name, wanted));

@@ -74,6 +74,13 @@ class ShardedStore {
   // Checks a shard file read from store `index` for object `name`: header, vault, name,
   // length and MAC. The message says which check failed.
   Result<ShardHeader> CheckShard(const std::string& name, ByteView file, int index) const;
+  // Opens the object from whole shard files that CheckShard has accepted (files[i] from
+  // store i, nullopt where there is none; all of one version, `sealed_size` from their
+  // headers), without checking their MACs again: for verify, which reads every shard
+  // anyway. The files are consumed. Corruption when fewer than k are given or the object
+  // does not open.
+  Result<Bytes> OpenCheckedShards(const std::string& name, std::vector<std::optional<Bytes>> files,
+                                  uint64_t sealed_size) const;
   // Rebuilds the shard files for `wanted` stores from any k authentic shards elsewhere.
   Result<std::vector<Bytes>> RebuildShardFiles(const std::string& name,
                                                const std::vector<int>& wanted);

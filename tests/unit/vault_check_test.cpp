@@ -300,6 +300,30 @@ TEST_F(VaultCheckTest, ShardOfAnotherObjectIsNamed) {
   ExpectRestoreBitExact("restore");
 }
 
+// Authentic shards whose pack does not hold the blobs the index says it holds (a pack
+// sealed again under another pack's name): every shard passes its MAC, so only decoding
+// the blobs, from the shards read for their own check, finds it.
+TEST_F(VaultCheckTest, PackThatDoesNotHoldItsBlobsIsReported) {
+  auto packs = DataPacks();
+  ASSERT_GE(packs.size(), 2u);
+  {
+    auto repo = Open();
+    ASSERT_NE(repo, nullptr);
+    auto other = repo->objects().Get(packs[0]);
+    ASSERT_TRUE(other.ok()) << other.status().ToString();
+    auto put = repo->objects().Put(packs[1], *other, false);
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+  }
+  const std::string id = packs[1].substr(packs[1].rfind('/') + 1, 16);
+  CheckReport quick = Check(false);
+  EXPECT_EQ(AllText(quick.structural), "");
+  CheckReport full = Check(true);
+  EXPECT_TRUE(Contains(AllText(full.structural), "pack " + id)) << AllText(full.structural);
+  EXPECT_TRUE(Contains(AllText(full.structural), "do not decode to their ids"))
+      << AllText(full.structural);
+  EXPECT_FALSE(full.Healthy());
+}
+
 TEST_F(VaultCheckTest, EmptiedStoreIsRebuiltWithNewKeyShares) {
   for (auto& e : fs::directory_iterator(StoreDir(4))) fs::remove_all(e.path());
   CheckReport r = Check(false);
