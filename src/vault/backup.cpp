@@ -105,8 +105,14 @@ class Archiver {
         chunker_(repo.keys().gear(), repo.config().chunker),
         slots_(static_cast<std::ptrdiff_t>(2 * repo.cpu().size() + 2)) {}
   // Chunk tasks refer to this object: a run that fails part-way must not leave them
-  // running after it returned.
-  ~Archiver() { WaitForChunkTasks(); }
+  // running after it returned. (After a successful run none is left.)
+  ~Archiver() {
+    {
+      std::lock_guard lock(tasks_mu_);
+      if (!failed_.exchange(true)) chunk_error_ = Status::Unavailable("the backup stopped");
+    }
+    WaitForChunkTasks();
+  }
 
   Result<BackupResult> Run();
 
