@@ -33,6 +33,7 @@
 #include "base/files.hpp"
 #include "base/thread_pool.hpp"
 #include "crypto/random.hpp"
+#include "status_matchers.hpp"
 #include "store/faulty_store.hpp"
 #include "store/object_store.hpp"
 #include "vault/backup.hpp"
@@ -55,25 +56,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 // ------------------------------------------------------------------ helpers
-
-const Status& StatusOf(const Status& s) {
-  return s;
-}
-template <typename T>
-const Status& StatusOf(const Result<T>& r) {
-  return r.status();
-}
-
-#define ASSERT_OK(expr)                                            \
-  do {                                                             \
-    const auto& ok_value_ = (expr);                                \
-    ASSERT_TRUE(ok_value_.ok()) << StatusOf(ok_value_).ToString(); \
-  } while (0)
-#define EXPECT_OK(expr)                                            \
-  do {                                                             \
-    const auto& ok_value_ = (expr);                                \
-    EXPECT_TRUE(ok_value_.ok()) << StatusOf(ok_value_).ToString(); \
-  } while (0)
 
 // Gives every directory below `p` (and `p`) owner rwx, so that read-only directories made
 // by a test do not stop the clean-up when the tests do not run as root.
@@ -353,6 +335,14 @@ Result<BackupResult> BackupPaths(Repository& repo, std::vector<std::string> path
                                  BackupOptions options = {}) {
   options.paths = std::move(paths);
   return Backup(repo, options, nullptr);
+}
+
+// Backs `src` up once through a repository opened (and closed again) for it; returns the
+// new snapshot's id.
+Result<std::string> BackupOnce(const VaultEnv& env, const fs::path& src) {
+  TESSERA_ASSIGN_OR_RETURN(auto repo, env.Open());
+  TESSERA_ASSIGN_OR_RETURN(BackupResult r, BackupPaths(*repo, {src.string()}));
+  return r.snapshot.id;
 }
 
 // Restores snapshot `id` into `target` (removed afterwards) and lists how the restored
@@ -1232,14 +1222,9 @@ TEST(VaultDegraded, BelowMinWriteFailsAndLosesNothing) {
   ASSERT_OK(env.Init(3, 5, o));
   const fs::path src = env.Source();
   MakeSmallTree(src, 2, 6, 300000);
-  std::string good_id;
-  {
-    auto repo = env.Open();
-    ASSERT_OK(repo);
-    auto r = BackupPaths(**repo, {src.string()});
-    ASSERT_OK(r);
-    good_id = r->snapshot.id;
-  }
+  auto backed_up = BackupOnce(env, src);
+  ASSERT_OK(backed_up);
+  const std::string good_id = *backed_up;
   const fs::path src2 = env.Source("src2");
   fs::create_directories(src2);
   for (int i = 0; i < 40; ++i)
@@ -1621,14 +1606,9 @@ TEST(VaultBadInput, InitOnAStoreThatHoldsAVault) {
   ASSERT_OK(a.Init(2, 3));
   const fs::path src = a.Source();
   MakeSmallTree(src, 5, 2, 50000);
-  std::string id;
-  {
-    auto repo = a.Open();
-    ASSERT_OK(repo);
-    auto r = BackupPaths(**repo, {src.string()});
-    ASSERT_OK(r);
-    id = r->snapshot.id;
-  }
+  auto backed_up = BackupOnce(a, src);
+  ASSERT_OK(backed_up);
+  const std::string id = *backed_up;
   const std::map<std::string, Bytes> a1_before = FilesBelow(a.StoreDir(1));
   InitOptions o;
   o.stores = {"file://" + b.StoreDir(0).string(), a.urls[1], "file://" + b.StoreDir(2).string()};
@@ -1692,14 +1672,9 @@ TEST(VaultBadInput, ConnectFromExactlyKStoresReproducesTheVault) {
   ASSERT_OK(env.Init(3, 5, o));
   const fs::path src = env.Source();
   MakeRichTree(src, 3 * 1024 * 1024);
-  std::string id;
-  {
-    auto repo = env.Open();
-    ASSERT_OK(repo);
-    auto r = BackupPaths(**repo, {src.string()});
-    ASSERT_OK(r);
-    id = r->snapshot.id;
-  }
+  auto backed_up = BackupOnce(env, src);
+  ASSERT_OK(backed_up);
+  const std::string id = *backed_up;
   VaultContext c = env.OtherHome("newmachine");
   auto connected = ConnectVault(c, ConnectOptions{{env.urls[4], env.urls[1], env.urls[2]}, {}});
   ASSERT_OK(connected);
@@ -1772,14 +1747,9 @@ TEST(VaultCustodians, QuorumOfCodesIsNeeded) {
 
   const fs::path src = env.Source();
   MakeSmallTree(src, 6, 2, 80000);
-  std::string id;
-  {
-    auto repo = env.Open();
-    ASSERT_OK(repo);
-    auto r = BackupPaths(**repo, {src.string()});
-    ASSERT_OK(r);
-    id = r->snapshot.id;
-  }
+  auto backed_up = BackupOnce(env, src);
+  ASSERT_OK(backed_up);
+  const std::string id = *backed_up;
   const std::vector<std::string> two_stores = {env.urls[0], env.urls[2]};
   int home = 0;
   auto connect = [&](std::vector<std::string> cs) {

@@ -18,6 +18,7 @@
 #include "base/clock.hpp"
 #include "base/files.hpp"
 #include "crypto/random.hpp"
+#include "status_matchers.hpp"
 #include "vault/backup.hpp"
 #include "vault/forget.hpp"
 #include "vault/lock.hpp"
@@ -29,19 +30,6 @@ namespace tessera::vault {
 namespace {
 
 namespace fs = std::filesystem;
-
-const Status& StatusOf(const Status& s) {
-  return s;
-}
-template <typename T>
-const Status& StatusOf(const Result<T>& r) {
-  return r.status();
-}
-#define ASSERT_OK(expr)                                            \
-  do {                                                             \
-    const auto& ok_value_ = (expr);                                \
-    ASSERT_TRUE(ok_value_.ok()) << StatusOf(ok_value_).ToString(); \
-  } while (0)
 
 // ------------------------------------------------------------------ policy
 
