@@ -63,4 +63,13 @@ EVP_KDF* HkdfKdf() {
   return kdf;
 }
 
+EVP_MAC* Poly1305Mac() {
+  static EVP_MAC* mac = [] {
+    EVP_MAC* m = EVP_MAC_fetch(nullptr, "POLY1305", nullptr);
+    if (m == nullptr) FatalOpenSslError("fetching Poly1305 from OpenSSL");
+    return m;
+  }();
+  return mac;
+}
+
 }  // namespace tessera::crypto::internal

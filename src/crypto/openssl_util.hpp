@@ -28,5 +28,6 @@ std::string TakeOpenSslError();
 const EVP_MD* Sha256Md();
 const EVP_CIPHER* Aes256GcmCipher();
 EVP_KDF* HkdfKdf();
+EVP_MAC* Poly1305Mac();
 
 }  // namespace tessera::crypto::internal

@@ -7,6 +7,8 @@
 
 #include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/poly1305.hpp"
+#include "crypto/random.hpp"
 #include "vault/compression.hpp"
 
 namespace tessera::vault {
@@ -24,22 +26,48 @@ Bytes NameHash(const std::string& name) {
   return h;
 }
 
-Bytes EncodeHeader(const ShardHeader& h) {
-  Bytes out;
-  out.reserve(kShardHeaderSize);
-  out.insert(out.end(), kShardMagic, kShardMagic + 4);
-  out.push_back(h.version);
-  out.push_back(h.k);
-  out.push_back(h.n);
-  out.push_back(h.index);
-  out.insert(out.end(), h.vault_id.begin(), h.vault_id.end());
-  out.insert(out.end(), h.name_hash.begin(), h.name_hash.end());
-  PutU64(out, h.sealed_size);
-  PutU32(out, h.shard_size);
-  PutU32(out, 0);
-  return out;
+size_t HeaderSize(uint8_t version) {
+  return version == 1 ? 56 : kShardHeaderSize;
+}
+
+void EncodeHeader(const ShardHeader& h, uint8_t* out) {
+  Bytes header;
+  header.reserve(kShardHeaderSize);
+  header.insert(header.end(), kShardMagic, kShardMagic + 4);
+  header.push_back(h.version);
+  header.push_back(h.k);
+  header.push_back(h.n);
+  header.push_back(h.index);
+  header.insert(header.end(), h.vault_id.begin(), h.vault_id.end());
+  header.insert(header.end(), h.name_hash.begin(), h.name_hash.end());
+  PutU64(header, h.sealed_size);
+  PutU32(header, h.shard_size);
+  PutU32(header, 0);
+  header.insert(header.end(), h.nonce.begin(), h.nonce.end());
+  std::memcpy(out, header.data(), header.size());
 }
 }  // namespace
+
+Bytes ShardedStore::ShardMac(const std::string& name, ByteView file, size_t shard_size) const {
+  const uint8_t version = file[4];
+  const size_t header_size = HeaderSize(version);
+  ByteView header = file.subspan(0, header_size);
+  ByteView payload = file.subspan(header_size, shard_size);
+  if (version == 1) return keys_.shard_mac_v1().Mac({header, AsBytes(name), payload});
+  // The one-time key binds header (with its random nonce) and object name; Poly1305 then
+  // authenticates the payload at memory speed, where HMAC-SHA-256 over every shard byte
+  // cost a fifth of a backup's CPU time.
+  SecretBytes one_time{keys_.shard_key().Mac({AsBytes("tessera shard v2"), header, AsBytes(name)})};
+  return crypto::Poly1305(one_time.view(), {payload});
+}
+
+void ShardedStore::FinishShardFile(const std::string& name, ShardHeader h, Bytes& file) const {
+  h.version = kShardVersion;
+  h.nonce = crypto::RandomBytes(kShardNonceSize);
+  EncodeHeader(h, file.data());
+  Bytes mac = ShardMac(name, file, h.shard_size);
+  std::memcpy(file.data() + kShardHeaderSize + h.shard_size, mac.data(), mac.size());
+}
 
 std::string PackObjectName(const std::string& pack_id) {
   return "data/" + pack_id.substr(0, 2) + "/" + pack_id;
@@ -108,29 +136,26 @@ Result<std::vector<Bytes>> ShardedStore::EncodeShardFiles(const std::string& nam
   h.name_hash = NameHash(name);
   h.sealed_size = sealed.size();
   h.shard_size = static_cast<uint32_t>(shard_size);
-  // Each file is header | payload | MAC; the payloads are coded in place.
+  // Each file is header | payload | MAC, allocated once at its final size; the payloads
+  // are coded in place.
   std::vector<Bytes> files(static_cast<size_t>(n_));
   std::vector<uint8_t*> payloads(static_cast<size_t>(n_));
   for (int i = 0; i < n_; ++i) {
-    h.index = static_cast<uint8_t>(i);
     Bytes& file = files[static_cast<size_t>(i)];
-    file.reserve(kShardHeaderSize + shard_size + kShardMacSize);
-    file = EncodeHeader(h);
-    file.resize(kShardHeaderSize + shard_size);
+    file.resize(kShardOverhead + shard_size);
     payloads[static_cast<size_t>(i)] = file.data() + kShardHeaderSize;
   }
   rs_.EncodeInto(sealed, payloads);
-  for (Bytes& file : files) {
-    Bytes mac = keys_.shard_mac().Mac({ByteView(file.data(), kShardHeaderSize), AsBytes(name),
-                                       ByteView(file.data() + kShardHeaderSize, shard_size)});
-    file.insert(file.end(), mac.begin(), mac.end());
+  for (int i = 0; i < n_; ++i) {
+    h.index = static_cast<uint8_t>(i);
+    FinishShardFile(name, h, files[static_cast<size_t>(i)]);
   }
   return files;
 }
 
 Result<ShardHeader> ShardedStore::CheckShard(const std::string& name, ByteView file,
                                              int index) const {
-  if (file.size() < kShardHeaderSize + kShardMacSize)
+  if (file.size() < kShardOverhead)
     return Status::Corruption("shard is truncated (" + std::to_string(file.size()) + " bytes)");
   if (std::memcmp(file.data(), kShardMagic, 4) != 0)
     return Status::Corruption("not a tessera shard (bad magic)");
@@ -143,9 +168,10 @@ Result<ShardHeader> ShardedStore::CheckShard(const std::string& name, ByteView f
   h.name_hash.assign(file.begin() + 24, file.begin() + 40);
   h.sealed_size = GetU64(file.data() + 40);
   h.shard_size = GetU32(file.data() + 48);
-  if (h.version != 1)
+  if (h.version != 1 && h.version != 2)
     return Status::Corruption("shard format version " + std::to_string(h.version) +
                               " is not supported by this tessera");
+  if (h.version == 2) h.nonce.assign(file.begin() + 56, file.begin() + 72);
   if (h.vault_id != vault_id_)
     return Status::Corruption("shard belongs to another vault (vault id " + HexEncode(h.vault_id) +
                               ")");
@@ -155,12 +181,10 @@ Result<ShardHeader> ShardedStore::CheckShard(const std::string& name, ByteView f
     return Status::Corruption("shard is for slot " + std::to_string(h.index) + " of " +
                               std::to_string(h.k) + "-of-" + std::to_string(h.n) +
                               ", expected slot " + std::to_string(index));
-  if (file.size() != kShardHeaderSize + h.shard_size + kShardMacSize ||
-      h.shard_size != rs_.ShardSize(h.sealed_size))
+  if (file.size() != kShardOverhead + h.shard_size || h.shard_size != rs_.ShardSize(h.sealed_size))
     return Status::Corruption("shard is truncated or has the wrong length");
-  ByteView payload = file.subspan(kShardHeaderSize, h.shard_size);
-  Bytes mac = keys_.shard_mac().Mac({file.subspan(0, kShardHeaderSize), AsBytes(name), payload});
-  if (!crypto::ConstantTimeEqual(mac, file.subspan(kShardHeaderSize + h.shard_size)))
+  Bytes mac = ShardMac(name, file, h.shard_size);
+  if (!crypto::ConstantTimeEqual(mac, file.subspan(file.size() - mac.size())))
     return Status::Corruption("shard fails authentication (bytes changed)");
   return h;
 }
@@ -254,8 +278,8 @@ Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> ShardedStore::
       }
       if (!header) header = *h;
       Bytes& f = *file;
-      shards[static_cast<size_t>(i)] =
-          Bytes(f.begin() + kShardHeaderSize, f.begin() + kShardHeaderSize + h->shard_size);
+      const auto payload = f.begin() + static_cast<std::ptrdiff_t>(HeaderSize(h->version));
+      shards[static_cast<size_t>(i)] = Bytes(payload, payload + h->shard_size);
       ++good;
     }
   }
@@ -285,11 +309,12 @@ Result<Bytes> ShardedStore::OpenCheckedShards(const std::string& name,
   const size_t payload_size = rs_.ShardSize(sealed_size);
   for (std::optional<Bytes>& f : files) {
     if (!f) continue;
-    if (f->size() != kShardHeaderSize + payload_size + kShardMacSize)
+    if (f->size() != kShardOverhead + payload_size)
       return Status::Corruption("object " + name + ": a shard has the wrong length");
     // Header and MAC off, in place: the payload is what the erasure code decodes.
-    f->resize(f->size() - kShardMacSize);
-    f->erase(f->begin(), f->begin() + kShardHeaderSize);
+    const size_t header_size = HeaderSize((*f)[4]);
+    f->resize(header_size + payload_size);
+    f->erase(f->begin(), f->begin() + static_cast<std::ptrdiff_t>(header_size));
   }
   auto sealed = rs_.Decode(files, sealed_size);
   if (!sealed.ok()) return Status::Corruption("object " + name + ": " + sealed.status().message());
@@ -304,10 +329,9 @@ Result<std::vector<Bytes>> ShardedStore::RebuildShardFiles(const std::string& na
   std::vector<Bytes> files;
   for (size_t w = 0; w < wanted.size(); ++w) {
     h.index = static_cast<uint8_t>(wanted[w]);
-    Bytes file = EncodeHeader(h);
-    Bytes mac = keys_.shard_mac().Mac({ByteView(file), AsBytes(name), ByteView(payloads[w])});
-    file.insert(file.end(), payloads[w].begin(), payloads[w].end());
-    file.insert(file.end(), mac.begin(), mac.end());
+    Bytes file(kShardOverhead + h.shard_size);
+    std::memcpy(file.data() + kShardHeaderSize, payloads[w].data(), h.shard_size);
+    FinishShardFile(name, h, file);
     files.push_back(std::move(file));
   }
   return files;

@@ -20,16 +20,22 @@
 namespace tessera::vault {
 
 constexpr size_t kVaultIdSize = 16;
-constexpr size_t kShardHeaderSize = 56;
-constexpr size_t kShardMacSize = 32;
+// Shard files are written in format version 2; version 1 (HMAC-SHA-256 shard MACs) is
+// still read. Header and MAC sizes differ between the versions, their sum does not.
+constexpr uint8_t kShardVersion = 2;
+constexpr size_t kShardHeaderSize = 72;                              // version 2
+constexpr size_t kShardMacSize = 16;                                 // version 2
+constexpr size_t kShardOverhead = kShardHeaderSize + kShardMacSize;  // every version
+constexpr size_t kShardNonceSize = 16;
 
 struct ShardHeader {
-  uint8_t version = 1;
+  uint8_t version = kShardVersion;
   uint8_t k = 0, n = 0, index = 0;
   Bytes vault_id;   // 16 bytes
   Bytes name_hash;  // first 16 bytes of SHA-256(object name)
   uint64_t sealed_size = 0;
   uint32_t shard_size = 0;
+  Bytes nonce;  // version 2: 16 random bytes, fresh for every shard file written
 };
 
 // What happened to one object's shards on a write.
@@ -94,6 +100,11 @@ class ShardedStore {
   Bytes Seal(const std::string& name, ByteView plaintext, bool compress) const;
   Result<Bytes> Open(const std::string& name, ByteView sealed) const;
   Bytes Aad(const std::string& name) const;
+  // The MAC of a shard file of either version whose header and payload are in place.
+  Bytes ShardMac(const std::string& name, ByteView file, size_t shard_size) const;
+  // `file` is kShardOverhead + h.shard_size bytes with the payload in place: writes the
+  // current version's header (with a fresh nonce) before it and the MAC after it.
+  void FinishShardFile(const std::string& name, ShardHeader h, Bytes& file) const;
   // Gathers k authentic shard payloads (preferring data shards) and the header.
   Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> FetchShards(
       const std::string& name, const std::vector<int>& exclude);

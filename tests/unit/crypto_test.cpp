@@ -17,6 +17,7 @@
 #include "crypto/codes.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/passphrase.hpp"
+#include "crypto/poly1305.hpp"
 #include "crypto/random.hpp"
 #include "crypto/shamir.hpp"
 
@@ -186,6 +187,27 @@ TEST(HashTest, ConstantTimeEqual) {
   b[31] ^= 1;
   EXPECT_FALSE(ConstantTimeEqual(a, b));
   EXPECT_FALSE(ConstantTimeEqual(a, ByteView(a).first(31)));
+}
+
+TEST(Poly1305Test, Rfc8439Vectors) {
+  // RFC 8439 §2.5.2.
+  const Bytes key = Hex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b");
+  const std::string msg = "Cryptographic Forum Research Group";
+  EXPECT_EQ(ToHex(Poly1305(key, {AsBytes(msg)})), "a8061dc1305136c6c22b8baf0c0127a9");
+  // Parts are authenticated as their concatenation, empty parts included.
+  EXPECT_EQ(ToHex(Poly1305(key, {AsBytes(msg.substr(0, 5)), {}, AsBytes(msg.substr(5))})),
+            "a8061dc1305136c6c22b8baf0c0127a9");
+  // RFC 8439 A.3 test vector #1: all-zero key and message give a zero tag.
+  EXPECT_EQ(ToHex(Poly1305(Bytes(32, 0), {Bytes(64, 0)})), std::string(32, '0'));
+  // Any changed message byte changes the tag.
+  Bytes changed = ToBytes(msg);
+  changed[7] ^= 1;
+  EXPECT_NE(ToHex(Poly1305(key, {changed})), "a8061dc1305136c6c22b8baf0c0127a9");
+}
+
+TEST(Poly1305Test, WrongKeySizeAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH((void)Poly1305(Bytes(16, 1), {}), "32 bytes");
 }
 
 // ------------------------------------------------------------------------------ aead

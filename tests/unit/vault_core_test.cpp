@@ -586,6 +586,7 @@ class ShardRig {
   MemStore& mem(int i) { return *mem_[static_cast<size_t>(i)]; }
   std::shared_ptr<MemStore> shared(int i) { return mem_[static_cast<size_t>(i)]; }
   const Bytes& vault_id() const { return vault_id_; }
+  const VaultKeys& keys() const { return keys_; }
 
  private:
   int k_, n_;
@@ -674,10 +675,12 @@ TEST(ShardedStore, DamagedShardsAreSkipped) {
   for (int i = 0; i < 5; ++i) pristine.push_back(rig.mem(i).Raw("index/obj"));
   const size_t size = pristine[0].size();
   // One damaged byte in any shard, anywhere in the file (version, geometry, vault id, name
-  // hash, lengths, reserved, payload, MAC): the shard is refused and the object still reads.
+  // hash, lengths, reserved, nonce, payload, MAC): the shard is refused and the object
+  // still reads.
   for (int i = 0; i < 5; ++i) {
-    for (size_t pos : {size_t{4}, size_t{6}, size_t{9}, size_t{30}, size_t{41}, size_t{49},
-                       size_t{53}, kShardHeaderSize + 7, size / 2, size - 1}) {
+    for (size_t pos :
+         {size_t{4}, size_t{6}, size_t{9}, size_t{30}, size_t{41}, size_t{49}, size_t{53},
+          size_t{57}, size_t{71}, kShardHeaderSize + 7, size / 2, size - 1}) {
       Bytes bad = pristine[static_cast<size_t>(i)];
       bad[pos] ^= 0x01;
       rig.mem(i).Set("index/obj", bad);
@@ -736,6 +739,76 @@ TEST(ShardedStore, DamagedShardsAreSkipped) {
   EXPECT_TRUE(*got == data);
   EXPECT_GE(faulty->counts().injected_failures, 1u);
   EXPECT_TRUE(with_bad_disk->DownStores().empty());
+}
+
+// A shard file in format version 1 (56-byte header, HMAC-SHA-256 over header, object name
+// and payload), made from a current file's payload the way tessera 0.1 wrote it.
+Bytes FormatOneShard(const VaultKeys& keys, const std::string& name, ByteView current) {
+  Bytes file(current.begin(), current.begin() + 56);
+  file[4] = 1;
+  ByteView payload = current.subspan(kShardHeaderSize, current.size() - kShardOverhead);
+  file.insert(file.end(), payload.begin(), payload.end());
+  Bytes mac = keys.shard_mac_v1().Mac({ByteView(file).first(56), AsBytes(name), payload});
+  file.insert(file.end(), mac.begin(), mac.end());
+  return file;
+}
+
+TEST(ShardedStore, ReadsFormatOneShards) {
+  ShardRig rig(3, 5);
+  auto s = rig.Open();
+  const Bytes data = RandomData(70001, 4);
+  ASSERT_OK(s->Put("index/old", data, true));
+  std::vector<Bytes> old_files;
+  for (int i = 0; i < 5; ++i) {
+    Bytes current = rig.mem(i).Raw("index/old");
+    ASSERT_EQ(current[4], kShardVersion);
+    old_files.push_back(FormatOneShard(rig.keys(), "index/old", current));
+    EXPECT_EQ(old_files.back().size(), current.size());
+  }
+  // Stores 0 and 3 hold format-1 shards, the others format 2: any k of them decode.
+  for (int i : {0, 3}) rig.mem(i).Set("index/old", old_files[static_cast<size_t>(i)]);
+  for (uint32_t mask : {0b00111u, 0b01001u | 0b00010u, 0b11000u | 0b00001u, 0b11111u}) {
+    auto got = rig.Open(mask)->Get("index/old");
+    ASSERT_TRUE(got.ok()) << got.status().ToString() << " mask " << mask;
+    EXPECT_TRUE(*got == data);
+  }
+  auto check = s->CheckShard("index/old", old_files[0], 0);
+  ASSERT_OK(check);
+  EXPECT_EQ(check->version, 1);
+  // Format 1 is authenticated as before: a flipped payload byte or MAC byte is refused.
+  for (size_t pos : {size_t{60}, old_files[0].size() - 1}) {
+    Bytes bad = old_files[0];
+    bad[pos] ^= 0x04;
+    EXPECT_THAT(s->CheckShard("index/old", bad, 0).status().message(), HasSubstr("authentication"));
+  }
+  // A format-1 shard relabelled as format 2 (or the reverse) does not authenticate.
+  Bytes relabelled = old_files[0];
+  relabelled[4] = 2;
+  EXPECT_FALSE(s->CheckShard("index/old", relabelled, 0).ok());
+  // Rebuilding a shard writes the current format, and it agrees with the old ones.
+  auto rebuilt = s->RebuildShardFiles("index/old", {1});
+  ASSERT_OK(rebuilt);
+  EXPECT_EQ((*rebuilt)[0][4], kShardVersion);
+  rig.mem(1).Set("index/old", (*rebuilt)[0]);
+  auto mixed = rig.Open(0b01011u)->Get("index/old");
+  ASSERT_OK(mixed);
+  EXPECT_TRUE(*mixed == data);
+}
+
+TEST(ShardedStore, EveryShardFileHasItsOwnNonce) {
+  ShardRig rig(2, 4);
+  auto s = rig.Open();
+  const Bytes data = RandomData(1000, 5);
+  std::set<Bytes> nonces;
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_OK(s->Put("locks/same-name", data, false));
+    for (int i = 0; i < 4; ++i) {
+      Bytes f = rig.mem(i).Raw("locks/same-name");
+      nonces.insert(Bytes(f.begin() + 56, f.begin() + 72));
+    }
+  }
+  // The same object rewritten under the same name never reuses a shard key.
+  EXPECT_EQ(nonces.size(), 12u);
 }
 
 TEST(ShardedStore, SwappedObjectIsDetected) {
