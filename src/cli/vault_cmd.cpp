@@ -110,12 +110,16 @@ void AddVaultCommands(CLI::App& app, Context& ctx) {
     cmd->add_flag("--passphrase", *pass,
                   "Protect the local key file with a passphrase ($TESSERA_PASSPHRASE or prompt)");
     cmd->add_option("--pack-size-mib", o->pack_size, "Target pack size in MiB (default 8)");
+    cmd->add_option("--chunk-avg-kib", o->chunk_avg,
+                    "Average chunk size in KiB, a power of two (default 256; larger chunks mean "
+                    "a smaller index, smaller ones store less per change)");
     cmd->callback([&ctx, o, pass] {
       Run(ctx, [&]() -> Status {
         vault::VaultContext vc = ctx.Vault();
         o->protect_with_passphrase = *pass;
         if (*pass) vc.passphrase = ctx.Passphrase(true, true);
         if (o->pack_size > 0) o->pack_size *= 1024 * 1024;
+        if (o->chunk_avg > 0) o->chunk_avg *= 1024;
         if ((o->custodians > 0) != (o->quorum > 0))
           return Status::InvalidArgument("--custodians and --quorum go together");
         TESSERA_ASSIGN_OR_RETURN(vault::InitResult r, vault::InitVault(vc, *o));

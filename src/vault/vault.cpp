@@ -60,6 +60,14 @@ Result<InitResult> InitVault(const VaultContext& ctx, const InitOptions& options
   config.custodians = options.custodians;
   config.quorum = options.quorum;
   if (options.pack_size > 0) config.pack_size = options.pack_size;
+  if (options.chunk_avg > 0) {
+    const size_t avg = options.chunk_avg;
+    if (avg < 64 * 1024 || avg > 8 * 1024 * 1024 || (avg & (avg - 1)) != 0)
+      return Status::InvalidArgument(
+          "the average chunk size must be a power of two from 64 KiB to 8 MiB (--chunk-avg-kib "
+          "64, 128, ... 8192)");
+    config.chunker = ChunkerParams::ForAverage(avg);
+  }
   config.vault_id = HexEncode(crypto::RandomBytes(16));
   config.created_ns = NowUnixNanos();
   TESSERA_RETURN_IF_ERROR(ValidateConfig(config));

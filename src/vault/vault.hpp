@@ -33,6 +33,7 @@ struct InitOptions {
   int custodians = 0, quorum = 0;
   bool protect_with_passphrase = false;  // uses VaultContext::passphrase
   size_t pack_size = 0;                  // 0: default
+  size_t chunk_avg = 0;                  // average chunk size in bytes, a power of two; 0: default
 };
 
 struct InitResult {

@@ -1674,6 +1674,45 @@ TEST(VaultBadInput, BackupOfMissingPathWritesNothing) {
   EXPECT_EQ(CountSnapshots(env), 1u);
 }
 
+TEST(VaultInit, ChunkSizeIsChosenAtInit) {
+  const Bytes big = RandomData(24 << 20, 77);
+  size_t blobs_default = 0, blobs_large = 0;
+  for (size_t avg_kib : {size_t{0}, size_t{1024}}) {
+    SCOPED_TRACE(avg_kib);
+    VaultEnv env("chunks");
+    InitOptions o;
+    o.chunk_avg = avg_kib * 1024;
+    ASSERT_OK(env.Init(2, 3, o));
+    auto repo = env.Open();
+    ASSERT_OK(repo);
+    const ChunkerParams p = (*repo)->config().chunker;
+    const size_t avg = avg_kib ? avg_kib * 1024 : ChunkerParams{}.avg_size;
+    EXPECT_EQ(p.avg_size, avg);
+    EXPECT_EQ(p.min_size, avg / 2);
+    EXPECT_EQ(p.max_size, 8 * avg);
+    fs::create_directories(env.Source());
+    WriteBytes(env.Source() / "big.bin", big);
+    auto r = BackupPaths(**repo, {env.Source().string()});
+    ASSERT_OK(r);
+    (avg_kib ? blobs_large : blobs_default) = r->snapshot.summary.new_blobs;
+    EXPECT_RESTORES_IDENTICAL(**repo, r->snapshot.id, env.Source(), env.root() / "restore");
+  }
+  // 24 MiB in ~256 KiB chunks against ~1 MiB chunks (plus one tree blob each).
+  EXPECT_GT(blobs_default, 2 * blobs_large);
+  EXPECT_GE(blobs_large, 10u);
+
+  VaultEnv bad("chunks-bad");
+  for (size_t wrong : {size_t{100 * 1024}, size_t{32 * 1024}, size_t{16 << 20}}) {
+    InitOptions o;
+    o.chunk_avg = wrong;
+    Status st = bad.Init(2, 3, o);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << wrong;
+    EXPECT_THAT(st.message(), HasSubstr("power of two"));
+    EXPECT_FALSE(fs::exists(bad.ctx.ConfigPath()));
+    EXPECT_FALSE(fs::exists(bad.StoreDir(0)));
+  }
+}
+
 TEST(VaultBadInput, InitOnAStoreThatHoldsAVault) {
   VaultEnv a("inita"), b("initb");
   ASSERT_OK(a.Init(2, 3));
