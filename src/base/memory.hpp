@@ -5,8 +5,8 @@ namespace tessera {
 
 // Makes glibc keep freed multi-megabyte buffers for reuse instead of returning them to
 // the kernel and faulting fresh zero pages in for the next one (which costs more than
-// the cryptography on them), with a fixed number of arenas so that resident memory stays
-// close to what is in use. Call once at start-up, before threads exist.
+// the cryptography on them), with a single arena so that resident memory stays close to
+// the peak in use. Call once at start-up, before threads exist.
 void TuneAllocatorForLargeBuffers();
 
 }  // namespace tessera
