@@ -56,11 +56,19 @@ bool UpdateSliced(EVP_CIPHER_CTX* ctx, bool encrypt, uint8_t* out, ByteView in) 
 // processes with no common state; 96 random bits keep collisions negligible for far
 // more messages per key than a backup produces.
 Result<Bytes> AeadSeal(ByteView key, ByteView plaintext, ByteView aad) {
+  return AeadSeal(key, {}, plaintext, aad);
+}
+
+Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad) {
+  return AeadOpen(key, sealed, aad, {});
+}
+
+Result<Bytes> AeadSeal(ByteView key, ByteView head, ByteView plaintext, ByteView aad) {
   TESSERA_RETURN_IF_ERROR(CheckKey(key));
-  Bytes out(kAeadNonceSize + plaintext.size() + kAeadTagSize);
+  Bytes out(kAeadNonceSize + head.size() + plaintext.size() + kAeadTagSize);
   uint8_t* nonce = out.data();
   uint8_t* body = nonce + kAeadNonceSize;
-  uint8_t* tag = body + plaintext.size();
+  uint8_t* tag = body + head.size() + plaintext.size();
   FillRandom(nonce, kAeadNonceSize);
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
@@ -70,8 +78,8 @@ Result<Bytes> AeadSeal(ByteView key, ByteView plaintext, ByteView aad) {
       1) {
     return OpenSslFailure("AES-256-GCM encryption setup");
   }
-  if (!UpdateSliced(ctx.get(), true, nullptr, aad) ||
-      !UpdateSliced(ctx.get(), true, body, plaintext)) {
+  if (!UpdateSliced(ctx.get(), true, nullptr, aad) || !UpdateSliced(ctx.get(), true, body, head) ||
+      !UpdateSliced(ctx.get(), true, body + head.size(), plaintext)) {
     return OpenSslFailure("AES-256-GCM encryption");
   }
   int final_len = 0;
@@ -82,15 +90,19 @@ Result<Bytes> AeadSeal(ByteView key, ByteView plaintext, ByteView aad) {
   return out;
 }
 
-Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad) {
+Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad, std::span<uint8_t> head) {
   TESSERA_RETURN_IF_ERROR(CheckKey(key));
   if (sealed.size() < kAeadOverhead) {
     return Status::Corruption("encrypted data is truncated: " + std::to_string(sealed.size()) +
                               " bytes, shorter than the " + std::to_string(kAeadOverhead) +
                               "-byte nonce and tag");
   }
+  if (sealed.size() < kAeadOverhead + head.size())
+    return Status::Corruption("encrypted data is shorter than its format's leading bytes");
   const uint8_t* nonce = sealed.data();
-  ByteView body = sealed.subspan(kAeadNonceSize, sealed.size() - kAeadOverhead);
+  ByteView head_in = sealed.subspan(kAeadNonceSize, head.size());
+  ByteView body =
+      sealed.subspan(kAeadNonceSize + head.size(), sealed.size() - kAeadOverhead - head.size());
   // OpenSSL's ctrl takes a non-const pointer but only reads the tag when setting it.
   uint8_t tag[kAeadTagSize];
   std::copy_n(sealed.end() - kAeadTagSize, kAeadTagSize, tag);
@@ -103,15 +115,18 @@ Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad) {
   }
   Bytes out(body.size());
   if (!UpdateSliced(ctx.get(), false, nullptr, aad) ||
+      !UpdateSliced(ctx.get(), false, head.data(), head_in) ||
       !UpdateSliced(ctx.get(), false, out.data(), body) ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, int(kAeadTagSize), tag) != 1) {
     SecureWipe(out);
+    if (!head.empty()) SecureWipe(head.data(), head.size());
     return OpenSslFailure("AES-256-GCM decryption");
   }
   int final_len = 0;
   if (EVP_DecryptFinal_ex(ctx.get(), out.data() + out.size(), &final_len) != 1) {
     // Unauthenticated plaintext must never reach the caller, not even in freed memory.
     SecureWipe(out);
+    if (!head.empty()) SecureWipe(head.data(), head.size());
     internal::TakeOpenSslError();
     return Status::Corruption(
         "encrypted data failed authentication: it was altered or damaged, or the key or "

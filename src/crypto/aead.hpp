@@ -2,6 +2,8 @@
 // nonce (12 bytes, random) || ciphertext || tag (16 bytes).
 #pragma once
 
+#include <span>
+
 #include "base/bytes.hpp"
 #include "base/status.hpp"
 
@@ -16,5 +18,13 @@ constexpr size_t kAeadOverhead = kAeadNonceSize + kAeadTagSize;
 Result<Bytes> AeadSeal(ByteView key, ByteView plaintext, ByteView aad);
 // Corruption if the message was altered, the AAD differs or the key is wrong.
 Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad);
+
+// The same for a plaintext in two parts, head ‖ body (say, a format's leading flag byte
+// and a multi-megabyte payload), so that neither side copies the payload to join or split
+// them. The sealed message is exactly AeadSeal(key, head ‖ body, aad).
+Result<Bytes> AeadSeal(ByteView key, ByteView head, ByteView body, ByteView aad);
+// Opens it: the first head.size() plaintext bytes go to `head`, the rest is returned.
+// Corruption as above, and when the plaintext is shorter than `head`.
+Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad, std::span<uint8_t> head);
 
 }  // namespace tessera::crypto

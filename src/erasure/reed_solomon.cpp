@@ -114,8 +114,14 @@ Status ReedSolomon::SolveRows(const std::vector<int>& sources, const std::vector
   return Status::Ok();
 }
 
-Result<Bytes> ReedSolomon::Decode(const std::vector<std::optional<Bytes>>& shards,
-                                  size_t data_size) const {
+ReedSolomon::ShardViews ReedSolomon::Views(const std::vector<std::optional<Bytes>>& shards) {
+  ShardViews views(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i)
+    if (shards[i]) views[i] = ByteView(*shards[i]);
+  return views;
+}
+
+Result<Bytes> ReedSolomon::Decode(const ShardViews& shards, size_t data_size) const {
   if (shards.size() != static_cast<size_t>(n_)) {
     return Status::InvalidArgument("erasure: expected " + std::to_string(n_) +
                                    " shard slots, got " + std::to_string(shards.size()));
@@ -125,7 +131,7 @@ Result<Bytes> ReedSolomon::Decode(const std::vector<std::optional<Bytes>>& shard
   std::vector<int> sources;
   bool all_data = true;
   for (int i = 0; i < n_; ++i) {
-    const std::optional<Bytes>& s = shards[i];
+    const std::optional<ByteView>& s = shards[i];
     if (!s) {
       if (i < k_) all_data = false;
       continue;
@@ -174,7 +180,7 @@ Result<Bytes> ReedSolomon::Decode(const std::vector<std::optional<Bytes>>& shard
   return out;
 }
 
-Result<std::vector<Bytes>> ReedSolomon::Reconstruct(const std::vector<std::optional<Bytes>>& shards,
+Result<std::vector<Bytes>> ReedSolomon::Reconstruct(const ShardViews& shards,
                                                     const std::vector<int>& wanted) const {
   if (shards.size() != static_cast<size_t>(n_)) {
     return Status::InvalidArgument("erasure: expected " + std::to_string(n_) +
@@ -191,7 +197,7 @@ Result<std::vector<Bytes>> ReedSolomon::Reconstruct(const std::vector<std::optio
   size_t len = 0;
   int present = 0;
   for (int i = 0; i < n_; ++i) {
-    const std::optional<Bytes>& s = shards[i];
+    const std::optional<ByteView>& s = shards[i];
     if (!s) continue;
     ++present;
     if (len == 0) len = s->size();
@@ -208,9 +214,9 @@ Result<std::vector<Bytes>> ReedSolomon::Reconstruct(const std::vector<std::optio
   std::vector<int> targets;
   std::vector<uint8_t*> outp;
   for (size_t t = 0; t < wanted.size(); ++t) {
-    const std::optional<Bytes>& s = shards[wanted[t]];
+    const std::optional<ByteView>& s = shards[wanted[t]];
     if (s) {
-      result[t] = *s;
+      result[t].assign(s->begin(), s->end());
       continue;
     }
     result[t].resize(len);

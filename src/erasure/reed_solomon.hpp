@@ -28,12 +28,24 @@ class ReedSolomon {
   // The same into caller-owned memory: `shards` holds n pointers to ShardSize(data.size())
   // writable bytes each (so shards can be coded straight into their final buffers).
   void EncodeInto(ByteView data, const std::vector<uint8_t*>& shards) const;
+  // Shards by slot, as views (nullopt: absent): a caller can decode from shards that sit
+  // inside larger buffers (a shard file with its header) without copying them out.
+  using ShardViews = std::vector<std::optional<ByteView>>;
+  static ShardViews Views(const std::vector<std::optional<Bytes>>& shards);
+
   // `shards` has n entries; at least k must be present and all present ones ShardSize long.
   // Returns the first `data_size` bytes of the data. InvalidArgument if fewer than k.
-  Result<Bytes> Decode(const std::vector<std::optional<Bytes>>& shards, size_t data_size) const;
+  Result<Bytes> Decode(const ShardViews& shards, size_t data_size) const;
+  Result<Bytes> Decode(const std::vector<std::optional<Bytes>>& shards, size_t data_size) const {
+    return Decode(Views(shards), data_size);
+  }
   // Rebuilds the shards at `wanted` indices from at least k present ones.
-  Result<std::vector<Bytes>> Reconstruct(const std::vector<std::optional<Bytes>>& shards,
+  Result<std::vector<Bytes>> Reconstruct(const ShardViews& shards,
                                          const std::vector<int>& wanted) const;
+  Result<std::vector<Bytes>> Reconstruct(const std::vector<std::optional<Bytes>>& shards,
+                                         const std::vector<int>& wanted) const {
+    return Reconstruct(Views(shards), wanted);
+  }
 
  private:
   ReedSolomon(int k, int n);

@@ -30,6 +30,15 @@ size_t HeaderSize(uint8_t version) {
   return version == 1 ? 56 : kShardHeaderSize;
 }
 
+// The payloads inside whole shard files (of either format) that CheckShard accepted.
+erasure::ReedSolomon::ShardViews PayloadViews(const std::vector<std::optional<Bytes>>& files,
+                                              size_t shard_size) {
+  erasure::ReedSolomon::ShardViews views(files.size());
+  for (size_t i = 0; i < files.size(); ++i)
+    if (files[i]) views[i] = ByteView(*files[i]).subspan(HeaderSize((*files[i])[4]), shard_size);
+  return views;
+}
+
 void EncodeHeader(const ShardHeader& h, uint8_t* out) {
   Bytes header;
   header.reserve(kShardHeaderSize);
@@ -94,31 +103,29 @@ Bytes ShardedStore::Aad(const std::string& name) const {
 }
 
 Bytes ShardedStore::Seal(const std::string& name, ByteView plaintext, bool compress) const {
-  Bytes body;
   Bytes compressed;
-  if (compress && CompressIfWorthwhile(plaintext, compressed)) {
-    body.reserve(compressed.size() + 1);
-    body.push_back(kFlagZstd);
-    body.insert(body.end(), compressed.begin(), compressed.end());
-  } else {
-    body.reserve(plaintext.size() + 1);
-    body.push_back(kFlagRaw);
-    body.insert(body.end(), plaintext.begin(), plaintext.end());
-  }
+  const bool zstd = compress && CompressIfWorthwhile(plaintext, compressed);
+  const uint8_t flag = zstd ? kFlagZstd : kFlagRaw;
   // The key is 32 bytes by construction, so sealing cannot fail.
-  return crypto::AeadSeal(keys_.object_key().view(), body, Aad(name)).value();
+  return crypto::AeadSeal(keys_.object_key().view(), ByteView(&flag, 1),
+                          zstd ? ByteView(compressed) : plaintext, Aad(name))
+      .value();
 }
 
 Result<Bytes> ShardedStore::Open(const std::string& name, ByteView sealed) const {
-  auto body = crypto::AeadOpen(keys_.object_key().view(), sealed, Aad(name));
-  if (!body.ok())
+  uint8_t flag = 0;
+  auto body =
+      crypto::AeadOpen(keys_.object_key().view(), sealed, Aad(name), std::span<uint8_t>(&flag, 1));
+  if (!body.ok()) {
+    if (sealed.size() == crypto::kAeadOverhead)
+      return Status::Corruption("object " + name + " is empty");
     return Status::Corruption("object " + name +
                               " does not decrypt with this vault's key (damaged, or written "
                               "by another vault)");
-  if (body->empty()) return Status::Corruption("object " + name + " is empty");
-  if ((*body)[0] == kFlagRaw) return Bytes(body->begin() + 1, body->end());
-  if ((*body)[0] == kFlagZstd) {
-    auto plain = Decompress(ByteView(*body).subspan(1), kMaxObjectSize);
+  }
+  if (flag == kFlagRaw) return body;
+  if (flag == kFlagZstd) {
+    auto plain = Decompress(*body, kMaxObjectSize);
     if (!plain.ok()) return plain.status().WithContext("object " + name);
     return plain;
   }
@@ -277,9 +284,7 @@ Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> ShardedStore::
         continue;
       }
       if (!header) header = *h;
-      Bytes& f = *file;
-      const auto payload = f.begin() + static_cast<std::ptrdiff_t>(HeaderSize(h->version));
-      shards[static_cast<size_t>(i)] = Bytes(payload, payload + h->shard_size);
+      shards[static_cast<size_t>(i)] = std::move(*file);
       ++good;
     }
   }
@@ -297,7 +302,9 @@ Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> ShardedStore::
 
 Result<Bytes> ShardedStore::Get(const std::string& name) {
   TESSERA_ASSIGN_OR_RETURN(auto fetched, FetchShards(name, {}));
-  TESSERA_ASSIGN_OR_RETURN(Bytes sealed, rs_.Decode(fetched.first, fetched.second.sealed_size));
+  TESSERA_ASSIGN_OR_RETURN(Bytes sealed,
+                           rs_.Decode(PayloadViews(fetched.first, fetched.second.shard_size),
+                                      fetched.second.sealed_size));
   return Open(name, sealed);
 }
 
@@ -307,16 +314,10 @@ Result<Bytes> ShardedStore::OpenCheckedShards(const std::string& name,
   if (files.size() != static_cast<size_t>(n_))
     return Status::Corruption("object " + name + ": expected " + std::to_string(n_) + " shards");
   const size_t payload_size = rs_.ShardSize(sealed_size);
-  for (std::optional<Bytes>& f : files) {
-    if (!f) continue;
-    if (f->size() != kShardOverhead + payload_size)
+  for (const std::optional<Bytes>& f : files)
+    if (f && f->size() != kShardOverhead + payload_size)
       return Status::Corruption("object " + name + ": a shard has the wrong length");
-    // Header and MAC off, in place: the payload is what the erasure code decodes.
-    const size_t header_size = HeaderSize((*f)[4]);
-    f->resize(header_size + payload_size);
-    f->erase(f->begin(), f->begin() + static_cast<std::ptrdiff_t>(header_size));
-  }
-  auto sealed = rs_.Decode(files, sealed_size);
+  auto sealed = rs_.Decode(PayloadViews(files, payload_size), sealed_size);
   if (!sealed.ok()) return Status::Corruption("object " + name + ": " + sealed.status().message());
   return Open(name, *sealed);
 }
@@ -324,7 +325,9 @@ Result<Bytes> ShardedStore::OpenCheckedShards(const std::string& name,
 Result<std::vector<Bytes>> ShardedStore::RebuildShardFiles(const std::string& name,
                                                            const std::vector<int>& wanted) {
   TESSERA_ASSIGN_OR_RETURN(auto fetched, FetchShards(name, wanted));
-  TESSERA_ASSIGN_OR_RETURN(std::vector<Bytes> payloads, rs_.Reconstruct(fetched.first, wanted));
+  TESSERA_ASSIGN_OR_RETURN(
+      std::vector<Bytes> payloads,
+      rs_.Reconstruct(PayloadViews(fetched.first, fetched.second.shard_size), wanted));
   ShardHeader h = fetched.second;
   std::vector<Bytes> files;
   for (size_t w = 0; w < wanted.size(); ++w) {

@@ -81,9 +81,9 @@ class ShardedStore {
   // length and MAC. The message says which check failed.
   Result<ShardHeader> CheckShard(const std::string& name, ByteView file, int index) const;
   // Opens the object from whole shard files that CheckShard has accepted (files[i] from
-  // store i, nullopt where there is none; all of one version, `sealed_size` from their
-  // headers), without checking their MACs again: for verify, which reads every shard
-  // anyway. The files are consumed. Corruption when fewer than k are given or the object
+  // store i, nullopt where there is none; all of one version of the object, `sealed_size`
+  // from their headers), without checking their MACs again: for verify, which reads every
+  // shard anyway. The files are consumed. Corruption when fewer than k are given or the object
   // does not open.
   Result<Bytes> OpenCheckedShards(const std::string& name, std::vector<std::optional<Bytes>> files,
                                   uint64_t sealed_size) const;
@@ -105,7 +105,7 @@ class ShardedStore {
   // `file` is kShardOverhead + h.shard_size bytes with the payload in place: writes the
   // current version's header (with a fresh nonce) before it and the MAC after it.
   void FinishShardFile(const std::string& name, ShardHeader h, Bytes& file) const;
-  // Gathers k authentic shard payloads (preferring data shards) and the header.
+  // Gathers k authentic shard files (preferring data shards) and the header of the first.
   Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> FetchShards(
       const std::string& name, const std::vector<int>& exclude);
 

@@ -20,6 +20,7 @@
 #include "crypto/poly1305.hpp"
 #include "crypto/random.hpp"
 #include "crypto/shamir.hpp"
+#include "status_matchers.hpp"
 
 namespace tessera::crypto {
 namespace {
@@ -225,6 +226,46 @@ TEST(AeadTest, RoundTripsAndLayout) {
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     EXPECT_EQ(*opened, plain);
   }
+}
+
+TEST(AeadTest, TwoPartMessagesAreOrdinaryMessages) {
+  Bytes key = RandomBytes(kAeadKeySize);
+  Bytes aad = ToBytes("object");
+  for (size_t head_size : {size_t{0}, size_t{1}, size_t{5}, size_t{17}}) {
+    for (size_t body_size : {size_t{0}, size_t{1}, size_t{31}, size_t{100000}}) {
+      SCOPED_TRACE(std::to_string(head_size) + "+" + std::to_string(body_size));
+      const Bytes head = RandomBytes(head_size), body = RandomBytes(body_size);
+      Bytes joined = head;
+      joined.insert(joined.end(), body.begin(), body.end());
+      // Sealed in two parts, it opens as the joined plaintext...
+      auto sealed = AeadSeal(key, head, body, aad);
+      ASSERT_OK(sealed);
+      EXPECT_EQ(sealed->size(), joined.size() + kAeadOverhead);
+      auto whole = AeadOpen(key, *sealed, aad);
+      ASSERT_OK(whole);
+      EXPECT_EQ(*whole, joined);
+      // ...and a message sealed whole opens split at any point.
+      auto one_part = AeadSeal(key, joined, aad);
+      ASSERT_OK(one_part);
+      Bytes got_head(head_size, 0xee);
+      auto rest = AeadOpen(key, *one_part, aad, got_head);
+      ASSERT_OK(rest);
+      EXPECT_EQ(got_head, head);
+      EXPECT_EQ(*rest, body);
+    }
+  }
+  // A plaintext shorter than the head, and a tampered message, are refused; the head
+  // never holds unauthenticated plaintext afterwards.
+  auto short_one = AeadSeal(key, ToBytes("ab"), aad);
+  ASSERT_OK(short_one);
+  Bytes head3(3, 0);
+  EXPECT_EQ(AeadOpen(key, *short_one, aad, head3).status().code(), StatusCode::kCorruption);
+  auto sealed = AeadSeal(key, ToBytes("F"), ToBytes("payload"), aad);
+  ASSERT_OK(sealed);
+  (*sealed)[kAeadNonceSize + 3] ^= 1;
+  Bytes head1(1, 0x55);
+  EXPECT_EQ(AeadOpen(key, *sealed, aad, head1).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(head1[0], 0);
 }
 
 TEST(AeadTest, FreshNonceEachTime) {
