@@ -127,6 +127,9 @@ class Archiver {
   Result<std::vector<BlobId>> WaitChunks(PendingFile& f);
   Result<BlobId> FinishTree(std::deque<PendingFile>& pending, std::vector<Node>& done);
   void SubmitChunk(PendingFile& f, Bytes chunk);
+  // Hands the batched chunks to a worker. Called before anything waits for a chunk.
+  void FlushBatch();
+  Result<BlobId> SaveChunk(Bytes chunk);
   const Node* FindParent(const Tree* parent, const std::string& name) const;
   Result<std::unique_ptr<Tree>> LoadParentSubtree(const Node* n);
   void WaitForChunkTasks();
@@ -135,7 +138,15 @@ class Archiver {
   const BackupOptions& options_;
   Progress* progress_;
   Chunker chunker_;
-  std::counting_semaphore<1024> slots_;  // bounds chunks in flight, and so memory
+  std::counting_semaphore<1024> slots_;  // bounds batches in flight, and so memory
+  // Chunks collected into one worker task: one small file per task cost more in thread
+  // wake-ups than in hashing and compressing it.
+  struct BatchedChunk {
+    Bytes data;
+    std::promise<Result<BlobId>> result;
+  };
+  std::vector<BatchedChunk> batch_;
+  size_t batch_bytes_ = 0;
   SnapshotSummary summary_;
   std::atomic<uint64_t> new_blobs_{0}, new_bytes_{0}, stored_bytes_{0};
   std::vector<std::string> warnings_;
@@ -168,45 +179,59 @@ void Archiver::WaitForChunkTasks() {
   tasks_done_.wait(lock, [this] { return tasks_running_ == 0; });
 }
 
+Result<BlobId> Archiver::SaveChunk(Bytes chunk) {
+  if (failed_) {
+    std::lock_guard lock(tasks_mu_);
+    return chunk_error_;
+  }
+  BlobId id = repo_.ComputeId(chunk);
+  uint64_t stored = 0;
+  auto added = repo_.AddBlob(BlobType::kData, id, chunk, &stored);
+  if (!added.ok()) {
+    std::lock_guard lock(tasks_mu_);
+    if (!failed_.exchange(true)) chunk_error_ = added.status();
+    return added.status();
+  }
+  if (*added) {
+    new_blobs_++;
+    new_bytes_ += chunk.size();
+    stored_bytes_ += stored;
+  }
+  return id;
+}
+
 void Archiver::SubmitChunk(PendingFile& f, Bytes chunk) {
+  // A batch holds up to 64 chunks or 512 KiB: small files travel together, a large
+  // file's chunks (128 KiB and up) go in ones and twos, and memory in flight stays
+  // bounded by the slots times about a maximal chunk.
+  constexpr size_t kBatchBytes = 512 * 1024, kBatchChunks = 64;
+  batch_bytes_ += chunk.size();
+  BatchedChunk& c = batch_.emplace_back(BatchedChunk{std::move(chunk), {}});
+  f.chunks.push_back(c.result.get_future());
+  if (batch_bytes_ >= kBatchBytes || batch_.size() >= kBatchChunks) FlushBatch();
+}
+
+void Archiver::FlushBatch() {
+  if (batch_.empty()) return;
   slots_.acquire();
   {
     std::lock_guard lock(tasks_mu_);
     ++tasks_running_;
   }
-  // The task's callable lives as long as its future, so the chunk is moved out of it and
-  // freed when the work is done, not when the directory is finished.
-  f.chunks.push_back(
-      repo_.cpu().Submit([this, data = std::move(chunk)]() mutable -> Result<BlobId> {
-        Bytes chunk = std::move(data);
-        Result<BlobId> result = Status::Internal("unreachable");
-        if (failed_) {
-          std::lock_guard lock(tasks_mu_);
-          result = chunk_error_;
-        } else {
-          BlobId id = repo_.ComputeId(chunk);
-          uint64_t stored = 0;
-          auto added = repo_.AddBlob(BlobType::kData, id, chunk, &stored);
-          if (!added.ok()) {
-            std::lock_guard lock(tasks_mu_);
-            if (!failed_.exchange(true)) chunk_error_ = added.status();
-            result = added.status();
-          } else {
-            if (*added) {
-              new_blobs_++;
-              new_bytes_ += chunk.size();
-              stored_bytes_ += stored;
-            }
-            result = id;
-          }
-        }
-        slots_.release();
-        std::lock_guard lock(tasks_mu_);
-        // Notified under the lock: the waiter may destroy this object as soon as it wakes.
-        --tasks_running_;
-        tasks_done_.notify_all();
-        return result;
-      }));
+  // std::function needs a copyable callable: the batch goes over in a shared_ptr, and is
+  // freed when the task is done.
+  auto batch = std::make_shared<std::vector<BatchedChunk>>(std::move(batch_));
+  batch_.clear();
+  batch_bytes_ = 0;
+  (void)repo_.cpu().Submit([this, batch] {
+    for (BatchedChunk& c : *batch) c.result.set_value(SaveChunk(std::move(c.data)));
+    batch->clear();
+    slots_.release();
+    std::lock_guard lock(tasks_mu_);
+    // Notified under the lock: the waiter may destroy this object as soon as it wakes.
+    --tasks_running_;
+    tasks_done_.notify_all();
+  });
 }
 
 Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
@@ -255,6 +280,7 @@ Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
 }
 
 Result<std::vector<BlobId>> Archiver::WaitChunks(PendingFile& f) {
+  FlushBatch();
   std::vector<BlobId> ids;
   ids.reserve(f.chunks.size());
   Status first;
