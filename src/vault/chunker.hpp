@@ -12,8 +12,8 @@ namespace tessera::vault {
 // Chunk sizes: min = avg / 2, max = 8 × avg, as restic has them, but around a smaller
 // average (256 KiB; restic 1 MiB): a change then re-stores less (the benchmark's disk
 // image with 1 % of its blocks rewritten stores ~40 % less than at 1 MiB), and
-// near-duplicate files share more. The price is ~4× the index entries of 1 MiB chunks for
-// large files; `vault init --chunk-avg-kib` trades it back.
+// near-duplicate files share more. The price is ~4× the index entries (and index memory) of
+// 1 MiB chunks for large files; `vault init --chunk-avg-kib` trades it back.
 struct ChunkerParams {
   size_t min_size = 128 * 1024;
   size_t avg_size = 256 * 1024;  // a power of two
