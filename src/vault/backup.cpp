@@ -127,8 +127,11 @@ class Archiver {
   Result<std::vector<BlobId>> WaitChunks(PendingFile& f);
   Result<BlobId> FinishTree(std::deque<PendingFile>& pending, std::vector<Node>& done);
   void SubmitChunk(PendingFile& f, Bytes chunk);
-  // Hands the batched chunks to a worker. Called before anything waits for a chunk.
+  // Hands the batched chunks to a worker.
   void FlushBatch();
+  // Does the batched chunks' work on this thread: before the walk waits for chunks, since
+  // handing over the last few of a directory only to wait for them idles this thread.
+  void RunBatchHere();
   Result<BlobId> SaveChunk(Bytes chunk);
   const Node* FindParent(const Tree* parent, const std::string& name) const;
   Result<std::unique_ptr<Tree>> LoadParentSubtree(const Node* n);
@@ -234,6 +237,13 @@ void Archiver::FlushBatch() {
   });
 }
 
+void Archiver::RunBatchHere() {
+  std::vector<BatchedChunk> batch = std::move(batch_);
+  batch_.clear();
+  batch_bytes_ = 0;
+  for (BatchedChunk& c : batch) c.result.set_value(SaveChunk(std::move(c.data)));
+}
+
 Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
   PendingFile f;
   const size_t max = chunker_.params().max_size;
@@ -280,7 +290,7 @@ Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
 }
 
 Result<std::vector<BlobId>> Archiver::WaitChunks(PendingFile& f) {
-  FlushBatch();
+  RunBatchHere();
   std::vector<BlobId> ids;
   ids.reserve(f.chunks.size());
   Status first;
