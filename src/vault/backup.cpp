@@ -397,7 +397,9 @@ Result<BlobId> Archiver::FinishTree(std::deque<PendingFile>& pending, std::vecto
 }
 
 Result<BlobId> Archiver::SaveDir(const std::string& path, const Tree* parent) {
-  std::vector<std::string> names;
+  // Files first, subdirectories after: the workers then hash and store this directory's
+  // files while the walk is below it, instead of the walk waiting for them at the end.
+  std::vector<std::string> files, dirs;
   std::error_code ec;
   fs::directory_iterator it(path, ec);
   if (ec) {
@@ -407,16 +409,21 @@ Result<BlobId> Archiver::SaveDir(const std::string& path, const Tree* parent) {
   }
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) break;
-    names.push_back(it->path().filename().string());
+    std::error_code type_ec;
+    const bool is_dir = it->symlink_status(type_ec).type() == fs::file_type::directory;
+    (is_dir ? dirs : files).push_back(it->path().filename().string());
   }
   if (ec) warnings_.push_back(path + ": listing stopped: " + ec.message());
-  std::sort(names.begin(), names.end());
+  std::sort(files.begin(), files.end());
+  std::sort(dirs.begin(), dirs.end());
   std::deque<PendingFile> pending;
   std::vector<Node> done;
-  for (const std::string& name : names) {
-    std::string child = path == "/" ? "/" + name : path + "/" + name;
-    if (IsExcluded(child, options_.excludes)) continue;
-    TESSERA_RETURN_IF_ERROR(SaveEntry(child, name, parent, pending, done));
+  for (const auto* names : {&files, &dirs}) {
+    for (const std::string& name : *names) {
+      std::string child = path == "/" ? "/" + name : path + "/" + name;
+      if (IsExcluded(child, options_.excludes)) continue;
+      TESSERA_RETURN_IF_ERROR(SaveEntry(child, name, parent, pending, done));
+    }
   }
   return FinishTree(pending, done);
 }
