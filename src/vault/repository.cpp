@@ -218,15 +218,28 @@ Status Repository::LoadIndex() {
       return st;
   for (Loaded& l : loaded) {
     if (superseded_.count(l.name)) continue;
-    for (IndexEntry& e : l.entries) index_.emplace(e.id, std::move(e.loc));
+    for (IndexEntry& e : l.entries) index_.emplace(e.id, Store(std::move(e.loc)));
     index_objects_.insert(l.name);
   }
   return Status::Ok();
 }
 
+Repository::StoredLocation Repository::Store(BlobLocation loc) {
+  auto [it, added] =
+      pack_numbers_.try_emplace(loc.pack_id, static_cast<uint32_t>(pack_ids_.size()));
+  if (added) pack_ids_.push_back(std::move(loc.pack_id));
+  return {it->second, loc.offset, loc.length, loc.raw_length, loc.type, loc.compressed};
+}
+
+BlobLocation Repository::Load(const StoredLocation& loc) const {
+  return {pack_ids_[loc.pack], loc.type, loc.compressed, loc.offset, loc.length, loc.raw_length};
+}
+
 void Repository::ResetIndex() {
   std::unique_lock lock(index_mu_);
   index_.clear();
+  pack_ids_.clear();
+  pack_numbers_.clear();
   index_objects_.clear();
   superseded_.clear();
 }
@@ -235,7 +248,7 @@ std::optional<BlobLocation> Repository::Find(const BlobId& id) const {
   std::shared_lock lock(index_mu_);
   auto it = index_.find(id);
   if (it == index_.end()) return std::nullopt;
-  return it->second;
+  return Load(it->second);
 }
 
 size_t Repository::IndexSize() const {
@@ -247,7 +260,7 @@ std::vector<IndexEntry> Repository::IndexEntries() const {
   std::shared_lock lock(index_mu_);
   std::vector<IndexEntry> out;
   out.reserve(index_.size());
-  for (auto& [id, loc] : index_) out.push_back({id, loc});
+  for (auto& [id, loc] : index_) out.push_back({id, Load(loc)});
   return out;
 }
 
@@ -330,7 +343,7 @@ Status Repository::UploadPack(std::unique_ptr<OpenPack> pack) {
   std::unique_lock lock(index_mu_);
   for (IndexEntry& e : pack->entries) {
     reserved_.erase(e.id);
-    index_.emplace(e.id, std::move(e.loc));
+    index_.emplace(e.id, Store(std::move(e.loc)));
   }
   index_objects_.insert(index_name);
   return Status::Ok();
