@@ -150,6 +150,7 @@ class Archiver {
   };
   std::vector<BatchedChunk> batch_;
   size_t batch_bytes_ = 0;
+  void SaveChunks(std::vector<BatchedChunk>& batch);
   SnapshotSummary summary_;
   std::atomic<uint64_t> new_blobs_{0}, new_bytes_{0}, stored_bytes_{0};
   std::vector<std::string> warnings_;
@@ -227,8 +228,7 @@ void Archiver::FlushBatch() {
   batch_.clear();
   batch_bytes_ = 0;
   (void)repo_.cpu().Submit([this, batch] {
-    for (BatchedChunk& c : *batch) c.result.set_value(SaveChunk(std::move(c.data)));
-    batch->clear();
+    SaveChunks(*batch);
     slots_.release();
     std::lock_guard lock(tasks_mu_);
     // Notified under the lock: the waiter may destroy this object as soon as it wakes.
@@ -241,7 +241,12 @@ void Archiver::RunBatchHere() {
   std::vector<BatchedChunk> batch = std::move(batch_);
   batch_.clear();
   batch_bytes_ = 0;
+  SaveChunks(batch);
+}
+
+void Archiver::SaveChunks(std::vector<BatchedChunk>& batch) {
   for (BatchedChunk& c : batch) c.result.set_value(SaveChunk(std::move(c.data)));
+  batch.clear();  // the chunks' memory goes now, not when the task is destroyed
 }
 
 Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {

@@ -27,7 +27,7 @@ Bytes NameHash(const std::string& name) {
 }
 
 size_t HeaderSize(uint8_t version) {
-  return version == 1 ? 56 : kShardHeaderSize;
+  return version == 1 ? kShardHeaderSizeV1 : kShardHeaderSize;
 }
 
 // The payloads inside whole shard files (of either format) that CheckShard accepted.
@@ -178,7 +178,8 @@ Result<ShardHeader> ShardedStore::CheckShard(const std::string& name, ByteView f
   if (h.version != 1 && h.version != 2)
     return Status::Corruption("shard format version " + std::to_string(h.version) +
                               " is not supported by this tessera");
-  if (h.version == 2) h.nonce.assign(file.begin() + 56, file.begin() + 72);
+  if (h.version == 2)
+    h.nonce.assign(file.begin() + kShardHeaderSizeV1, file.begin() + kShardHeaderSize);
   if (h.vault_id != vault_id_)
     return Status::Corruption("shard belongs to another vault (vault id " + HexEncode(h.vault_id) +
                               ")");

@@ -23,7 +23,8 @@ constexpr size_t kVaultIdSize = 16;
 // Shard files are written in format version 2; version 1 (HMAC-SHA-256 shard MACs) is
 // still read. Header and MAC sizes differ between the versions, their sum does not.
 constexpr uint8_t kShardVersion = 2;
-constexpr size_t kShardHeaderSize = 72;                              // version 2
+constexpr size_t kShardHeaderSize = 72;  // version 2
+constexpr size_t kShardHeaderSizeV1 = 56;
 constexpr size_t kShardMacSize = 16;                                 // version 2
 constexpr size_t kShardOverhead = kShardHeaderSize + kShardMacSize;  // every version
 constexpr size_t kShardNonceSize = 16;

@@ -744,11 +744,12 @@ TEST(ShardedStore, DamagedShardsAreSkipped) {
 // A shard file in format version 1 (56-byte header, HMAC-SHA-256 over header, object name
 // and payload), made from a current file's payload the way tessera 0.1 wrote it.
 Bytes FormatOneShard(const VaultKeys& keys, const std::string& name, ByteView current) {
-  Bytes file(current.begin(), current.begin() + 56);
+  Bytes file(current.begin(), current.begin() + kShardHeaderSizeV1);
   file[4] = 1;
   ByteView payload = current.subspan(kShardHeaderSize, current.size() - kShardOverhead);
   file.insert(file.end(), payload.begin(), payload.end());
-  Bytes mac = keys.shard_mac_v1().Mac({ByteView(file).first(56), AsBytes(name), payload});
+  Bytes mac =
+      keys.shard_mac_v1().Mac({ByteView(file).first(kShardHeaderSizeV1), AsBytes(name), payload});
   file.insert(file.end(), mac.begin(), mac.end());
   return file;
 }
@@ -804,7 +805,7 @@ TEST(ShardedStore, EveryShardFileHasItsOwnNonce) {
     ASSERT_OK(s->Put("locks/same-name", data, false));
     for (int i = 0; i < 4; ++i) {
       Bytes f = rig.mem(i).Raw("locks/same-name");
-      nonces.insert(Bytes(f.begin() + 56, f.begin() + 72));
+      nonces.insert(Bytes(f.begin() + kShardHeaderSizeV1, f.begin() + kShardHeaderSize));
     }
   }
   // The same object rewritten under the same name never reuses a shard key.
