@@ -1062,6 +1062,41 @@ TEST(VaultSplit, PreEpochMtimeIsRestored) {
   EXPECT_RESTORES_IDENTICAL(**repo, r->snapshot.id, src, env.root() / "restore");
 }
 
+// Restoring over an earlier, since changed restore puts every file back as it was: longer
+// files are cut, modes and times reset. A file made of one chunk repeated gets every copy.
+TEST(VaultSplit, RestoreOverAChangedCopyRepairsIt) {
+  VaultEnv env("overwrite");
+  ASSERT_OK(env.Init(2, 3));
+  const fs::path src = env.Source();
+  MakeRichTree(src, 20 * 1024 * 1024);
+  Bytes block = RandomData(ChunkerParams{}.max_size, 21);
+  Bytes repeated;
+  for (int i = 0; i < 4; ++i) repeated.insert(repeated.end(), block.begin(), block.end());
+  WriteBytes(src / "repeated.bin", repeated);
+  SetTimes(src / "repeated.bin", 1600000000, 5);
+  SetTimes(src, 1700000000, 987654321);
+  auto repo = env.Open();
+  ASSERT_OK(repo);
+  auto r = BackupPaths(**repo, {src.string()});
+  ASSERT_OK(r);
+  const fs::path target = env.root() / "restore";
+  RestoreOptions ro;
+  ro.target = target.string();
+  ASSERT_OK(Restore(**repo, r->snapshot, ro, nullptr));
+  const fs::path copy = target / src.relative_path();
+  fs::permissions(copy / "readonly.txt", static_cast<fs::perms>(0644));
+  WriteText(copy / "readonly.txt", std::string(100000, 'x'));
+  WriteBytes(copy / "big.bin", RandomData(21 * 1024 * 1024, 99));
+  WriteText(copy / "zero.bin", "no longer empty");
+  fs::permissions(copy / "exec.sh", static_cast<fs::perms>(0600));
+  auto stats = Restore(**repo, r->snapshot, ro, nullptr);
+  ASSERT_OK(stats);
+  EXPECT_TRUE(stats->warnings.empty()) << JoinLines(stats->warnings);
+  std::vector<std::string> diffs;
+  CompareEntry(src, copy, src.filename().string(), diffs);
+  EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
+}
+
 // ------------------------------------------------------------------ confidentiality
 
 TEST(VaultConfidentiality, FewerThanKStoresRevealNothing) {
