@@ -11,7 +11,10 @@
 namespace tessera {
 
 // Writes `data` to `path` durably: a temporary file in the same directory, fsync,
-// rename over `path`, fsync of the directory. `mode` applies to the new file.
+// rename over `path`, fsync of the directory. `mode` applies to the new file. Files of
+// kDirectMinSize bytes or more are written with direct I/O where the file system allows,
+// so they do not pass through (or evict others from) the page cache.
+inline constexpr size_t kDirectMinSize = 256 * 1024;
 Status WriteFileAtomic(const std::filesystem::path& path, ByteView data, unsigned mode = 0644);
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data,
                        unsigned mode = 0644);

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 
@@ -78,6 +79,36 @@ TEST(Files, AtomicWriteReadAndModes) {
   EXPECT_EQ(ReadFile(dir / "missing").status().code(), StatusCode::kNotFound);
   EXPECT_FALSE(WriteFileAtomic(dir / "nodir" / "x", std::string_view("x")).ok());
   fs::remove_all(dir);
+}
+
+// Large files go out with direct I/O in aligned blocks and the rest through the page
+// cache; every size around the block and threshold edges reads back whole, from any
+// buffer alignment, on disk and (where direct I/O may be refused) in /dev/shm.
+TEST(Files, LargeAtomicWritesReadBackWhole) {
+  std::vector<fs::path> roots = {fs::temp_directory_path()};
+  if (fs::is_directory("/dev/shm")) roots.push_back("/dev/shm");
+  Bytes pattern(kDirectMinSize * 13 + 4096 + 1);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<uint8_t>(i * 131 + i / 7);
+  for (const fs::path& root : roots) {
+    fs::path dir = root / ("tessera-large-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    ASSERT_TRUE(MakeDirs(dir).ok());
+    fs::path f = dir / "shard";
+    for (size_t size : {kDirectMinSize - 1, kDirectMinSize, kDirectMinSize + 1,
+                        kDirectMinSize + 4095, size_t{3 << 20}, pattern.size() - 1}) {
+      for (size_t shift : {0, 1, 4096}) {
+        SCOPED_TRACE(dir.string() + " size " + std::to_string(size) + " shift " +
+                     std::to_string(shift));
+        ByteView data(pattern.data() + shift, std::min(size, pattern.size() - shift));
+        ASSERT_TRUE(WriteFileAtomic(f, data, 0600).ok());
+        auto back = ReadFile(f);
+        ASSERT_TRUE(back.ok());
+        ASSERT_EQ(back->size(), data.size());
+        EXPECT_TRUE(std::equal(back->begin(), back->end(), data.begin()));
+      }
+    }
+    fs::remove_all(dir);
+  }
 }
 
 TEST(Clock, FormatAndParse) {
