@@ -40,27 +40,23 @@ Status SyncDirectory(const fs::path& dir) {
 
 namespace {
 
-// Direct I/O moves whole aligned blocks; 4096 covers devices with 512- and 4096-byte
-// sectors and the page size.
-constexpr size_t kDirectAlign = 4096;
-constexpr size_t kDirectChunk = 1 << 20;
+constexpr size_t kDirectBuffer = 1 << 20;
 
 struct FreeDeleter {
   void operator()(uint8_t* p) const { std::free(p); }
 };
 
-// Writes the aligned head of `data` to `fd` (opened with O_DIRECT) through an aligned
-// buffer, then the rest through the page cache. Returns how many bytes went out directly;
-// on a file system that refuses direct writes that is fewer, never an error.
-Result<size_t> WriteDirect(int fd, ByteView data, const fs::path& path) {
+}  // namespace
+
+Result<size_t> WriteDirectAt(int fd, ByteView data, uint64_t offset, const fs::path& path) {
   thread_local std::unique_ptr<uint8_t, FreeDeleter> buffer(
-      static_cast<uint8_t*>(std::aligned_alloc(kDirectAlign, kDirectChunk)));
-  if (!buffer) return size_t{0};
+      static_cast<uint8_t*>(std::aligned_alloc(kDirectAlign, kDirectBuffer)));
+  if (!buffer || offset % kDirectAlign != 0) return size_t{0};
   size_t aligned = data.size() / kDirectAlign * kDirectAlign, done = 0;
   while (done < aligned) {
-    size_t n = std::min(kDirectChunk, aligned - done);
+    size_t n = std::min(kDirectBuffer, aligned - done);
     std::memcpy(buffer.get(), data.data() + done, n);
-    ssize_t w = ::pwrite(fd, buffer.get(), n, static_cast<off_t>(done));
+    ssize_t w = ::pwrite(fd, buffer.get(), n, static_cast<off_t>(offset + done));
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EINVAL) break;  // alignment the device does not take
     if (w < 0) return Status::FromErrno("cannot write " + path.string(), errno);
@@ -69,8 +65,6 @@ Result<size_t> WriteDirect(int fd, ByteView data, const fs::path& path) {
   }
   return done;
 }
-
-}  // namespace
 
 Status WriteFileAtomic(const fs::path& path, ByteView data, unsigned mode) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -91,7 +85,7 @@ Status WriteFileAtomic(const fs::path& path, ByteView data, unsigned mode) {
   Status st;
   size_t done = 0;
   if (direct) {
-    Result<size_t> written = WriteDirect(fd, data, tmp);
+    Result<size_t> written = WriteDirectAt(fd, data, 0, tmp);
     if (written.ok()) done = *written;
     st = written.status();
     if (st.ok() && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) != 0)

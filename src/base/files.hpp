@@ -19,6 +19,17 @@ Status WriteFileAtomic(const std::filesystem::path& path, ByteView data, unsigne
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data,
                        unsigned mode = 0644);
 
+// Direct I/O moves whole blocks of this size at offsets that are multiples of it (4096
+// covers devices with 512- and 4096-byte sectors, and the page size).
+inline constexpr size_t kDirectAlign = 4096;
+
+// Writes the first whole kDirectAlign blocks of `data` at `offset` (a multiple of
+// kDirectAlign) to `fd`, opened with O_DIRECT, through an aligned per-thread buffer.
+// Returns how many bytes it wrote: fewer than the whole blocks (never an error) where the
+// device refuses the alignment; the caller writes the rest through the page cache.
+Result<size_t> WriteDirectAt(int fd, ByteView data, uint64_t offset,
+                             const std::filesystem::path& path);
+
 // Reads a whole file. NotFound if it does not exist.
 Result<Bytes> ReadFile(const std::filesystem::path& path);
 Result<std::string> ReadTextFile(const std::filesystem::path& path);

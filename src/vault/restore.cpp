@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
@@ -62,7 +63,7 @@ struct timespec ToTimespec(int64_t ns) {
   return ts;
 }
 
-Status WriteAt(int fd, const Bytes& data, uint64_t offset, const std::string& path) {
+Status WriteAt(int fd, ByteView data, uint64_t offset, const std::string& path) {
   size_t done = 0;
   while (done < data.size()) {
     ssize_t w =
@@ -85,27 +86,69 @@ struct RestoredFile {
   std::atomic<size_t> chunks_left;
 };
 
-// Descriptors of the files one task writes to, closed when the task is done.
+// Descriptors of the files one task writes to, closed when the task is done. Each file
+// has one through the page cache and, for the aligned middle of large chunks, one with
+// direct I/O: copying a restore into the page cache cost more CPU than decoding it.
 class OpenFiles {
  public:
-  OpenFiles() = default;
+  // `direct_works` is shared by a restore's tasks: cleared once direct I/O is refused.
+  explicit OpenFiles(std::atomic<bool>& direct_works) : direct_works_(direct_works) {}
   OpenFiles(const OpenFiles&) = delete;
   OpenFiles& operator=(const OpenFiles&) = delete;
   ~OpenFiles() {
-    for (auto& [file, fd] : fds_) ::close(fd);
+    for (auto& [file, fds] : fds_) {
+      ::close(fds.buffered);
+      if (fds.direct >= 0) ::close(fds.direct);
+    }
   }
   // Creates the file if needed; whatever it held before is cut off by FinishFile.
   Result<int> Get(const RestoredFile& f) {
-    auto it = fds_.find(&f);
-    if (it != fds_.end()) return it->second;
-    int fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return Status::FromErrno("cannot create " + f.path, errno);
-    fds_.emplace(&f, fd);
-    return fd;
+    TESSERA_ASSIGN_OR_RETURN(Fds * fds, Find(f));
+    return fds->buffered;
+  }
+  // Writes `data` at `offset`: the whole blocks inside it directly where the file system
+  // takes direct I/O, the partial blocks at its ends (shared with the neighbouring chunks,
+  // which other threads may be writing) through the page cache.
+  Status Write(const RestoredFile& f, ByteView data, uint64_t offset) {
+    TESSERA_ASSIGN_OR_RETURN(Fds * fds, Find(f));
+    const uint64_t end = offset + data.size();
+    const uint64_t first = std::min(end, (offset + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+    const uint64_t last = std::max(first, end / kDirectAlign * kDirectAlign);
+    uint64_t direct = 0;
+    if (last - first >= kMinDirectWrite && direct_works_.load(std::memory_order_relaxed)) {
+      if (fds->direct < 0) {
+        fds->direct = ::open(f.path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECT);
+        if (fds->direct < 0) direct_works_ = false;  // e.g. a file system without it
+      }
+      if (fds->direct >= 0) {
+        TESSERA_ASSIGN_OR_RETURN(
+            size_t n,
+            WriteDirectAt(fds->direct, data.subspan(first - offset, last - first), first, f.path));
+        if (n < last - first) direct_works_ = false;
+        direct = n;
+      }
+    }
+    if (direct == 0) return WriteAt(fds->buffered, data, offset, f.path);
+    TESSERA_RETURN_IF_ERROR(WriteAt(fds->buffered, data.first(first - offset), offset, f.path));
+    const uint64_t rest = first + direct;
+    return WriteAt(fds->buffered, data.subspan(rest - offset), rest, f.path);
   }
 
  private:
-  std::map<const RestoredFile*, int> fds_;
+  // Below this, a chunk's middle goes through the page cache with its ends.
+  static constexpr uint64_t kMinDirectWrite = 64 * 1024;
+  struct Fds {
+    int buffered = -1, direct = -1;
+  };
+  Result<Fds*> Find(const RestoredFile& f) {
+    auto it = fds_.find(&f);
+    if (it != fds_.end()) return &it->second;
+    int fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return Status::FromErrno("cannot create " + f.path, errno);
+    return &fds_.emplace(&f, Fds{fd, -1}).first->second;
+  }
+  std::atomic<bool>& direct_works_;
+  std::map<const RestoredFile*, Fds> fds_;
 };
 
 class Warnings {
@@ -251,46 +294,56 @@ Result<RestoreStats> Restore(Repository& repo, const Snapshot& snap, const Resto
   }
   bool root = ::geteuid() == 0;
   Warnings warnings;
+  std::atomic<bool> direct_works{true};
   // Empty files have no chunk, so no worker would create them.
   for (RestoredFile& f : files) {
     if (f.chunks_left != 0) continue;
-    OpenFiles one;
+    OpenFiles one(direct_works);
     TESSERA_ASSIGN_OR_RETURN(int fd, one.Get(f));
     TESSERA_RETURN_IF_ERROR(FinishFile(f, fd, root, warnings));
   }
 
   std::atomic<uint64_t> packs_done{0};
-  std::vector<std::future<Status>> work;
   std::vector<std::pair<std::string, std::map<BlobId, Wanted>*>> packs;
   for (auto& [pack_id, blobs] : by_pack) packs.emplace_back(pack_id, &blobs);
   std::atomic<size_t> next{0};
-  size_t workers = std::min(packs.size(), repo.cpu().size() + 1);
-  for (size_t w = 0; w < workers; ++w) {
-    work.push_back(repo.cpu().Submit([&]() -> Status {
-      for (size_t i = next++; i < packs.size(); i = next++) {
-        auto pack = repo.objects().Get(PackObjectName(packs[i].first));
-        if (!pack.ok()) return pack.status();
-        OpenFiles open;  // a file's chunks in one pack are written through one descriptor
-        for (auto& [id, wanted] : *packs[i].second) {
-          TESSERA_ASSIGN_OR_RETURN(Bytes blob, repo.BlobFromPack(*pack, id, wanted.loc));
-          for (const Target& t : wanted.targets) {
-            RestoredFile& f = files[t.file];
+  std::atomic<bool> failed{false};
+  auto restore_packs = [&]() -> Status {
+    for (size_t i = next++; i < packs.size() && !failed; i = next++) {
+      auto pack = repo.objects().Get(PackObjectName(packs[i].first));
+      if (!pack.ok()) return pack.status();
+      OpenFiles open(direct_works);  // a file's chunks in one pack share its descriptors
+      for (auto& [id, wanted] : *packs[i].second) {
+        TESSERA_ASSIGN_OR_RETURN(Bytes blob, repo.BlobFromPack(*pack, id, wanted.loc));
+        for (const Target& t : wanted.targets) {
+          RestoredFile& f = files[t.file];
+          TESSERA_RETURN_IF_ERROR(open.Write(f, blob, t.offset));
+          if (progress) progress->Add(0, blob.size());
+          if (--f.chunks_left == 0) {
             TESSERA_ASSIGN_OR_RETURN(int fd, open.Get(f));
-            TESSERA_RETURN_IF_ERROR(WriteAt(fd, blob, t.offset, f.path));
-            if (progress) progress->Add(0, blob.size());
-            if (--f.chunks_left == 0) TESSERA_RETURN_IF_ERROR(FinishFile(f, fd, root, warnings));
+            TESSERA_RETURN_IF_ERROR(FinishFile(f, fd, root, warnings));
           }
         }
-        packs_done++;
       }
-      return Status::Ok();
-    }));
+      packs_done++;
+    }
+    return Status::Ok();
+  };
+  // Threads of their own, one more than the cores: direct writes wait for the device,
+  // and another pack in progress keeps the cores busy meanwhile.
+  const size_t thread_count = std::min(packs.size(), repo.cpu().size() + 1);
+  std::vector<Status> results(thread_count);
+  {
+    std::vector<std::jthread> threads;
+    for (size_t w = 0; w < thread_count; ++w)
+      threads.emplace_back([&, w] {
+        results[w] = restore_packs();
+        if (!results[w].ok()) failed = true;
+      });
   }
   Status first;
-  for (auto& w : work) {
-    Status st = w.get();
+  for (const Status& st : results)
     if (!st.ok() && first.ok()) first = st;
-  }
   TESSERA_RETURN_IF_ERROR(first);
   stats.packs = packs_done;
   for (std::string& w : warnings.TakeAll()) stats.warnings.push_back(std::move(w));
