@@ -489,8 +489,10 @@ def build_markdown(doc, tools, results, table, tgt, n, k):
     for key, v in doc["definitions"].items():
         L.append(f"- `{key}`: {v}")
     L.append("- Page cache: caches cannot be dropped (no root assumption); the data set is read once before the "
-             "backups, every timed command is preceded by `sync`, and all tools run one after another under the "
-             "same conditions (warm cache for sources and repositories).")
+             "backups, each tool's repository and cache are read once (untimed) before its restore and its verify "
+             "(tessera writes shards with direct I/O, past the page cache), every timed command is preceded by "
+             "`sync`, and all tools run one after another under the same conditions (warm cache for sources and "
+             "repositories).")
     L.append("- Restores go to an empty directory on the same file system and are compared file by file "
              "(sha256, sizes, file and directory sets) with the source; a difference fails the run.")
     L.append("- Verify: `tessera vault verify --read-data`, `restic check --read-data`, `borg check --verify-data`.")
