@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -16,6 +17,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <semaphore>
 #include <set>
 
@@ -96,6 +98,15 @@ struct PendingFile {
   std::vector<std::future<Result<BlobId>>> chunks;
 };
 
+// A directory whose tree waits for its files' chunks and its subdirectories' trees.
+struct PendingDir {
+  std::deque<PendingFile> files;
+  std::vector<Node> done;
+  // Subdirectories among `done`, by index, and where their trees' ids will be.
+  std::vector<std::pair<size_t, std::shared_ptr<std::optional<BlobId>>>> subdirs;
+  std::shared_ptr<std::optional<BlobId>> tree = std::make_shared<std::optional<BlobId>>();
+};
+
 class Archiver {
  public:
   Archiver(Repository& repo, const BackupOptions& options, Progress* progress)
@@ -119,10 +130,16 @@ class Archiver {
  private:
   Result<BlobId> SaveVirtual(const std::string& prefix, const std::vector<std::string>& selected,
                              const Tree* parent);
-  Result<BlobId> SaveDir(const std::string& path, const Tree* parent);
-  // Adds the node for `path` (named `name`) to `pending` or `done`.
+  // Walks a directory and queues it to be finished later: where its tree's id will be.
+  Result<std::shared_ptr<std::optional<BlobId>>> SaveDir(const std::string& path,
+                                                         const Tree* parent);
+  // Adds the node for `path` (named `name`) to `dir`.
   Status SaveEntry(const std::string& path, const std::string& name, const Tree* parent,
-                   std::deque<PendingFile>& pending, std::vector<Node>& done);
+                   PendingDir& dir);
+  // Stores the tree of `dir`, whose subdirectories are finished.
+  Result<BlobId> FinishDir(PendingDir& dir);
+  // Finishes queued directories, oldest first, until at most `keep` are left.
+  Status FinishQueuedDirs(size_t keep);
   Result<PendingFile> ChunkFile(int fd, Node node);
   Result<std::vector<BlobId>> WaitChunks(PendingFile& f);
   Result<BlobId> FinishTree(std::deque<PendingFile>& pending, std::vector<Node>& done);
@@ -154,6 +171,10 @@ class Archiver {
   SnapshotSummary summary_;
   std::atomic<uint64_t> new_blobs_{0}, new_bytes_{0}, stored_bytes_{0};
   std::vector<std::string> warnings_;
+  // Walked directories not yet stored, in walk order (children before their parent).
+  // Storing a directory's tree right after walking it made the walk wait for its last
+  // files at every directory, and left the workers idle while it walked the next.
+  std::deque<PendingDir> unfinished_;
   std::mutex tasks_mu_;  // guards tasks_running_ and chunk_error_
   std::condition_variable tasks_done_;
   size_t tasks_running_ = 0;
@@ -295,11 +316,13 @@ Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
 }
 
 Result<std::vector<BlobId>> Archiver::WaitChunks(PendingFile& f) {
-  RunBatchHere();
   std::vector<BlobId> ids;
   ids.reserve(f.chunks.size());
   Status first;
   for (auto& c : f.chunks) {
+    // A chunk may still be in the batch being collected, and waiting for the workers
+    // idles this thread: it does that batch itself first.
+    if (c.wait_for(std::chrono::seconds(0)) != std::future_status::ready) RunBatchHere();
     Result<BlobId> id = c.get();
     if (!id.ok() && first.ok()) first = id.status();
     if (id.ok()) ids.push_back(*id);
@@ -309,7 +332,8 @@ Result<std::vector<BlobId>> Archiver::WaitChunks(PendingFile& f) {
 }
 
 Status Archiver::SaveEntry(const std::string& path, const std::string& name, const Tree* parent,
-                           std::deque<PendingFile>& pending, std::vector<Node>& done) {
+                           PendingDir& dir) {
+  std::vector<Node>& done = dir.done;
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     warnings_.push_back(path + ": " + std::strerror(errno) + " (skipped)");
@@ -320,17 +344,17 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
   switch (node.type) {
     case NodeType::kDir: {
       TESSERA_ASSIGN_OR_RETURN(auto sub, LoadParentSubtree(old));
-      auto id = SaveDir(path, sub.get());
-      if (!id.ok()) {
-        if (id.status().code() == StatusCode::kPermissionDenied ||
-            id.status().code() == StatusCode::kNotFound) {
-          warnings_.push_back(id.status().message() + " (skipped)");
+      auto tree = SaveDir(path, sub.get());
+      if (!tree.ok()) {
+        if (tree.status().code() == StatusCode::kPermissionDenied ||
+            tree.status().code() == StatusCode::kNotFound) {
+          warnings_.push_back(tree.status().message() + " (skipped)");
           return Status::Ok();
         }
-        return id.status();
+        return tree.status();
       }
-      node.subtree = *id;
       summary_.dirs++;
+      dir.subdirs.emplace_back(done.size(), std::move(*tree));
       done.push_back(std::move(node));
       return Status::Ok();
     }
@@ -381,7 +405,7 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
     return Status::Ok();
   }
   if (progress_) progress_->Add(1, 0);
-  pending.push_back(std::move(*f));
+  dir.files.push_back(std::move(*f));
   return Status::Ok();
 }
 
@@ -401,7 +425,27 @@ Result<BlobId> Archiver::FinishTree(std::deque<PendingFile>& pending, std::vecto
   return id;
 }
 
-Result<BlobId> Archiver::SaveDir(const std::string& path, const Tree* parent) {
+Result<BlobId> Archiver::FinishDir(PendingDir& dir) {
+  for (auto& [index, tree] : dir.subdirs) {
+    if (!tree->has_value())  // the queue finishes children before their parent
+      return Status::Internal("directory " + dir.done[index].name + " was not finished first");
+    dir.done[index].subtree = **tree;
+  }
+  return FinishTree(dir.files, dir.done);
+}
+
+Status Archiver::FinishQueuedDirs(size_t keep) {
+  while (unfinished_.size() > keep) {
+    PendingDir dir = std::move(unfinished_.front());
+    unfinished_.pop_front();
+    TESSERA_ASSIGN_OR_RETURN(BlobId id, FinishDir(dir));
+    *dir.tree = id;
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<std::optional<BlobId>>> Archiver::SaveDir(const std::string& path,
+                                                                 const Tree* parent) {
   // Files first, subdirectories after: the workers then hash and store this directory's
   // files while the walk is below it, instead of the walk waiting for them at the end.
   std::vector<std::string> files, dirs;
@@ -421,16 +465,21 @@ Result<BlobId> Archiver::SaveDir(const std::string& path, const Tree* parent) {
   if (ec) warnings_.push_back(path + ": listing stopped: " + ec.message());
   std::sort(files.begin(), files.end());
   std::sort(dirs.begin(), dirs.end());
-  std::deque<PendingFile> pending;
-  std::vector<Node> done;
+  PendingDir dir;
   for (const auto* names : {&files, &dirs}) {
     for (const std::string& name : *names) {
       std::string child = path == "/" ? "/" + name : path + "/" + name;
       if (IsExcluded(child, options_.excludes)) continue;
-      TESSERA_RETURN_IF_ERROR(SaveEntry(child, name, parent, pending, done));
+      TESSERA_RETURN_IF_ERROR(SaveEntry(child, name, parent, dir));
     }
   }
-  return FinishTree(pending, done);
+  // Bounds the memory of queued file nodes and chunk results, not the work in flight
+  // (the batch slots do that).
+  constexpr size_t kMaxUnfinishedDirs = 256;
+  auto tree = dir.tree;
+  unfinished_.push_back(std::move(dir));
+  TESSERA_RETURN_IF_ERROR(FinishQueuedDirs(kMaxUnfinishedDirs));
+  return tree;
 }
 
 Result<BlobId> Archiver::SaveVirtual(const std::string& prefix,
@@ -443,13 +492,12 @@ Result<BlobId> Archiver::SaveVirtual(const std::string& prefix,
     std::string first = rest.substr(0, rest.find('/'));
     children[first].push_back(p);
   }
-  std::deque<PendingFile> pending;
-  std::vector<Node> done;
+  PendingDir dir;
   for (auto& [name, paths] : children) {
     std::string full = prefix == "/" ? "/" + name : prefix + "/" + name;
     bool whole = std::find(paths.begin(), paths.end(), full) != paths.end();
     if (whole) {
-      TESSERA_RETURN_IF_ERROR(SaveEntry(full, name, parent, pending, done));
+      TESSERA_RETURN_IF_ERROR(SaveEntry(full, name, parent, dir));
       continue;
     }
     // An ancestor of what was asked for: only the selected part is saved.
@@ -460,9 +508,11 @@ Result<BlobId> Archiver::SaveVirtual(const std::string& prefix,
     TESSERA_ASSIGN_OR_RETURN(auto sub, LoadParentSubtree(old));
     TESSERA_ASSIGN_OR_RETURN(BlobId id, SaveVirtual(full, paths, sub.get()));
     node.subtree = id;
-    done.push_back(std::move(node));
+    dir.done.push_back(std::move(node));
   }
-  return FinishTree(pending, done);
+  // Everything queued is below this directory (or below an earlier sibling).
+  TESSERA_RETURN_IF_ERROR(FinishQueuedDirs(0));
+  return FinishDir(dir);
 }
 
 Result<BackupResult> Archiver::Run() {
