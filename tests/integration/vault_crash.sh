@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Crash safety of `tessera vault backup` over five local directories (3-of-5): a backup of
-# ~200 MB of new data is killed with SIGKILL at several points (0.3, 0.8, 1.5, 3 s and a
-# random one), then a backup is run to completion. After every round each snapshot must
-# restore and `diff -r` clean against its source, and when the killed run had committed
-# packs (index objects appeared), the completed run must reuse them: it uploads less than
-# the full data (`vault backup --json` new_bytes / stored_bytes). Finally two backups
-# started at the same time must both succeed.
+# ~200 MB of new data is killed with SIGKILL at several points (10, 30, 55 and 80 % of the
+# time an uninterrupted backup of such data took, and a random one), then a backup is run
+# to completion. After every round each snapshot must restore and `diff -r` clean against
+# its source, and when the killed run had committed packs (index objects appeared), the
+# completed run must reuse them: it uploads less than the full data (`vault backup --json`
+# new_bytes / stored_bytes). Finally two backups started at the same time must both
+# succeed.
 # Usage: vault_crash.sh PATH/TO/tessera      (last line: "N passed, N failed")
 set -euo pipefail
 TESSERA=$(realpath "${1:?usage: vault_crash.sh PATH/TO/tessera}")
@@ -87,15 +88,23 @@ ok "vault init 3-of-5"
 
 # A first, uninterrupted snapshot that every later round must leave intact.
 make_data "$WORK/data0" 100
+started=$(date +%s.%N)
 if "$TESSERA" vault backup "$WORK/data0" > first.log 2>&1; then
   ok "first backup completes"
 else
   bad "first backup: $(tail -n 3 first.log)"
 fi
+# The kills land at fixed fractions of how long that backup took (and one at random), so
+# that they stay inside the run however fast the machine or tessera becomes.
+took=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$started" "$(date +%s.%N)")
+delays=$(python3 -c "
+import random, sys
+t = float(sys.argv[1])
+print(' '.join('%.2f' % max(0.05, f * t) for f in (0.1, 0.3, 0.55, 0.8, random.uniform(0.05, 0.95))))" "$took")
+echo "first backup took ${took}s; kills after: $delays s"
 
-random_delay=$(python3 -c 'import random; print(round(random.uniform(0.1, 4.0), 2))')
 round=0
-for delay in 0.3 0.8 1.5 3.0 "$random_delay"; do
+for delay in $delays; do
   round=$((round + 1))
   data="$WORK/data$round"
   make_data "$data" "$((100 + round))"
