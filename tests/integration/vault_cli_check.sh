@@ -136,9 +136,16 @@ check "second backup" T backup data
 rm -rf s2/*
 "$TESSERA" vault repair > repair-killed.log 2>&1 &
 pid=$!
-sleep 0.3
+# Killed as soon as it has begun writing store 2's data shards (a fixed delay outlasted
+# the whole repair once shards were written with direct I/O).
+for _ in $(seq 1000); do
+  [ -n "$(find s2 -path '*/data/*' -type f 2> /dev/null | head -n 1)" ] && break
+  sleep 0.01
+done
 kill -9 "$pid" 2> /dev/null || true
-wait "$pid" 2> /dev/null || true
+rc=0
+wait "$pid" 2> /dev/null || rc=$?
+check "the repair was killed while it ran (exit $rc)" test "$rc" -eq 137
 expect_rc "repair after kill -9 continues at once" 0 T repair
 expect_rc "verify --read-data is clean" 0 T verify --read-data
 restore_same "restore is identical"
