@@ -15,15 +15,16 @@ namespace tessera {
 
 namespace fs = std::filesystem;
 
-static Status WriteAll(int fd, const uint8_t* p, size_t n, const fs::path& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
+Status WriteAllAt(int fd, ByteView data, uint64_t offset, const fs::path& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (w < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno("cannot write " + path.string(), errno);
     }
-    p += w;
-    n -= static_cast<size_t>(w);
+    done += static_cast<size_t>(w);
   }
   return Status::Ok();
 }
@@ -91,9 +92,7 @@ Status WriteFileAtomic(const fs::path& path, ByteView data, unsigned mode) {
     if (st.ok() && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) != 0)
       st = Status::FromErrno("cannot write " + tmp.string(), errno);
   }
-  if (st.ok() && ::lseek(fd, static_cast<off_t>(done), SEEK_SET) < 0)
-    st = Status::FromErrno("cannot write " + tmp.string(), errno);
-  if (st.ok()) st = WriteAll(fd, data.data() + done, data.size() - done, tmp);
+  if (st.ok()) st = WriteAllAt(fd, data.subspan(done), done, tmp);
   if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno("cannot sync " + tmp.string(), errno);
   if (st.ok() && ::fchmod(fd, mode) != 0) st = Status::FromErrno("cannot chmod", errno);
   ::close(fd);

@@ -19,6 +19,9 @@ Status WriteFileAtomic(const std::filesystem::path& path, ByteView data, unsigne
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data,
                        unsigned mode = 0644);
 
+// Writes all of `data` at `offset` of `fd` (pwrite, retried until done).
+Status WriteAllAt(int fd, ByteView data, uint64_t offset, const std::filesystem::path& path);
+
 // Direct I/O moves whole blocks of this size at offsets that are multiples of it (4096
 // covers devices with 512- and 4096-byte sectors, and the page size).
 inline constexpr size_t kDirectAlign = 4096;

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
-#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -63,20 +62,6 @@ struct timespec ToTimespec(int64_t ns) {
   return ts;
 }
 
-Status WriteAt(int fd, ByteView data, uint64_t offset, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t w =
-        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("cannot write " + path, errno);
-    }
-    done += static_cast<size_t>(w);
-  }
-  return Status::Ok();
-}
-
 // A file being restored; the worker that writes its last chunk finishes it.
 struct RestoredFile {
   RestoredFile(const Entry* e, std::string p, size_t chunks)
@@ -128,10 +113,10 @@ class OpenFiles {
         direct = n;
       }
     }
-    if (direct == 0) return WriteAt(fds->buffered, data, offset, f.path);
-    TESSERA_RETURN_IF_ERROR(WriteAt(fds->buffered, data.first(first - offset), offset, f.path));
+    if (direct == 0) return WriteAllAt(fds->buffered, data, offset, f.path);
+    TESSERA_RETURN_IF_ERROR(WriteAllAt(fds->buffered, data.first(first - offset), offset, f.path));
     const uint64_t rest = first + direct;
-    return WriteAt(fds->buffered, data.subspan(rest - offset), rest, f.path);
+    return WriteAllAt(fds->buffered, data.subspan(rest - offset), rest, f.path);
   }
 
  private:
