@@ -11,6 +11,8 @@
 #include <memory>
 #include <random>
 
+#include "base/memory.hpp"
+
 namespace tessera {
 
 namespace fs = std::filesystem;
@@ -43,26 +45,31 @@ namespace {
 
 constexpr size_t kDirectBuffer = 1 << 20;
 
-struct FreeDeleter {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-
 }  // namespace
 
 Result<size_t> WriteDirectAt(int fd, ByteView data, uint64_t offset, const fs::path& path) {
-  thread_local std::unique_ptr<uint8_t, FreeDeleter> buffer(
-      static_cast<uint8_t*>(std::aligned_alloc(kDirectAlign, kDirectBuffer)));
-  if (!buffer || offset % kDirectAlign != 0) return size_t{0};
-  size_t aligned = data.size() / kDirectAlign * kDirectAlign, done = 0;
+  if (offset % kDirectAlign != 0) return size_t{0};
+  // Memory that is aligned already goes to the device as it is; other memory through a
+  // per-thread aligned buffer, one copy per block.
+  const bool in_place = reinterpret_cast<uintptr_t>(data.data()) % kDirectAlign == 0;
+  thread_local AlignedBuffer buffer;
+  if (!in_place && buffer.size() == 0) buffer = AlignedBuffer(kDirectBuffer, kDirectAlign);
+  const size_t aligned = data.size() / kDirectAlign * kDirectAlign;
+  size_t done = 0;
   while (done < aligned) {
-    size_t n = std::min(kDirectBuffer, aligned - done);
-    std::memcpy(buffer.get(), data.data() + done, n);
-    ssize_t w = ::pwrite(fd, buffer.get(), n, static_cast<off_t>(offset + done));
+    const uint8_t* from = data.data() + done;
+    size_t n = aligned - done;
+    if (!in_place) {
+      n = std::min(kDirectBuffer, n);
+      std::memcpy(buffer.data(), from, n);
+      from = buffer.data();
+    }
+    ssize_t w = ::pwrite(fd, from, n, static_cast<off_t>(offset + done));
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EINVAL) break;  // alignment the device does not take
     if (w < 0) return Status::FromErrno("cannot write " + path.string(), errno);
     done += static_cast<size_t>(w) / kDirectAlign * kDirectAlign;
-    if (static_cast<size_t>(w) % kDirectAlign != 0) break;  // a short write; finish buffered
+    if (static_cast<size_t>(w) % kDirectAlign != 0 || w == 0) break;  // short: finish buffered
   }
   return done;
 }

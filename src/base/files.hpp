@@ -27,7 +27,8 @@ Status WriteAllAt(int fd, ByteView data, uint64_t offset, const std::filesystem:
 inline constexpr size_t kDirectAlign = 4096;
 
 // Writes the first whole kDirectAlign blocks of `data` at `offset` (a multiple of
-// kDirectAlign) to `fd`, opened with O_DIRECT, through an aligned per-thread buffer.
+// kDirectAlign) to `fd`, opened with O_DIRECT: straight from `data` where it starts on
+// a kDirectAlign boundary, through an aligned per-thread buffer otherwise.
 // Returns how many bytes it wrote: fewer than the whole blocks (never an error) where the
 // device refuses the alignment; the caller writes the rest through the page cache.
 Result<size_t> WriteDirectAt(int fd, ByteView data, uint64_t offset,

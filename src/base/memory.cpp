@@ -2,7 +2,17 @@
 
 #include <malloc.h>
 
+#include <new>
+
 namespace tessera {
+
+AlignedBuffer::AlignedBuffer(size_t size, size_t alignment) : size_(size) {
+  // aligned_alloc wants a whole number of alignment units.
+  const size_t rounded = (size + alignment - 1) / alignment * alignment;
+  data_.reset(
+      static_cast<uint8_t*>(std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded)));
+  if (!data_) throw std::bad_alloc();
+}
 
 void TuneAllocatorForLargeBuffers() {
   // A fixed threshold also stops glibc from raising it dynamically; 32 MiB is above every

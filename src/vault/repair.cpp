@@ -153,7 +153,7 @@ Result<RepairReport> RepairVault(Repository& repo, Progress* progress) {
   // sealed copy is lost or mixed from two versions, it is the one to seal again.
   if (rewrite_config) {
     TESSERA_ASSIGN_OR_RETURN(
-        std::vector<Bytes> files,
+        ShardFiles files,
         repo.objects().EncodeShardFiles(kConfigObject, SerializeConfig(repo.config()), true));
     int written = 0;
     for (int i = 0; i < n; ++i)

@@ -332,11 +332,11 @@ Status Repository::UploadPack(std::unique_ptr<OpenPack> pack) {
   for (IndexEntry& e : pack->entries) e.loc.pack_id = pack_id;
 
   const std::string name = PackObjectName(pack_id);
-  TESSERA_ASSIGN_OR_RETURN(std::vector<Bytes> files,
-                           objects_->EncodeShardFiles(name, data, /*compress=*/false));
+  std::optional<ShardFiles> files;
+  TESSERA_ASSIGN_OR_RETURN(files, objects_->EncodeShardFiles(name, data, /*compress=*/false));
   data = Bytes();  // only the shards are needed from here on
-  TESSERA_ASSIGN_OR_RETURN(PutOutcome out, objects_->WriteShardFiles(name, files));
-  files.clear();
+  TESSERA_ASSIGN_OR_RETURN(PutOutcome out, objects_->WriteShardFiles(name, *files));
+  files.reset();
   NoteFailedStores(out.failed_stores);
   std::string index_name = "index/" + crypto::RandomId();
   TESSERA_ASSIGN_OR_RETURN(PutOutcome idx,

@@ -1,10 +1,12 @@
 #include "vault/sharded_store.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <future>
 #include <set>
 
+#include "base/files.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/poly1305.hpp"
@@ -39,6 +41,7 @@ erasure::ReedSolomon::ShardViews PayloadViews(const std::vector<std::optional<By
   return views;
 }
 
+// Writes all kShardHeaderSize bytes of the header.
 void EncodeHeader(const ShardHeader& h, uint8_t* out) {
   Bytes header;
   header.reserve(kShardHeaderSize);
@@ -53,6 +56,7 @@ void EncodeHeader(const ShardHeader& h, uint8_t* out) {
   PutU32(header, h.shard_size);
   PutU32(header, 0);
   header.insert(header.end(), h.nonce.begin(), h.nonce.end());
+  assert(header.size() == kShardHeaderSize);
   std::memcpy(out, header.data(), header.size());
 }
 }  // namespace
@@ -70,7 +74,8 @@ Bytes ShardedStore::ShardMac(const std::string& name, ByteView file, size_t shar
   return crypto::Poly1305(one_time.view(), {payload});
 }
 
-void ShardedStore::FinishShardFile(const std::string& name, ShardHeader h, Bytes& file) const {
+void ShardedStore::FinishShardFile(const std::string& name, ShardHeader h,
+                                   std::span<uint8_t> file) const {
   h.version = kShardVersion;
   h.nonce = crypto::RandomBytes(kShardNonceSize);
   EncodeHeader(h, file.data());
@@ -132,8 +137,14 @@ Result<Bytes> ShardedStore::Open(const std::string& name, ByteView sealed) const
   return Status::Corruption("object " + name + " has an unknown encoding flag");
 }
 
-Result<std::vector<Bytes>> ShardedStore::EncodeShardFiles(const std::string& name,
-                                                          ByteView plaintext, bool compress) const {
+ShardFiles::ShardFiles(int n, size_t file_size)
+    : n_(static_cast<size_t>(n)),
+      file_size_(file_size),
+      stride_((file_size + kDirectAlign - 1) / kDirectAlign * kDirectAlign),
+      buffer_(n_ * stride_, kDirectAlign) {}
+
+Result<ShardFiles> ShardedStore::EncodeShardFiles(const std::string& name, ByteView plaintext,
+                                                  bool compress) const {
   Bytes sealed = Seal(name, plaintext, compress);
   const size_t shard_size = rs_.ShardSize(sealed.size());
   ShardHeader h;
@@ -143,19 +154,16 @@ Result<std::vector<Bytes>> ShardedStore::EncodeShardFiles(const std::string& nam
   h.name_hash = NameHash(name);
   h.sealed_size = sealed.size();
   h.shard_size = static_cast<uint32_t>(shard_size);
-  // Each file is header | payload | MAC, allocated once at its final size; the payloads
-  // are coded in place.
-  std::vector<Bytes> files(static_cast<size_t>(n_));
+  // Each file is header | payload | MAC; the payloads are coded in place, and the
+  // header and MAC written around them, so that every byte of a file is written (the
+  // buffer is not zeroed first: no heap contents may reach a store).
+  ShardFiles files(n_, kShardOverhead + shard_size);
   std::vector<uint8_t*> payloads(static_cast<size_t>(n_));
-  for (int i = 0; i < n_; ++i) {
-    Bytes& file = files[static_cast<size_t>(i)];
-    file.resize(kShardOverhead + shard_size);
-    payloads[static_cast<size_t>(i)] = file.data() + kShardHeaderSize;
-  }
+  for (size_t i = 0; i < files.size(); ++i) payloads[i] = files.data(i) + kShardHeaderSize;
   rs_.EncodeInto(sealed, payloads);
-  for (int i = 0; i < n_; ++i) {
+  for (size_t i = 0; i < files.size(); ++i) {
     h.index = static_cast<uint8_t>(i);
-    FinishShardFile(name, h, files[static_cast<size_t>(i)]);
+    FinishShardFile(name, h, {files.data(i), kShardOverhead + shard_size});
   }
   return files;
 }
@@ -199,12 +207,12 @@ Result<ShardHeader> ShardedStore::CheckShard(const std::string& name, ByteView f
 
 Result<PutOutcome> ShardedStore::Put(const std::string& name, ByteView plaintext, bool compress,
                                      int min_stores) {
-  TESSERA_ASSIGN_OR_RETURN(std::vector<Bytes> files, EncodeShardFiles(name, plaintext, compress));
+  TESSERA_ASSIGN_OR_RETURN(ShardFiles files, EncodeShardFiles(name, plaintext, compress));
   return WriteShardFiles(name, files, min_stores);
 }
 
-Result<PutOutcome> ShardedStore::WriteShardFiles(const std::string& name,
-                                                 const std::vector<Bytes>& files, int min_stores) {
+Result<PutOutcome> ShardedStore::WriteShardFiles(const std::string& name, const ShardFiles& files,
+                                                 int min_stores) {
   const int required = min_stores > 0 ? std::max(min_stores, k_) : min_write_;
   std::vector<std::future<Status>> writes(static_cast<size_t>(n_));
   for (int i = 0; i < n_; ++i) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/bytes.hpp"
+#include "base/memory.hpp"
 #include "base/status.hpp"
 #include "base/thread_pool.hpp"
 #include "erasure/reed_solomon.hpp"
@@ -39,6 +40,20 @@ struct ShardHeader {
   Bytes nonce;  // version 2: 16 random bytes, fresh for every shard file written
 };
 
+// The n shard files of one object, file i for store i, in one buffer. Each file starts at
+// a multiple of 4 KiB, so that a file store writes it with direct I/O straight from here.
+class ShardFiles {
+ public:
+  ShardFiles(int n, size_t file_size);  // uninitialised: the encoder writes every byte
+  size_t size() const { return n_; }
+  ByteView operator[](size_t i) const { return {buffer_.data() + i * stride_, file_size_}; }
+  uint8_t* data(size_t i) { return buffer_.data() + i * stride_; }
+
+ private:
+  size_t n_, file_size_, stride_;
+  AlignedBuffer buffer_;
+};
+
 // What happened to one object's shards on a write.
 struct PutOutcome {
   std::vector<int> failed_stores;  // stores that did not take their shard
@@ -65,7 +80,7 @@ class ShardedStore {
                          int min_stores = 0);
   // Writes shard files made by EncodeShardFiles, file i to store i; the same outcome
   // and errors as Put.
-  Result<PutOutcome> WriteShardFiles(const std::string& name, const std::vector<Bytes>& files,
+  Result<PutOutcome> WriteShardFiles(const std::string& name, const ShardFiles& files,
                                      int min_stores = 0);
   // Reads any k authentic shards and opens the object. Shards that fail their MAC are
   // skipped (and reported by verify); Corruption/Unavailable when fewer than k remain.
@@ -76,8 +91,8 @@ class ShardedStore {
   Status Delete(const std::string& name);
 
   // The whole shard files of an object, index i for store i (for repair and tests).
-  Result<std::vector<Bytes>> EncodeShardFiles(const std::string& name, ByteView plaintext,
-                                              bool compress) const;
+  Result<ShardFiles> EncodeShardFiles(const std::string& name, ByteView plaintext,
+                                      bool compress) const;
   // Checks a shard file read from store `index` for object `name`: header, vault, name,
   // length and MAC. The message says which check failed.
   Result<ShardHeader> CheckShard(const std::string& name, ByteView file, int index) const;
@@ -105,7 +120,7 @@ class ShardedStore {
   Bytes ShardMac(const std::string& name, ByteView file, size_t shard_size) const;
   // `file` is kShardOverhead + h.shard_size bytes with the payload in place: writes the
   // current version's header (with a fresh nonce) before it and the MAC after it.
-  void FinishShardFile(const std::string& name, ShardHeader h, Bytes& file) const;
+  void FinishShardFile(const std::string& name, ShardHeader h, std::span<uint8_t> file) const;
   // Gathers k authentic shard files (preferring data shards) and the header of the first.
   Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> FetchShards(
       const std::string& name, const std::vector<int>& exclude);

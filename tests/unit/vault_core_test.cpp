@@ -29,8 +29,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/bytes.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "base/memory.hpp"
 #include "base/thread_pool.hpp"
 #include "crypto/random.hpp"
 #include "status_matchers.hpp"
@@ -810,6 +812,52 @@ TEST(ShardedStore, EveryShardFileHasItsOwnNonce) {
   }
   // The same object rewritten under the same name never reuses a shard key.
   EXPECT_EQ(nonces.size(), 12u);
+}
+
+// Shard files are built in memory that is not zeroed first: every byte must be one the
+// format defines, never left-over heap contents.
+TEST(ShardedStore, EveryByteOfAShardFileIsDefined) {
+  ShardRig rig(3, 5);
+  auto s = rig.Open();
+  auto rs = erasure::ReedSolomon::Create(3, 5).value();
+  for (size_t size : {size_t{2}, size_t{1001}, size_t{3 << 20} + 7}) {  // sealed: not k-divisible
+    SCOPED_TRACE(size);
+    {
+      // Leaves the free heap full of a marker for the encoder's buffer to come from (the
+      // small sizes do; large buffers are fresh zeroed pages from the kernel).
+      std::vector<Bytes> poison;
+      for (int i = 0; i < 64; ++i) poison.emplace_back(32 * 1024, 0xA5);
+      asm volatile("" : : "r"(poison.data()) : "memory");  // keeps the fill
+    }
+    const std::string name = "data/ab/obj" + std::to_string(size);
+    auto files = s->EncodeShardFiles(name, RandomData(size, 9), false);
+    ASSERT_OK(files);
+    ASSERT_EQ(files->size(), 5u);
+    uint64_t sealed_size = 0;
+    size_t shard_size = 0;
+    erasure::ReedSolomon::ShardViews payloads(5);
+    for (size_t i = 0; i < 5; ++i) {
+      ByteView f = (*files)[i];
+      auto h = s->CheckShard(name, f, static_cast<int>(i));
+      ASSERT_OK(h);
+      sealed_size = h->sealed_size;
+      shard_size = h->shard_size;
+      EXPECT_EQ(GetU32(f.data() + 52), 0u);  // the reserved header field
+      payloads[i] = f.subspan(kShardHeaderSize, shard_size);
+    }
+    // The last data shard's padding is zeros, and the parity is exactly what the data
+    // shards code to.
+    const size_t used = static_cast<size_t>(sealed_size) - 2 * shard_size;
+    EXPECT_TRUE(std::all_of(payloads[2]->begin() + static_cast<std::ptrdiff_t>(used),
+                            payloads[2]->end(), [](uint8_t b) { return b == 0; }));
+    erasure::ReedSolomon::ShardViews data_only = {payloads[0], payloads[1], payloads[2],
+                                                  std::nullopt, std::nullopt};
+    auto parity = rs.Reconstruct(data_only, {3, 4});
+    ASSERT_OK(parity);
+    for (size_t p = 0; p < 2; ++p)
+      EXPECT_TRUE(std::equal((*parity)[p].begin(), (*parity)[p].end(), payloads[3 + p]->begin(),
+                             payloads[3 + p]->end()));
+  }
 }
 
 TEST(ShardedStore, SwappedObjectIsDetected) {
