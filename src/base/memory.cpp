@@ -1,17 +1,60 @@
 #include "base/memory.hpp"
 
 #include <malloc.h>
+#include <sys/mman.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <new>
 
 namespace tessera {
 
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+}
+
 AlignedBuffer::AlignedBuffer(size_t size, size_t alignment) : size_(size) {
+  if (size >= kHugePage) {
+    const size_t length = (size + kHugePage - 1) / kHugePage * kHugePage;
+    // Over-map by one huge page to place the buffer on a huge-page boundary.
+    void* p = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    auto start = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+    if (aligned > start) ::munmap(p, aligned - start);
+    const uintptr_t end = start + length + kHugePage;
+    if (end > aligned + length)
+      ::munmap(reinterpret_cast<void*>(aligned + length), end - aligned - length);
+    data_ = reinterpret_cast<uint8_t*>(aligned);
+    mapped_ = length;
+    // Advice only: without huge pages the buffer works the same.
+    (void)::madvise(data_, mapped_, MADV_HUGEPAGE);
+    return;
+  }
   // aligned_alloc wants a whole number of alignment units.
   const size_t rounded = (size + alignment - 1) / alignment * alignment;
-  data_.reset(
-      static_cast<uint8_t*>(std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded)));
+  data_ = static_cast<uint8_t*>(std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded));
   if (!data_) throw std::bad_alloc();
+}
+
+AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {
+  if (this != &other) {
+    this->~AlignedBuffer();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    mapped_ = std::exchange(other.mapped_, 0);
+  }
+  return *this;
+}
+
+AlignedBuffer::~AlignedBuffer() {
+  if (mapped_ != 0)
+    ::munmap(data_, mapped_);
+  else
+    std::free(data_);
+  data_ = nullptr;
+  mapped_ = 0;
 }
 
 void TuneAllocatorForLargeBuffers() {

@@ -3,28 +3,31 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <memory>
+#include <utility>
 
 namespace tessera {
 
-// A heap buffer of `size` bytes starting at a multiple of `alignment` (a power of two),
-// left uninitialised: for data that is written in full before it is read, where zeroing
-// megabytes first costs as much as the work on them, and for direct I/O.
+// A buffer of `size` bytes starting at a multiple of `alignment` (a power of two, at most
+// 2 MiB), left uninitialised: for data that is written in full before it is read, where
+// zeroing megabytes first costs as much as the work on them, and for direct I/O. Buffers
+// of 2 MiB and more are mapped on their own in transparent huge pages where the kernel
+// offers them: first touching a pack-sized buffer page by page cost a tenth of a backup's
+// time on a virtual machine, and freeing them returns the memory at once.
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   AlignedBuffer(size_t size, size_t alignment);
-  uint8_t* data() { return data_.get(); }
-  const uint8_t* data() const { return data_.get(); }
+  AlignedBuffer(AlignedBuffer&& other) noexcept { *this = std::move(other); }
+  AlignedBuffer& operator=(AlignedBuffer&& other) noexcept;
+  ~AlignedBuffer();
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
  private:
-  struct Free {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint8_t, Free> data_;
+  uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  size_t mapped_ = 0;  // the length of its own mapping, or 0 for heap memory
 };
 
 // Makes glibc keep freed multi-megabyte buffers for reuse instead of returning them to

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 
 #include "base/bytes.hpp"
@@ -112,6 +113,26 @@ TEST(Files, LargeAtomicWritesReadBackWhole) {
       }
     }
     fs::remove_all(dir);
+  }
+}
+
+TEST(Memory, AlignedBuffersOfEverySize) {
+  for (size_t size : {size_t{1}, size_t{4096}, size_t{100000}, (size_t{2} << 20) - 1,
+                      size_t{2} << 20, (size_t{13} << 20) + 12345}) {
+    SCOPED_TRACE(size);
+    AlignedBuffer b(size, kDirectAlign);
+    ASSERT_EQ(b.size(), size);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % kDirectAlign, 0u);
+    std::memset(b.data(), 0x5A, size);  // every byte is usable (ASan checks the bounds)
+    AlignedBuffer moved(std::move(b));
+    EXPECT_EQ(b.size(), 0u);
+    EXPECT_EQ(b.data(), nullptr);
+    ASSERT_EQ(moved.size(), size);
+    EXPECT_EQ(moved.data()[size - 1], 0x5A);
+    AlignedBuffer other(64, 64);
+    other = std::move(moved);  // frees the small buffer, takes the large one
+    EXPECT_EQ(other.size(), size);
+    EXPECT_EQ(other.data()[0], 0x5A);
   }
 }
 
