@@ -397,7 +397,8 @@ def build_markdown(doc, tools, results, table, tgt, n, k):
     L.append("## Settings")
     L.append("")
     L.append(f"- tessera: Reed-Solomon k={k} of n={n} over {n} `file://` stores (threshold {k}); "
-             f"repository size = sum over the stores; `/(n/k)` divides by {n}/{k} to compare before expansion.")
+             f"zstd level 1 (its default); repository size = sum over the stores; `/(n/k)` divides by "
+             f"{n}/{k} to compare before expansion.")
     L.append(f"- restic: repository format 2, `--compression {st.get('restic_compression')}` (zstd, default level).")
     L.append(f"- borg: `--encryption=repokey-blake2`, `--compression {st.get('borg_compression')}` "
              "(zstd level 3, the closest match to restic's `auto`).")
