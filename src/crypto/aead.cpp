@@ -50,6 +50,48 @@ bool UpdateSliced(EVP_CIPHER_CTX* ctx, bool encrypt, uint8_t* out, ByteView in) 
   return true;
 }
 
+// Writes consecutive bytes across a list of spans.
+class ScatteredOutput {
+ public:
+  explicit ScatteredOutput(std::span<const std::span<uint8_t>> parts) : parts_(parts) {}
+  // Room left in the current span (skipping exhausted ones); 0 at the very end.
+  size_t Room() {
+    while (part_ < parts_.size() && at_ == parts_[part_].size()) {
+      ++part_;
+      at_ = 0;
+    }
+    return part_ < parts_.size() ? parts_[part_].size() - at_ : 0;
+  }
+  uint8_t* Here() { return parts_[part_].data() + at_; }
+  void Advance(size_t n) { at_ += n; }
+  void Write(ByteView bytes) {
+    for (size_t done = 0; done < bytes.size();) {
+      const size_t n = std::min(Room(), bytes.size() - done);
+      std::copy_n(bytes.data() + done, n, Here());
+      Advance(n);
+      done += n;
+    }
+  }
+
+ private:
+  std::span<const std::span<uint8_t>> parts_;
+  size_t part_ = 0, at_ = 0;
+};
+
+// Encrypts `in` into `out`, piece by piece where the output spans end.
+bool EncryptScattered(EVP_CIPHER_CTX* ctx, ByteView in, ScatteredOutput& out) {
+  for (size_t done = 0; done < in.size();) {
+    const size_t n = std::min({out.Room(), in.size() - done, kMaxSlice});
+    int written = 0;
+    if (EVP_EncryptUpdate(ctx, out.Here(), &written, in.data() + done, int(n)) != 1 ||
+        static_cast<size_t>(written) != n)
+      return false;
+    out.Advance(n);
+    done += n;
+  }
+  return true;
+}
+
 }  // namespace
 
 // The nonce is random rather than a counter because keys are shared by independent
@@ -64,12 +106,23 @@ Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad) {
 }
 
 Result<Bytes> AeadSeal(ByteView key, ByteView head, ByteView plaintext, ByteView aad) {
+  Bytes out(kAeadOverhead + head.size() + plaintext.size());
+  const std::span<uint8_t> whole(out);
+  TESSERA_RETURN_IF_ERROR(AeadSealInto(key, head, plaintext, aad, {&whole, 1}));
+  return out;
+}
+
+Status AeadSealInto(ByteView key, ByteView head, ByteView body, ByteView aad,
+                    std::span<const std::span<uint8_t>> out) {
   TESSERA_RETURN_IF_ERROR(CheckKey(key));
-  Bytes out(kAeadNonceSize + head.size() + plaintext.size() + kAeadTagSize);
-  uint8_t* nonce = out.data();
-  uint8_t* body = nonce + kAeadNonceSize;
-  uint8_t* tag = body + head.size() + plaintext.size();
+  size_t room = 0;
+  for (const auto& part : out) room += part.size();
+  if (room != kAeadOverhead + head.size() + body.size())
+    return Status::InvalidArgument("AES-256-GCM: output space does not fit the sealed message");
+  uint8_t nonce[kAeadNonceSize], tag[kAeadTagSize];
   FillRandom(nonce, kAeadNonceSize);
+  ScatteredOutput sealed(out);
+  sealed.Write(nonce);
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return OpenSslFailure("AES-256-GCM context allocation");
@@ -78,8 +131,8 @@ Result<Bytes> AeadSeal(ByteView key, ByteView head, ByteView plaintext, ByteView
       1) {
     return OpenSslFailure("AES-256-GCM encryption setup");
   }
-  if (!UpdateSliced(ctx.get(), true, nullptr, aad) || !UpdateSliced(ctx.get(), true, body, head) ||
-      !UpdateSliced(ctx.get(), true, body + head.size(), plaintext)) {
+  if (!UpdateSliced(ctx.get(), true, nullptr, aad) || !EncryptScattered(ctx.get(), head, sealed) ||
+      !EncryptScattered(ctx.get(), body, sealed)) {
     return OpenSslFailure("AES-256-GCM encryption");
   }
   int final_len = 0;
@@ -87,7 +140,8 @@ Result<Bytes> AeadSeal(ByteView key, ByteView head, ByteView plaintext, ByteView
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, int(kAeadTagSize), tag) != 1) {
     return OpenSslFailure("AES-256-GCM encryption");
   }
-  return out;
+  sealed.Write(tag);
+  return Status::Ok();
 }
 
 Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad, std::span<uint8_t> head) {

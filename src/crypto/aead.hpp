@@ -23,6 +23,12 @@ Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad);
 // and a multi-megabyte payload), so that neither side copies the payload to join or split
 // them. The sealed message is exactly AeadSeal(key, head ‖ body, aad).
 Result<Bytes> AeadSeal(ByteView key, ByteView head, ByteView body, ByteView aad);
+// The same sealed message written across `out`, whose spans together hold exactly
+// kAeadOverhead + head.size() + body.size() bytes (say, the data shards of an erasure
+// code), so that it is never assembled in one buffer. InvalidArgument for a wrong key
+// or a wrong total size.
+Status AeadSealInto(ByteView key, ByteView head, ByteView body, ByteView aad,
+                    std::span<const std::span<uint8_t>> out);
 // Opens it: the first head.size() plaintext bytes go to `head`, the rest is returned.
 // Corruption as above, and when the plaintext is shorter than `head`.
 Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad, std::span<uint8_t> head);

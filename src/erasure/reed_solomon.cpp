@@ -72,15 +72,18 @@ std::vector<Bytes> ReedSolomon::Encode(ByteView data) const {
 
 void ReedSolomon::EncodeInto(ByteView data, const std::vector<uint8_t*>& shards) const {
   const size_t len = ShardSize(data.size());
-  std::vector<uint8_t*> in(k_), out(n_ - k_);
   for (int i = 0; i < k_; ++i) {
     size_t off = std::min(data.size(), static_cast<size_t>(i) * len);
     size_t count = std::min(len, data.size() - off);
     if (count > 0) std::memcpy(shards[i], data.data() + off, count);
     std::memset(shards[i] + count, 0, len - count);  // zero padding of the last shard
-    in[i] = shards[i];
   }
-  for (int p = 0; p < n_ - k_; ++p) out[p] = shards[k_ + p];
+  EncodeParity(shards, len);
+}
+
+void ReedSolomon::EncodeParity(const std::vector<uint8_t*>& shards, size_t len) const {
+  std::vector<uint8_t*> in(shards.begin(), shards.begin() + k_);
+  std::vector<uint8_t*> out(shards.begin() + k_, shards.begin() + n_);
   RunCodec(encode_tables_->data(), k_, n_ - k_, len, in, out);
 }
 

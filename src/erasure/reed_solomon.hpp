@@ -28,6 +28,9 @@ class ReedSolomon {
   // The same into caller-owned memory: `shards` holds n pointers to ShardSize(data.size())
   // writable bytes each (so shards can be coded straight into their final buffers).
   void EncodeInto(ByteView data, const std::vector<uint8_t*>& shards) const;
+  // Computes the n - k parity shards of `len` bytes each from the k data shards already
+  // in place (the data, zero-padded), in `shards` by slot.
+  void EncodeParity(const std::vector<uint8_t*>& shards, size_t len) const;
   // Shards by slot, as views (nullopt: absent): a caller can decode from shards that sit
   // inside larger buffers (a shard file with its header) without copying them out.
   using ShardViews = std::vector<std::optional<ByteView>>;

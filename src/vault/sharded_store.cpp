@@ -107,16 +107,6 @@ Bytes ShardedStore::Aad(const std::string& name) const {
   return aad;
 }
 
-Bytes ShardedStore::Seal(const std::string& name, ByteView plaintext, bool compress) const {
-  Bytes compressed;
-  const bool zstd = compress && CompressIfWorthwhile(plaintext, compressed);
-  const uint8_t flag = zstd ? kFlagZstd : kFlagRaw;
-  // The key is 32 bytes by construction, so sealing cannot fail.
-  return crypto::AeadSeal(keys_.object_key().view(), ByteView(&flag, 1),
-                          zstd ? ByteView(compressed) : plaintext, Aad(name))
-      .value();
-}
-
 Result<Bytes> ShardedStore::Open(const std::string& name, ByteView sealed) const {
   uint8_t flag = 0;
   auto body =
@@ -145,22 +135,36 @@ ShardFiles::ShardFiles(int n, size_t file_size)
 
 Result<ShardFiles> ShardedStore::EncodeShardFiles(const std::string& name, ByteView plaintext,
                                                   bool compress) const {
-  Bytes sealed = Seal(name, plaintext, compress);
-  const size_t shard_size = rs_.ShardSize(sealed.size());
+  Bytes compressed;
+  const bool zstd = compress && CompressIfWorthwhile(plaintext, compressed);
+  const uint8_t flag = zstd ? kFlagZstd : kFlagRaw;
+  const ByteView body = zstd ? ByteView(compressed) : plaintext;
+  const size_t sealed_size = crypto::kAeadOverhead + 1 + body.size();
+  const size_t shard_size = rs_.ShardSize(sealed_size);
   ShardHeader h;
   h.k = static_cast<uint8_t>(k_);
   h.n = static_cast<uint8_t>(n_);
   h.vault_id = vault_id_;
   h.name_hash = NameHash(name);
-  h.sealed_size = sealed.size();
+  h.sealed_size = sealed_size;
   h.shard_size = static_cast<uint32_t>(shard_size);
-  // Each file is header | payload | MAC; the payloads are coded in place, and the
-  // header and MAC written around them, so that every byte of a file is written (the
-  // buffer is not zeroed first: no heap contents may reach a store).
+  // Each file is header | payload | MAC. The object is sealed straight into the data
+  // shards' payloads, the parity coded from them, and the header and MAC written around
+  // them: every byte of a file is written (the buffer is not zeroed first, and no heap
+  // contents may reach a store), and the sealed object is never copied whole.
   ShardFiles files(n_, kShardOverhead + shard_size);
-  std::vector<uint8_t*> payloads(static_cast<size_t>(n_));
-  for (size_t i = 0; i < files.size(); ++i) payloads[i] = files.data(i) + kShardHeaderSize;
-  rs_.EncodeInto(sealed, payloads);
+  std::vector<uint8_t*> payloads(files.size());
+  std::vector<std::span<uint8_t>> sealed_parts;
+  for (size_t i = 0; i < files.size(); ++i) {
+    payloads[i] = files.data(i) + kShardHeaderSize;
+    if (i >= static_cast<size_t>(k_)) continue;
+    const size_t used = std::min(shard_size, sealed_size - std::min(sealed_size, i * shard_size));
+    sealed_parts.emplace_back(payloads[i], used);
+    std::memset(payloads[i] + used, 0, shard_size - used);  // padding of the last data shard
+  }
+  TESSERA_RETURN_IF_ERROR(crypto::AeadSealInto(keys_.object_key().view(), ByteView(&flag, 1), body,
+                                               Aad(name), sealed_parts));
+  rs_.EncodeParity(payloads, shard_size);
   for (size_t i = 0; i < files.size(); ++i) {
     h.index = static_cast<uint8_t>(i);
     FinishShardFile(name, h, {files.data(i), kShardOverhead + shard_size});

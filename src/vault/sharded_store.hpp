@@ -113,7 +113,6 @@ class ShardedStore {
   void MarkDown(int i, const Status& why);
 
  private:
-  Bytes Seal(const std::string& name, ByteView plaintext, bool compress) const;
   Result<Bytes> Open(const std::string& name, ByteView sealed) const;
   Bytes Aad(const std::string& name) const;
   // The MAC of a shard file of either version whose header and payload are in place.

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cctype>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -266,6 +267,44 @@ TEST(AeadTest, TwoPartMessagesAreOrdinaryMessages) {
   Bytes head1(1, 0x55);
   EXPECT_EQ(AeadOpen(key, *sealed, aad, head1).status().code(), StatusCode::kCorruption);
   EXPECT_EQ(head1[0], 0);
+}
+
+// Sealed across several output spans (as into erasure-code shards), the message is the
+// ordinary one: the spans' concatenation opens, wherever they split nonce, ciphertext or
+// tag, and with empty spans among them.
+TEST(AeadTest, ScatteredOutputIsAnOrdinaryMessage) {
+  Bytes key = RandomBytes(kAeadKeySize);
+  Bytes aad = ToBytes("object");
+  const Bytes head = ToBytes("F");
+  for (size_t body_size : {size_t{0}, size_t{3}, size_t{1000}, size_t{1} << 20}) {
+    const Bytes body = RandomBytes(body_size);
+    const size_t total = kAeadOverhead + head.size() + body.size();
+    for (size_t parts : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{40}}) {
+      SCOPED_TRACE(std::to_string(body_size) + " in " + std::to_string(parts));
+      // Uneven pieces in separate buffers, with an empty one after the first.
+      std::vector<Bytes> pieces;
+      size_t at = 0;
+      for (size_t i = 0; i < parts; ++i) {
+        size_t len = i + 1 == parts ? total - at : std::min(total - at, (total / parts) + i * 3);
+        pieces.emplace_back(len, 0xee);
+        at += len;
+        if (i == 0) pieces.emplace_back();
+      }
+      std::vector<std::span<uint8_t>> spans(pieces.begin(), pieces.end());
+      ASSERT_OK(AeadSealInto(key, head, body, aad, spans));
+      Bytes out;
+      for (const Bytes& p : pieces) out.insert(out.end(), p.begin(), p.end());
+      Bytes got_head(1, 0);
+      auto opened = AeadOpen(key, out, aad, got_head);
+      ASSERT_OK(opened);
+      EXPECT_EQ(got_head, head);
+      EXPECT_EQ(*opened, body);
+    }
+    // Output space of the wrong size is refused.
+    Bytes small(total - 1);
+    std::span<uint8_t> one(small);
+    EXPECT_EQ(AeadSealInto(key, head, body, aad, {&one, 1}).code(), StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(AeadTest, FreshNonceEachTime) {

@@ -66,6 +66,26 @@ TEST(ReedSolomon, EncodeIsSystematic) {
   EXPECT_EQ(joined[11], 0);
 }
 
+TEST(ReedSolomon, ParityFromDataInPlaceEqualsEncode) {
+  for (auto [k, n] : {std::pair{1, 1}, std::pair{3, 5}, std::pair{4, 9}, std::pair{10, 16}}) {
+    auto rs = ReedSolomon::Create(k, n).value();
+    for (size_t size : {size_t{1}, size_t{1000}, size_t{65537}}) {
+      SCOPED_TRACE(std::to_string(k) + "-of-" + std::to_string(n) + " " + std::to_string(size));
+      Bytes data = RandomBytes(size, 7);
+      auto expected = rs.Encode(data);
+      const size_t len = rs.ShardSize(size);
+      std::vector<Bytes> shards(static_cast<size_t>(n), Bytes(len, 0xee));
+      std::vector<uint8_t*> ptrs;
+      for (int i = 0; i < n; ++i) {
+        if (i < k) shards[i] = expected[i];  // the data shards as a caller placed them
+        ptrs.push_back(shards[i].data());
+      }
+      rs.EncodeParity(ptrs, len);
+      EXPECT_EQ(shards, expected);
+    }
+  }
+}
+
 // Every (k, n) with n <= 8, every k-subset of shards, several sizes around the shard edges.
 TEST(ReedSolomon, EverySubsetDecodesSmallCodes) {
   for (int n = 1; n <= 8; ++n) {
