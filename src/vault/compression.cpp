@@ -25,8 +25,8 @@ constexpr size_t kProbeSize = 16 * 1024;  // per sample
 constexpr size_t kProbeSamples = 4;
 }  // namespace
 
-bool CompressIfWorthwhile(ByteView in, Bytes& out, int level) {
-  if (in.size() < 64) return false;
+std::optional<ByteView> CompressIfWorthwhile(ByteView in, int level) {
+  if (in.size() < 64) return std::nullopt;
   ZSTD_CCtx* cctx = ThreadCCtx();
   // Scratch space that only grows: zero-filling a fresh bound-sized buffer for every
   // chunk would cost more than compressing it.
@@ -44,12 +44,11 @@ bool CompressIfWorthwhile(ByteView in, Bytes& out, int level) {
                                    level);
       any_compresses = !ZSTD_isError(n) && n <= kProbeSize * 97 / 100;
     }
-    if (!any_compresses) return false;
+    if (!any_compresses) return std::nullopt;
   }
   size_t n = ZSTD_compressCCtx(cctx, scratch.data(), scratch.size(), in.data(), in.size(), level);
-  if (ZSTD_isError(n) || n > in.size() * 97 / 100) return false;
-  out.assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n));
-  return true;
+  if (ZSTD_isError(n) || n > in.size() * 97 / 100) return std::nullopt;
+  return ByteView(scratch.data(), n);
 }
 
 Result<Bytes> Decompress(ByteView in, size_t max_size) {

@@ -289,9 +289,9 @@ Result<bool> Repository::AddBlobImpl(BlobType type, const BlobId& id, ByteView p
     if ((!even_if_indexed && index_.count(id)) || !reserved_.insert(id).second) return false;
   }
   if (plaintext.size() > kMaxBlobSize) return Status::InvalidArgument("blob too large");
-  Bytes compressed;
-  bool is_compressed = CompressIfWorthwhile(plaintext, compressed);
-  ByteView body = is_compressed ? ByteView(compressed) : plaintext;
+  const std::optional<ByteView> compressed = CompressIfWorthwhile(plaintext);
+  const bool is_compressed = compressed.has_value();
+  const ByteView body = is_compressed ? *compressed : plaintext;
   if (stored_size) *stored_size = body.size();
   std::unique_ptr<OpenPack> full;
   {

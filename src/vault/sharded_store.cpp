@@ -135,10 +135,10 @@ ShardFiles::ShardFiles(int n, size_t file_size)
 
 Result<ShardFiles> ShardedStore::EncodeShardFiles(const std::string& name, ByteView plaintext,
                                                   bool compress) const {
-  Bytes compressed;
-  const bool zstd = compress && CompressIfWorthwhile(plaintext, compressed);
-  const uint8_t flag = zstd ? kFlagZstd : kFlagRaw;
-  const ByteView body = zstd ? ByteView(compressed) : plaintext;
+  const std::optional<ByteView> compressed =
+      compress ? CompressIfWorthwhile(plaintext) : std::nullopt;
+  const uint8_t flag = compressed ? kFlagZstd : kFlagRaw;
+  const ByteView body = compressed ? *compressed : plaintext;
   const size_t sealed_size = crypto::kAeadOverhead + 1 + body.size();
   const size_t shard_size = rs_.ShardSize(sealed_size);
   ShardHeader h;

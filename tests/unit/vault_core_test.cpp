@@ -1585,26 +1585,27 @@ TEST(VaultDegraded, ObjectsLeftOnFewerThanKStoresDoNotBreakTheVault) {
 // ------------------------------------------------------------------ compression
 
 TEST(Compression, CompressesWhatPaysAndSkipsWhatDoesNot) {
-  Bytes out;
   // Random data: stored raw.
-  EXPECT_FALSE(CompressIfWorthwhile(RandomData(1024 * 1024, 7), out));
+  EXPECT_FALSE(CompressIfWorthwhile(RandomData(1024 * 1024, 7)));
   // Text: compressed, and it decompresses to the same bytes.
   std::string text;
   while (text.size() < 1024 * 1024)
     text += "公文 archive line " + std::to_string(text.size()) + "\n";
-  ASSERT_TRUE(CompressIfWorthwhile(AsBytes(text), out));
-  EXPECT_LT(out.size(), text.size() / 2);
-  auto back = Decompress(out, text.size());
+  auto out = CompressIfWorthwhile(AsBytes(text));
+  ASSERT_TRUE(out);
+  EXPECT_LT(out->size(), text.size() / 2);
+  auto back = Decompress(*out, text.size());
   ASSERT_OK(back);
   EXPECT_EQ(AsString(*back), text);
   // A chunk of a disk image: a random extent first, zeros after it. Judging by the first
   // bytes alone would store it raw.
   Bytes mixed = RandomData(300 * 1024, 8);
   mixed.resize(1024 * 1024, 0);
-  ASSERT_TRUE(CompressIfWorthwhile(mixed, out));
-  EXPECT_LT(out.size(), 400u * 1024);
+  out = CompressIfWorthwhile(mixed);
+  ASSERT_TRUE(out);
+  EXPECT_LT(out->size(), 400u * 1024);
   // A declared size above the limit is refused, not allocated.
-  EXPECT_EQ(Decompress(out, 1000).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Decompress(*out, 1000).status().code(), StatusCode::kCorruption);
 }
 
 // ------------------------------------------------------------------ bad input
