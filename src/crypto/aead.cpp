@@ -92,6 +92,52 @@ bool EncryptScattered(EVP_CIPHER_CTX* ctx, ByteView in, ScatteredOutput& out) {
   return true;
 }
 
+// Reads consecutive bytes from a list of spans.
+class ScatteredInput {
+ public:
+  explicit ScatteredInput(std::span<const ByteView> parts) : parts_(parts) {}
+  // The next at most `max` bytes that lie in one span, consumed.
+  ByteView Take(size_t max) {
+    while (part_ < parts_.size() && at_ == parts_[part_].size()) {
+      ++part_;
+      at_ = 0;
+    }
+    if (part_ == parts_.size()) return {};
+    ByteView piece = parts_[part_].subspan(at_, std::min(max, parts_[part_].size() - at_));
+    at_ += piece.size();
+    return piece;
+  }
+  // Fills `out` with the next `n` bytes (the caller checked that they are there).
+  void Read(uint8_t* out, size_t n) {
+    while (n > 0) {
+      ByteView piece = Take(n);
+      if (piece.empty()) return;
+      std::copy(piece.begin(), piece.end(), out);
+      out += piece.size();
+      n -= piece.size();
+    }
+  }
+
+ private:
+  std::span<const ByteView> parts_;
+  size_t part_ = 0, at_ = 0;
+};
+
+// Decrypts the next `n` bytes of `in` to `out`.
+bool DecryptScattered(EVP_CIPHER_CTX* ctx, ScatteredInput& in, size_t n, uint8_t* out) {
+  while (n > 0) {
+    ByteView piece = in.Take(std::min(n, kMaxSlice));
+    int written = 0;
+    if (piece.empty() ||
+        EVP_DecryptUpdate(ctx, out, &written, piece.data(), int(piece.size())) != 1 ||
+        static_cast<size_t>(written) != piece.size())
+      return false;
+    out += piece.size();
+    n -= piece.size();
+  }
+  return true;
+}
+
 }  // namespace
 
 // The nonce is random rather than a counter because keys are shared by independent
@@ -145,21 +191,24 @@ Status AeadSealInto(ByteView key, ByteView head, ByteView body, ByteView aad,
 }
 
 Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad, std::span<uint8_t> head) {
+  return AeadOpenScattered(key, {&sealed, 1}, aad, head);
+}
+
+Result<Bytes> AeadOpenScattered(ByteView key, std::span<const ByteView> sealed, ByteView aad,
+                                std::span<uint8_t> head) {
   TESSERA_RETURN_IF_ERROR(CheckKey(key));
-  if (sealed.size() < kAeadOverhead) {
-    return Status::Corruption("encrypted data is truncated: " + std::to_string(sealed.size()) +
+  size_t size = 0;
+  for (ByteView part : sealed) size += part.size();
+  if (size < kAeadOverhead) {
+    return Status::Corruption("encrypted data is truncated: " + std::to_string(size) +
                               " bytes, shorter than the " + std::to_string(kAeadOverhead) +
                               "-byte nonce and tag");
   }
-  if (sealed.size() < kAeadOverhead + head.size())
+  if (size < kAeadOverhead + head.size())
     return Status::Corruption("encrypted data is shorter than its format's leading bytes");
-  const uint8_t* nonce = sealed.data();
-  ByteView head_in = sealed.subspan(kAeadNonceSize, head.size());
-  ByteView body =
-      sealed.subspan(kAeadNonceSize + head.size(), sealed.size() - kAeadOverhead - head.size());
-  // OpenSSL's ctrl takes a non-const pointer but only reads the tag when setting it.
-  uint8_t tag[kAeadTagSize];
-  std::copy_n(sealed.end() - kAeadTagSize, kAeadTagSize, tag);
+  ScatteredInput in(sealed);
+  uint8_t nonce[kAeadNonceSize];
+  in.Read(nonce, kAeadNonceSize);
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return OpenSslFailure("AES-256-GCM context allocation");
@@ -167,10 +216,14 @@ Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad, std::span<ui
       1) {
     return OpenSslFailure("AES-256-GCM decryption setup");
   }
-  Bytes out(body.size());
-  if (!UpdateSliced(ctx.get(), false, nullptr, aad) ||
-      !UpdateSliced(ctx.get(), false, head.data(), head_in) ||
-      !UpdateSliced(ctx.get(), false, out.data(), body) ||
+  Bytes out(size - kAeadOverhead - head.size());
+  const bool decrypted = UpdateSliced(ctx.get(), false, nullptr, aad) &&
+                         DecryptScattered(ctx.get(), in, head.size(), head.data()) &&
+                         DecryptScattered(ctx.get(), in, out.size(), out.data());
+  // OpenSSL's ctrl takes a non-const pointer but only reads the tag when setting it.
+  uint8_t tag[kAeadTagSize];
+  in.Read(tag, kAeadTagSize);
+  if (!decrypted ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, int(kAeadTagSize), tag) != 1) {
     SecureWipe(out);
     if (!head.empty()) SecureWipe(head.data(), head.size());

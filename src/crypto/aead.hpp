@@ -32,5 +32,9 @@ Status AeadSealInto(ByteView key, ByteView head, ByteView body, ByteView aad,
 // Opens it: the first head.size() plaintext bytes go to `head`, the rest is returned.
 // Corruption as above, and when the plaintext is shorter than `head`.
 Result<Bytes> AeadOpen(ByteView key, ByteView sealed, ByteView aad, std::span<uint8_t> head);
+// The same for a sealed message that lies in pieces (say, the data shards of an erasure
+// code), opened without joining them first.
+Result<Bytes> AeadOpenScattered(ByteView key, std::span<const ByteView> sealed, ByteView aad,
+                                std::span<uint8_t> head);
 
 }  // namespace tessera::crypto

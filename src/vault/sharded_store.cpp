@@ -107,13 +107,14 @@ Bytes ShardedStore::Aad(const std::string& name) const {
   return aad;
 }
 
-Result<Bytes> ShardedStore::Open(const std::string& name, ByteView sealed) const {
+Result<Bytes> ShardedStore::Open(const std::string& name, std::span<const ByteView> sealed) const {
   uint8_t flag = 0;
-  auto body =
-      crypto::AeadOpen(keys_.object_key().view(), sealed, Aad(name), std::span<uint8_t>(&flag, 1));
+  auto body = crypto::AeadOpenScattered(keys_.object_key().view(), sealed, Aad(name),
+                                        std::span<uint8_t>(&flag, 1));
   if (!body.ok()) {
-    if (sealed.size() == crypto::kAeadOverhead)
-      return Status::Corruption("object " + name + " is empty");
+    size_t size = 0;
+    for (ByteView part : sealed) size += part.size();
+    if (size == crypto::kAeadOverhead) return Status::Corruption("object " + name + " is empty");
     return Status::Corruption("object " + name +
                               " does not decrypt with this vault's key (damaged, or written "
                               "by another vault)");
@@ -313,12 +314,30 @@ Result<std::pair<std::vector<std::optional<Bytes>>, ShardHeader>> ShardedStore::
   return std::make_pair(std::move(shards), *header);
 }
 
+Result<Bytes> ShardedStore::DecodeAndOpen(const std::string& name,
+                                          const erasure::ReedSolomon::ShardViews& payloads,
+                                          uint64_t sealed_size) const {
+  // With every data shard at hand the sealed object is their concatenation: it is opened
+  // from them where they lie, without assembling it.
+  std::vector<ByteView> parts;
+  uint64_t left = sealed_size;
+  for (int i = 0; i < k_ && left > 0; ++i) {
+    if (!payloads[static_cast<size_t>(i)]) break;
+    ByteView p = *payloads[static_cast<size_t>(i)];
+    parts.push_back(p.subspan(0, static_cast<size_t>(std::min<uint64_t>(p.size(), left))));
+    left -= parts.back().size();
+  }
+  if (left == 0) return Open(name, parts);
+  auto sealed = rs_.Decode(payloads, sealed_size);
+  if (!sealed.ok()) return Status::Corruption("object " + name + ": " + sealed.status().message());
+  const ByteView whole(*sealed);
+  return Open(name, {&whole, 1});
+}
+
 Result<Bytes> ShardedStore::Get(const std::string& name) {
   TESSERA_ASSIGN_OR_RETURN(auto fetched, FetchShards(name, {}));
-  TESSERA_ASSIGN_OR_RETURN(Bytes sealed,
-                           rs_.Decode(PayloadViews(fetched.first, fetched.second.shard_size),
-                                      fetched.second.sealed_size));
-  return Open(name, sealed);
+  return DecodeAndOpen(name, PayloadViews(fetched.first, fetched.second.shard_size),
+                       fetched.second.sealed_size);
 }
 
 Result<Bytes> ShardedStore::OpenCheckedShards(const std::string& name,
@@ -330,9 +349,7 @@ Result<Bytes> ShardedStore::OpenCheckedShards(const std::string& name,
   for (const std::optional<Bytes>& f : files)
     if (f && f->size() != kShardOverhead + payload_size)
       return Status::Corruption("object " + name + ": a shard has the wrong length");
-  auto sealed = rs_.Decode(PayloadViews(files, payload_size), sealed_size);
-  if (!sealed.ok()) return Status::Corruption("object " + name + ": " + sealed.status().message());
-  return Open(name, *sealed);
+  return DecodeAndOpen(name, PayloadViews(files, payload_size), sealed_size);
 }
 
 Result<std::vector<Bytes>> ShardedStore::RebuildShardFiles(const std::string& name,

@@ -113,7 +113,12 @@ class ShardedStore {
   void MarkDown(int i, const Status& why);
 
  private:
-  Result<Bytes> Open(const std::string& name, ByteView sealed) const;
+  // Opens a sealed object that lies in one or more pieces.
+  Result<Bytes> Open(const std::string& name, std::span<const ByteView> sealed) const;
+  // Opens the object from its shards' payloads (by slot, nullopt where absent).
+  Result<Bytes> DecodeAndOpen(const std::string& name,
+                              const erasure::ReedSolomon::ShardViews& payloads,
+                              uint64_t sealed_size) const;
   Bytes Aad(const std::string& name) const;
   // The MAC of a shard file of either version whose header and payload are in place.
   Bytes ShardMac(const std::string& name, ByteView file, size_t shard_size) const;

@@ -307,6 +307,40 @@ TEST(AeadTest, ScatteredOutputIsAnOrdinaryMessage) {
   }
 }
 
+// A sealed message in pieces opens as it does whole, wherever the cuts fall (inside the
+// nonce, the head, the body or the tag), and a flipped bit in any piece is caught.
+TEST(AeadTest, OpensFromPieces) {
+  Bytes key = RandomBytes(kAeadKeySize);
+  Bytes aad = ToBytes("object");
+  for (size_t body_size : {size_t{0}, size_t{5}, size_t{70000}}) {
+    const Bytes body = RandomBytes(body_size);
+    auto sealed = AeadSeal(key, ToBytes("F"), body, aad);
+    ASSERT_OK(sealed);
+    for (size_t cut1 : {size_t{0}, size_t{5}, size_t{12}, size_t{13}, sealed->size() - 7}) {
+      for (size_t cut2 : {cut1, cut1 + 1, sealed->size()}) {
+        if (cut2 > sealed->size()) continue;
+        SCOPED_TRACE(std::to_string(body_size) + " cut at " + std::to_string(cut1) + "," +
+                     std::to_string(cut2));
+        // Separate buffers, so that reading across a cut cannot happen to work.
+        Bytes a(sealed->begin(), sealed->begin() + static_cast<std::ptrdiff_t>(cut1));
+        Bytes b(sealed->begin() + static_cast<std::ptrdiff_t>(cut1),
+                sealed->begin() + static_cast<std::ptrdiff_t>(cut2));
+        Bytes c(sealed->begin() + static_cast<std::ptrdiff_t>(cut2), sealed->end());
+        std::vector<ByteView> pieces = {a, b, c};
+        Bytes head(1, 0);
+        auto opened = AeadOpenScattered(key, pieces, aad, head);
+        ASSERT_OK(opened);
+        EXPECT_EQ(head, ToBytes("F"));
+        EXPECT_EQ(*opened, body);
+        Bytes& damaged = !c.empty() ? c : (!b.empty() ? b : a);
+        damaged[damaged.size() / 2] ^= 0x10;
+        EXPECT_EQ(AeadOpenScattered(key, pieces, aad, head).status().code(),
+                  StatusCode::kCorruption);
+      }
+    }
+  }
+}
+
 TEST(AeadTest, FreshNonceEachTime) {
   Bytes key = RandomBytes(kAeadKeySize);
   std::set<Bytes> nonces;
