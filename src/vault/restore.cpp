@@ -128,7 +128,11 @@ class OpenFiles {
   Result<Fds*> Find(const RestoredFile& f) {
     auto it = fds_.find(&f);
     if (it != fds_.end()) return &it->second;
-    int fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // Created with its permission bits (as the umask lets them through), so that most
+    // files need no chmod when finished; special bits come only then, after the owner.
+    // The owner can write it meanwhile: other tasks open it again for their chunks.
+    int fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                    (f.entry->node.mode & 0777) | S_IWUSR);
     if (fd < 0) return Status::FromErrno("cannot create " + f.path, errno);
     return &fds_.emplace(&f, Fds{fd, -1}).first->second;
   }
@@ -161,9 +165,13 @@ Status FinishFile(const RestoredFile& f, int fd, bool root, Warnings& warnings) 
   if (static_cast<uint64_t>(st.st_size) != node.size &&
       ::ftruncate(fd, static_cast<off_t>(node.size)) != 0)
     return Status::FromErrno("cannot size " + f.path, errno);
-  if (root && ::fchown(fd, node.uid, node.gid) != 0)
+  // Only what differs is set: three calls for each of tens of thousands of small files
+  // cost more than writing them. A change of owner clears set-id bits, so the mode follows.
+  const bool chown = root && (st.st_uid != node.uid || st.st_gid != node.gid);
+  if (chown && ::fchown(fd, node.uid, node.gid) != 0)
     warnings.Add(f.path + ": cannot set owner: " + std::strerror(errno));
-  if (::fchmod(fd, node.mode & 07777) != 0)
+  if ((chown || (st.st_mode & 07777) != (node.mode & 07777)) &&
+      ::fchmod(fd, node.mode & 07777) != 0)
     warnings.Add(f.path + ": cannot set mode: " + std::strerror(errno));
   struct timespec times[2] = {ToTimespec(node.mtime_ns), ToTimespec(node.mtime_ns)};
   if (::futimens(fd, times) != 0)
