@@ -397,7 +397,9 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
     summary_.bytes -= node.size;
     return Status::Ok();
   }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  // A larger read-ahead pays for large files only; for the many small ones the call
+  // would cost more than it saves.
+  if (node.size >= 1024 * 1024) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   auto f = ChunkFile(fd, std::move(node));
   ::close(fd);
   if (!f.ok()) {
