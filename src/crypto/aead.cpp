@@ -67,6 +67,7 @@ class ScatteredOutput {
   void Write(ByteView bytes) {
     for (size_t done = 0; done < bytes.size();) {
       const size_t n = std::min(Room(), bytes.size() - done);
+      if (n == 0) return;  // no room left: the caller checked the total size
       std::copy_n(bytes.data() + done, n, Here());
       Advance(n);
       done += n;
@@ -83,7 +84,7 @@ bool EncryptScattered(EVP_CIPHER_CTX* ctx, ByteView in, ScatteredOutput& out) {
   for (size_t done = 0; done < in.size();) {
     const size_t n = std::min({out.Room(), in.size() - done, kMaxSlice});
     int written = 0;
-    if (EVP_EncryptUpdate(ctx, out.Here(), &written, in.data() + done, int(n)) != 1 ||
+    if (n == 0 || EVP_EncryptUpdate(ctx, out.Here(), &written, in.data() + done, int(n)) != 1 ||
         static_cast<size_t>(written) != n)
       return false;
     out.Advance(n);
