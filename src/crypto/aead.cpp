@@ -34,109 +34,87 @@ Status OpenSslFailure(std::string_view what) {
                           " failed in OpenSSL: " + internal::TakeOpenSslError());
 }
 
-// Feeds `in` through the cipher; `out` may be null only for AAD.
-bool UpdateSliced(EVP_CIPHER_CTX* ctx, bool encrypt, uint8_t* out, ByteView in) {
-  size_t done = 0;
-  while (done < in.size()) {
-    const size_t n = std::min(kMaxSlice, in.size() - done);
+// Feeds the associated data through the cipher.
+bool AddAad(EVP_CIPHER_CTX* ctx, bool encrypt, ByteView aad) {
+  for (size_t done = 0; done < aad.size();) {
+    const size_t n = std::min(kMaxSlice, aad.size() - done);
     int written = 0;
-    uint8_t* dst = out == nullptr ? nullptr : out + done;
-    const int rc = encrypt ? EVP_EncryptUpdate(ctx, dst, &written, in.data() + done, int(n))
-                           : EVP_DecryptUpdate(ctx, dst, &written, in.data() + done, int(n));
-    // GCM is a stream mode: every byte in comes straight back out.
-    if (rc != 1 || (out != nullptr && static_cast<size_t>(written) != n)) return false;
+    const int rc = encrypt ? EVP_EncryptUpdate(ctx, nullptr, &written, aad.data() + done, int(n))
+                           : EVP_DecryptUpdate(ctx, nullptr, &written, aad.data() + done, int(n));
+    if (rc != 1) return false;
     done += n;
   }
   return true;
 }
 
-// Writes consecutive bytes across a list of spans.
-class ScatteredOutput {
+// Walks consecutive bytes over a list of spans (uint8_t to write, const uint8_t to read).
+template <typename T>
+class SpanCursor {
  public:
-  explicit ScatteredOutput(std::span<const std::span<uint8_t>> parts) : parts_(parts) {}
-  // Room left in the current span (skipping exhausted ones); 0 at the very end.
-  size_t Room() {
-    while (part_ < parts_.size() && at_ == parts_[part_].size()) {
-      ++part_;
-      at_ = 0;
-    }
-    return part_ < parts_.size() ? parts_[part_].size() - at_ : 0;
-  }
-  uint8_t* Here() { return parts_[part_].data() + at_; }
-  void Advance(size_t n) { at_ += n; }
-  void Write(ByteView bytes) {
-    for (size_t done = 0; done < bytes.size();) {
-      const size_t n = std::min(Room(), bytes.size() - done);
-      if (n == 0) return;  // no room left: the caller checked the total size
-      std::copy_n(bytes.data() + done, n, Here());
-      Advance(n);
-      done += n;
-    }
-  }
-
- private:
-  std::span<const std::span<uint8_t>> parts_;
-  size_t part_ = 0, at_ = 0;
-};
-
-// Encrypts `in` into `out`, piece by piece where the output spans end.
-bool EncryptScattered(EVP_CIPHER_CTX* ctx, ByteView in, ScatteredOutput& out) {
-  for (size_t done = 0; done < in.size();) {
-    const size_t n = std::min({out.Room(), in.size() - done, kMaxSlice});
-    int written = 0;
-    if (n == 0 || EVP_EncryptUpdate(ctx, out.Here(), &written, in.data() + done, int(n)) != 1 ||
-        static_cast<size_t>(written) != n)
-      return false;
-    out.Advance(n);
-    done += n;
-  }
-  return true;
-}
-
-// Reads consecutive bytes from a list of spans.
-class ScatteredInput {
- public:
-  explicit ScatteredInput(std::span<const ByteView> parts) : parts_(parts) {}
-  // The next at most `max` bytes that lie in one span, consumed.
-  ByteView Take(size_t max) {
+  explicit SpanCursor(std::span<const std::span<T>> parts) : parts_(parts) {}
+  // The next at most `max` bytes that lie in one span, consumed; empty at the end.
+  std::span<T> Next(size_t max) {
     while (part_ < parts_.size() && at_ == parts_[part_].size()) {
       ++part_;
       at_ = 0;
     }
     if (part_ == parts_.size()) return {};
-    ByteView piece = parts_[part_].subspan(at_, std::min(max, parts_[part_].size() - at_));
+    std::span<T> piece = parts_[part_].subspan(at_, std::min(max, parts_[part_].size() - at_));
     at_ += piece.size();
     return piece;
   }
-  // Fills `out` with the next `n` bytes (the caller checked that they are there).
-  void Read(uint8_t* out, size_t n) {
-    while (n > 0) {
-      ByteView piece = Take(n);
-      if (piece.empty()) return;
-      std::copy(piece.begin(), piece.end(), out);
-      out += piece.size();
-      n -= piece.size();
-    }
-  }
 
  private:
-  std::span<const ByteView> parts_;
+  std::span<const std::span<T>> parts_;
   size_t part_ = 0, at_ = 0;
 };
 
-// Decrypts the next `n` bytes of `in` to `out`.
-bool DecryptScattered(EVP_CIPHER_CTX* ctx, ScatteredInput& in, size_t n, uint8_t* out) {
-  while (n > 0) {
-    ByteView piece = in.Take(std::min(n, kMaxSlice));
+// Encrypts `in` into the next in.size() bytes of `out`, in pieces where its spans end.
+bool EncryptInto(EVP_CIPHER_CTX* ctx, ByteView in, SpanCursor<uint8_t>& out) {
+  for (size_t done = 0; done < in.size();) {
+    std::span<uint8_t> piece = out.Next(std::min(in.size() - done, kMaxSlice));
     int written = 0;
+    // GCM is a stream mode: every byte in comes straight back out.
     if (piece.empty() ||
-        EVP_DecryptUpdate(ctx, out, &written, piece.data(), int(piece.size())) != 1 ||
+        EVP_EncryptUpdate(ctx, piece.data(), &written, in.data() + done, int(piece.size())) != 1 ||
         static_cast<size_t>(written) != piece.size())
       return false;
-    out += piece.size();
-    n -= piece.size();
+    done += piece.size();
   }
   return true;
+}
+
+// Decrypts the next out.size() bytes of `in` into `out`.
+bool DecryptFrom(EVP_CIPHER_CTX* ctx, SpanCursor<const uint8_t>& in, std::span<uint8_t> out) {
+  for (size_t done = 0; done < out.size();) {
+    ByteView piece = in.Next(std::min(out.size() - done, kMaxSlice));
+    int written = 0;
+    if (piece.empty() ||
+        EVP_DecryptUpdate(ctx, out.data() + done, &written, piece.data(), int(piece.size())) != 1 ||
+        static_cast<size_t>(written) != piece.size())
+      return false;
+    done += piece.size();
+  }
+  return true;
+}
+
+// Copies `bytes` into the next bytes of `out`, or from the next bytes of `in` (the
+// callers checked the sizes, so the spans never run out).
+void CopyInto(ByteView bytes, SpanCursor<uint8_t>& out) {
+  for (size_t done = 0; done < bytes.size();) {
+    std::span<uint8_t> piece = out.Next(bytes.size() - done);
+    if (piece.empty()) return;
+    std::copy_n(bytes.data() + done, piece.size(), piece.data());
+    done += piece.size();
+  }
+}
+void CopyFrom(SpanCursor<const uint8_t>& in, std::span<uint8_t> out) {
+  for (size_t done = 0; done < out.size();) {
+    ByteView piece = in.Next(out.size() - done);
+    if (piece.empty()) return;
+    std::copy(piece.begin(), piece.end(), out.data() + done);
+    done += piece.size();
+  }
 }
 
 }  // namespace
@@ -168,8 +146,8 @@ Status AeadSealInto(ByteView key, ByteView head, ByteView body, ByteView aad,
     return Status::InvalidArgument("AES-256-GCM: output space does not fit the sealed message");
   uint8_t nonce[kAeadNonceSize], tag[kAeadTagSize];
   FillRandom(nonce, kAeadNonceSize);
-  ScatteredOutput sealed(out);
-  sealed.Write(nonce);
+  SpanCursor<uint8_t> sealed(out);
+  CopyInto(nonce, sealed);
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return OpenSslFailure("AES-256-GCM context allocation");
@@ -178,8 +156,8 @@ Status AeadSealInto(ByteView key, ByteView head, ByteView body, ByteView aad,
       1) {
     return OpenSslFailure("AES-256-GCM encryption setup");
   }
-  if (!UpdateSliced(ctx.get(), true, nullptr, aad) || !EncryptScattered(ctx.get(), head, sealed) ||
-      !EncryptScattered(ctx.get(), body, sealed)) {
+  if (!AddAad(ctx.get(), true, aad) || !EncryptInto(ctx.get(), head, sealed) ||
+      !EncryptInto(ctx.get(), body, sealed)) {
     return OpenSslFailure("AES-256-GCM encryption");
   }
   int final_len = 0;
@@ -187,7 +165,7 @@ Status AeadSealInto(ByteView key, ByteView head, ByteView body, ByteView aad,
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, int(kAeadTagSize), tag) != 1) {
     return OpenSslFailure("AES-256-GCM encryption");
   }
-  sealed.Write(tag);
+  CopyInto(tag, sealed);
   return Status::Ok();
 }
 
@@ -207,9 +185,9 @@ Result<Bytes> AeadOpenScattered(ByteView key, std::span<const ByteView> sealed, 
   }
   if (size < kAeadOverhead + head.size())
     return Status::Corruption("encrypted data is shorter than its format's leading bytes");
-  ScatteredInput in(sealed);
+  SpanCursor<const uint8_t> in(sealed);
   uint8_t nonce[kAeadNonceSize];
-  in.Read(nonce, kAeadNonceSize);
+  CopyFrom(in, nonce);
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return OpenSslFailure("AES-256-GCM context allocation");
@@ -218,12 +196,11 @@ Result<Bytes> AeadOpenScattered(ByteView key, std::span<const ByteView> sealed, 
     return OpenSslFailure("AES-256-GCM decryption setup");
   }
   Bytes out(size - kAeadOverhead - head.size());
-  const bool decrypted = UpdateSliced(ctx.get(), false, nullptr, aad) &&
-                         DecryptScattered(ctx.get(), in, head.size(), head.data()) &&
-                         DecryptScattered(ctx.get(), in, out.size(), out.data());
+  const bool decrypted = AddAad(ctx.get(), false, aad) && DecryptFrom(ctx.get(), in, head) &&
+                         DecryptFrom(ctx.get(), in, out);
   // OpenSSL's ctrl takes a non-const pointer but only reads the tag when setting it.
   uint8_t tag[kAeadTagSize];
-  in.Read(tag, kAeadTagSize);
+  CopyFrom(in, tag);
   if (!decrypted ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, int(kAeadTagSize), tag) != 1) {
     SecureWipe(out);

@@ -332,11 +332,13 @@ Status Repository::UploadPack(std::unique_ptr<OpenPack> pack) {
   for (IndexEntry& e : pack->entries) e.loc.pack_id = pack_id;
 
   const std::string name = PackObjectName(pack_id);
-  std::optional<ShardFiles> files;
-  TESSERA_ASSIGN_OR_RETURN(files, objects_->EncodeShardFiles(name, data, /*compress=*/false));
-  data = Bytes();  // only the shards are needed from here on
-  TESSERA_ASSIGN_OR_RETURN(PutOutcome out, objects_->WriteShardFiles(name, *files));
-  files.reset();
+  PutOutcome out;
+  {  // the shards' memory goes as soon as they are written
+    TESSERA_ASSIGN_OR_RETURN(ShardFiles files,
+                             objects_->EncodeShardFiles(name, data, /*compress=*/false));
+    data = Bytes();  // only the shards are needed from here on
+    TESSERA_ASSIGN_OR_RETURN(out, objects_->WriteShardFiles(name, files));
+  }
   NoteFailedStores(out.failed_stores);
   std::string index_name = "index/" + crypto::RandomId();
   TESSERA_ASSIGN_OR_RETURN(PutOutcome idx,
