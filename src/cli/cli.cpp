@@ -138,7 +138,8 @@ Result<std::vector<int>> ParseStoreNumbers(const std::string& text, const char* 
 }
 
 void PrintJson(const nlohmann::json& j) {
-  std::cout << j.dump(2) << std::endl;
+  // File names need not be UTF-8 (Big5 names on old shares): shown with U+FFFD.
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
 
 void Run(Context& ctx, const std::function<Status()>& fn) {

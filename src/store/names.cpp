@@ -1,38 +1,10 @@
 #include "store/names.hpp"
 
+#include "base/utf8.hpp"
+
 namespace tessera::store {
 
 namespace {
-
-// Length of the UTF-8 sequence starting at s[i], or 0 if it is not well-formed
-// (overlong forms, surrogates and code points above U+10FFFF included).
-size_t Utf8Length(std::string_view s, size_t i) {
-  auto byte = [&](size_t j) { return static_cast<unsigned char>(s[j]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  size_t len;
-  uint32_t cp;
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (size_t j = 1; j < len; ++j) {
-    if ((byte(i + j) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + j) & 0x3F);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
 
 std::string Quote(std::string_view name) {
   // Names in messages are shown without their control characters.
@@ -56,7 +28,7 @@ Status Validate(std::string_view s, bool allow_partial_end, const char* what) {
   for (size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7F) return bad("contains a control character");
-    size_t len = Utf8Length(s, i);
+    size_t len = Utf8SequenceLength(s, i);
     if (len == 0) return bad("not valid UTF-8");
     i += len;
   }

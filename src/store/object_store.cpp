@@ -1,5 +1,6 @@
 #include "store/object_store.hpp"
 
+#include "base/utf8.hpp"
 #include "store/file_store.hpp"
 #include "store/s3_store.hpp"
 
@@ -7,6 +8,8 @@ namespace tessera::store {
 
 Result<std::unique_ptr<ObjectStore>> OpenStore(const std::string& url,
                                                const StoreOptions& options) {
+  // URLs go into the vault's configuration, which is JSON: text only.
+  if (!IsValidUtf8(url)) return Status::InvalidArgument("a store URL must be UTF-8 text");
   if (url.starts_with("file:")) {
     TESSERA_ASSIGN_OR_RETURN(auto s, FileStore::Open(url));
     return std::unique_ptr<ObjectStore>(std::move(s));

@@ -1,11 +1,18 @@
 #include "vault/model.hpp"
 #include "base/json_fields.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <nlohmann/json.hpp>
+
+#include "base/utf8.hpp"
 
 namespace tessera::vault {
 
 using nlohmann::json;
+
+// Suffix of the member that holds text's exact bytes when they are not UTF-8.
+constexpr std::string_view kBytesSuffix = "_bytes";
 
 std::string ToHex(const BlobId& id) {
   return HexEncode(id);
@@ -44,30 +51,153 @@ static NodeType NodeTypeFromName(const std::string& s) {
   return NodeType::kOther;
 }
 
-Bytes SerializeTree(const Tree& tree) {
-  json nodes = json::array();
-  for (const Node& n : tree.nodes) {
-    json j = {{"name", n.name},         {"type", NodeTypeName(n.type)},
-              {"mode", n.mode},         {"uid", n.uid},
-              {"gid", n.gid},           {"mtime_ns", n.mtime_ns},
-              {"ctime_ns", n.ctime_ns}, {"inode", n.inode},
-              {"device", n.device}};
-    if (!n.user.empty()) j["user"] = n.user;
-    if (!n.group.empty()) j["group"] = n.group;
-    if (n.type == NodeType::kFile) {
-      j["size"] = n.size;
-      json content = json::array();
-      for (const BlobId& id : n.content) content.push_back(ToHex(id));
-      j["content"] = std::move(content);
-      j["chunk_sizes"] = n.chunk_sizes;
+namespace {
+
+// Appends `s` (valid UTF-8) as a JSON string, escaped exactly as nlohmann::json::dump()
+// escapes it, so trees written here and by earlier versions are byte for byte the same.
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        } else {
+          out += c;
+        }
     }
-    if (n.subtree) j["subtree"] = ToHex(*n.subtree);
-    if (n.type == NodeType::kSymlink) j["link_target"] = n.link_target;
-    nodes.push_back(std::move(j));
   }
-  json t = {{"version", 1}, {"nodes", std::move(nodes)}};
-  std::string s = t.dump();
-  return Bytes(s.begin(), s.end());
+  out += '"';
+}
+
+template <typename T>
+void AppendInt(std::string& out, T value) {
+  char buf[24];
+  auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+  out.append(buf, end);
+}
+
+// The members of one JSON object, written in the order given: the callers give them in
+// nlohmann's (sorted) order.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+  ~ObjectWriter() { out_ += '}'; }
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  std::string& Key(std::string_view key) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_ += key;
+    out_ += "\":";
+    return out_;
+  }
+  template <typename T>
+  void Int(std::string_view key, T value) {
+    AppendInt(Key(key), value);
+  }
+  void Hex(std::string_view key, ByteView bytes) { Key(key) += '"' + HexEncode(bytes) + '"'; }
+  // Text that may not be UTF-8 (a Big5 file name, say): then the member holds a readable
+  // stand-in and `key`_bytes the exact bytes in hex.
+  void Text(std::string_view key, const std::string& value) {
+    if (IsValidUtf8(value)) {
+      AppendJsonString(Key(key), value);
+      return;
+    }
+    AppendJsonString(Key(key), ToValidUtf8(value));
+    Hex(std::string(key).append(kBytesSuffix), AsBytes(value));
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+// The text at `key`, or the exact bytes at `key`_bytes when they are there.
+std::string TextMember(const json& j, const std::string& key, bool required) {
+  const std::string raw_key = std::string(key).append(kBytesSuffix);
+  auto raw = j.find(raw_key);
+  if (raw != j.end()) {
+    auto bytes = HexDecode(raw->get<std::string>());
+    if (!bytes.ok()) throw std::invalid_argument(raw_key + " is not hex");
+    return std::string(AsString(*bytes));
+  }
+  return required ? j.at(key).get<std::string>() : j.value(key, "");
+}
+
+}  // namespace
+
+Bytes SerializeTree(const Tree& tree) {
+  // Written by hand rather than through nlohmann::json: building a json value per node
+  // took a fifth of the directory walk's time in a backup of many small files.
+  std::string out;
+  out.reserve(64 + 320 * tree.nodes.size());
+  {
+    ObjectWriter t(out);
+    t.Key("nodes") += '[';
+    for (size_t i = 0; i < tree.nodes.size(); ++i) {
+      const Node& n = tree.nodes[i];
+      if (i > 0) out += ',';
+      ObjectWriter j(out);
+      if (n.type == NodeType::kFile) {
+        j.Key("chunk_sizes") += '[';
+        for (size_t c = 0; c < n.chunk_sizes.size(); ++c) {
+          if (c > 0) out += ',';
+          AppendInt(out, n.chunk_sizes[c]);
+        }
+        out += ']';
+        j.Key("content") += '[';
+        for (size_t c = 0; c < n.content.size(); ++c) {
+          if (c > 0) out += ',';
+          out += '"' + ToHex(n.content[c]) + '"';
+        }
+        out += ']';
+      }
+      j.Int("ctime_ns", n.ctime_ns);
+      j.Int("device", n.device);
+      j.Int("gid", n.gid);
+      if (!n.group.empty()) j.Text("group", n.group);
+      j.Int("inode", n.inode);
+      if (n.type == NodeType::kSymlink) j.Text("link_target", n.link_target);
+      j.Int("mode", n.mode);
+      j.Int("mtime_ns", n.mtime_ns);
+      j.Text("name", n.name);
+      if (n.type == NodeType::kFile) j.Int("size", n.size);
+      if (n.subtree) j.Hex("subtree", *n.subtree);
+      AppendJsonString(j.Key("type"), NodeTypeName(n.type));
+      j.Int("uid", n.uid);
+      if (!n.user.empty()) j.Text("user", n.user);
+    }
+    out += ']';
+    t.Int("version", 1);
+  }
+  return Bytes(out.begin(), out.end());
 }
 
 Result<Tree> ParseTree(ByteView data) {
@@ -78,7 +208,7 @@ Result<Tree> ParseTree(ByteView data) {
     Tree tree;
     for (const json& j : t.at("nodes")) {
       Node n;
-      n.name = j.at("name").get<std::string>();
+      n.name = TextMember(j, "name", true);
       if (n.name.empty() || n.name == "." || n.name == ".." ||
           n.name.find('/') != std::string::npos)
         return Status::Corruption("tree holds an unsafe file name");
@@ -86,8 +216,8 @@ Result<Tree> ParseTree(ByteView data) {
       n.mode = OptionalInt<uint32_t>(j, "mode", 0);
       n.uid = OptionalInt<uint32_t>(j, "uid", 0);
       n.gid = OptionalInt<uint32_t>(j, "gid", 0);
-      n.user = j.value("user", "");
-      n.group = j.value("group", "");
+      n.user = TextMember(j, "user", false);
+      n.group = TextMember(j, "group", false);
       n.mtime_ns = OptionalInt<int64_t>(j, "mtime_ns", 0);
       n.ctime_ns = OptionalInt<int64_t>(j, "ctime_ns", 0);
       n.inode = OptionalInt<uint64_t>(j, "inode", 0);
@@ -108,7 +238,7 @@ Result<Tree> ParseTree(ByteView data) {
       }
       if (n.type == NodeType::kDir && !n.subtree)
         return Status::Corruption("directory node without subtree");
-      n.link_target = j.value("link_target", "");
+      n.link_target = TextMember(j, "link_target", false);
       tree.nodes.push_back(std::move(n));
     }
     return tree;
@@ -139,7 +269,18 @@ Bytes SerializeSnapshot(const Snapshot& s) {
               {"new_bytes", m.new_bytes},
               {"stored_bytes", m.stored_bytes},
               {"seconds", m.seconds}}}};
-  std::string out = j.dump();
+  // Paths are the user's bytes and kept exactly; host, user and tag names are labels,
+  // shown with U+FFFD for what is not UTF-8.
+  if (!std::all_of(s.paths.begin(), s.paths.end(), IsValidUtf8)) {
+    json shown = json::array(), exact = json::array();
+    for (const std::string& p : s.paths) {
+      shown.push_back(ToValidUtf8(p));
+      exact.push_back(HexEncode(AsBytes(p)));
+    }
+    j["paths"] = std::move(shown);
+    j[std::string("paths").append(kBytesSuffix)] = std::move(exact);
+  }
+  std::string out = j.dump(-1, ' ', false, json::error_handler_t::replace);
   return Bytes(out.begin(), out.end());
 }
 
@@ -154,6 +295,15 @@ Result<Snapshot> ParseSnapshot(ByteView data, const std::string& id) {
     s.hostname = j.value("hostname", "");
     s.username = j.value("username", "");
     s.paths = j.value("paths", std::vector<std::string>{});
+    auto exact = j.find(std::string("paths").append(kBytesSuffix));
+    if (exact != j.end()) {
+      s.paths.clear();
+      for (const json& p : *exact) {
+        auto b = HexDecode(p.get<std::string>());
+        if (!b.ok()) return Status::Corruption("snapshot " + id + " has a path that is not hex");
+        s.paths.emplace_back(AsString(*b));
+      }
+    }
     s.tags = j.value("tags", std::vector<std::string>{});
     s.parent = j.value("parent", "");
     TESSERA_ASSIGN_OR_RETURN(s.tree, BlobIdFromHex(j.at("tree").get<std::string>()));

@@ -64,11 +64,18 @@ head -c 1500000 /dev/urandom > data/big2.bin
 for i in $(seq 1 40); do seq 1 $((i * 200)) | sed "s/^/公文 $i /" > "data/docs/note-$i.txt"; done
 head -c 5000 /dev/urandom > data/docs/deep/small.bin
 ln -s big1.bin data/link
+# A folder and a file named in Big5 (公文/函.txt), as on an old Windows share: not UTF-8.
+BIG5_DIR=$(printf '\xa4\xbd\xa4\xe5') BIG5_FILE=$(printf '\xa8\xe7').txt
+mkdir "data/$BIG5_DIR" && echo "Big5 name" > "data/$BIG5_DIR/$BIG5_FILE"
 stores=()
 for i in 1 2 3 4 5; do stores+=(--store "file://$WORK/s$i"); done
 
 check "init 3-of-5 over five directories" T init "${stores[@]}" --threshold 3 --pack-size-mib 1
 check "backup" T backup data
+expect_rc "ls --json of Big5 names" 0 T ls latest --json
+in_log "shows them with U+FFFD" "$(printf '\xef\xbf\xbd\xef\xbf\xbd.txt')"
+expect_rc "dump of a file with a Big5 name" 0 T dump latest "$WORK/data/$BIG5_DIR/$BIG5_FILE"
+in_log "gives its content" "Big5 name"
 expect_rc "verify of a new vault is clean" 0 T verify
 expect_rc "verify --read-data of a new vault is clean" 0 T verify --read-data
 

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
@@ -14,6 +16,7 @@
 #include "base/progress.hpp"
 #include "base/status.hpp"
 #include "base/thread_pool.hpp"
+#include "base/utf8.hpp"
 
 namespace tessera {
 namespace {
@@ -61,6 +64,26 @@ TEST(Bytes, HexAndIntegers) {
   SecretBytes moved = std::move(s);
   EXPECT_EQ(AsString(moved.view()), "secret");
   EXPECT_TRUE(s.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+}
+
+TEST(Utf8, ValidAndNot) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "plain ascii, longer than one word of eight", "公文 郵件",
+                                "\xF0\x9F\x98\x80", "\x7F", std::string(1, '\0')})
+    EXPECT_TRUE(IsValidUtf8(s)) << s;
+  // Big5 公文, a lone continuation byte, a cut-off sequence, overlong '/', a surrogate,
+  // above U+10FFFF; each also after an ASCII run of a word or more.
+  for (const std::string& bad :
+       std::vector<std::string>{"\xA4\xBD\xA4\xE5", "\x80", "\xE5\x85", "\xC0\xAF", "\xED\xA0\x80",
+                                "\xF4\x90\x80\x80"}) {
+    EXPECT_FALSE(IsValidUtf8(bad));
+    EXPECT_FALSE(IsValidUtf8("abcdefghij" + bad));
+    EXPECT_FALSE(IsValidUtf8("abcdefghij" + bad + "klmnopqrstuvwxyz"));
+    EXPECT_TRUE(IsValidUtf8(ToValidUtf8(bad)));
+  }
+  EXPECT_EQ(ToValidUtf8("a\xA4\xBD公"), "a\xEF\xBF\xBD\xEF\xBF\xBD公");
+  EXPECT_EQ(ToValidUtf8("\xE5\x85"), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(ToValidUtf8("公文"), "公文");
 }
 
 TEST(Files, AtomicWriteReadAndModes) {

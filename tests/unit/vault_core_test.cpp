@@ -980,6 +980,11 @@ void MakeRichTree(const fs::path& root, size_t big_size) {
   fs::create_symlink("does/not/exist", root / "dangling");
   fs::create_directory_symlink("nested", root / "link_dir");
   fs::create_symlink("例如 公文.txt", root / "链接 to 公文");
+  // Names in Big5 (公文, 函): bytes that are not UTF-8, as on an old Windows share.
+  const std::string big5_dir = "\xA4\xBD\xA4\xE5", big5_file = "\xA8\xE7.txt";
+  fs::create_directories(root / big5_dir);
+  WriteText(root / big5_dir / big5_file, "Big5 name\n");
+  fs::create_symlink(big5_dir + "/" + big5_file, root / ("to " + big5_file));
   auto mode = [&](const char* rel, fs::perms p) { fs::permissions(root / rel, p); };
   mode("exec.sh", static_cast<fs::perms>(0755));
   mode("private.txt", static_cast<fs::perms>(0600));
@@ -1093,6 +1098,29 @@ TEST(VaultSplit, EveryThreeOfFiveStoresRestoreBitExact) {
 }
 
 // Files dated before 1970 (mtime < 0 with a fraction of a second) keep their time too.
+// A share's folder named in Big5, backed up by its own path: the snapshot keeps the path's
+// bytes, and a second backup finds it again as the parent.
+TEST(VaultSplit, SourcePathThatIsNotUtf8) {
+  VaultEnv env("big5");
+  ASSERT_OK(env.Init(2, 3));
+  const fs::path src = env.Source("\xA4\xBD\xA4\xE5");
+  MakeSmallTree(src, 9, 3, 20000);
+  auto repo = env.Open();
+  ASSERT_OK(repo);
+  auto first = BackupPaths(**repo, {src.string()});
+  ASSERT_OK(first);
+  auto again = BackupPaths(**repo, {src.string()});
+  ASSERT_OK(again);
+  EXPECT_EQ(again->snapshot.parent, first->snapshot.id);
+  EXPECT_EQ(again->snapshot.summary.files_unchanged, again->snapshot.summary.files);
+  auto reopened = env.Open();
+  ASSERT_OK(reopened);
+  auto snap = (*reopened)->FindSnapshot(first->snapshot.id);
+  ASSERT_OK(snap);
+  EXPECT_EQ(snap->paths, std::vector<std::string>{src.string()});
+  EXPECT_RESTORES_IDENTICAL(**reopened, first->snapshot.id, src, env.root() / "restore");
+}
+
 TEST(VaultSplit, PreEpochMtimeIsRestored) {
   VaultEnv env("epoch");
   ASSERT_OK(env.Init(2, 3));
@@ -1706,6 +1734,123 @@ TEST(VaultBadInput, CorruptLocalConfig) {
   ASSERT_FALSE(repo.ok());
   EXPECT_EQ(repo.status().code(), StatusCode::kNotFound);
   EXPECT_THAT(repo.status().message(), HasSubstr("connect"));
+}
+
+// Trees as earlier versions wrote them (through nlohmann::json): the writer must give the
+// same bytes, or unchanged directories would be stored again after an upgrade.
+Bytes TreeAsNlohmannWrites(const Tree& tree) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const Node& n : tree.nodes) {
+    nlohmann::json j = {{"name", n.name},         {"type", NodeTypeName(n.type)},
+                        {"mode", n.mode},         {"uid", n.uid},
+                        {"gid", n.gid},           {"mtime_ns", n.mtime_ns},
+                        {"ctime_ns", n.ctime_ns}, {"inode", n.inode},
+                        {"device", n.device}};
+    if (!n.user.empty()) j["user"] = n.user;
+    if (!n.group.empty()) j["group"] = n.group;
+    if (n.type == NodeType::kFile) {
+      j["size"] = n.size;
+      nlohmann::json content = nlohmann::json::array();
+      for (const BlobId& id : n.content) content.push_back(ToHex(id));
+      j["content"] = std::move(content);
+      j["chunk_sizes"] = n.chunk_sizes;
+    }
+    if (n.subtree) j["subtree"] = ToHex(*n.subtree);
+    if (n.type == NodeType::kSymlink) j["link_target"] = n.link_target;
+    nodes.push_back(std::move(j));
+  }
+  std::string s = nlohmann::json{{"version", 1}, {"nodes", std::move(nodes)}}.dump();
+  return Bytes(s.begin(), s.end());
+}
+
+TEST(VaultFormat, TreesAreWrittenAsEarlierVersionsWroteThem) {
+  std::mt19937_64 rng(20261203);
+  // Every character JSON escapes, some it does not (0x7F, '/'), and multi-byte text.
+  const std::vector<std::string> pieces = {
+      "a",    "公文", "\"",   "\\", "/",         "\b", "\f", "\n", "\r", "\t", std::string(1, '\0'),
+      "\x01", "\x1f", "\x7f", "😀",  "e\xCC\x81", " "};
+  auto text = [&](size_t max) {
+    std::string t;
+    for (size_t i = rng() % (max + 1); i > 0; --i) t += pieces[rng() % pieces.size()];
+    return t;
+  };
+  for (int round = 0; round < 200; ++round) {
+    Tree t;
+    for (size_t i = rng() % 6; i > 0; --i) {
+      Node n;
+      n.name = "n" + text(4);
+      n.type = static_cast<NodeType>(rng() % 4);
+      n.mode = static_cast<uint32_t>(rng());
+      n.uid = static_cast<uint32_t>(rng());
+      n.gid = static_cast<uint32_t>(rng());
+      n.user = text(2);
+      n.group = text(2);
+      n.mtime_ns = static_cast<int64_t>(rng());  // negative ones too
+      n.ctime_ns = static_cast<int64_t>(rng());
+      n.inode = rng();
+      n.device = rng();
+      if (n.type == NodeType::kFile) {
+        n.size = rng();
+        for (size_t c = rng() % 4; c > 0; --c) {
+          BlobId id{};
+          for (auto& b : id) b = static_cast<uint8_t>(rng());
+          n.content.push_back(id);
+          n.chunk_sizes.push_back(static_cast<uint32_t>(rng()));
+        }
+      }
+      if (n.type == NodeType::kDir || rng() % 4 == 0) n.subtree = BlobId{static_cast<uint8_t>(i)};
+      if (n.type == NodeType::kSymlink) n.link_target = text(5);
+      t.nodes.push_back(std::move(n));
+    }
+    ASSERT_EQ(AsString(SerializeTree(t)), AsString(TreeAsNlohmannWrites(t))) << "round " << round;
+  }
+}
+
+TEST(VaultFormat, NamesThatAreNotUtf8AreKeptExactly) {
+  Tree t;
+  Node file;
+  file.name = "\xA4\xBD\xA4\xE5.txt";  // 公文 in Big5
+  file.user = "\xB1\x69";              // a Big5 user name
+  file.group = "ok";
+  file.content = {BlobId{1}};
+  file.chunk_sizes = {7};
+  Node link;
+  link.name = "link";
+  link.type = NodeType::kSymlink;
+  link.link_target = "../\xA8\xE7/\xFF";
+  link.group = "\xC0\xAF";  // an overlong '/', never valid
+  t.nodes = {file, link};
+  const Bytes stored = SerializeTree(t);
+  // Still JSON text: the names shown with U+FFFD, their bytes alongside.
+  const auto j = nlohmann::json::parse(AsString(stored));
+  EXPECT_EQ(j["nodes"][0]["name"], "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD.txt");
+  EXPECT_EQ(j["nodes"][0]["name_bytes"], "a4bda4e52e747874");
+  EXPECT_FALSE(j["nodes"][0].contains("group_bytes"));
+  auto back = ParseTree(stored);
+  ASSERT_OK(back);
+  ASSERT_EQ(back->nodes.size(), 2u);
+  EXPECT_EQ(back->nodes[0].name, file.name);
+  EXPECT_EQ(back->nodes[0].user, file.user);
+  EXPECT_EQ(back->nodes[0].group, "ok");
+  EXPECT_EQ(back->nodes[1].link_target, link.link_target);
+  EXPECT_EQ(back->nodes[1].group, link.group);
+  EXPECT_EQ(SerializeTree(*back), stored);
+  // The exact bytes are checked like any name: no '/' smuggled in through them.
+  auto bad = j;
+  bad["nodes"][0]["name_bytes"] = HexEncode(AsBytes("a/b"));
+  auto refused = ParseTree(AsBytes(bad.dump()));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kCorruption);
+  bad["nodes"][0]["name_bytes"] = "not hex";
+  EXPECT_EQ(ParseTree(AsBytes(bad.dump())).status().code(), StatusCode::kCorruption);
+
+  Snapshot snap;
+  snap.paths = {"/srv/share/\xA4\xBD\xA4\xE5", "/srv/ok"};
+  snap.hostname = "host\xFF";
+  auto parsed = ParseSnapshot(SerializeSnapshot(snap), std::string(64, 'a'));
+  ASSERT_OK(parsed);
+  EXPECT_EQ(parsed->paths, snap.paths);
+  EXPECT_EQ(parsed->hostname, "host\xEF\xBF\xBD");  // a label: shown, not kept exactly
 }
 
 // The input tests/fuzz/vault_parse_fuzz found: a float where an integer belongs was
