@@ -1,5 +1,6 @@
 #include "vault/backup.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <grp.h>
@@ -451,20 +452,28 @@ Result<std::shared_ptr<std::optional<BlobId>>> Archiver::SaveDir(const std::stri
   // Files first, subdirectories after: the workers then hash and store this directory's
   // files while the walk is below it, instead of the walk waiting for them at the end.
   std::vector<std::string> files, dirs;
-  std::error_code ec;
-  fs::directory_iterator it(path, ec);
-  if (ec) {
-    if (ec == std::errc::permission_denied)
-      return Status::PermissionDenied(path + ": " + ec.message());
-    return Status::IOError(path + ": " + ec.message());
+  DIR* listing = ::opendir(path.c_str());
+  if (!listing) return Status::FromErrno(path, errno);
+  // The entry's type comes from the listing itself: a stat per entry here, on top of the
+  // one SaveEntry makes, cost a tenth of a small-file backup's walk.
+  while (true) {
+    errno = 0;
+    const dirent* e = ::readdir(listing);
+    if (!e) {
+      if (errno != 0) warnings_.push_back(path + ": listing stopped: " + std::strerror(errno));
+      break;
+    }
+    const std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {  // file systems that do not record types
+      struct stat st {};
+      is_dir = ::fstatat(::dirfd(listing), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
+    }
+    (is_dir ? dirs : files).emplace_back(name);
   }
-  for (; it != fs::directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    std::error_code type_ec;
-    const bool is_dir = it->symlink_status(type_ec).type() == fs::file_type::directory;
-    (is_dir ? dirs : files).push_back(it->path().filename().string());
-  }
-  if (ec) warnings_.push_back(path + ": listing stopped: " + ec.message());
+  ::closedir(listing);
   std::sort(files.begin(), files.end());
   std::sort(dirs.begin(), dirs.end());
   PendingDir dir;
