@@ -21,6 +21,7 @@
 #include <optional>
 #include <semaphore>
 #include <set>
+#include <thread>
 
 #include "base/clock.hpp"
 #include "vault/chunker.hpp"
@@ -105,7 +106,42 @@ struct PendingDir {
   std::vector<Node> done;
   // Subdirectories among `done`, by index, and where their trees' ids will be.
   std::vector<std::pair<size_t, std::shared_ptr<std::optional<BlobId>>>> subdirs;
+  // Subdirectories that another walker took, by index, and their trees to come.
+  std::vector<std::pair<size_t, std::future<Result<BlobId>>>> handed_off;
   std::shared_ptr<std::optional<BlobId>> tree = std::make_shared<std::optional<BlobId>>();
+};
+
+// A directory's entries, files and subdirectories apart, each sorted by name.
+struct Listing {
+  std::vector<std::string> files, dirs;
+};
+
+// Chunks collected into one worker task: one small file per task cost more in thread
+// wake-ups than in hashing and compressing it.
+struct BatchedChunk {
+  Bytes data;
+  std::promise<Result<BlobId>> result;
+};
+
+// What one thread walking the file system keeps to itself.
+struct Walk {
+  Bytes read_buf;  // reused for every file: allocating it per file would cost more than reading
+  std::vector<BatchedChunk> batch;
+  size_t batch_bytes = 0;
+  // Walked directories not yet stored, in walk order (children before their parent).
+  // Storing a directory's tree right after walking it made the walk wait for its last
+  // files at every directory, and left the workers idle while it walked the next.
+  std::deque<PendingDir> unfinished;
+  std::vector<std::string> warnings;
+  SnapshotSummary summary;  // counts of what this walk saw
+};
+
+// A subdirectory handed to another walker.
+struct HandOff {
+  std::string path;
+  Listing listing;
+  std::unique_ptr<Tree> parent;
+  std::promise<Result<BlobId>> result;
 };
 
 class Archiver {
@@ -115,14 +151,22 @@ class Archiver {
         options_(options),
         progress_(progress),
         chunker_(repo.keys().gear(), repo.config().chunker),
-        slots_(static_cast<std::ptrdiff_t>(2 * repo.cpu().size() + 2)) {}
-  // Chunk tasks refer to this object: a run that fails part-way must not leave them
-  // running after it returned. (After a successful run none is left.)
+        slots_(static_cast<std::ptrdiff_t>(2 * repo.cpu().size() + 2)),
+        helper_([this] { HelperLoop(); }) {}
+  // Chunk tasks and the helper refer to this object: a run that fails part-way must not
+  // leave them running after it returned. (After a successful run none is left.)
   ~Archiver() {
     {
       std::lock_guard lock(tasks_mu_);
       if (!failed_.exchange(true)) chunk_error_ = Status::Unavailable("the backup stopped");
     }
+    {
+      std::lock_guard lock(jobs_mu_);
+      stop_ = true;
+      jobs_.clear();  // never started: their waiters are gone too
+    }
+    jobs_cv_.notify_all();
+    helper_.join();
     WaitForChunkTasks();
   }
 
@@ -131,57 +175,76 @@ class Archiver {
  private:
   Result<BlobId> SaveVirtual(const std::string& prefix, const std::vector<std::string>& selected,
                              const Tree* parent);
-  // Walks a directory and queues it to be finished later: where its tree's id will be.
-  Result<std::shared_ptr<std::optional<BlobId>>> SaveDir(const std::string& path,
+  // Lists a directory. PermissionDenied or NotFound when it cannot be read (the caller
+  // skips it with a warning).
+  Result<Listing> ListDir(Walk& w, const std::string& path);
+  // Saves a listed directory's entries and queues it to be finished later: where its
+  // tree's id will be.
+  Result<std::shared_ptr<std::optional<BlobId>>> SaveDir(Walk& w, const std::string& path,
+                                                         const Listing& listing,
                                                          const Tree* parent);
   // Adds the node for `path` (named `name`) to `dir`.
-  Status SaveEntry(const std::string& path, const std::string& name, const Tree* parent,
+  Status SaveEntry(Walk& w, const std::string& path, const std::string& name, const Tree* parent,
                    PendingDir& dir);
-  // Stores the tree of `dir`, whose subdirectories are finished.
-  Result<BlobId> FinishDir(PendingDir& dir);
+  // Stores the tree of `dir` once its subdirectories are finished.
+  Result<BlobId> FinishDir(Walk& w, PendingDir& dir);
   // Finishes queued directories, oldest first, until at most `keep` are left.
-  Status FinishQueuedDirs(size_t keep);
-  Result<PendingFile> ChunkFile(int fd, Node node);
-  Result<std::vector<BlobId>> WaitChunks(PendingFile& f);
-  Result<BlobId> FinishTree(std::deque<PendingFile>& pending, std::vector<Node>& done);
-  void SubmitChunk(PendingFile& f, Bytes chunk);
+  Status FinishQueuedDirs(Walk& w, size_t keep);
+  Result<PendingFile> ChunkFile(Walk& w, int fd, Node node);
+  Result<std::vector<BlobId>> WaitChunks(Walk& w, PendingFile& f);
+  Result<BlobId> FinishTree(Walk& w, std::deque<PendingFile>& pending, std::vector<Node>& done);
+  void SubmitChunk(Walk& w, PendingFile& f, Bytes chunk);
   // Hands the batched chunks to a worker.
-  void FlushBatch();
+  void FlushBatch(Walk& w);
   // Does the batched chunks' work on this thread: before the walk waits for chunks, since
   // handing over the last few of a directory only to wait for them idles this thread.
-  void RunBatchHere();
+  void RunBatchHere(Walk& w);
+  void SaveChunks(std::vector<BatchedChunk>& batch);
   Result<BlobId> SaveChunk(Bytes chunk);
   const Node* FindParent(const Tree* parent, const std::string& name) const;
   Result<std::unique_ptr<Tree>> LoadParentSubtree(const Node* n);
   void WaitForChunkTasks();
+
+  // Two walkers share the walk: this thread and a helper. One walk alone (listing,
+  // opening and reading files, writing trees) was the critical path of a backup of many
+  // small files, with the workers idle a third of the time, and while it waited for a
+  // large file's shards to reach the device, nothing else was read. A walker that is
+  // idle takes the next subdirectory the other one meets, whole.
+  void HelperLoop();
+  // Queues the directory for an idle walker, if there is one; then `listing` and
+  // `parent` are moved from.
+  std::optional<std::future<Result<BlobId>>> TryHandOff(const std::string& path, Listing& listing,
+                                                        std::unique_ptr<Tree>& parent);
+  // The tree of a handed-off directory; meanwhile this thread walks what is handed to it.
+  Result<BlobId> WaitForHandOff(std::future<Result<BlobId>>& tree);
+  void RunHandOff(HandOff& job);
+  // Adds a walk's counts and warnings to the run's, and clears them.
+  void MergeWalk(Walk& w);
 
   Repository& repo_;
   const BackupOptions& options_;
   Progress* progress_;
   Chunker chunker_;
   std::counting_semaphore<1024> slots_;  // bounds batches in flight, and so memory
-  // Chunks collected into one worker task: one small file per task cost more in thread
-  // wake-ups than in hashing and compressing it.
-  struct BatchedChunk {
-    Bytes data;
-    std::promise<Result<BlobId>> result;
-  };
-  std::vector<BatchedChunk> batch_;
-  size_t batch_bytes_ = 0;
-  void SaveChunks(std::vector<BatchedChunk>& batch);
-  SnapshotSummary summary_;
   std::atomic<uint64_t> new_blobs_{0}, new_bytes_{0}, stored_bytes_{0};
-  std::vector<std::string> warnings_;
-  // Walked directories not yet stored, in walk order (children before their parent).
-  // Storing a directory's tree right after walking it made the walk wait for its last
-  // files at every directory, and left the workers idle while it walked the next.
-  std::deque<PendingDir> unfinished_;
   std::mutex tasks_mu_;  // guards tasks_running_ and chunk_error_
   std::condition_variable tasks_done_;
   size_t tasks_running_ = 0;
   Status chunk_error_;               // the first chunk's failure; later chunks skip their work
   std::atomic<bool> failed_{false};  // chunk_error_ is set
-  Bytes read_buf_;  // reused for every file: allocating it per file would cost more than reading
+
+  Walk main_walk_;
+  std::mutex merged_mu_;  // guards summary_, warnings_ and spare_walks_
+  SnapshotSummary summary_;
+  std::vector<std::string> warnings_;
+  std::vector<std::unique_ptr<Walk>> spare_walks_;
+
+  std::mutex jobs_mu_;               // guards jobs_, idle_walkers_ and stop_
+  std::condition_variable jobs_cv_;  // a job was queued or finished, or stop_ was set
+  std::deque<HandOff> jobs_;
+  size_t idle_walkers_ = 0;
+  bool stop_ = false;
+  std::thread helper_;  // last: it starts running in the constructor
 };
 
 const Node* Archiver::FindParent(const Tree* parent, const std::string& name) const {
@@ -205,6 +268,100 @@ void Archiver::WaitForChunkTasks() {
   tasks_done_.wait(lock, [this] { return tasks_running_ == 0; });
 }
 
+void Archiver::HelperLoop() {
+  std::unique_lock lock(jobs_mu_);
+  while (true) {
+    ++idle_walkers_;
+    jobs_cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+    --idle_walkers_;
+    if (stop_) return;
+    HandOff job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    RunHandOff(job);
+    lock.lock();
+  }
+}
+
+std::optional<std::future<Result<BlobId>>> Archiver::TryHandOff(const std::string& path,
+                                                                Listing& listing,
+                                                                std::unique_ptr<Tree>& parent) {
+  std::lock_guard lock(jobs_mu_);
+  if (stop_ || idle_walkers_ <= jobs_.size()) return std::nullopt;
+  HandOff& job = jobs_.emplace_back(HandOff{path, std::move(listing), std::move(parent), {}});
+  auto tree = job.result.get_future();
+  jobs_cv_.notify_all();
+  return tree;
+}
+
+Result<BlobId> Archiver::WaitForHandOff(std::future<Result<BlobId>>& tree) {
+  std::unique_lock lock(jobs_mu_);
+  while (tree.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (!jobs_.empty()) {
+      HandOff job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      RunHandOff(job);
+      lock.lock();
+      continue;
+    }
+    ++idle_walkers_;
+    jobs_cv_.wait(lock);
+    --idle_walkers_;
+  }
+  lock.unlock();
+  try {
+    return tree.get();
+  } catch (const std::future_error&) {  // never started: the run is being abandoned
+    return Status::Unavailable("the backup stopped");
+  }
+}
+
+void Archiver::RunHandOff(HandOff& job) {
+  std::unique_ptr<Walk> w;
+  {
+    std::lock_guard lock(merged_mu_);
+    if (!spare_walks_.empty()) {
+      w = std::move(spare_walks_.back());
+      spare_walks_.pop_back();
+    }
+  }
+  if (!w) w = std::make_unique<Walk>();
+  Result<BlobId> tree = [&]() -> Result<BlobId> {
+    TESSERA_ASSIGN_OR_RETURN(auto id, SaveDir(*w, job.path, job.listing, job.parent.get()));
+    TESSERA_RETURN_IF_ERROR(FinishQueuedDirs(*w, 0));
+    return **id;
+  }();
+  if (!tree.ok()) {  // what is left of a failed walk is not needed any more
+    w->unfinished.clear();
+    w->batch.clear();
+    w->batch_bytes = 0;
+  }
+  MergeWalk(*w);
+  {
+    std::lock_guard lock(merged_mu_);
+    spare_walks_.push_back(std::move(w));
+  }
+  job.result.set_value(std::move(tree));
+  // Under the lock, so that a waiter between its check and its wait cannot miss it.
+  { std::lock_guard lock(jobs_mu_); }
+  jobs_cv_.notify_all();
+}
+
+void Archiver::MergeWalk(Walk& w) {
+  std::lock_guard lock(merged_mu_);
+  SnapshotSummary& m = summary_;
+  m.files += w.summary.files;
+  m.dirs += w.summary.dirs;
+  m.symlinks += w.summary.symlinks;
+  m.bytes += w.summary.bytes;
+  m.files_unchanged += w.summary.files_unchanged;
+  m.bytes_read += w.summary.bytes_read;
+  w.summary = SnapshotSummary{};
+  for (std::string& warning : w.warnings) warnings_.push_back(std::move(warning));
+  w.warnings.clear();
+}
+
 Result<BlobId> Archiver::SaveChunk(Bytes chunk) {
   if (failed_) {
     std::lock_guard lock(tasks_mu_);
@@ -226,19 +383,19 @@ Result<BlobId> Archiver::SaveChunk(Bytes chunk) {
   return id;
 }
 
-void Archiver::SubmitChunk(PendingFile& f, Bytes chunk) {
+void Archiver::SubmitChunk(Walk& w, PendingFile& f, Bytes chunk) {
   // A batch holds up to 64 chunks or 512 KiB: small files travel together, a large
   // file's chunks (128 KiB and up) go in ones and twos, and memory in flight stays
   // bounded by the slots times about a maximal chunk.
   constexpr size_t kBatchBytes = 512 * 1024, kBatchChunks = 64;
-  batch_bytes_ += chunk.size();
-  BatchedChunk& c = batch_.emplace_back(BatchedChunk{std::move(chunk), {}});
+  w.batch_bytes += chunk.size();
+  BatchedChunk& c = w.batch.emplace_back(BatchedChunk{std::move(chunk), {}});
   f.chunks.push_back(c.result.get_future());
-  if (batch_bytes_ >= kBatchBytes || batch_.size() >= kBatchChunks) FlushBatch();
+  if (w.batch_bytes >= kBatchBytes || w.batch.size() >= kBatchChunks) FlushBatch(w);
 }
 
-void Archiver::FlushBatch() {
-  if (batch_.empty()) return;
+void Archiver::FlushBatch(Walk& w) {
+  if (w.batch.empty()) return;
   slots_.acquire();
   {
     std::lock_guard lock(tasks_mu_);
@@ -246,9 +403,9 @@ void Archiver::FlushBatch() {
   }
   // std::function needs a copyable callable: the batch goes over in a shared_ptr, and is
   // freed when the task is done.
-  auto batch = std::make_shared<std::vector<BatchedChunk>>(std::move(batch_));
-  batch_.clear();
-  batch_bytes_ = 0;
+  auto batch = std::make_shared<std::vector<BatchedChunk>>(std::move(w.batch));
+  w.batch.clear();
+  w.batch_bytes = 0;
   (void)repo_.cpu().Submit([this, batch] {
     SaveChunks(*batch);
     slots_.release();
@@ -259,10 +416,10 @@ void Archiver::FlushBatch() {
   });
 }
 
-void Archiver::RunBatchHere() {
-  std::vector<BatchedChunk> batch = std::move(batch_);
-  batch_.clear();
-  batch_bytes_ = 0;
+void Archiver::RunBatchHere(Walk& w) {
+  std::vector<BatchedChunk> batch = std::move(w.batch);
+  w.batch.clear();
+  w.batch_bytes = 0;
   SaveChunks(batch);
 }
 
@@ -271,11 +428,11 @@ void Archiver::SaveChunks(std::vector<BatchedChunk>& batch) {
   batch.clear();  // the chunks' memory goes now, not when the task is destroyed
 }
 
-Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
+Result<PendingFile> Archiver::ChunkFile(Walk& w, int fd, Node node) {
   PendingFile f;
   const size_t max = chunker_.params().max_size;
-  if (read_buf_.empty()) read_buf_.resize(2 * max);
-  Bytes& buf = read_buf_;
+  if (w.read_buf.empty()) w.read_buf.resize(2 * max);
+  Bytes& buf = w.read_buf;
   // Unconsumed bytes are buf[start, start + have). They move to the front only when less
   // than one maximal chunk fits behind them, so each byte is moved at most once.
   size_t start = 0, have = 0;
@@ -296,7 +453,7 @@ Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
         if (r == 0) eof = true;
         have += static_cast<size_t>(r);
         total += static_cast<uint64_t>(r);
-        summary_.bytes_read += static_cast<uint64_t>(r);
+        w.summary.bytes_read += static_cast<uint64_t>(r);
         if (progress_) progress_->Add(0, static_cast<uint64_t>(r));
       }
     }
@@ -304,7 +461,7 @@ Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
     const uint8_t* data = buf.data() + start;
     size_t cut = chunker_.Cut(data, have);
     f.node.chunk_sizes.push_back(static_cast<uint32_t>(cut));
-    SubmitChunk(f, Bytes(data, data + cut));
+    SubmitChunk(w, f, Bytes(data, data + cut));
     start += cut;
     have -= cut;
   }
@@ -316,14 +473,14 @@ Result<PendingFile> Archiver::ChunkFile(int fd, Node node) {
   return f;
 }
 
-Result<std::vector<BlobId>> Archiver::WaitChunks(PendingFile& f) {
+Result<std::vector<BlobId>> Archiver::WaitChunks(Walk& w, PendingFile& f) {
   std::vector<BlobId> ids;
   ids.reserve(f.chunks.size());
   Status first;
   for (auto& c : f.chunks) {
     // A chunk may still be in the batch being collected, and waiting for the workers
     // idles this thread: it does that batch itself first.
-    if (c.wait_for(std::chrono::seconds(0)) != std::future_status::ready) RunBatchHere();
+    if (c.wait_for(std::chrono::seconds(0)) != std::future_status::ready) RunBatchHere(w);
     Result<BlobId> id = c.get();
     if (!id.ok() && first.ok()) first = id.status();
     if (id.ok()) ids.push_back(*id);
@@ -332,12 +489,12 @@ Result<std::vector<BlobId>> Archiver::WaitChunks(PendingFile& f) {
   return ids;
 }
 
-Status Archiver::SaveEntry(const std::string& path, const std::string& name, const Tree* parent,
-                           PendingDir& dir) {
+Status Archiver::SaveEntry(Walk& w, const std::string& path, const std::string& name,
+                           const Tree* parent, PendingDir& dir) {
   std::vector<Node>& done = dir.done;
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
-    warnings_.push_back(path + ": " + std::strerror(errno) + " (skipped)");
+    w.warnings.push_back(path + ": " + std::strerror(errno) + " (skipped)");
     return Status::Ok();
   }
   Node node = NodeFromStat(name, st);
@@ -345,17 +502,22 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
   switch (node.type) {
     case NodeType::kDir: {
       TESSERA_ASSIGN_OR_RETURN(auto sub, LoadParentSubtree(old));
-      auto tree = SaveDir(path, sub.get());
-      if (!tree.ok()) {
-        if (tree.status().code() == StatusCode::kPermissionDenied ||
-            tree.status().code() == StatusCode::kNotFound) {
-          warnings_.push_back(tree.status().message() + " (skipped)");
+      auto listing = ListDir(w, path);
+      if (!listing.ok()) {
+        if (listing.status().code() == StatusCode::kPermissionDenied ||
+            listing.status().code() == StatusCode::kNotFound) {
+          w.warnings.push_back(listing.status().message() + " (skipped)");
           return Status::Ok();
         }
-        return tree.status();
+        return listing.status();
       }
-      summary_.dirs++;
-      dir.subdirs.emplace_back(done.size(), std::move(*tree));
+      w.summary.dirs++;
+      if (auto handed = TryHandOff(path, *listing, sub)) {
+        dir.handed_off.emplace_back(done.size(), std::move(*handed));
+      } else {
+        TESSERA_ASSIGN_OR_RETURN(auto tree, SaveDir(w, path, *listing, sub.get()));
+        dir.subdirs.emplace_back(done.size(), std::move(tree));
+      }
       done.push_back(std::move(node));
       return Status::Ok();
     }
@@ -363,10 +525,10 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
       std::error_code ec;
       node.link_target = fs::read_symlink(path, ec).string();
       if (ec) {
-        warnings_.push_back(path + ": cannot read link: " + ec.message() + " (skipped)");
+        w.warnings.push_back(path + ": cannot read link: " + ec.message() + " (skipped)");
         return Status::Ok();
       }
-      summary_.symlinks++;
+      w.summary.symlinks++;
       done.push_back(std::move(node));
       return Status::Ok();
     }
@@ -376,8 +538,8 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
     case NodeType::kFile:
       break;
   }
-  summary_.files++;
-  summary_.bytes += node.size;
+  w.summary.files++;
+  w.summary.bytes += node.size;
   if (old && old->type == NodeType::kFile && old->size == node.size &&
       old->mtime_ns == node.mtime_ns && old->ctime_ns == node.ctime_ns &&
       old->inode == node.inode &&
@@ -385,7 +547,7 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
                   [&](const BlobId& id) { return repo_.Find(id).has_value(); })) {
     node.content = old->content;
     node.chunk_sizes = old->chunk_sizes;
-    summary_.files_unchanged++;
+    w.summary.files_unchanged++;
     if (progress_) progress_->Add(1, 0);
     done.push_back(std::move(node));
     return Status::Ok();
@@ -393,18 +555,18 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
   if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
-    warnings_.push_back(path + ": " + std::strerror(errno) + " (skipped)");
-    summary_.files--;
-    summary_.bytes -= node.size;
+    w.warnings.push_back(path + ": " + std::strerror(errno) + " (skipped)");
+    w.summary.files--;
+    w.summary.bytes -= node.size;
     return Status::Ok();
   }
   // A larger read-ahead pays for large files only; for the many small ones the call
   // would cost more than it saves.
   if (node.size >= 1024 * 1024) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  auto f = ChunkFile(fd, std::move(node));
+  auto f = ChunkFile(w, fd, std::move(node));
   ::close(fd);
   if (!f.ok()) {
-    warnings_.push_back(path + ": " + f.status().message() + " (skipped)");
+    w.warnings.push_back(path + ": " + f.status().message() + " (skipped)");
     return Status::Ok();
   }
   if (progress_) progress_->Add(1, 0);
@@ -412,9 +574,10 @@ Status Archiver::SaveEntry(const std::string& path, const std::string& name, con
   return Status::Ok();
 }
 
-Result<BlobId> Archiver::FinishTree(std::deque<PendingFile>& pending, std::vector<Node>& done) {
+Result<BlobId> Archiver::FinishTree(Walk& w, std::deque<PendingFile>& pending,
+                                    std::vector<Node>& done) {
   for (PendingFile& f : pending) {
-    TESSERA_ASSIGN_OR_RETURN(f.node.content, WaitChunks(f));
+    TESSERA_ASSIGN_OR_RETURN(f.node.content, WaitChunks(w, f));
     done.push_back(std::move(f.node));
   }
   pending.clear();
@@ -428,39 +591,40 @@ Result<BlobId> Archiver::FinishTree(std::deque<PendingFile>& pending, std::vecto
   return id;
 }
 
-Result<BlobId> Archiver::FinishDir(PendingDir& dir) {
+Result<BlobId> Archiver::FinishDir(Walk& w, PendingDir& dir) {
   for (auto& [index, tree] : dir.subdirs) {
     if (!tree->has_value())  // the queue finishes children before their parent
       return Status::Internal("directory " + dir.done[index].name + " was not finished first");
     dir.done[index].subtree = **tree;
   }
-  return FinishTree(dir.files, dir.done);
+  for (auto& [index, tree] : dir.handed_off) {
+    TESSERA_ASSIGN_OR_RETURN(BlobId id, WaitForHandOff(tree));
+    dir.done[index].subtree = id;
+  }
+  return FinishTree(w, dir.files, dir.done);
 }
 
-Status Archiver::FinishQueuedDirs(size_t keep) {
-  while (unfinished_.size() > keep) {
-    PendingDir dir = std::move(unfinished_.front());
-    unfinished_.pop_front();
-    TESSERA_ASSIGN_OR_RETURN(BlobId id, FinishDir(dir));
+Status Archiver::FinishQueuedDirs(Walk& w, size_t keep) {
+  while (w.unfinished.size() > keep) {
+    PendingDir dir = std::move(w.unfinished.front());
+    w.unfinished.pop_front();
+    TESSERA_ASSIGN_OR_RETURN(BlobId id, FinishDir(w, dir));
     *dir.tree = id;
   }
   return Status::Ok();
 }
 
-Result<std::shared_ptr<std::optional<BlobId>>> Archiver::SaveDir(const std::string& path,
-                                                                 const Tree* parent) {
-  // Files first, subdirectories after: the workers then hash and store this directory's
-  // files while the walk is below it, instead of the walk waiting for them at the end.
-  std::vector<std::string> files, dirs;
-  DIR* listing = ::opendir(path.c_str());
-  if (!listing) return Status::FromErrno(path, errno);
+Result<Listing> Archiver::ListDir(Walk& w, const std::string& path) {
+  Listing listing;
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return Status::FromErrno(path, errno);
   // The entry's type comes from the listing itself: a stat per entry here, on top of the
   // one SaveEntry makes, cost a tenth of a small-file backup's walk.
   while (true) {
     errno = 0;
-    const dirent* e = ::readdir(listing);
+    const dirent* e = ::readdir(d);
     if (!e) {
-      if (errno != 0) warnings_.push_back(path + ": listing stopped: " + std::strerror(errno));
+      if (errno != 0) w.warnings.push_back(path + ": listing stopped: " + std::strerror(errno));
       break;
     }
     const std::string_view name = e->d_name;
@@ -468,33 +632,46 @@ Result<std::shared_ptr<std::optional<BlobId>>> Archiver::SaveDir(const std::stri
     bool is_dir = e->d_type == DT_DIR;
     if (e->d_type == DT_UNKNOWN) {  // file systems that do not record types
       struct stat st {};
-      is_dir = ::fstatat(::dirfd(listing), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-               S_ISDIR(st.st_mode);
+      is_dir =
+          ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     }
-    (is_dir ? dirs : files).emplace_back(name);
+    (is_dir ? listing.dirs : listing.files).emplace_back(name);
   }
-  ::closedir(listing);
-  std::sort(files.begin(), files.end());
-  std::sort(dirs.begin(), dirs.end());
+  ::closedir(d);
+  std::sort(listing.files.begin(), listing.files.end());
+  std::sort(listing.dirs.begin(), listing.dirs.end());
+  return listing;
+}
+
+Result<std::shared_ptr<std::optional<BlobId>>> Archiver::SaveDir(Walk& w, const std::string& path,
+                                                                 const Listing& listing,
+                                                                 const Tree* parent) {
+  // Files first, subdirectories after: the workers then hash and store this directory's
+  // files while the walk is below it, instead of the walk waiting for them at the end.
   PendingDir dir;
-  for (const auto* names : {&files, &dirs}) {
+  for (const auto* names : {&listing.files, &listing.dirs}) {
     for (const std::string& name : *names) {
+      if (failed_) {  // a chunk failed, or the run is being abandoned
+        std::lock_guard lock(tasks_mu_);
+        return chunk_error_;
+      }
       std::string child = path == "/" ? "/" + name : path + "/" + name;
       if (IsExcluded(child, options_.excludes)) continue;
-      TESSERA_RETURN_IF_ERROR(SaveEntry(child, name, parent, dir));
+      TESSERA_RETURN_IF_ERROR(SaveEntry(w, child, name, parent, dir));
     }
   }
   // Bounds the memory of queued file nodes and chunk results, not the work in flight
   // (the batch slots do that).
   constexpr size_t kMaxUnfinishedDirs = 256;
   auto tree = dir.tree;
-  unfinished_.push_back(std::move(dir));
-  TESSERA_RETURN_IF_ERROR(FinishQueuedDirs(kMaxUnfinishedDirs));
+  w.unfinished.push_back(std::move(dir));
+  TESSERA_RETURN_IF_ERROR(FinishQueuedDirs(w, kMaxUnfinishedDirs));
   return tree;
 }
 
 Result<BlobId> Archiver::SaveVirtual(const std::string& prefix,
                                      const std::vector<std::string>& selected, const Tree* parent) {
+  Walk& w = main_walk_;
   // Group the selected paths below `prefix` by their next component.
   std::map<std::string, std::vector<std::string>> children;
   for (const std::string& p : selected) {
@@ -508,7 +685,7 @@ Result<BlobId> Archiver::SaveVirtual(const std::string& prefix,
     std::string full = prefix == "/" ? "/" + name : prefix + "/" + name;
     bool whole = std::find(paths.begin(), paths.end(), full) != paths.end();
     if (whole) {
-      TESSERA_RETURN_IF_ERROR(SaveEntry(full, name, parent, dir));
+      TESSERA_RETURN_IF_ERROR(SaveEntry(w, full, name, parent, dir));
       continue;
     }
     // An ancestor of what was asked for: only the selected part is saved.
@@ -522,8 +699,8 @@ Result<BlobId> Archiver::SaveVirtual(const std::string& prefix,
     dir.done.push_back(std::move(node));
   }
   // Everything queued is below this directory (or below an earlier sibling).
-  TESSERA_RETURN_IF_ERROR(FinishQueuedDirs(0));
-  return FinishDir(dir);
+  TESSERA_RETURN_IF_ERROR(FinishQueuedDirs(w, 0));
+  return FinishDir(w, dir);
 }
 
 Result<BackupResult> Archiver::Run() {
@@ -594,18 +771,19 @@ Result<BackupResult> Archiver::Run() {
     node.uid = ::getuid();
     node.gid = ::getgid();
     node.mtime_ns = node.ctime_ns = snap.time_ns;
-    TESSERA_ASSIGN_OR_RETURN(PendingFile f, ChunkFile(STDIN_FILENO, node));
-    summary_.files = 1;
-    summary_.bytes = f.node.size;
+    TESSERA_ASSIGN_OR_RETURN(PendingFile f, ChunkFile(main_walk_, STDIN_FILENO, node));
+    main_walk_.summary.files = 1;
+    main_walk_.summary.bytes = f.node.size;
     std::deque<PendingFile> pending;
     pending.push_back(std::move(f));
     std::vector<Node> done;
-    TESSERA_ASSIGN_OR_RETURN(root, FinishTree(pending, done));
+    TESSERA_ASSIGN_OR_RETURN(root, FinishTree(main_walk_, pending, done));
   } else {
     TESSERA_ASSIGN_OR_RETURN(root, SaveVirtual("/", selected, parent_root.get()));
   }
   TESSERA_RETURN_IF_ERROR(repo_.Flush());
   snap.tree = root;
+  MergeWalk(main_walk_);
   summary_.new_blobs = new_blobs_;
   summary_.new_bytes = new_bytes_;
   summary_.stored_bytes = stored_bytes_;

@@ -1121,6 +1121,49 @@ TEST(VaultSplit, SourcePathThatIsNotUtf8) {
   EXPECT_RESTORES_IDENTICAL(**reopened, first->snapshot.id, src, env.root() / "restore");
 }
 
+// Two walkers share a backup's walk, handing whole subdirectories to each other: however
+// the work fell, the snapshot must be the same, its counts complete, and it must restore.
+TEST(VaultSplit, WalkSharedBetweenTwoWalkersGivesTheSameSnapshot) {
+  VaultEnv env("walkers");
+  ASSERT_OK(env.Init(2, 3));
+  const fs::path src = env.Source();
+  uint64_t files = 0, dirs = 1, bytes = 0;
+  for (int a = 0; a < 12; ++a) {
+    for (int b = 0; b < 6; ++b) {
+      const fs::path d = src / ("d" + std::to_string(a)) / ("e" + std::to_string(b));
+      fs::create_directories(d);
+      for (int f = 0; f < 1 + (a * 7 + b) % 9; ++f) {
+        std::string text = TextWith("walk " + std::to_string(a * 100 + b * 10 + f), 500 + f * 900);
+        WriteText(d / ("f" + std::to_string(f) + ".txt"), text);
+        ++files;
+        bytes += text.size();
+      }
+    }
+    dirs += 7;
+  }
+  auto repo = env.Open();
+  ASSERT_OK(repo);
+  BackupOptions force;
+  force.no_parent = true;
+  std::vector<Snapshot> snaps;
+  for (int run = 0; run < 3; ++run) {
+    auto r = BackupPaths(**repo, {src.string()}, force);
+    ASSERT_OK(r);
+    EXPECT_TRUE(r->warnings.empty()) << JoinLines(r->warnings);
+    const SnapshotSummary& m = r->snapshot.summary;
+    EXPECT_EQ(m.files, files);
+    EXPECT_EQ(m.dirs, dirs);
+    EXPECT_EQ(m.bytes, bytes);
+    EXPECT_EQ(m.bytes_read, bytes);
+    snaps.push_back(r->snapshot);
+  }
+  // Restores come after: they change the times of the directories above the source.
+  for (const Snapshot& snap : snaps) {
+    EXPECT_EQ(snap.tree, snaps[0].tree);
+    EXPECT_RESTORES_IDENTICAL(**repo, snap.id, src, env.root() / "restore");
+  }
+}
+
 TEST(VaultSplit, PreEpochMtimeIsRestored) {
   VaultEnv env("epoch");
   ASSERT_OK(env.Init(2, 3));
