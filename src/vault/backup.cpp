@@ -190,7 +190,8 @@ class Archiver {
   Result<BlobId> FinishDir(Walk& w, PendingDir& dir);
   // Finishes queued directories, oldest first, until at most `keep` are left.
   Status FinishQueuedDirs(Walk& w, size_t keep);
-  Result<PendingFile> ChunkFile(Walk& w, int fd, Node node);
+  // Reads `fd` to its end in chunks. A regular file's `node` has its size from stat.
+  Result<PendingFile> ChunkFile(Walk& w, int fd, Node node, bool regular_file);
   Result<std::vector<BlobId>> WaitChunks(Walk& w, PendingFile& f);
   Result<BlobId> FinishTree(Walk& w, std::deque<PendingFile>& pending, std::vector<Node>& done);
   void SubmitChunk(Walk& w, PendingFile& f, Bytes chunk);
@@ -428,7 +429,7 @@ void Archiver::SaveChunks(std::vector<BatchedChunk>& batch) {
   batch.clear();  // the chunks' memory goes now, not when the task is destroyed
 }
 
-Result<PendingFile> Archiver::ChunkFile(Walk& w, int fd, Node node) {
+Result<PendingFile> Archiver::ChunkFile(Walk& w, int fd, Node node, bool regular_file) {
   PendingFile f;
   const size_t max = chunker_.params().max_size;
   if (w.read_buf.empty()) w.read_buf.resize(2 * max);
@@ -445,12 +446,17 @@ Result<PendingFile> Archiver::ChunkFile(Walk& w, int fd, Node node) {
         start = 0;
       }
       while (!eof && start + have < buf.size()) {
-        ssize_t r = ::read(fd, buf.data() + start + have, buf.size() - start - have);
+        const size_t wanted = buf.size() - start - have;
+        ssize_t r = ::read(fd, buf.data() + start + have, wanted);
         if (r < 0) {
           if (errno == EINTR) continue;
           return Status::FromErrno("read", errno);
         }
-        if (r == 0) eof = true;
+        // A regular file read short is at its end: once it has given the size stat saw,
+        // that ends it without the read that would return 0 (one call per small file).
+        if (r == 0 || (regular_file && static_cast<size_t>(r) < wanted &&
+                       total + static_cast<uint64_t>(r) >= node.size))
+          eof = true;
         have += static_cast<size_t>(r);
         total += static_cast<uint64_t>(r);
         w.summary.bytes_read += static_cast<uint64_t>(r);
@@ -563,7 +569,7 @@ Status Archiver::SaveEntry(Walk& w, const std::string& path, const std::string& 
   // A larger read-ahead pays for large files only; for the many small ones the call
   // would cost more than it saves.
   if (node.size >= 1024 * 1024) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  auto f = ChunkFile(w, fd, std::move(node));
+  auto f = ChunkFile(w, fd, std::move(node), true);
   ::close(fd);
   if (!f.ok()) {
     w.warnings.push_back(path + ": " + f.status().message() + " (skipped)");
@@ -771,7 +777,7 @@ Result<BackupResult> Archiver::Run() {
     node.uid = ::getuid();
     node.gid = ::getgid();
     node.mtime_ns = node.ctime_ns = snap.time_ns;
-    TESSERA_ASSIGN_OR_RETURN(PendingFile f, ChunkFile(main_walk_, STDIN_FILENO, node));
+    TESSERA_ASSIGN_OR_RETURN(PendingFile f, ChunkFile(main_walk_, STDIN_FILENO, node, false));
     main_walk_.summary.files = 1;
     main_walk_.summary.bytes = f.node.size;
     std::deque<PendingFile> pending;
