@@ -808,6 +808,9 @@ Result<BackupResult> Backup(Repository& repo, const BackupOptions& options, Prog
   TESSERA_ASSIGN_OR_RETURN(auto lock, VaultLock::Acquire(repo, false, "backup"));
   Status loaded = repo.LoadIndex();
   if (!loaded.ok()) return loaded;
+  // A run killed while writing an index object or snapshot may have left it on only some
+  // stores; this run builds on it, so it must be readable from any k.
+  repo.CompleteInterruptedObjects();
   Archiver archiver(repo, options, progress);
   auto result = archiver.Run();
   // Includes the stores that missed the snapshot object itself, written last.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
+#include <iterator>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
@@ -224,6 +226,35 @@ Status Repository::LoadIndex() {
     index_objects_.insert(l.name);
   }
   return Status::Ok();
+}
+
+void Repository::CompleteInterruptedObjects() {
+  for (const char* prefix : {"index/", "snapshots/"}) {
+    std::vector<int> listed;
+    std::map<std::string, std::vector<int>> holders;  // object → stores that have it
+    for (int i = 0; i < objects_->n(); ++i) {
+      store::ObjectStore* s = objects_->store(i);
+      if (!s || objects_->IsDown(i)) continue;
+      auto names = s->List(prefix);
+      if (!names.ok()) continue;
+      listed.push_back(i);
+      for (const store::ObjectInfo& o : *names) holders[o.name].push_back(i);
+    }
+    for (const auto& [name, have] : holders) {
+      // Fewer than k: never committed (torn), repair removes it; all: nothing to do.
+      if (static_cast<int>(have.size()) < objects_->k() || have.size() == listed.size()) continue;
+      std::vector<int> missing;
+      std::set_difference(listed.begin(), listed.end(), have.begin(), have.end(),
+                          std::back_inserter(missing));
+      auto files = objects_->RebuildShardFiles(name, missing);
+      Status st = files.status();
+      for (size_t j = 0; st.ok() && j < missing.size(); ++j)
+        st = objects_->store(missing[j])->Put(name, (*files)[j]);
+      if (!st.ok())
+        spdlog::warn("{} is missing on some stores and could not be completed: {}", name,
+                     st.message());
+    }
+  }
 }
 
 Repository::StoredLocation Repository::Store(BlobLocation loc) {

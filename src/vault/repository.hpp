@@ -71,6 +71,11 @@ class Repository {
   // A torn index object (IsTornObject) is skipped too: its packs' blobs are then simply
   // not known, which costs a re-upload, never a wrong answer.
   Status LoadIndex();
+  // Index objects and snapshots that an interrupted run left on at least k stores but
+  // not on every reachable one get their missing shards, rebuilt from the others: until
+  // then a restore from some choices of k stores could not read them. Best effort: what
+  // cannot be completed is logged and left to `vault repair`.
+  void CompleteInterruptedObjects();
   // Drops the loaded index, so the next LoadIndex reads it afresh (after prune rewrote it).
   void ResetIndex();
   std::optional<BlobLocation> Find(const BlobId& id) const;
