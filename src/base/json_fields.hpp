@@ -40,6 +40,13 @@ T OptionalInt(const nlohmann::json& object, const char* key, T fallback) {
   return it == object.end() ? fallback : JsonInt<T>(*it, key);
 }
 
+// `j` as text (indented by `indent`, compact when -1). Strings that are not UTF-8 (a Big5
+// file name, say) are written with U+FFFD where nlohmann would throw: for what is shown
+// or labelled; what must round-trip exactly carries the bytes separately.
+inline std::string JsonText(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 template <typename T>
 std::vector<T> IntArray(const nlohmann::json& array, const char* what) {
   if (!array.is_array()) throw std::invalid_argument(std::string(what) + " is not an array");

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/json_fields.hpp"
 #include "base/log.hpp"
 
 namespace tessera::cli {
@@ -138,8 +139,7 @@ Result<std::vector<int>> ParseStoreNumbers(const std::string& text, const char* 
 }
 
 void PrintJson(const nlohmann::json& j) {
-  // File names need not be UTF-8 (Big5 names on old shares): shown with U+FFFD.
-  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  std::cout << JsonText(j, 2) << std::endl;
 }
 
 void Run(Context& ctx, const std::function<Status()>& fn) {

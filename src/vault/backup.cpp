@@ -219,6 +219,9 @@ class Archiver {
   // The tree of a handed-off directory; meanwhile this thread walks what is handed to it.
   Result<BlobId> WaitForHandOff(std::future<Result<BlobId>>& tree);
   void RunHandOff(HandOff& job);
+  // Takes the first queued job and runs it; `lock` (of jobs_mu_, held, with a job queued)
+  // is released meanwhile.
+  void RunQueuedHandOff(std::unique_lock<std::mutex>& lock);
   // Adds a walk's counts and warnings to the run's, and clears them.
   void MergeWalk(Walk& w);
 
@@ -276,12 +279,16 @@ void Archiver::HelperLoop() {
     jobs_cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
     --idle_walkers_;
     if (stop_) return;
-    HandOff job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    RunHandOff(job);
-    lock.lock();
+    RunQueuedHandOff(lock);
   }
+}
+
+void Archiver::RunQueuedHandOff(std::unique_lock<std::mutex>& lock) {
+  HandOff job = std::move(jobs_.front());
+  jobs_.pop_front();
+  lock.unlock();
+  RunHandOff(job);
+  lock.lock();
 }
 
 std::optional<std::future<Result<BlobId>>> Archiver::TryHandOff(const std::string& path,
@@ -299,11 +306,7 @@ Result<BlobId> Archiver::WaitForHandOff(std::future<Result<BlobId>>& tree) {
   std::unique_lock lock(jobs_mu_);
   while (tree.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     if (!jobs_.empty()) {
-      HandOff job = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
-      RunHandOff(job);
-      lock.lock();
+      RunQueuedHandOff(lock);
       continue;
     }
     ++idle_walkers_;

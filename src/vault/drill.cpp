@@ -580,8 +580,7 @@ Result<DrillReport> RunDrill(const VaultContext& ctx, const DrillOptions& option
   } else {
     DrillReport as_recorded = r;
     as_recorded.recorded_in_vault = true;
-    std::string text =
-        DrillReportToJson(as_recorded).dump(2, ' ', false, json::error_handler_t::replace);
+    std::string text = JsonText(DrillReportToJson(as_recorded), 2);
     auto put = (*all)->objects().Put(object, AsBytes(text), true);
     if (!put.ok()) {
       r.vault_record_error = put.status().message();
@@ -600,10 +599,7 @@ Result<DrillReport> RunDrill(const VaultContext& ctx, const DrillOptions& option
     r.notes.push_back("The report could not be recorded in the vault (" + r.vault_record_error +
                       "); it is kept only on this machine, in " + r.json_path);
   Status st = MakeDirs(drills_dir, 0700);
-  if (st.ok())
-    st = WriteFileAtomic(
-        r.json_path,
-        DrillReportToJson(r).dump(2, ' ', false, json::error_handler_t::replace) + "\n", 0600);
+  if (st.ok()) st = WriteFileAtomic(r.json_path, JsonText(DrillReportToJson(r), 2) + "\n", 0600);
   if (st.ok()) st = WriteFileAtomic(r.html_path, DrillReportHtml(r), 0600);
   if (!st.ok()) {
     r.warnings.push_back("cannot write the local copy of the report: " + st.message());

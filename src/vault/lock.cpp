@@ -40,7 +40,7 @@ struct LockInfo {
 Bytes LockBody(bool exclusive, const std::string& purpose) {
   json j = {{"version", 1},      {"exclusive", exclusive}, {"host", HostName()},
             {"pid", ::getpid()}, {"purpose", purpose},     {"time_ns", NowUnixNanos()}};
-  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string s = JsonText(j);
   return Bytes(s.begin(), s.end());
 }
 
@@ -123,7 +123,7 @@ void VaultLock::RefreshLoop() {
   while (!cv_.wait_for(lock, kRefreshEvery, [this] { return released_; })) {
     json j = json::parse(AsString(body_));
     j["time_ns"] = NowUnixNanos();
-    std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string s = JsonText(j);
     body_.assign(s.begin(), s.end());
     (void)repo_.objects().Put(name_, body_, false, repo_.objects().k());
   }

@@ -141,7 +141,7 @@ class ObjectWriter {
 
 // The text at `key`, or the exact bytes at `key`_bytes when they are there.
 std::string TextMember(const json& j, const std::string& key, bool required) {
-  const std::string raw_key = std::string(key).append(kBytesSuffix);
+  const std::string raw_key = key + std::string(kBytesSuffix);
   auto raw = j.find(raw_key);
   if (raw != j.end()) {
     auto bytes = HexDecode(raw->get<std::string>());
@@ -280,7 +280,7 @@ Bytes SerializeSnapshot(const Snapshot& s) {
     j["paths"] = std::move(shown);
     j[std::string("paths").append(kBytesSuffix)] = std::move(exact);
   }
-  std::string out = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string out = JsonText(j);
   return Bytes(out.begin(), out.end());
 }
 
