@@ -5,17 +5,73 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <vector>
 
 namespace tessera {
 
 namespace {
 constexpr size_t kHugePage = size_t{2} << 20;
+
+// Mappings freed recently, kept for the next buffer of about their size: every pack's
+// shard files need one, and faulting a fresh mapping in (the kernel zeroes each huge page
+// first) cost as much as the pack's encryption. A few, bounded in bytes, so that resident
+// memory stays what the pipeline has in flight at its peak.
+class MappingCache {
+ public:
+  struct Mapping {
+    uint8_t* data = nullptr;
+    size_t length = 0;
+  };
+  // A cached mapping of at least `length` bytes and less than twice that, if there is one.
+  Mapping Take(size_t length) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < cached_.size(); ++i) {
+      if (cached_[i].length >= length && cached_[i].length < 2 * length) {
+        Mapping m = cached_[i];
+        cached_.erase(cached_.begin() + static_cast<std::ptrdiff_t>(i));
+        cached_bytes_ -= m.length;
+        return m;
+      }
+    }
+    return {};
+  }
+  // Keeps the mapping if there is room; otherwise unmaps it.
+  void Give(Mapping m) {
+    {
+      std::lock_guard lock(mu_);
+      if (cached_.size() < kMaxMappings && cached_bytes_ + m.length <= kMaxBytes) {
+        cached_.push_back(m);
+        cached_bytes_ += m.length;
+        return;
+      }
+    }
+    ::munmap(m.data, m.length);
+  }
+
+ private:
+  static constexpr size_t kMaxMappings = 4;
+  static constexpr size_t kMaxBytes = size_t{64} << 20;
+  std::mutex mu_;
+  std::vector<Mapping> cached_;
+  size_t cached_bytes_ = 0;
+};
+
+MappingCache& Mappings() {
+  static auto* cache = new MappingCache;  // never destroyed: buffers may outlive main()
+  return *cache;
 }
+}  // namespace
 
 AlignedBuffer::AlignedBuffer(size_t size, size_t alignment) : size_(size) {
   if (size >= kHugePage) {
     const size_t length = (size + kHugePage - 1) / kHugePage * kHugePage;
+    if (MappingCache::Mapping reused = Mappings().Take(length); reused.data != nullptr) {
+      data_ = reused.data;
+      mapped_ = reused.length;
+      return;
+    }
     // Over-map by one huge page to place the buffer on a huge-page boundary.
     void* p = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -50,7 +106,7 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {
 
 AlignedBuffer::~AlignedBuffer() {
   if (mapped_ != 0)
-    ::munmap(data_, mapped_);
+    Mappings().Give({data_, mapped_});
   else
     std::free(data_);
   data_ = nullptr;

@@ -12,7 +12,8 @@ namespace tessera {
 // zeroing megabytes first costs as much as the work on them, and for direct I/O. Buffers
 // of 2 MiB and more are mapped on their own in transparent huge pages where the kernel
 // offers them: first touching a pack-sized buffer page by page cost a tenth of a backup's
-// time on a virtual machine, and freeing them returns the memory at once.
+// time on a virtual machine. A freed one is kept for reuse by the next of about its size
+// (at most a few, 64 MiB in all); the rest are returned to the kernel at once.
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;

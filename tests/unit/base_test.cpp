@@ -159,6 +159,25 @@ TEST(Memory, AlignedBuffersOfEverySize) {
   }
 }
 
+TEST(Memory, AFreedLargeBufferIsReusedForOneOfAboutItsSize) {
+  const size_t size = (size_t{21} << 20) + 1;  // a size no other test of this process uses
+  const uint8_t* first;
+  {
+    AlignedBuffer b(size, kDirectAlign);
+    first = b.data();
+    std::memset(b.data(), 1, size);
+  }
+  {
+    AlignedBuffer again(size - 4096, kDirectAlign);
+    EXPECT_EQ(again.data(), first);
+    std::memset(again.data(), 2, again.size());
+  }
+  // Far smaller requests do not tie up a large mapping.
+  AlignedBuffer small(size_t{3} << 20, kDirectAlign);
+  EXPECT_NE(small.data(), first);
+  std::memset(small.data(), 3, small.size());
+}
+
 TEST(Clock, FormatAndParse) {
   EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
   int64_t t = *ParseRfc3339("2026-11-23T09:18:35Z");
