@@ -6,9 +6,12 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "crypto/openssl_util.hpp"
+#include "crypto/sha256_ni.hpp"
 
 namespace tessera::crypto {
 namespace {
@@ -87,11 +90,48 @@ Bytes Sha256Hasher::Final() {
 
 // HMAC(K, m) = H((K' ^ opad) || H((K' ^ ipad) || m)). The two keyed prefixes are one
 // block each, so their hash states are computed once here and each Mac() only copies
-// them: no key schedule and no provider lookup per message.
+// them: no key schedule and no provider lookup per message. Where the CPU has SHA
+// extensions the states are also kept as plain words, for Mac2().
 struct HmacKey::Impl {
   MdCtxPtr inner;
   MdCtxPtr outer;
+  bool has_words = false;
+  sha256_ni::State inner_words{}, outer_words{};
+  ~Impl() {
+    SecureWipe(inner_words, sizeof(inner_words));
+    SecureWipe(outer_words, sizeof(outer_words));
+  }
 };
+
+namespace {
+
+constexpr sha256_ni::State kSha256Initial = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+// The last block or two of a message hashed after `prefix_bytes` bytes of earlier blocks:
+// its final partial block, the padding and the length in bits. Returns the block count.
+size_t PaddedTail(ByteView message, uint64_t prefix_bytes, uint8_t (&out)[2 * kSha256BlockSize]) {
+  const size_t tail = message.size() % kSha256BlockSize;
+  const size_t blocks = tail + 9 <= kSha256BlockSize ? 1 : 2;
+  std::memset(out, 0, sizeof(out));
+  if (tail != 0) std::memcpy(out, message.data() + message.size() - tail, tail);
+  out[tail] = 0x80;
+  const uint64_t bits = (prefix_bytes + message.size()) * 8;
+  for (int i = 0; i < 8; ++i)
+    out[blocks * kSha256BlockSize - 1 - i] = static_cast<uint8_t>(bits >> (8 * i));
+  return blocks;
+}
+
+void StateToDigest(const sha256_ni::State& s, uint8_t* out) {
+  for (int i = 0; i < 8; ++i) {
+    out[4 * i] = static_cast<uint8_t>(s[i] >> 24);
+    out[4 * i + 1] = static_cast<uint8_t>(s[i] >> 16);
+    out[4 * i + 2] = static_cast<uint8_t>(s[i] >> 8);
+    out[4 * i + 3] = static_cast<uint8_t>(s[i]);
+  }
+}
+
+}  // namespace
 
 HmacKey::HmacKey(ByteView key) : impl_(std::make_unique<Impl>()) {
   std::array<uint8_t, kSha256BlockSize> block{};
@@ -102,12 +142,19 @@ HmacKey::HmacKey(ByteView key) : impl_(std::make_unique<Impl>()) {
   } else if (!key.empty()) {
     std::copy(key.begin(), key.end(), block.begin());
   }
+  impl_->has_words = sha256_ni::Available();
+  if (impl_->has_words) {
+    std::copy(std::begin(kSha256Initial), std::end(kSha256Initial), impl_->inner_words);
+    std::copy(std::begin(kSha256Initial), std::end(kSha256Initial), impl_->outer_words);
+  }
   for (auto& b : block) b ^= 0x36;
   impl_->inner = NewSha256Ctx();
   DigestUpdate(impl_->inner.get(), block);
+  if (impl_->has_words) sha256_ni::Compress(impl_->inner_words, block.data(), 1);
   for (auto& b : block) b ^= 0x36 ^ 0x5c;
   impl_->outer = NewSha256Ctx();
   DigestUpdate(impl_->outer.get(), block);
+  if (impl_->has_words) sha256_ni::Compress(impl_->outer_words, block.data(), 1);
   SecureWipe(block.data(), block.size());
 }
 
@@ -129,6 +176,75 @@ Bytes HmacKey::Mac(std::initializer_list<ByteView> parts) const {
   Bytes out(kSha256Size);
   DigestFinal(ctx, out.data());
   EVP_MD_CTX_reset(ctx);
+  return out;
+}
+
+std::vector<Bytes> HmacKey::MacMany(std::span<const ByteView> messages) const {
+  std::vector<Bytes> out;
+  out.reserve(messages.size());
+  if (!impl_->has_words) {
+    for (ByteView m : messages) out.push_back(Mac(m));
+    return out;
+  }
+  out.resize(messages.size());
+  // Two lanes, each hashing one message's whole blocks; a lane whose message has no whole
+  // block left finishes it (padding, outer hash) alone and takes the next message, so
+  // that messages of different lengths still share the two-at-a-time compression.
+  struct Lane {
+    size_t message = 0;     // index into messages, or messages.size() when idle
+    size_t next_block = 0;  // of that message
+    size_t blocks = 0;      // whole blocks in that message
+    sha256_ni::State state;
+  };
+  size_t next_message = 0;
+  auto start = [&](Lane& lane) {
+    lane.message = next_message < messages.size() ? next_message++ : messages.size();
+    lane.next_block = 0;
+    lane.blocks =
+        lane.message < messages.size() ? messages[lane.message].size() / kSha256BlockSize : 0;
+    std::copy(std::begin(impl_->inner_words), std::end(impl_->inner_words), lane.state);
+  };
+  auto block_at = [&](const Lane& lane) {
+    return messages[lane.message].data() + lane.next_block * kSha256BlockSize;
+  };
+  auto finish = [&](Lane& lane) {
+    const ByteView m = messages[lane.message];
+    uint8_t tail[2 * kSha256BlockSize];
+    sha256_ni::Compress(lane.state, tail, PaddedTail(m, kSha256BlockSize, tail));
+    uint8_t inner_digest[kSha256Size];
+    StateToDigest(lane.state, inner_digest);
+    PaddedTail(ByteView(inner_digest, kSha256Size), kSha256BlockSize, tail);
+    std::copy(std::begin(impl_->outer_words), std::end(impl_->outer_words), lane.state);
+    sha256_ni::Compress(lane.state, tail, 1);
+    out[lane.message].resize(kSha256Size);
+    StateToDigest(lane.state, out[lane.message].data());
+    SecureWipe(lane.state, sizeof(lane.state));
+  };
+  Lane lanes[2];
+  start(lanes[0]);
+  start(lanes[1]);
+  while (lanes[0].message < messages.size() || lanes[1].message < messages.size()) {
+    for (Lane& lane : lanes) {
+      // A lane with no whole block left finishes its message and starts the next.
+      while (lane.message < messages.size() && lane.next_block == lane.blocks) {
+        finish(lane);
+        start(lane);
+      }
+    }
+    Lane& a = lanes[0];
+    Lane& b = lanes[1];
+    const bool a_busy = a.message < messages.size(), b_busy = b.message < messages.size();
+    if (a_busy && b_busy) {
+      const size_t n = std::min(a.blocks - a.next_block, b.blocks - b.next_block);
+      sha256_ni::Compress2(a.state, block_at(a), b.state, block_at(b), n);
+      a.next_block += n;
+      b.next_block += n;
+    } else if (a_busy || b_busy) {
+      Lane& lane = a_busy ? a : b;
+      sha256_ni::Compress(lane.state, block_at(lane), lane.blocks - lane.next_block);
+      lane.next_block = lane.blocks;
+    }
+  }
   return out;
 }
 

@@ -6,7 +6,9 @@
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include "base/bytes.hpp"
 
@@ -44,6 +46,9 @@ class HmacKey {
   Bytes Mac(ByteView data) const;
   // MAC over the concatenation of the parts, without copying them together.
   Bytes Mac(std::initializer_list<ByteView> parts) const;
+  // The MACs of several messages, the same as Mac() of each; on a CPU with SHA
+  // extensions two are computed at a time, in about two thirds of the time.
+  std::vector<Bytes> MacMany(std::span<const ByteView> messages) const;
 
  private:
   struct Impl;

@@ -201,7 +201,7 @@ class Archiver {
   // handing over the last few of a directory only to wait for them idles this thread.
   void RunBatchHere(Walk& w);
   void SaveChunks(std::vector<BatchedChunk>& batch);
-  Result<BlobId> SaveChunk(Bytes chunk);
+  Result<BlobId> SaveChunk(const BlobId& id, Bytes chunk);
   const Node* FindParent(const Tree* parent, const std::string& name) const;
   Result<std::unique_ptr<Tree>> LoadParentSubtree(const Node* n);
   void WaitForChunkTasks();
@@ -366,12 +366,11 @@ void Archiver::MergeWalk(Walk& w) {
   w.warnings.clear();
 }
 
-Result<BlobId> Archiver::SaveChunk(Bytes chunk) {
+Result<BlobId> Archiver::SaveChunk(const BlobId& id, Bytes chunk) {
   if (failed_) {
     std::lock_guard lock(tasks_mu_);
     return chunk_error_;
   }
-  BlobId id = repo_.ComputeId(chunk);
   uint64_t stored = 0;
   auto added = repo_.AddBlob(BlobType::kData, id, chunk, &stored);
   if (!added.ok()) {
@@ -428,7 +427,14 @@ void Archiver::RunBatchHere(Walk& w) {
 }
 
 void Archiver::SaveChunks(std::vector<BatchedChunk>& batch) {
-  for (BatchedChunk& c : batch) c.result.set_value(SaveChunk(std::move(c.data)));
+  // The ids first, all together: hashing is a sixth of a backup's work, and hashed two at
+  // a time the chunks take two thirds of the time.
+  std::vector<ByteView> chunks;
+  chunks.reserve(batch.size());
+  for (const BatchedChunk& c : batch) chunks.push_back(c.data);
+  const std::vector<BlobId> ids = repo_.ComputeIds(chunks);
+  for (size_t i = 0; i < batch.size(); ++i)
+    batch[i].result.set_value(SaveChunk(ids[i], std::move(batch[i].data)));
   batch.clear();  // the chunks' memory goes now, not when the task is destroyed
 }
 

@@ -180,6 +180,13 @@ BlobId Repository::ComputeId(ByteView plaintext) const {
   return BlobIdFromBytes(keys_.chunk_id().Mac(plaintext));
 }
 
+std::vector<BlobId> Repository::ComputeIds(std::span<const ByteView> plaintexts) const {
+  std::vector<BlobId> ids;
+  ids.reserve(plaintexts.size());
+  for (const Bytes& mac : keys_.chunk_id().MacMany(plaintexts)) ids.push_back(BlobIdFromBytes(mac));
+  return ids;
+}
+
 Status Repository::LoadIndex() {
   TESSERA_ASSIGN_OR_RETURN(std::vector<std::string> names, objects_->List("index/"));
   std::vector<std::string> todo;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -86,6 +87,9 @@ class Repository {
   std::vector<std::string> IndexObjects() const;
 
   BlobId ComputeId(ByteView plaintext) const;
+  // The ids of several blobs; faster than a ComputeId call each on CPUs with SHA
+  // extensions.
+  std::vector<BlobId> ComputeIds(std::span<const ByteView> plaintexts) const;
 
   // Adds a blob unless the vault (or this run) already has it; returns whether it was
   // new. `plaintext` is compressed here when that pays. Thread-safe. Packs are uploaded
