@@ -1,5 +1,5 @@
-// zstd compression of chunks and objects. Incompressible data is detected cheaply (a
-// probe on its first 64 KiB) and stored as it is, so random data costs no zstd time.
+// zstd compression of chunks and objects. Incompressible data is detected cheaply (the
+// byte entropy of a few samples) and stored as it is, so random data costs no zstd time.
 #pragma once
 
 #include <optional>
