@@ -438,19 +438,41 @@ Result<std::shared_ptr<const Bytes>> Repository::ReadPack(const std::string& pac
 
 Result<Bytes> Repository::BlobFromPack(const Bytes& pack, const BlobId& id,
                                        const BlobLocation& loc) const {
-  if (static_cast<uint64_t>(loc.offset) + loc.length > pack.size())
-    return Status::Corruption("pack " + loc.pack_id + " is shorter than its index says");
-  ByteView body(pack.data() + loc.offset, loc.length);
-  Bytes plain;
-  if (loc.compressed) {
-    TESSERA_ASSIGN_OR_RETURN(plain, Decompress(body, kMaxBlobSize));
-  } else {
-    plain.assign(body.begin(), body.end());
+  IndexEntry e;
+  e.id = id;
+  e.loc = loc;
+  return std::move(BlobsFromPack(pack, std::span<const IndexEntry>(&e, 1)).front());
+}
+
+std::vector<Result<Bytes>> Repository::BlobsFromPack(const Bytes& pack,
+                                                     std::span<const IndexEntry> entries) const {
+  std::vector<Result<Bytes>> out;
+  out.reserve(entries.size());
+  std::vector<ByteView> decoded;  // of the entries that decoded, in order
+  for (const IndexEntry& e : entries) {
+    const BlobLocation& loc = e.loc;
+    if (static_cast<uint64_t>(loc.offset) + loc.length > pack.size()) {
+      out.push_back(Status::Corruption("pack " + loc.pack_id + " is shorter than its index says"));
+      continue;
+    }
+    ByteView body(pack.data() + loc.offset, loc.length);
+    Result<Bytes> plain = loc.compressed ? Decompress(body, kMaxBlobSize)
+                                         : Result<Bytes>(Bytes(body.begin(), body.end()));
+    if (plain.ok() && plain->size() != loc.raw_length)
+      plain = Status::Corruption("blob " + ToHex(e.id) + " in pack " + loc.pack_id +
+                                 " does not match its id");
+    out.push_back(std::move(plain));
+    if (out.back().ok()) decoded.push_back(*out.back());
   }
-  if (plain.size() != loc.raw_length || ComputeId(plain) != id)
-    return Status::Corruption("blob " + ToHex(id) + " in pack " + loc.pack_id +
-                              " does not match its id");
-  return plain;
+  const std::vector<BlobId> ids = ComputeIds(decoded);
+  size_t next = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!out[i].ok()) continue;
+    if (ids[next++] != entries[i].id)
+      out[i] = Status::Corruption("blob " + ToHex(entries[i].id) + " in pack " +
+                                  entries[i].loc.pack_id + " does not match its id");
+  }
+  return out;
 }
 
 Result<Bytes> Repository::ReadBlob(const BlobId& id) {

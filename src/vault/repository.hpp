@@ -109,6 +109,10 @@ class Repository {
   Result<std::shared_ptr<const Bytes>> ReadPack(const std::string& pack_id);
   // Extracts and checks one blob from an opened pack.
   Result<Bytes> BlobFromPack(const Bytes& pack, const BlobId& id, const BlobLocation& loc) const;
+  // The same for several blobs of one pack, one result per entry; their ids are computed
+  // together (faster than a BlobFromPack each on CPUs with SHA extensions).
+  std::vector<Result<Bytes>> BlobsFromPack(const Bytes& pack,
+                                           std::span<const IndexEntry> entries) const;
 
   Result<Tree> ReadTree(const BlobId& id);
   Result<BlobId> SaveTree(const Tree& tree, uint64_t* stored_size = nullptr);

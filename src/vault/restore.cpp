@@ -306,15 +306,29 @@ Result<RestoreStats> Restore(Repository& repo, const Snapshot& snap, const Resto
       auto pack = repo.objects().Get(PackObjectName(packs[i].first));
       if (!pack.ok()) return pack.status();
       OpenFiles open(direct_works);  // a file's chunks in one pack share its descriptors
-      for (auto& [id, wanted] : *packs[i].second) {
-        TESSERA_ASSIGN_OR_RETURN(Bytes blob, repo.BlobFromPack(*pack, id, wanted.loc));
-        for (const Target& t : wanted.targets) {
-          RestoredFile& f = files[t.file];
-          TESSERA_RETURN_IF_ERROR(open.Write(f, blob, t.offset));
-          if (progress) progress->Add(0, blob.size());
-          if (--f.chunks_left == 0) {
-            TESSERA_ASSIGN_OR_RETURN(int fd, open.Get(f));
-            TESSERA_RETURN_IF_ERROR(FinishFile(f, fd, root, warnings));
+      // Two blobs at a time: their ids are checked together.
+      auto& wanted_blobs = *packs[i].second;
+      for (auto it = wanted_blobs.begin(); it != wanted_blobs.end();) {
+        IndexEntry pair[2];
+        const Wanted* wanted[2];
+        size_t n = 0;
+        for (; n < 2 && it != wanted_blobs.end(); ++n, ++it) {
+          pair[n].id = it->first;
+          pair[n].loc = it->second.loc;
+          wanted[n] = &it->second;
+        }
+        std::vector<Result<Bytes>> blobs = repo.BlobsFromPack(*pack, {pair, n});
+        for (size_t b = 0; b < n; ++b) {
+          if (!blobs[b].ok()) return blobs[b].status();
+          const Bytes& blob = *blobs[b];
+          for (const Target& t : wanted[b]->targets) {
+            RestoredFile& f = files[t.file];
+            TESSERA_RETURN_IF_ERROR(open.Write(f, blob, t.offset));
+            if (progress) progress->Add(0, blob.size());
+            if (--f.chunks_left == 0) {
+              TESSERA_ASSIGN_OR_RETURN(int fd, open.Get(f));
+              TESSERA_RETURN_IF_ERROR(FinishFile(f, fd, root, warnings));
+            }
           }
         }
       }
