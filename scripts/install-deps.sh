@@ -9,6 +9,7 @@ PACKAGES=(
   # libraries (see DESIGN.md)
   libssl-dev libisal-dev libzstd-dev libcurl4-openssl-dev libsqlite3-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
+  libgmime-3.0-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl time bc python3
   # libFuzzer for tests/fuzz (clang's runtime)

@@ -34,8 +34,13 @@ echo "fuzz: building targets with $CXX"
   "$ROOT/src/base/status.cpp" -o "$OUT/codes_fuzz"
 "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/s3_parse_fuzz.cpp" "$ROOT/src/store/s3_store.cpp" \
   "${LIBS[@]}" -o "$OUT/s3_parse_fuzz"
+read -r -a GMIME_FLAGS <<< "$(pkg-config --cflags --libs gmime-3.0)"
+"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/mail_parse_fuzz.cpp" "$ROOT/src/archive/mime.cpp" \
+  "$ROOT/src/archive/charset.cpp" "$ROOT/src/base/utf8.cpp" "$ROOT/src/base/status.cpp" \
+  "${GMIME_FLAGS[@]}" -o "$OUT/mail_parse_fuzz"
 
-rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse"
+rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse" \
+  "$OUT/seeds/mail_parse"
 "$OUT/make_seeds" "$OUT/seeds/vault_parse"
 printf '%s' "7K3M-9Q2P-XW4T-HB6N-0RCD" > "$OUT/seeds/codes/example"
 printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>vault/data/ab/x&amp;y&#x4E2D;</Key><Size>123</Size></Contents><Contents><Key>vault/index/1</Key><Size>0</Size></Contents><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken></ListBucketResult>' \
@@ -43,8 +48,15 @@ printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Na
 printf '%s' 's3://agency-backup/vault/2026?endpoint=https://cloud-a.example:9000&region=ap-east-1&profile=hinet' \
   > "$OUT/seeds/s3_parse/url"
 
+# Mail seeds: Big5 headers (encoded, split across a character, raw), a nested multipart
+# with an RFC 2231 file name and an attached message.
+printf 'From: =?x-big5?B?vkc=?= <a@b.tw>\r\nSubject: =?big5?B?sOq1?= =?big5?B?fKe9?= \266\154\245\363\r\nContent-Type: text/plain; charset=ms950\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=B6l=A5=F3\r\n' \
+  > "$OUT/seeds/mail_parse/big5"
+printf 'Subject: n\r\nContent-Type: multipart/mixed; boundary="o"\r\n\r\n--o\r\nContent-Type: text/html; charset=gb2312\r\n\r\n<p>x</p>\r\n--o\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename*=UTF-8'"''"'%%E5%%85%%AC.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: =?ISO-2022-JP?B?GyRCMnE1RBsoQg==?=\r\n\r\nbody\r\n--o--\r\n' \
+  > "$OUT/seeds/mail_parse/multipart"
+
 failed=0
-for target in vault_parse codes s3_parse; do
+for target in vault_parse codes s3_parse mail_parse; do
   corpus=$OUT/corpus/$target
   mkdir -p "$corpus"
   echo "fuzz: $target for ${SECONDS_EACH}s"
@@ -58,5 +70,5 @@ for target in vault_parse codes s3_parse; do
     failed=$((failed + 1))
   fi
 done
-echo "$((3 - failed)) passed, $failed failed"
+echo "$((4 - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,165 @@
+#include "archive/mime.hpp"
+
+#include <gmime/gmime.h>
+
+#include <memory>
+#include <mutex>
+
+#include "archive/charset.hpp"
+#include "base/utf8.hpp"
+
+namespace tessera::archive {
+
+namespace {
+
+struct GObjectUnref {
+  void operator()(gpointer p) const {
+    if (p) g_object_unref(p);
+  }
+};
+template <typename T>
+using GPtr = std::unique_ptr<T, GObjectUnref>;
+
+struct GFree {
+  void operator()(gpointer p) const { g_free(p); }
+};
+using GString = std::unique_ptr<char, GFree>;
+
+// GMime decodes headers to UTF-8, but passes some malformed input through: what the
+// archive stores and indexes must be text.
+std::string Utf8(const char* s) {
+  return IsValidUtf8(s) ? std::string(s) : ToValidUtf8(s);
+}
+
+void InitGMime() {
+  static std::once_flag once;
+  std::call_once(once, [] { g_mime_init(); });
+}
+
+// Raw 8-bit headers are read as UTF-8 when they are, else as Big5 (the usual case in
+// Taiwanese mail), else as GB18030.
+GMimeParserOptions* ParserOptions() {
+  static GMimeParserOptions* options = [] {
+    GMimeParserOptions* o = g_mime_parser_options_new();
+    static const char* fallback[] = {"UTF-8", "CP950", "GB18030", nullptr};
+    g_mime_parser_options_set_fallback_charsets(o, fallback);
+    g_mime_parser_options_set_rfc2047_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_parameter_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_address_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+    return o;
+  }();
+  return options;
+}
+
+void AddAddresses(InternetAddressList* list, std::vector<MailAddress>& out) {
+  if (!list) return;
+  for (int i = 0; i < internet_address_list_length(list); ++i) {
+    InternetAddress* a = internet_address_list_get_address(list, i);
+    if (INTERNET_ADDRESS_IS_GROUP(a)) {
+      AddAddresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)), out);
+      continue;
+    }
+    MailAddress m;
+    if (const char* name = internet_address_get_name(a)) m.name = Utf8(name);
+    if (const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)))
+      m.email = Utf8(addr);
+    out.push_back(std::move(m));
+  }
+}
+
+Bytes PartContent(GMimePart* part) {
+  GMimeDataWrapper* content = g_mime_part_get_content(part);
+  if (!content) return {};
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new());
+  if (g_mime_data_wrapper_write_to_stream(content, stream.get()) < 0) return {};
+  GByteArray* array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream.get()));
+  return Bytes(array->data, array->data + array->len);
+}
+
+std::string MimeType(GMimeObject* object) {
+  GMimeContentType* type = g_mime_object_get_content_type(object);
+  if (!type) return "text/plain";
+  GString mime(g_mime_content_type_get_mime_type(type));
+  std::string s = mime ? mime.get() : "application/octet-stream";
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+void ParseInto(GMimeMessage* message, ParsedMessage& out);
+
+void ParseObject(GMimeObject* object, ParsedMessage& out) {
+  if (GMIME_IS_MULTIPART(object)) {
+    GMimeMultipart* multipart = GMIME_MULTIPART(object);
+    for (int i = 0; i < g_mime_multipart_get_count(multipart); ++i)
+      ParseObject(g_mime_multipart_get_part(multipart, i), out);
+    return;
+  }
+  if (GMIME_IS_MESSAGE_PART(object)) {
+    GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
+    if (inner) {
+      ParsedMessage attached;
+      ParseInto(inner, attached);
+      out.attached_messages.push_back(std::move(attached));
+    }
+    return;
+  }
+  if (!GMIME_IS_PART(object)) return;
+  GMimePart* part = GMIME_PART(object);
+  const std::string type = MimeType(object);
+  const char* filename = g_mime_part_get_filename(part);
+  const bool text = type.rfind("text/", 0) == 0;
+  if (text && !g_mime_part_is_attachment(part)) {
+    const char* charset = g_mime_object_get_content_type_parameter(object, "charset");
+    Bytes raw = PartContent(part);
+    DecodedText decoded = DecodeText(AsString(raw), charset ? charset : "");
+    if (!decoded.note.empty()) out.problems.push_back(type + " part: " + decoded.note);
+    if (type == "text/html" && out.html.empty()) out.html = decoded.utf8;
+    if (!out.text.empty()) out.text += "\n";
+    out.text += decoded.utf8;
+    return;
+  }
+  MailAttachment a;
+  if (filename) a.filename = Utf8(filename);
+  a.content_type = type;
+  a.content = PartContent(part);
+  out.attachments.push_back(std::move(a));
+}
+
+void ParseInto(GMimeMessage* message, ParsedMessage& out) {
+  if (const char* id = g_mime_message_get_message_id(message)) out.message_id = Utf8(id);
+  if (const char* subject = g_mime_message_get_subject(message)) out.subject = Utf8(subject);
+  AddAddresses(g_mime_message_get_from(message), out.from);
+  AddAddresses(g_mime_message_get_sender(message), out.sender);
+  AddAddresses(g_mime_message_get_to(message), out.to);
+  AddAddresses(g_mime_message_get_cc(message), out.cc);
+  AddAddresses(g_mime_message_get_bcc(message), out.bcc);
+  AddAddresses(g_mime_message_get_reply_to(message), out.reply_to);
+  if (GDateTime* date = g_mime_message_get_date(message)) out.date = g_date_time_to_unix(date);
+  if (GMimeObject* body = g_mime_message_get_mime_part(message)) ParseObject(body, out);
+}
+
+}  // namespace
+
+Result<ParsedMessage> ParseMessage(ByteView raw) {
+  if (raw.empty()) return Status::InvalidArgument("the message is empty");
+  InitGMime();
+  // The parser reads from a copy it owns: GMime's memory streams take the bytes over.
+  GByteArray* bytes = g_byte_array_sized_new(static_cast<guint>(raw.size()));
+  g_byte_array_append(bytes, raw.data(), static_cast<guint>(raw.size()));
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(bytes));
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+  GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), ParserOptions()));
+  ParsedMessage out;
+  if (!message) {  // no header GMime recognises: the whole input is the text
+    DecodedText text = DecodeText(AsString(raw), "");
+    out.text = std::move(text.utf8);
+    out.problems.push_back("no message header: read as plain text" +
+                           (text.note.empty() ? "" : " (" + text.note + ")"));
+    return out;
+  }
+  ParseInto(message.get(), out);
+  return out;
+}
+
+}  // namespace tessera::archive

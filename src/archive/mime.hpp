@@ -1,0 +1,48 @@
+// Internet mail (RFC 5322 and MIME) parsed into what the archive indexes and shows: the
+// headers decoded to UTF-8 (RFC 2047 encoded-words, RFC 2231 parameters, raw 8-bit
+// Big5), the text of the body, and the attachments decoded from their transfer encoding.
+// Parsing is lenient, as mail is: a malformed message still yields what can be read,
+// and `problems` says what was guessed or could not be read. Every string is valid UTF-8
+// (bytes that cannot be decoded become U+FFFD); attachment contents are bytes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.hpp"
+#include "base/status.hpp"
+
+namespace tessera::archive {
+
+struct MailAddress {
+  std::string name;   // display name, UTF-8; may be empty
+  std::string email;  // addr-spec as written
+};
+
+struct ParsedMessage;
+
+struct MailAttachment {
+  std::string filename;      // UTF-8; empty when the part names none
+  std::string content_type;  // lower case, e.g. "application/pdf"
+  Bytes content;             // transfer encoding undone
+};
+
+struct ParsedMessage {
+  std::string message_id;  // without angle brackets; empty when absent
+  std::string subject;
+  std::vector<MailAddress> from, sender, to, cc, bcc, reply_to;
+  std::optional<int64_t> date;  // Unix seconds of the Date header, when it parses
+  std::string text;             // every text part in order (HTML parts as text), UTF-8
+  std::string html;             // the first text/html part, UTF-8, as sent (unsanitised)
+  std::vector<MailAttachment> attachments;
+  std::vector<ParsedMessage> attached_messages;  // message/rfc822 parts, parsed
+  std::vector<std::string> problems;             // what was guessed or unreadable
+};
+
+// InvalidArgument for empty input; anything else parses (input without a header as
+// plain text, with a problem noted). Thread-safe.
+Result<ParsedMessage> ParseMessage(ByteView raw);
+
+}  // namespace tessera::archive

@@ -1,0 +1,182 @@
+// The archive's parsing of real-world mail: charsets as Taiwanese and Chinese mail uses
+// them (labelled, mislabelled and unlabelled), encoded headers, nested multiparts,
+// attachments and attached messages.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "archive/charset.hpp"
+#include "archive/mime.hpp"
+#include "status_matchers.hpp"
+
+namespace tessera::archive {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+ParsedMessage Parse(const std::string& raw) {
+  auto m = ParseMessage(AsBytes(raw));
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? *m : ParsedMessage{};
+}
+
+// 國稅局 and 郵件備份 in Big5, and in base64.
+const std::string kBig5Guoshuiju = "\xB0\xEA\xB5\x7C\xA7\xBD";
+const std::string kBig5Backup = "\xB6\x6C\xA5\xF3\xB3\xC6\xA5\xF7";
+
+TEST(ArchiveCharset, LabelsAsMailUsesThem) {
+  EXPECT_EQ(IconvCharsetName("x-big5"), "CP950");
+  EXPECT_EQ(IconvCharsetName(" \"MS950\" "), "CP950");
+  EXPECT_EQ(IconvCharsetName("Big5"), "CP950");
+  EXPECT_EQ(IconvCharsetName("gb2312"), "GB18030");
+  EXPECT_EQ(IconvCharsetName("iso-2022-jp"), "ISO-2022-JP");
+  EXPECT_EQ(DecodeText(kBig5Guoshuiju, "x-big5").utf8, "國稅局");
+  EXPECT_EQ(DecodeText(kBig5Guoshuiju, "x-big5").note, "");
+  EXPECT_EQ(DecodeText("\xB9\xFA\xCB\xB0\xBE\xD6", "gb2312").utf8, "国税局");
+}
+
+TEST(ArchiveCharset, WrongOrMissingLabelsAreGuessedAndSaid) {
+  DecodedText undeclared = DecodeText(kBig5Backup, "");
+  EXPECT_EQ(undeclared.utf8, "郵件備份");
+  EXPECT_THAT(undeclared.note, HasSubstr("read as CP950"));
+  DecodedText mislabelled = DecodeText(kBig5Backup, "utf-8");
+  EXPECT_EQ(mislabelled.utf8, "郵件備份");
+  EXPECT_THAT(mislabelled.note, HasSubstr("declared utf-8"));
+  DecodedText unknown = DecodeText("公文", "x-no-such-charset");
+  EXPECT_EQ(unknown.utf8, "公文");
+  EXPECT_THAT(unknown.note, HasSubstr("read as UTF-8"));
+  // Neither UTF-8, Big5 nor GB18030 (0xFF is in none of them): replaced, never lost
+  // silently.
+  DecodedText junk = DecodeText("a\xFF", "");
+  EXPECT_EQ(junk.utf8, "a\xEF\xBF\xBD");
+  EXPECT_THAT(junk.note, HasSubstr("replaced"));
+}
+
+TEST(ArchiveMime, Big5HeadersEncodedRawAndSplitAcrossACharacter) {
+  const std::string raw =
+      "From: =?x-big5?B?vkc=?= <cheng@example.gov.tw>\r\n"
+      "To: " +
+      kBig5Backup +
+      " <backup@example.gov.tw>, plain@example.gov.tw\r\n"
+      // 國稅局: the encoded-words split inside 稅 (B5 | 7C), as some clients do.
+      "Subject: =?big5?B?sOq1?= =?big5?B?fKe9?= " +
+      kBig5Backup +
+      "\r\n"
+      "Message-ID: <abc@example.gov.tw>\r\n"
+      "Date: Tue, 02 Jan 2024 09:30:00 +0800\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: text/plain; charset=ms950\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n"
+      "\r\n"
+      "=B6l=A5=F3=B3=C6=A5=F7=A7=B9=A6=A8=A1A=B0=EA=B5|=A7=BD\r\n";
+  ParsedMessage m = Parse(raw);
+  EXPECT_EQ(m.subject, "國稅局 郵件備份");
+  ASSERT_EQ(m.from.size(), 1u);
+  EXPECT_EQ(m.from[0].name, "鄭");
+  EXPECT_EQ(m.from[0].email, "cheng@example.gov.tw");
+  ASSERT_EQ(m.to.size(), 2u);
+  EXPECT_EQ(m.to[0].name, "郵件備份");
+  EXPECT_EQ(m.to[1].email, "plain@example.gov.tw");
+  EXPECT_EQ(m.message_id, "abc@example.gov.tw");
+  ASSERT_TRUE(m.date.has_value());
+  EXPECT_EQ(*m.date, 1704159000);  // 2024-01-02T01:30:00Z
+  EXPECT_EQ(m.text, "郵件備份完成，國稅局\r\n");
+  EXPECT_TRUE(m.problems.empty()) << m.problems[0];
+}
+
+TEST(ArchiveMime, Gb2312AndIso2022JpBodiesAndHeaders) {
+  ParsedMessage cn = Parse(
+      "Subject: =?GB2312?B?ufrLsL7WzajWqg==?=\r\n"
+      "Content-Type: text/plain; charset=\"gb2312\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n"
+      "08q8/rG4t93S0c3qs8k=\r\n");
+  EXPECT_EQ(cn.subject, "国税局通知");
+  EXPECT_EQ(cn.text, "邮件备份已完成");
+  ParsedMessage jp = Parse(
+      "Subject: =?ISO-2022-JP?B?GyRCMnE1RCROJCpDTiRpJDsbKEI=?=\r\n"
+      "Content-Type: text/plain; charset=ISO-2022-JP\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n"
+      "GyRCS1xKOCRHJDkbKEI=\r\n");
+  EXPECT_EQ(jp.subject, "会議のお知らせ");
+  EXPECT_EQ(jp.text, "本文です");
+}
+
+TEST(ArchiveMime, NestedMultipartsAttachmentsAndAnAttachedMessage) {
+  const std::string raw =
+      "From: a@example.gov.tw\r\n"
+      "Subject: nested\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+      "--outer\r\n"
+      "Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+      "--alt\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+      "純文字 本文\r\n"
+      "--alt\r\n"
+      "Content-Type: text/html; charset=big5\r\n\r\n"
+      "<p>" +
+      kBig5Guoshuiju +
+      "</p>\r\n"
+      "--alt--\r\n"
+      "--outer\r\n"
+      // RFC 2231 (UTF-8, percent-encoded) file name.
+      "Content-Type: application/pdf\r\n"
+      "Content-Disposition: attachment; "
+      "filename*=UTF-8''%E5%85%AC%E6%96%87%E9%99%84%E4%BB%B6.pdf\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n"
+      "JVBERi0xLjQK\r\n"
+      "--outer\r\n"
+      // RFC 2047 inside a quoted name, as Outlook writes it, in Big5.
+      "Content-Type: text/plain; charset=big5; name=\"=?big5?B?pL2k5Q==?=.txt\"\r\n"
+      "Content-Disposition: attachment; filename=\"=?big5?B?pL2k5Q==?=.txt\"\r\n\r\n"
+      "attached text\r\n"
+      "--outer\r\n"
+      "Content-Type: message/rfc822\r\n\r\n"
+      "Subject: =?big5?B?sF2sRrOh?=\r\n"
+      "From: inner@example.gov.tw\r\n"
+      "Content-Type: text/plain; charset=big5\r\n\r\n" +
+      kBig5Backup +
+      "\r\n"
+      "--outer--\r\n";
+  ParsedMessage m = Parse(raw);
+  EXPECT_EQ(m.subject, "nested");
+  EXPECT_THAT(m.text, HasSubstr("純文字 本文"));
+  EXPECT_THAT(m.text, HasSubstr("<p>國稅局</p>"));
+  // A part's last line break belongs to the boundary after it (RFC 2046).
+  EXPECT_EQ(m.html, "<p>國稅局</p>");
+  ASSERT_EQ(m.attachments.size(), 2u);
+  EXPECT_EQ(m.attachments[0].filename, "公文附件.pdf");
+  EXPECT_EQ(m.attachments[0].content_type, "application/pdf");
+  EXPECT_EQ(AsString(m.attachments[0].content), "%PDF-1.4\n");
+  EXPECT_EQ(m.attachments[1].filename, "公文.txt");
+  EXPECT_EQ(AsString(m.attachments[1].content), "attached text");
+  ASSERT_EQ(m.attached_messages.size(), 1u);
+  EXPECT_EQ(m.attached_messages[0].subject, "財政部");
+  EXPECT_EQ(m.attached_messages[0].text, "郵件備份");
+  ASSERT_EQ(m.attached_messages[0].from.size(), 1u);
+  EXPECT_EQ(m.attached_messages[0].from[0].email, "inner@example.gov.tw");
+}
+
+TEST(ArchiveMime, MalformedMailStillParsesAndEmptyIsRefused) {
+  auto empty = ParseMessage({});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+  // No blank line, a broken boundary, a bad base64 body: what can be read is read.
+  ParsedMessage broken = Parse(
+      "Subject: broken\r\n"
+      "Content-Type: multipart/mixed; boundary=\"never\"\r\n\r\n"
+      "text before any boundary\r\n");
+  EXPECT_EQ(broken.subject, "broken");
+  // Text with no header at all is still a message: its text is searchable.
+  ParsedMessage headless = Parse("just a line of text, no header at all\n");
+  EXPECT_TRUE(headless.subject.empty());
+  EXPECT_THAT(headless.text, HasSubstr("no header at all"));
+  ParsedMessage undeclared = Parse("Subject: x\r\n\r\n" + kBig5Backup + "\r\n");
+  EXPECT_EQ(undeclared.text, "郵件備份\r\n");
+  EXPECT_THAT(undeclared.problems, ElementsAre(HasSubstr("read as CP950")));
+}
+
+}  // namespace
+}  // namespace tessera::archive
