@@ -97,7 +97,8 @@ fi
 scripts/s3-down.sh "$S3DIR" > /dev/null 2>&1 || true
 
 note "command-line scenarios"
-for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh; do
+for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh \
+  tests/integration/archive_cli.sh; do
   [ -f "$script" ] || continue
   run_script "$(basename "$script" .sh)" bash "$script" "$TESSERA"
 done

@@ -1,0 +1,331 @@
+#include "archive/importer.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+
+#include "base/files.hpp"
+
+namespace tessera::archive {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+
+bool StartsWith(ByteView data, std::string_view prefix) {
+  return data.size() >= prefix.size() &&
+         std::memcmp(data.data(), prefix.data(), prefix.size()) == 0;
+}
+
+// "From sender@example.org Thu Dec  3 06:00:00 2026": the sender, and the time (as UTC,
+// which is what mbox writers mostly use; the line has no zone).
+void ParseFromLine(std::string_view line, MboxMessage& m) {
+  line.remove_prefix(5);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  const size_t space = line.find(' ');
+  m.envelope_from = std::string(line.substr(0, space));
+  if (m.envelope_from == "MAILER-DAEMON") m.envelope_from.clear();
+  if (space == std::string_view::npos) return;
+  std::string rest(line.substr(space + 1));
+  struct tm tm {};
+  const char* end = ::strptime(rest.c_str(), "%a %b %d %H:%M:%S %Y", &tm);
+  if (end != nullptr) m.envelope_time = static_cast<int64_t>(::timegm(&tm));
+}
+
+// A file that starts like a message: a header field name and a colon on its first line.
+bool LooksLikeMessage(ByteView head) {
+  size_t i = 0;
+  while (i < head.size() && head[i] > 32 && head[i] < 127 && head[i] != ':') ++i;
+  return i > 0 && i < head.size() && head[i] == ':';
+}
+
+// The folder a file or directory is in, as the import names it: its path relative to
+// the directory the imported path lies in ("Maildir/.Sent", "mail/2024"); "" for a file
+// given directly.
+std::string FolderName(const fs::path& dir, const fs::path& base) {
+  std::string rel = dir.lexically_relative(base).generic_string();
+  return rel == "." ? "" : rel;
+}
+
+bool IsMaildir(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir / "cur", ec) && fs::is_directory(dir / "new", ec);
+}
+
+class Importer {
+ public:
+  Importer(MessageStore& store, Progress* progress) : store_(store), progress_(progress) {}
+
+  Status ImportPath(const fs::path& path) {
+    std::error_code ec;
+    const fs::path base = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    if (fs::is_directory(path, ec)) return ImportDir(path, base);
+    return ImportFile(path, "", /*given=*/true);
+  }
+
+  ImportReport& report() { return report_; }
+
+ private:
+  Status ImportDir(const fs::path& dir, const fs::path& base) {
+    std::vector<fs::path> files, dirs;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec), end;
+    if (ec) {
+      Reject(dir.string(), "cannot list the directory: " + ec.message());
+      return Status::Ok();
+    }
+    for (; it != end; it.increment(ec)) {
+      if (ec) break;
+      const std::string name = it->path().filename().string();
+      if (it->is_directory(ec) && !it->is_symlink(ec)) {
+        dirs.push_back(it->path());
+      } else if (it->is_regular_file(ec) && !name.starts_with(".")) {
+        files.push_back(it->path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    std::sort(dirs.begin(), dirs.end());
+    const bool maildir = IsMaildir(dir);
+    const std::string folder = FolderName(dir, base);
+    if (maildir) {
+      for (const char* sub : {"cur", "new"})
+        TESSERA_RETURN_IF_ERROR(ImportMaildirPart(dir / sub, folder));
+    }
+    for (const fs::path& f : files) {
+      // Next to cur/new/tmp a Maildir keeps its own state files, not mail.
+      if (maildir) continue;
+      TESSERA_RETURN_IF_ERROR(ImportFile(f, folder, /*given=*/false));
+    }
+    for (const fs::path& d : dirs) {
+      const std::string name = d.filename().string();
+      if (maildir && (name == "cur" || name == "new" || name == "tmp")) continue;
+      TESSERA_RETURN_IF_ERROR(ImportDir(d, base));
+    }
+    return Status::Ok();
+  }
+
+  Status ImportMaildirPart(const fs::path& dir, const std::string& folder) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec) && !it->path().filename().string().starts_with("."))
+        files.push_back(it->path());
+    std::sort(files.begin(), files.end());
+    for (const fs::path& f : files) TESSERA_RETURN_IF_ERROR(ImportMessageFile(f, folder));
+    return Status::Ok();
+  }
+
+  // One file: an mbox if it starts with a "From " line, else one message. A file met in
+  // a directory walk that does not look like mail is rejected rather than archived.
+  Status ImportFile(const fs::path& path, const std::string& folder, bool given) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      Reject(path.string(), std::string("cannot read: ") + std::strerror(errno));
+      return Status::Ok();
+    }
+    TESSERA_ASSIGN_OR_RETURN(
+        bool done, store_.FileImported(fs::absolute(path).string(),
+                                       static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec));
+    if (done) {
+      report_.files_skipped++;
+      return Status::Ok();
+    }
+    std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+    if (!f) {
+      Reject(path.string(), std::string("cannot read: ") + std::strerror(errno));
+      return Status::Ok();
+    }
+    uint8_t head[256];
+    const size_t n = std::fread(head, 1, sizeof(head), f.get());
+    f.reset();
+    const ByteView start(head, n);
+    if (StartsWith(start, "From ")) {
+      std::string mbox_folder = folder;
+      std::string stem = path.filename().string();
+      if (stem.ends_with(".mbox")) stem.resize(stem.size() - 5);
+      mbox_folder += (mbox_folder.empty() ? "" : "/") + stem;
+      return ImportMbox(path, mbox_folder, st);
+    }
+    const std::string ext = path.extension().string();
+    if (!given && ext != ".eml" && ext != ".msg" && !LooksLikeMessage(start)) {
+      Reject(path.string(), "not a mail message or mbox (no header field at its start)");
+      return Status::Ok();
+    }
+    const size_t rejected_before = report_.rejected.size();
+    TESSERA_RETURN_IF_ERROR(ImportMessageFile(path, folder));
+    // A file that was rejected is tried (and reported) again next time.
+    if (report_.rejected.size() != rejected_before) return Status::Ok();
+    return store_.MarkFileImported(fs::absolute(path).string(), static_cast<uint64_t>(st.st_size),
+                                   st.st_mtim.tv_sec, 1);
+  }
+
+  Status ImportMessageFile(const fs::path& path, const std::string& folder) {
+    report_.files++;
+    auto raw = ReadFile(path);
+    if (!raw.ok()) {
+      Reject(path.string(), "cannot read: " + raw.status().message());
+      return Status::Ok();
+    }
+    struct stat st {};
+    const int64_t mtime = ::stat(path.c_str(), &st) == 0 ? st.st_mtim.tv_sec : 0;
+    return Archive(*raw, path.string(), folder, "", mtime);
+  }
+
+  Status ImportMbox(const fs::path& path, const std::string& folder, const struct stat& st) {
+    report_.files++;
+    uint64_t count = 0;
+    const size_t rejected_before = report_.rejected.size();
+    Status read = ReadMbox(path.string(), [&](MboxMessage& m) -> Status {
+      ++count;
+      const std::string origin = path.string() + " message " + std::to_string(m.number) +
+                                 " (offset " + std::to_string(m.offset) + ")";
+      return Archive(m.raw, origin, folder, m.envelope_from, m.envelope_time);
+    });
+    if (!read.ok()) {
+      // A storage failure stops the import; a file that cannot be read is reported.
+      if (read.code() != StatusCode::kIOError && read.code() != StatusCode::kInvalidArgument &&
+          read.code() != StatusCode::kNotFound && read.code() != StatusCode::kPermissionDenied)
+        return read;
+      Reject(path.string(), read.message());
+      return Status::Ok();
+    }
+    if (report_.rejected.size() != rejected_before) return Status::Ok();
+    return store_.MarkFileImported(fs::absolute(path).string(), static_cast<uint64_t>(st.st_size),
+                                   st.st_mtim.tv_sec, count);
+  }
+
+  Status Archive(const Bytes& raw, const std::string& origin, const std::string& folder,
+                 const std::string& envelope_from, int64_t received_at) {
+    report_.messages++;
+    if (raw.empty()) {
+      Reject(origin, "empty: no message");
+      return Status::Ok();
+    }
+    if (raw.size() > kMaxImportMessage) {
+      Reject(origin, "larger than " + HumanBytes(kMaxImportMessage) + " (" +
+                         HumanBytes(raw.size()) + "); split it or raise the limit");
+      return Status::Ok();
+    }
+    ParsedMessage parsed;
+    if (auto p = ParseMessage(raw); p.ok()) {
+      parsed = std::move(*p);
+      if (!parsed.problems.empty()) {
+        std::string all;
+        for (const std::string& problem : parsed.problems)
+          all += (all.empty() ? "" : "; ") + problem;
+        Problem(origin, all + " (archived as received)");
+      }
+    } else {
+      Problem(origin, "cannot be parsed: " + p.status().message() + " (archived as received)");
+    }
+    Delivery d;
+    d.source = "import";
+    d.origin = origin;
+    d.folder = folder;
+    d.envelope_from = envelope_from;
+    d.received_at = received_at != 0 ? received_at : static_cast<int64_t>(std::time(nullptr));
+    TESSERA_ASSIGN_OR_RETURN(AddOutcome added, store_.Add(raw, parsed, d));
+    if (added.new_delivery)
+      report_.imported++;
+    else
+      report_.duplicates++;
+    report_.bytes += raw.size();
+    if (progress_) {
+      progress_->Add(1, raw.size());
+      progress_->Tick(origin);
+    }
+    return Status::Ok();
+  }
+
+  void Reject(const std::string& origin, std::string reason) {
+    report_.rejected.push_back({origin, std::move(reason)});
+  }
+  void Problem(const std::string& origin, std::string what) {
+    report_.problems.push_back({origin, std::move(what)});
+  }
+
+  MessageStore& store_;
+  Progress* progress_;
+  ImportReport report_;
+};
+
+}  // namespace
+
+Status ReadMbox(const std::string& path, const std::function<Status(MboxMessage&)>& message) {
+  std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (!f) return Status::FromErrno("cannot open " + path, errno);
+  struct LineBuffer {
+    char* data = nullptr;  // getline's, grown by it as needed
+    size_t capacity = 0;
+    ~LineBuffer() { std::free(data); }
+  } line;
+  MboxMessage current;
+  bool in_message = false, previous_blank = true;
+  uint64_t offset = 0, number = 0;
+  auto finish = [&]() -> Status {
+    if (!in_message) return Status::Ok();
+    // The blank line before the next "From " line belongs to the mbox, not the message.
+    Bytes& raw = current.raw;
+    if (raw.size() >= 2 && raw[raw.size() - 1] == '\n' && raw[raw.size() - 2] == '\n')
+      raw.pop_back();
+    else if (raw.size() >= 4 && std::memcmp(raw.data() + raw.size() - 4, "\r\n\r\n", 4) == 0)
+      raw.resize(raw.size() - 2);
+    Status st = message(current);
+    current = MboxMessage{};
+    return st;
+  };
+  while (true) {
+    errno = 0;
+    const ssize_t got = ::getline(&line.data, &line.capacity, f.get());
+    if (got < 0) {
+      if (errno != 0 && !std::feof(f.get())) return Status::FromErrno("cannot read " + path, errno);
+      break;
+    }
+    const std::string_view text(line.data, static_cast<size_t>(got));
+    const bool from_line = text.starts_with("From ") && previous_blank;
+    if (!in_message && !from_line)
+      return Status::InvalidArgument(path +
+                                     " is not an mbox: it does not start with a \"From \" line");
+    if (from_line) {
+      TESSERA_RETURN_IF_ERROR(finish());
+      in_message = true;
+      current.offset = offset;
+      current.number = ++number;
+      ParseFromLine(text, current);
+    } else {
+      // mboxrd: ">From ", ">>From " ... lose one '>'.
+      size_t quotes = 0;
+      while (quotes < text.size() && text[quotes] == '>') ++quotes;
+      const bool escaped = quotes > 0 && text.substr(quotes).starts_with("From ");
+      const std::string_view kept = escaped ? text.substr(1) : text;
+      current.raw.insert(current.raw.end(), kept.begin(), kept.end());
+    }
+    previous_blank = text == "\n" || text == "\r\n";
+    offset += static_cast<uint64_t>(got);
+  }
+  return finish();
+}
+
+Result<ImportReport> Import(MessageStore& store, const std::vector<std::string>& paths,
+                            Progress* progress) {
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (!fs::exists(p, ec)) return Status::NotFound(p + ": no such file or directory");
+  }
+  Importer importer(store, progress);
+  for (const std::string& p : paths) TESSERA_RETURN_IF_ERROR(importer.ImportPath(fs::path(p)));
+  return std::move(importer.report());
+}
+
+}  // namespace tessera::archive

@@ -1,0 +1,108 @@
+// The archive's message store. Every message is kept once (single instance: identical
+// bytes are one message, found by their SHA-256), compressed and encrypted at rest
+// (AES-256-GCM under the archive key) as an object of its own; every delivery of it (who
+// sent it to whom, into which folder, from which source) is a row of its own, so no
+// recipient or folder is lost to deduplication. Messages and deliveries are linked in a
+// keyed hash chain in the order they were recorded: Verify() detects a message object
+// that was changed or deleted, and a record that was edited, removed or reordered.
+// Layout and formats: docs/archive-format.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/mime.hpp"
+#include "base/bytes.hpp"
+#include "base/sqlite.hpp"
+#include "base/status.hpp"
+#include "store/object_store.hpp"
+
+namespace tessera::archive {
+
+// How a message reached the archive.
+struct Delivery {
+  std::string source;  // "import", "lmtp", "smtp"
+  std::string origin;  // the file (and position in it) or the peer it came from
+  std::string folder;  // mailbox folder, "" when none
+  std::string envelope_from;
+  std::vector<std::string> recipients;  // envelope recipients, Bcc included
+  int64_t received_at = 0;              // Unix seconds
+};
+
+struct StoredMessage {
+  int64_t id = 0;
+  Bytes sha256;
+  uint64_t size = 0;         // of the raw message
+  uint64_t stored_size = 0;  // of its object (compressed, encrypted)
+  std::string message_id, subject, from;
+  std::optional<int64_t> date;
+  int attachments = 0;
+  int64_t first_seen = 0;
+};
+
+struct StoredDelivery {
+  int64_t id = 0;
+  int64_t message = 0;
+  Delivery delivery;
+};
+
+struct AddOutcome {
+  int64_t message = 0;
+  bool new_message = false;   // false: these bytes were archived before
+  bool new_delivery = false;  // false: this very delivery was recorded before
+};
+
+struct VerifyReport {
+  uint64_t messages = 0, deliveries = 0, chain_records = 0;
+  std::vector<std::string> problems;  // empty when everything holds
+  std::string head;                   // the chain's last link, to compare with a record kept apart
+};
+
+class MessageStore {
+ public:
+  // Opens the store in `dir` (its database, key file and message objects), creating it
+  // on first use. The key file is created readable by its owner only; one readable by
+  // others is refused (PermissionDenied).
+  static Result<std::unique_ptr<MessageStore>> Open(const std::filesystem::path& dir);
+  ~MessageStore();
+
+  // Archives one message and its delivery. The message is on the device (object and
+  // records committed) when this returns OK; a crash before leaves nothing half-recorded.
+  Result<AddOutcome> Add(ByteView raw, const ParsedMessage& parsed, const Delivery& delivery);
+
+  Result<StoredMessage> Find(int64_t id);
+  Result<std::optional<int64_t>> FindBySha256(ByteView sha256);
+  Result<std::vector<StoredDelivery>> Deliveries(int64_t message);
+  // The message's bytes as received, checked against its recorded SHA-256.
+  Result<Bytes> Raw(int64_t id);
+  uint64_t MessageCount();
+
+  // Whether an import already finished this file, unchanged since (same size and mtime).
+  Result<bool> FileImported(const std::string& path, uint64_t size, int64_t mtime);
+  Status MarkFileImported(const std::string& path, uint64_t size, int64_t mtime, uint64_t messages);
+
+  // Checks the chain, every record against it, and (with `read_messages`) every message
+  // object against its SHA-256.
+  Result<VerifyReport> Verify(bool read_messages);
+
+  Database& database() { return *db_; }
+
+ private:
+  struct Keys;
+  MessageStore(std::unique_ptr<Database> db, std::unique_ptr<store::ObjectStore> objects,
+               std::unique_ptr<Keys> keys);
+  Status AppendChain(const std::string& kind, int64_t ref, ByteView digest);
+
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<store::ObjectStore> objects_;
+  std::unique_ptr<Keys> keys_;
+};
+
+// The object name of a message: "messages/ab/<64 hex digits>".
+std::string MessageObjectName(ByteView sha256);
+
+}  // namespace tessera::archive

@@ -1,0 +1,190 @@
+#include "base/sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace tessera {
+
+namespace {
+// A database another process holds locked is waited for this long before Unavailable.
+constexpr int kBusyTimeoutMs = 30000;
+}  // namespace
+
+Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::IOError("cannot open database " + path.string() + ": " + message);
+  }
+  std::unique_ptr<Database> out(new Database(db, path));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  sqlite3_extended_result_codes(db, 1);
+  // WAL: readers do not block the writer; FULL: a commit is on the device when it returns.
+  TESSERA_RETURN_IF_ERROR(
+      out->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  return out;
+}
+
+Database::~Database() {
+  sqlite3_close_v2(db_);
+}
+
+Status Database::Error(std::string_view what) const {
+  const int code = sqlite3_errcode(db_) & 0xff;
+  std::string message = std::string(what) + " (" + path_.string() + "): " + sqlite3_errmsg(db_);
+  switch (code) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(message + "; another process holds the database");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status::Corruption(message);
+    case SQLITE_CONSTRAINT:
+      return Status::AlreadyExists(message);
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return Status::PermissionDenied(message);
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return Status::IOError(message);
+    default:
+      return Status::Internal(message);
+  }
+}
+
+Status Database::Exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    sqlite3_free(err);
+    return Error("database statement failed");
+  }
+  return Status::Ok();
+}
+
+Result<Statement> Database::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK)
+    return Error("cannot prepare a database statement");
+  return Statement(this, stmt);
+}
+
+int64_t Database::LastInsertId() const {
+  return sqlite3_last_insert_rowid(db_);
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      bind_error_(std::move(other.bind_error_)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = other.db_;
+    stmt_ = std::exchange(other.stmt_, nullptr);
+    bind_error_ = std::move(other.bind_error_);
+  }
+  return *this;
+}
+
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK && bind_error_.ok())
+    bind_error_ = db_->Error("cannot bind a parameter");
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  if (sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) !=
+          SQLITE_OK &&
+      bind_error_.ok())
+    bind_error_ = db_->Error("cannot bind a parameter");
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, ByteView blob) {
+  static const uint8_t kEmpty = 0;  // a null pointer would bind NULL, not an empty blob
+  if (sqlite3_bind_blob64(stmt_, index, blob.empty() ? &kEmpty : blob.data(), blob.size(),
+                          SQLITE_TRANSIENT) != SQLITE_OK &&
+      bind_error_.ok())
+    bind_error_ = db_->Error("cannot bind a parameter");
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK && bind_error_.ok())
+    bind_error_ = db_->Error("cannot bind a parameter");
+  return *this;
+}
+
+Result<bool> Statement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Status st = db_->Error("database statement failed");
+  sqlite3_reset(stmt_);
+  return st;
+}
+
+Status Statement::Run() {
+  Result<bool> r = Step();
+  Reset();
+  return r.status();
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  bind_error_ = Status::Ok();
+}
+
+int64_t Statement::Int(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+std::string Statement::Text(int column) const {
+  const unsigned char* p = sqlite3_column_text(stmt_, column);
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
+           : std::string();
+}
+
+Bytes Statement::Blob(int column) const {
+  const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, column));
+  return p ? Bytes(p, p + sqlite3_column_bytes(stmt_, column)) : Bytes();
+}
+
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+Result<Transaction> Transaction::Begin(Database& db) {
+  TESSERA_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  return Transaction(&db);
+}
+
+Transaction::~Transaction() {
+  if (db_) (void)db_->Exec("ROLLBACK");
+}
+
+Status Transaction::Commit() {
+  Database* db = std::exchange(db_, nullptr);
+  Status st = db->Exec("COMMIT");
+  if (!st.ok()) (void)db->Exec("ROLLBACK");
+  return st;
+}
+
+}  // namespace tessera

@@ -1,0 +1,91 @@
+// A small SQLite wrapper that speaks the project's error model: every failure is a
+// Status with the database's own message, and a busy database is waited for, not
+// reported. Databases are opened in WAL mode with full synchronisation, so that a
+// committed transaction survives a crash or a power cut.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.hpp"
+#include "base/status.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace tessera {
+
+class Statement;
+
+class Database {
+ public:
+  // Opens (creating it if needed) the database file at `path`.
+  static Result<std::unique_ptr<Database>> Open(const std::filesystem::path& path);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Runs one or more statements that return no rows.
+  Status Exec(std::string_view sql);
+  Result<Statement> Prepare(std::string_view sql);
+  int64_t LastInsertId() const;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  Status Error(std::string_view what) const;
+  friend class Statement;
+  sqlite3* db_;
+  std::filesystem::path path_;
+};
+
+// A prepared statement. Parameters are numbered from 1, columns from 0.
+class Statement {
+ public:
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&& other) noexcept;
+  ~Statement();
+
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, std::string_view text);
+  Statement& BindBlob(int index, ByteView blob);
+  Statement& BindNull(int index);
+  // Runs the statement to its next row: true when there is one, false when done.
+  Result<bool> Step();
+  // Runs a statement that returns no rows (or ignores them) and resets it.
+  Status Run();
+  // Clears the bindings and rewinds, for reuse.
+  void Reset();
+
+  int64_t Int(int column) const;
+  std::string Text(int column) const;
+  Bytes Blob(int column) const;
+  bool IsNull(int column) const;
+
+ private:
+  friend class Database;
+  Statement(Database* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Database* db_;
+  sqlite3_stmt* stmt_;
+  Status bind_error_;  // the first failed Bind, reported by Step/Run
+};
+
+// BEGIN IMMEDIATE … COMMIT; rolled back unless Commit() was called.
+class Transaction {
+ public:
+  static Result<Transaction> Begin(Database& db);
+  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  Status Commit();
+
+ private:
+  explicit Transaction(Database* db) : db_(db) {}
+  Database* db_;
+};
+
+}  // namespace tessera

@@ -1,0 +1,223 @@
+// `tessera archive ...`: the mail archive (郵件歸檔) — import, show, verify.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "archive/importer.hpp"
+#include "archive/message_store.hpp"
+#include "base/clock.hpp"
+#include "base/progress.hpp"
+#include "cli/cli.hpp"
+
+namespace tessera::cli {
+
+using nlohmann::json;
+
+namespace {
+
+std::string ArchiveDir(const Context& ctx) {
+  return ctx.home + "/archive";
+}
+
+std::string Time(int64_t unix_seconds) {
+  return FormatRfc3339(unix_seconds * 1000000000);
+}
+
+std::string AddressList(const std::vector<archive::MailAddress>& list) {
+  std::string out;
+  for (const auto& a : list)
+    out += (out.empty() ? "" : ", ") + (a.name.empty() ? a.email : a.name + " <" + a.email + ">");
+  return out;
+}
+
+json AddressesJson(const std::vector<archive::MailAddress>& list) {
+  json arr = json::array();
+  for (const auto& a : list) arr.push_back({{"name", a.name}, {"email", a.email}});
+  return arr;
+}
+
+json IssuesJson(const std::vector<archive::ImportIssue>& issues) {
+  json arr = json::array();
+  for (const auto& i : issues) arr.push_back({{"origin", i.origin}, {"reason", i.reason}});
+  return arr;
+}
+
+}  // namespace
+
+void AddArchiveCommands(CLI::App& app, Context& ctx) {
+  auto* archive = app.add_subcommand("archive", "Mail and document archive (郵件歸檔)");
+  archive->require_subcommand(1);
+
+  // import
+  {
+    auto* cmd = archive->add_subcommand(
+        "import", "Archive existing mail: mbox files, Maildir folders, .eml files or directories");
+    auto paths = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("paths", *paths, "Files or directories to import")->required();
+    cmd->callback([&ctx, paths] {
+      Run(ctx, [&]() -> Status {
+        TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        Progress progress("importing", !ctx.json && ::isatty(2));
+        TESSERA_ASSIGN_OR_RETURN(archive::ImportReport r,
+                                 archive::Import(*store, *paths, &progress));
+        progress.Finish();
+        if (!r.rejected.empty()) ctx.exit_code = kExitProblems;
+        if (ctx.json) {
+          PrintJson({{"files", r.files},
+                     {"files_skipped", r.files_skipped},
+                     {"messages", r.messages},
+                     {"imported", r.imported},
+                     {"duplicates", r.duplicates},
+                     {"bytes", r.bytes},
+                     {"rejected", IssuesJson(r.rejected)},
+                     {"problems", IssuesJson(r.problems)},
+                     {"archived_messages", store->MessageCount()}});
+          return Status::Ok();
+        }
+        std::printf(
+            "imported %llu messages (%s) from %llu files; %llu duplicates (archived before)",
+            static_cast<unsigned long long>(r.imported), HumanBytes(r.bytes).c_str(),
+            static_cast<unsigned long long>(r.files),
+            static_cast<unsigned long long>(r.duplicates));
+        if (r.files_skipped)
+          std::printf("; %llu files skipped (imported before, unchanged)",
+                      static_cast<unsigned long long>(r.files_skipped));
+        std::printf("\n");
+        if (!r.problems.empty()) {
+          std::printf("%zu archived as received, with problems:\n", r.problems.size());
+          for (const auto& p : r.problems)
+            std::printf("  %s: %s\n", p.origin.c_str(), p.reason.c_str());
+        }
+        if (!r.rejected.empty()) {
+          std::printf("%zu rejected (not archived):\n", r.rejected.size());
+          for (const auto& p : r.rejected)
+            std::printf("  %s: %s\n", p.origin.c_str(), p.reason.c_str());
+        }
+        std::printf("the archive holds %llu messages\n",
+                    static_cast<unsigned long long>(store->MessageCount()));
+        return Status::Ok();
+      });
+    });
+  }
+
+  // show
+  {
+    auto* cmd =
+        archive->add_subcommand("show", "Show an archived message: headers, text, attachments");
+    auto id = std::make_shared<int64_t>(0);
+    auto raw = std::make_shared<bool>(false);
+    cmd->add_option("id", *id, "Message id (as import, search and list print it)")->required();
+    cmd->add_flag("--raw", *raw, "Write the message exactly as received to standard output");
+    cmd->callback([&ctx, id, raw] {
+      Run(ctx, [&]() -> Status {
+        TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        TESSERA_ASSIGN_OR_RETURN(Bytes bytes, store->Raw(*id));
+        if (*raw) {
+          if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size())
+            return Status::IOError("cannot write to standard output");
+          return Status::Ok();
+        }
+        TESSERA_ASSIGN_OR_RETURN(archive::StoredMessage m, store->Find(*id));
+        TESSERA_ASSIGN_OR_RETURN(auto deliveries, store->Deliveries(*id));
+        auto parsed = archive::ParseMessage(bytes);
+        archive::ParsedMessage p = parsed.ok() ? std::move(*parsed) : archive::ParsedMessage{};
+        if (ctx.json) {
+          json atts = json::array();
+          for (const auto& a : p.attachments)
+            atts.push_back({{"filename", a.filename},
+                            {"content_type", a.content_type},
+                            {"size", a.content.size()}});
+          json ds = json::array();
+          for (const auto& d : deliveries)
+            ds.push_back({{"received_at", Time(d.delivery.received_at)},
+                          {"source", d.delivery.source},
+                          {"origin", d.delivery.origin},
+                          {"folder", d.delivery.folder},
+                          {"envelope_from", d.delivery.envelope_from},
+                          {"recipients", d.delivery.recipients}});
+          json j = {{"id", m.id},
+                    {"sha256", HexEncode(m.sha256)},
+                    {"size", m.size},
+                    {"message_id", p.message_id},
+                    {"subject", p.subject},
+                    {"from", AddressesJson(p.from)},
+                    {"to", AddressesJson(p.to)},
+                    {"cc", AddressesJson(p.cc)},
+                    {"bcc", AddressesJson(p.bcc)},
+                    {"date", p.date ? json(Time(*p.date)) : json(nullptr)},
+                    {"text", p.text},
+                    {"attachments", atts},
+                    {"deliveries", ds},
+                    {"problems", p.problems}};
+          PrintJson(j);
+          return Status::Ok();
+        }
+        std::printf("Message %lld  (%s, SHA-256 %s)\n", static_cast<long long>(m.id),
+                    HumanBytes(m.size).c_str(), HexEncode(m.sha256).c_str());
+        std::printf("From:    %s\n", AddressList(p.from).c_str());
+        std::printf("To:      %s\n", AddressList(p.to).c_str());
+        if (!p.cc.empty()) std::printf("Cc:      %s\n", AddressList(p.cc).c_str());
+        if (!p.bcc.empty()) std::printf("Bcc:     %s\n", AddressList(p.bcc).c_str());
+        std::printf("Date:    %s\n", p.date ? Time(*p.date).c_str() : "(none)");
+        std::printf("Subject: %s\n", p.subject.c_str());
+        if (!p.message_id.empty()) std::printf("Message-ID: <%s>\n", p.message_id.c_str());
+        for (const auto& d : deliveries) {
+          std::string rcpts;
+          for (const auto& r : d.delivery.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
+          std::printf("Delivered %s (%s%s%s%s%s)\n", Time(d.delivery.received_at).c_str(),
+                      d.delivery.source.c_str(), d.delivery.folder.empty() ? "" : ", folder ",
+                      d.delivery.folder.c_str(), rcpts.empty() ? "" : ", envelope recipients ",
+                      rcpts.c_str());
+        }
+        for (const auto& a : p.attachments)
+          std::printf("Attachment: %s (%s, %s)\n",
+                      a.filename.empty() ? "(unnamed)" : a.filename.c_str(), a.content_type.c_str(),
+                      HumanBytes(a.content.size()).c_str());
+        for (const auto& problem : p.problems) std::printf("Note: %s\n", problem.c_str());
+        std::printf("\n%s", p.text.c_str());
+        if (!p.text.empty() && p.text.back() != '\n') std::printf("\n");
+        return Status::Ok();
+      });
+    });
+  }
+
+  // verify
+  {
+    auto* cmd = archive->add_subcommand(
+        "verify",
+        "Check the archive's hash chain, its records, and (with --read-data) every message");
+    auto read_data = std::make_shared<bool>(false);
+    cmd->add_flag("--read-data", *read_data,
+                  "Also read every message and check it against its SHA-256");
+    cmd->callback([&ctx, read_data] {
+      Run(ctx, [&]() -> Status {
+        TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        TESSERA_ASSIGN_OR_RETURN(archive::VerifyReport r, store->Verify(*read_data));
+        if (!r.problems.empty()) ctx.exit_code = kExitProblems;
+        if (ctx.json) {
+          PrintJson({{"messages", r.messages},
+                     {"deliveries", r.deliveries},
+                     {"chain_records", r.chain_records},
+                     {"read_data", *read_data},
+                     {"head", r.head},
+                     {"ok", r.problems.empty()},
+                     {"problems", r.problems}});
+          return Status::Ok();
+        }
+        std::printf("%llu messages, %llu deliveries, %llu chain records%s\n",
+                    static_cast<unsigned long long>(r.messages),
+                    static_cast<unsigned long long>(r.deliveries),
+                    static_cast<unsigned long long>(r.chain_records),
+                    *read_data ? ", every message read" : "");
+        std::printf("chain head: %s\n", r.head.c_str());
+        for (const auto& p : r.problems) std::printf("PROBLEM: %s\n", p.c_str());
+        std::printf(r.problems.empty() ? "archive OK\n" : "archive DAMAGED: %zu problems\n",
+                    r.problems.size());
+        return Status::Ok();
+      });
+    });
+  }
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `tessera archive import | show | verify` through the real program: an import of mbox,
+# Maildir and .eml with Big5 mail reports what it archived and rejected (exit 4 when it
+# rejected something); `show` decodes a Big5 message and `--raw` gives the bytes back
+# exactly; an import killed with kill -9 mid-way is run again and ends with every message
+# archived once; `verify --read-data` passes, then finds a changed message and an edited
+# record (exit 4).
+# Usage: archive_cli.sh PATH/TO/tessera
+set -euo pipefail
+TESSERA=$(realpath "${1:?usage: archive_cli.sh PATH/TO/tessera}")
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin archive-cli
+A() { "$TESSERA" archive "$@"; }
+expect_rc() {
+  local what=$1 want=$2 rc=0
+  shift 2
+  "$@" > "$WORK/last.log" 2>&1 || rc=$?
+  if [ "$rc" -eq "$want" ]; then
+    ok "$what (exit $rc)"
+  else
+    bad "$what: exit $rc, expected $want"
+    sed 's/^/    /' "$WORK/last.log"
+  fi
+}
+in_log() {
+  if grep -qF -- "$2" "$WORK/last.log"; then
+    ok "$1"
+  else
+    bad "$1: no \"$2\" in the output"
+    sed 's/^/    /' "$WORK/last.log"
+  fi
+}
+# json_field EXPR: EXPR (e.g. '["imported"]') applied to the last command's JSON output.
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$1)" "$WORK/last.log"; }
+
+# --- mail to import: a Big5 message (raw 8-bit, as old Outlook sent it), an mbox, a
+# Maildir, an .eml, an empty .eml and a file that is not mail.
+mkdir -p mail/Maildir/cur mail/Maildir/new mail/Maildir/tmp mail/eml
+{
+  printf 'From: =?big5?B?vkg=?= <cheng@ntbt.gov.tw>\nTo: staff@ntbt.gov.tw\n'
+  printf 'Subject: '
+  printf '國稅局郵件備份通知' | iconv -f UTF-8 -t BIG5
+  printf '\nDate: Tue, 02 Jan 2024 09:00:00 +0800\nMessage-ID: <big5@ntbt.gov.tw>\n'
+  printf 'Content-Type: text/plain; charset=x-big5\n\n'
+  printf '請於本週完成郵件備份。\n' | iconv -f UTF-8 -t BIG5
+} > mail/eml/big5.eml
+printf 'From: a@b\nSubject: plain\n\nhello\n' > mail/Maildir/new/1.host
+printf 'From: a@b\nSubject: seen\n\nhello again\n' > mail/Maildir/cur/2.host:2,S
+: > mail/eml/empty.eml
+echo "not mail" > mail/eml/notes.txt
+for i in 1 2 3; do
+  printf 'From sender@x Tue Jan  2 0%d:00:00 2024\nFrom: s@x\nSubject: mbox %d\n\nbody %d\n>From here\n\n' "$i" "$i" "$i"
+done > mail/archive.mbox
+
+expect_rc "import of mbox, Maildir and .eml: one empty and one non-mail file rejected" 4 \
+  "$TESSERA" archive import mail --json
+[ "$(json_field '["imported"]')" = 6 ] && ok "6 messages imported" || bad "imported: $(json_field '["imported"]')"
+[ "$(json_field '["rejected"].__len__()')" = 2 ] && ok "2 files rejected" || bad "rejected: $(json_field '["rejected"]')"
+in_log "the empty file is named with its reason" "empty.eml"
+in_log "the non-mail file is named with its reason" "not a mail message"
+
+expect_rc "a second import archives nothing twice" 4 "$TESSERA" archive import mail
+in_log "its report says so" "imported 0 messages"
+in_log "finished files are skipped" "files skipped"
+
+BIG5_ID=$(python3 - "$WORK/home/archive/archive.db" <<'PY'
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("select id from messages where message_id='big5@ntbt.gov.tw'").fetchone()[0])
+PY
+)
+expect_rc "show a Big5 message" 0 A show "$BIG5_ID"
+in_log "its subject decoded" "國稅局郵件備份通知"
+in_log "its body decoded" "請於本週完成郵件備份"
+"$TESSERA" archive show "$BIG5_ID" --raw > "$WORK/raw.eml"
+check "show --raw gives the bytes as received" cmp "$WORK/raw.eml" mail/eml/big5.eml
+expect_rc "show of an id that does not exist" 1 A show 99999
+in_log "says so" "no archived message has id 99999"
+
+# --- kill -9 in the middle of a large import, then run it again.
+python3 - <<'PY'
+import random
+random.seed(7)
+with open("big.mbox", "w") as f:
+    for i in range(3000):
+        f.write("From bulk@x Tue Jan  2 03:00:00 2024\n")
+        f.write(f"From: bulk{i % 17}@x\nTo: r@x\nSubject: bulk {i} 郵件\nMessage-ID: <bulk{i}@x>\n")
+        f.write("Content-Type: text/plain; charset=utf-8\n\n")
+        f.write(("line %d %d\n" % (i, random.randrange(10**9))) * 20 + "\n")
+PY
+"$TESSERA" archive import big.mbox > "$WORK/killed.log" 2>&1 &
+PID=$!
+# Wait until some, not all, of the messages are in, then kill it.
+for _ in $(seq 200); do
+  n=$(python3 -c "import sqlite3; print(sqlite3.connect('$WORK/home/archive/archive.db', timeout=30).execute('select count(*) from messages').fetchone()[0])" 2>/dev/null || echo 0)
+  [ "$n" -gt 100 ] && break
+  sleep 0.05
+done
+kill -9 "$PID" 2>/dev/null || true
+wait "$PID" 2>/dev/null || true
+before=$(python3 -c "import sqlite3; print(sqlite3.connect('$WORK/home/archive/archive.db').execute('select count(*) from messages').fetchone()[0])")
+if [ "$before" -gt 6 ] && [ "$before" -lt 3006 ]; then ok "killed mid-import with $((before - 6)) of 3000 in"; else bad "kill came at the wrong time: $before messages"; fi
+expect_rc "the import run again" 0 A import big.mbox --json
+total=$(python3 -c "import sqlite3; print(sqlite3.connect('$WORK/home/archive/archive.db').execute('select count(*) from messages').fetchone()[0])")
+[ "$total" = 3006 ] && ok "every message archived once (3006)" || bad "$total messages, expected 3006"
+[ "$(json_field '["duplicates"]')" -ge $((before - 6 - 1)) ] && ok "the messages in before the kill count as duplicates" || bad "duplicates: $(json_field '["duplicates"]')"
+
+expect_rc "verify --read-data of an intact archive" 0 A verify --read-data
+in_log "says OK" "archive OK"
+
+# --- tampering: a message object changed, then a record edited.
+OBJ=$(find "$WORK/home/archive/messages" -type f | sort | sed -n 1p)
+printf 'X' | dd of="$OBJ" bs=1 seek=40 conv=notrunc status=none
+expect_rc "verify --read-data finds the changed message" 4 A verify --read-data
+in_log "names it" "altered"
+python3 -c "import sqlite3; c=sqlite3.connect('$WORK/home/archive/archive.db'); c.execute(\"update deliveries set folder='elsewhere' where id=2\"); c.commit()"
+expect_rc "verify finds the edited record" 4 A verify --json
+in_log "names it" "delivery 2 was changed"
+
+finish
