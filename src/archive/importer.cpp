@@ -28,21 +28,6 @@ bool StartsWith(ByteView data, std::string_view prefix) {
          std::memcmp(data.data(), prefix.data(), prefix.size()) == 0;
 }
 
-// "From sender@example.org Thu Dec  3 06:00:00 2026": the sender, and the time (as UTC,
-// which is what mbox writers mostly use; the line has no zone).
-void ParseFromLine(std::string_view line, MboxMessage& m) {
-  line.remove_prefix(5);
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-  const size_t space = line.find(' ');
-  m.envelope_from = std::string(line.substr(0, space));
-  if (m.envelope_from == "MAILER-DAEMON") m.envelope_from.clear();
-  if (space == std::string_view::npos) return;
-  std::string rest(line.substr(space + 1));
-  struct tm tm {};
-  const char* end = ::strptime(rest.c_str(), "%a %b %d %H:%M:%S %Y", &tm);
-  if (end != nullptr) m.envelope_time = static_cast<int64_t>(::timegm(&tm));
-}
-
 // A file that starts like a message: a header field name and a colon on its first line.
 bool LooksLikeMessage(ByteView head) {
   size_t i = 0;
@@ -261,61 +246,6 @@ class Importer {
 };
 
 }  // namespace
-
-Status ReadMbox(const std::string& path, const std::function<Status(MboxMessage&)>& message) {
-  std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (!f) return Status::FromErrno("cannot open " + path, errno);
-  struct LineBuffer {
-    char* data = nullptr;  // getline's, grown by it as needed
-    size_t capacity = 0;
-    ~LineBuffer() { std::free(data); }
-  } line;
-  MboxMessage current;
-  bool in_message = false, previous_blank = true;
-  uint64_t offset = 0, number = 0;
-  auto finish = [&]() -> Status {
-    if (!in_message) return Status::Ok();
-    // The blank line before the next "From " line belongs to the mbox, not the message.
-    Bytes& raw = current.raw;
-    if (raw.size() >= 2 && raw[raw.size() - 1] == '\n' && raw[raw.size() - 2] == '\n')
-      raw.pop_back();
-    else if (raw.size() >= 4 && std::memcmp(raw.data() + raw.size() - 4, "\r\n\r\n", 4) == 0)
-      raw.resize(raw.size() - 2);
-    Status st = message(current);
-    current = MboxMessage{};
-    return st;
-  };
-  while (true) {
-    errno = 0;
-    const ssize_t got = ::getline(&line.data, &line.capacity, f.get());
-    if (got < 0) {
-      if (errno != 0 && !std::feof(f.get())) return Status::FromErrno("cannot read " + path, errno);
-      break;
-    }
-    const std::string_view text(line.data, static_cast<size_t>(got));
-    const bool from_line = text.starts_with("From ") && previous_blank;
-    if (!in_message && !from_line)
-      return Status::InvalidArgument(path +
-                                     " is not an mbox: it does not start with a \"From \" line");
-    if (from_line) {
-      TESSERA_RETURN_IF_ERROR(finish());
-      in_message = true;
-      current.offset = offset;
-      current.number = ++number;
-      ParseFromLine(text, current);
-    } else {
-      // mboxrd: ">From ", ">>From " ... lose one '>'.
-      size_t quotes = 0;
-      while (quotes < text.size() && text[quotes] == '>') ++quotes;
-      const bool escaped = quotes > 0 && text.substr(quotes).starts_with("From ");
-      const std::string_view kept = escaped ? text.substr(1) : text;
-      current.raw.insert(current.raw.end(), kept.begin(), kept.end());
-    }
-    previous_blank = text == "\n" || text == "\r\n";
-    offset += static_cast<uint64_t>(got);
-  }
-  return finish();
-}
 
 Result<ImportReport> Import(MessageStore& store, const std::vector<std::string>& paths,
                             Progress* progress) {

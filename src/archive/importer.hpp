@@ -7,10 +7,10 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "archive/mbox.hpp"
 #include "archive/message_store.hpp"
 #include "base/progress.hpp"
 #include "base/status.hpp"
@@ -41,19 +41,5 @@ constexpr uint64_t kMaxImportMessage = uint64_t{256} << 20;
 // committed.
 Result<ImportReport> Import(MessageStore& store, const std::vector<std::string>& paths,
                             Progress* progress);
-
-// One message of an mbox (mboxrd or mboxo: lines ">From " lose one '>'), with the
-// envelope sender and time of its "From " line when they parse.
-struct MboxMessage {
-  Bytes raw;
-  std::string envelope_from;
-  int64_t envelope_time = 0;  // 0 when the line gives none
-  uint64_t offset = 0;        // of its "From " line in the file
-  uint64_t number = 0;        // 1 for the first message
-};
-// Reads the mbox at `path` one message at a time (an mbox may be larger than memory),
-// calling `message` for each; stops at the first error either returns. A file that does
-// not start with a "From " line is InvalidArgument.
-Status ReadMbox(const std::string& path, const std::function<Status(MboxMessage&)>& message);
 
 }  // namespace tessera::archive

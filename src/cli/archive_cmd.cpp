@@ -1,9 +1,10 @@
-// `tessera archive ...`: the mail archive (郵件歸檔) — import, show, verify.
+// `tessera archive ...`: the mail archive (郵件歸檔) — import, show, export, verify.
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
 
+#include "archive/export.hpp"
 #include "archive/importer.hpp"
 #include "archive/message_store.hpp"
 #include "base/clock.hpp"
@@ -177,6 +178,34 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
         for (const auto& problem : p.problems) std::printf("Note: %s\n", problem.c_str());
         std::printf("\n%s", p.text.c_str());
         if (!p.text.empty() && p.text.back() != '\n') std::printf("\n");
+        return Status::Ok();
+      });
+    });
+  }
+
+  // export
+  {
+    auto* cmd = archive->add_subcommand(
+        "export", "Write archived messages as .eml files or one mbox that mail clients open");
+    auto ids = std::make_shared<std::vector<int64_t>>();
+    auto format = std::make_shared<std::string>("eml");
+    auto out = std::make_shared<std::string>();
+    cmd->add_option("ids", *ids, "Message ids")->required();
+    cmd->add_option("--format", *format, "eml (one file per message, in the --out directory) or mbox")
+        ->check(CLI::IsMember({"eml", "mbox"}))
+        ->capture_default_str();
+    cmd->add_option("--out", *out, "Directory (eml) or file (mbox) to write")->required();
+    cmd->callback([&ctx, ids, format, out] {
+      Run(ctx, [&]() -> Status {
+        TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        if (*format == "mbox")
+          TESSERA_RETURN_IF_ERROR(archive::ExportMbox(*store, *ids, *out));
+        else
+          TESSERA_RETURN_IF_ERROR(archive::ExportEml(*store, *ids, *out));
+        if (ctx.json)
+          PrintJson({{"exported", ids->size()}, {"format", *format}, {"out", *out}});
+        else
+          std::printf("exported %zu messages to %s (%s)\n", ids->size(), out->c_str(), format->c_str());
         return Status::Ok();
       });
     });

@@ -36,6 +36,7 @@ echo "fuzz: building targets with $CXX"
   "${LIBS[@]}" -o "$OUT/s3_parse_fuzz"
 read -r -a GMIME_FLAGS <<< "$(pkg-config --cflags --libs gmime-3.0)"
 "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/mail_parse_fuzz.cpp" "$ROOT/src/archive/mime.cpp" \
+  "$ROOT/src/archive/mbox.cpp" \
   "$ROOT/src/archive/charset.cpp" "$ROOT/src/base/utf8.cpp" "$ROOT/src/base/status.cpp" \
   "${GMIME_FLAGS[@]}" -o "$OUT/mail_parse_fuzz"
 

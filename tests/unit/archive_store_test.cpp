@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "archive/export.hpp"
 #include "archive/importer.hpp"
 #include "archive/message_store.hpp"
 #include "base/files.hpp"
@@ -353,6 +354,55 @@ TEST(ArchiveImport, AnMboxIsReadInOrderAndAFileThatIsNotOneIsRefused) {
   WriteText(mbox, "Subject: not an mbox\n\n");
   EXPECT_EQ(ReadMbox(mbox.string(), [](MboxMessage&) { return Status::Ok(); }).code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST(ArchiveExport, MboxAndEmlGiveBackTheMessagesAsReceived) {
+  TempDir dir;
+  auto store = MessageStore::Open(dir.path() / "archive");
+  ASSERT_OK(store);
+  // Lines an mbox must escape, at the start and after quotes, and a Big5 body.
+  const std::vector<std::string> raws = {
+      Message("one", "From the start\n>From quoted\n>>From twice"),
+      "From: a@b\nSubject: two\n\n" + kBig5Subject + "\nFrom here\n",
+      Message("three", "plain")};
+  std::vector<int64_t> ids;
+  for (const std::string& raw : raws) {
+    auto added = AddText(**store, raw, ADelivery("INBOX"));
+    ASSERT_OK(added);
+    ids.push_back(added->message);
+  }
+  const fs::path mbox = dir.path() / "out.mbox";
+  ASSERT_OK(ExportMbox(**store, ids, mbox));
+  std::vector<std::string> back;
+  ASSERT_OK(ReadMbox(mbox.string(), [&](MboxMessage& m) {
+    back.emplace_back(AsString(m.raw));
+    EXPECT_EQ(m.envelope_from, "cheng@ntbt.gov.tw");
+    EXPECT_EQ(m.envelope_time, 1700000000);
+    return Status::Ok();
+  }));
+  EXPECT_EQ(back, raws);
+  // Importing the export elsewhere gives the same messages (same SHA-256).
+  auto other = MessageStore::Open(dir.path() / "other");
+  ASSERT_OK(other);
+  auto r = Import(**other, {mbox.string()}, nullptr);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->imported, 3u);
+  for (int64_t id : ids) {
+    auto sha = (*store)->Find(id)->sha256;
+    auto found = (*other)->FindBySha256(sha);
+    ASSERT_OK(found);
+    EXPECT_TRUE(found->has_value());
+  }
+  ASSERT_OK(ExportEml(**store, ids, dir.path() / "eml"));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto file = ReadFile(dir.path() / "eml" / (std::to_string(ids[i]) + ".eml"));
+    ASSERT_OK(file);
+    EXPECT_EQ(AsString(*file), raws[i]);
+  }
+  // An id that is not there fails the export and leaves no partial mbox.
+  EXPECT_EQ(ExportMbox(**store, {ids[0], 999}, dir.path() / "bad.mbox").code(),
+            StatusCode::kNotFound);
+  EXPECT_FALSE(fs::exists(dir.path() / "bad.mbox"));
 }
 
 }  // namespace

@@ -1,0 +1,125 @@
+#include "archive/mbox.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string_view>
+
+namespace tessera::archive {
+
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+
+// "From sender@example.org Thu Dec  3 06:00:00 2026": the sender, and the time (as UTC,
+// which is what mbox writers mostly use; the line has no zone).
+void ParseFromLine(std::string_view line, MboxMessage& m) {
+  line.remove_prefix(5);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  const size_t space = line.find(' ');
+  m.envelope_from = std::string(line.substr(0, space));
+  if (m.envelope_from == "MAILER-DAEMON") m.envelope_from.clear();
+  if (space == std::string_view::npos) return;
+  std::string rest(line.substr(space + 1));
+  struct tm tm {};
+  const char* end = ::strptime(rest.c_str(), "%a %b %d %H:%M:%S %Y", &tm);
+  if (end != nullptr) m.envelope_time = static_cast<int64_t>(::timegm(&tm));
+}
+
+// "From sender Tue Jan  2 01:00:00 2024\n", in UTC.
+std::string FromLine(const std::string& sender, int64_t when) {
+  char date[64] = "Thu Jan  1 00:00:00 1970";
+  const time_t t = static_cast<time_t>(when);
+  struct tm tm {};
+  if (::gmtime_r(&t, &tm) != nullptr) std::strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+  return "From " + (sender.empty() ? std::string("MAILER-DAEMON") : sender) + " " + date + "\n";
+}
+
+// The message with every line that starts with '>'s and "From " given one more '>'.
+std::string Escaped(ByteView raw) {
+  std::string out;
+  out.reserve(raw.size() + raw.size() / 64 + 2);
+  const std::string_view text = AsString(raw);
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    end = end == std::string_view::npos ? text.size() : end + 1;
+    const std::string_view line = text.substr(start, end - start);
+    size_t quotes = 0;
+    while (quotes < line.size() && line[quotes] == '>') ++quotes;
+    if (line.substr(quotes).starts_with("From ")) out += '>';
+    out += line;
+    start = end;
+  }
+  if (out.empty() || out.back() != '\n') out += '\n';
+  return out;
+}
+
+}  // namespace
+
+std::string MboxEntry(ByteView raw, const std::string& sender, int64_t when) {
+  return FromLine(sender, when) + Escaped(raw) + "\n";
+}
+
+Status ReadMbox(const std::string& path, const std::function<Status(MboxMessage&)>& message) {
+  std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (!f) return Status::FromErrno("cannot open " + path, errno);
+  struct LineBuffer {
+    char* data = nullptr;  // getline's, grown by it as needed
+    size_t capacity = 0;
+    ~LineBuffer() { std::free(data); }
+  } line;
+  MboxMessage current;
+  bool in_message = false, previous_blank = true;
+  uint64_t offset = 0, number = 0;
+  auto finish = [&]() -> Status {
+    if (!in_message) return Status::Ok();
+    // The blank line before the next "From " line belongs to the mbox, not the message.
+    Bytes& raw = current.raw;
+    if (raw.size() >= 2 && raw[raw.size() - 1] == '\n' && raw[raw.size() - 2] == '\n')
+      raw.pop_back();
+    else if (raw.size() >= 4 && std::memcmp(raw.data() + raw.size() - 4, "\r\n\r\n", 4) == 0)
+      raw.resize(raw.size() - 2);
+    Status st = message(current);
+    current = MboxMessage{};
+    return st;
+  };
+  while (true) {
+    errno = 0;
+    const ssize_t got = ::getline(&line.data, &line.capacity, f.get());
+    if (got < 0) {
+      if (errno != 0 && !std::feof(f.get())) return Status::FromErrno("cannot read " + path, errno);
+      break;
+    }
+    const std::string_view text(line.data, static_cast<size_t>(got));
+    const bool from_line = text.starts_with("From ") && previous_blank;
+    if (!in_message && !from_line)
+      return Status::InvalidArgument(path +
+                                     " is not an mbox: it does not start with a \"From \" line");
+    if (from_line) {
+      TESSERA_RETURN_IF_ERROR(finish());
+      in_message = true;
+      current.offset = offset;
+      current.number = ++number;
+      ParseFromLine(text, current);
+    } else {
+      // mboxrd: ">From ", ">>From " ... lose one '>'.
+      size_t quotes = 0;
+      while (quotes < text.size() && text[quotes] == '>') ++quotes;
+      const bool escaped = quotes > 0 && text.substr(quotes).starts_with("From ");
+      const std::string_view kept = escaped ? text.substr(1) : text;
+      current.raw.insert(current.raw.end(), kept.begin(), kept.end());
+    }
+    previous_blank = text == "\n" || text == "\r\n";
+    offset += static_cast<uint64_t>(got);
+  }
+  return finish();
+}
+
+}  // namespace tessera::archive
