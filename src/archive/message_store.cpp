@@ -140,6 +140,14 @@ Result<SecretBytes> LoadOrCreateKey(const std::filesystem::path& path) {
 
 Result<std::unique_ptr<MessageStore>> MessageStore::Open(const std::filesystem::path& dir) {
   TESSERA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  // A new key next to an existing database would make every archived message unreadable.
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / kKeyFile, ec) &&
+      std::filesystem::exists(dir / "archive.db", ec))
+    return Status::FailedPrecondition(
+        "the archive key " + (dir / kKeyFile).string() +
+        " is missing but the archive exists: put back the copy of the key kept apart "
+        "(without it no archived message can be read)");
   TESSERA_ASSIGN_OR_RETURN(SecretBytes master, LoadOrCreateKey(dir / kKeyFile));
   auto keys = std::make_unique<Keys>();
   keys->message = crypto::Hkdf(master.view(), {}, "tessera archive message v1", 32);

@@ -145,6 +145,12 @@ TEST(ArchiveStore, KeyFileReadableByOthersIsRefused) {
   WriteText(dir.path() / "key", "{\"version\":1,\"key\":\"zz\"}");
   ::chmod((dir.path() / "key").c_str(), 0600);
   EXPECT_EQ(MessageStore::Open(dir.path()).status().code(), StatusCode::kCorruption);
+  // A missing key is not replaced by a new one while the archive exists.
+  fs::remove(dir.path() / "key");
+  auto without = MessageStore::Open(dir.path());
+  EXPECT_EQ(without.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(without.status().message(), HasSubstr("key"));
+  EXPECT_FALSE(fs::exists(dir.path() / "key"));
 }
 
 // A store of three messages and four deliveries, for tampering with.
@@ -363,8 +369,7 @@ TEST(ArchiveExport, MboxAndEmlGiveBackTheMessagesAsReceived) {
   // Lines an mbox must escape, at the start and after quotes, and a Big5 body.
   const std::vector<std::string> raws = {
       Message("one", "From the start\n>From quoted\n>>From twice"),
-      "From: a@b\nSubject: two\n\n" + kBig5Subject + "\nFrom here\n",
-      Message("three", "plain")};
+      "From: a@b\nSubject: two\n\n" + kBig5Subject + "\nFrom here\n", Message("three", "plain")};
   std::vector<int64_t> ids;
   for (const std::string& raw : raws) {
     auto added = AddText(**store, raw, ADelivery("INBOX"));
