@@ -14,9 +14,7 @@ namespace tessera::archive {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Status ExportMbox(MessageStore& store, const std::vector<int64_t>& ids, const fs::path& out) {
   const fs::path tmp = out.string() + ".tmp-" + std::to_string(::getpid());

@@ -37,7 +37,8 @@ std::string FromLine(const std::string& sender, int64_t when) {
   char date[64] = "Thu Jan  1 00:00:00 1970";
   const time_t t = static_cast<time_t>(when);
   struct tm tm {};
-  if (::gmtime_r(&t, &tm) != nullptr) std::strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+  if (::gmtime_r(&t, &tm) != nullptr)
+    std::strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
   return "From " + (sender.empty() ? std::string("MAILER-DAEMON") : sender) + " " + date + "\n";
 }
 

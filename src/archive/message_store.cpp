@@ -309,23 +309,29 @@ Result<StoredMessage> MessageStore::Find(int64_t id) {
 }
 
 Result<std::vector<StoredDelivery>> MessageStore::Deliveries(int64_t message) {
+  return SelectDeliveries(message);
+}
+
+Result<std::vector<StoredDelivery>> MessageStore::SelectDeliveries(std::optional<int64_t> message) {
   TESSERA_ASSIGN_OR_RETURN(
-      Statement q, db_->Prepare("SELECT id, received_at, source, origin, folder, envelope_from, "
-                                "recipients FROM deliveries WHERE message=? ORDER BY id"));
-  q.Bind(1, message);
+      Statement q,
+      db_->Prepare(std::string("SELECT id, message, received_at, source, origin, folder, "
+                               "envelope_from, recipients FROM deliveries") +
+                   (message ? " WHERE message=?" : "") + " ORDER BY id"));
+  if (message) q.Bind(1, *message);
   std::vector<StoredDelivery> out;
   while (true) {
     TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
     StoredDelivery d;
     d.id = q.Int(0);
-    d.message = message;
-    d.delivery.received_at = q.Int(1);
-    d.delivery.source = q.Text(2);
-    d.delivery.origin = q.Text(3);
-    d.delivery.folder = q.Text(4);
-    d.delivery.envelope_from = q.Text(5);
-    auto j = nlohmann::json::parse(q.Text(6), nullptr, false);
+    d.message = q.Int(1);
+    d.delivery.received_at = q.Int(2);
+    d.delivery.source = q.Text(3);
+    d.delivery.origin = q.Text(4);
+    d.delivery.folder = q.Text(5);
+    d.delivery.envelope_from = q.Text(6);
+    auto j = nlohmann::json::parse(q.Text(7), nullptr, false);
     if (j.is_array())
       for (auto& r : j)
         if (r.is_string()) d.delivery.recipients.push_back(r.get<std::string>());
@@ -405,35 +411,17 @@ Result<VerifyReport> MessageStore::Verify(bool read_messages) {
   VerifyReport report;
   // Every record as it is now, to compare with what the chain committed to.
   std::map<int64_t, Bytes> message_digests, delivery_digests;
-  std::map<int64_t, Bytes> message_shas;
   {
     TESSERA_ASSIGN_OR_RETURN(Statement q, db_->Prepare("SELECT id, sha256, size FROM messages"));
     while (true) {
       TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) break;
-      const Bytes sha = q.Blob(1);
-      message_digests[q.Int(0)] = MessageDigest(sha, static_cast<uint64_t>(q.Int(2)));
-      message_shas[q.Int(0)] = sha;
+      message_digests[q.Int(0)] = MessageDigest(q.Blob(1), static_cast<uint64_t>(q.Int(2)));
     }
   }
-  {
-    TESSERA_ASSIGN_OR_RETURN(std::vector<int64_t> ids, [&]() -> Result<std::vector<int64_t>> {
-      std::vector<int64_t> out;
-      TESSERA_ASSIGN_OR_RETURN(Statement q,
-                               db_->Prepare("SELECT DISTINCT message FROM deliveries"));
-      while (true) {
-        TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        out.push_back(q.Int(0));
-      }
-      return out;
-    }());
-    for (int64_t message : ids) {
-      TESSERA_ASSIGN_OR_RETURN(auto ds, Deliveries(message));
-      for (const StoredDelivery& d : ds)
-        delivery_digests[d.id] = DeliveryDigest(message, d.delivery);
-    }
-  }
+  TESSERA_ASSIGN_OR_RETURN(std::vector<StoredDelivery> deliveries, SelectDeliveries(std::nullopt));
+  for (const StoredDelivery& d : deliveries)
+    delivery_digests[d.id] = DeliveryDigest(d.message, d.delivery);
   report.messages = message_digests.size();
   report.deliveries = delivery_digests.size();
 
@@ -488,7 +476,7 @@ Result<VerifyReport> MessageStore::Verify(bool read_messages) {
   report.head = std::to_string(expected_seq - 1) + ":" + HexEncode(previous);
 
   if (read_messages) {
-    for (auto& [id, sha] : message_shas) {
+    for (auto& [id, digest] : message_digests) {
       auto raw = Raw(id);
       if (!raw.ok()) problem(raw.status().message());
     }

@@ -96,6 +96,8 @@ class MessageStore {
   MessageStore(std::unique_ptr<Database> db, std::unique_ptr<store::ObjectStore> objects,
                std::unique_ptr<Keys> keys);
   Status AppendChain(const std::string& kind, int64_t ref, ByteView digest);
+  // Every delivery, or those of one message, in the order recorded.
+  Result<std::vector<StoredDelivery>> SelectDeliveries(std::optional<int64_t> message);
 
   std::unique_ptr<Database> db_;
   std::unique_ptr<store::ObjectStore> objects_;

@@ -191,7 +191,8 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
     auto format = std::make_shared<std::string>("eml");
     auto out = std::make_shared<std::string>();
     cmd->add_option("ids", *ids, "Message ids")->required();
-    cmd->add_option("--format", *format, "eml (one file per message, in the --out directory) or mbox")
+    cmd->add_option("--format", *format,
+                    "eml (one file per message, in the --out directory) or mbox")
         ->check(CLI::IsMember({"eml", "mbox"}))
         ->capture_default_str();
     cmd->add_option("--out", *out, "Directory (eml) or file (mbox) to write")->required();
@@ -205,7 +206,8 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
         if (ctx.json)
           PrintJson({{"exported", ids->size()}, {"format", *format}, {"out", *out}});
         else
-          std::printf("exported %zu messages to %s (%s)\n", ids->size(), out->c_str(), format->c_str());
+          std::printf("exported %zu messages to %s (%s)\n", ids->size(), out->c_str(),
+                      format->c_str());
         return Status::Ok();
       });
     });

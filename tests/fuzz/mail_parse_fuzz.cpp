@@ -58,20 +58,24 @@ void CheckMboxRoundTrip(const uint8_t* data, size_t size) {
     return Status::Ok();
   });
   if (!read.ok()) {
-    Check(size == 0 || std::string(reinterpret_cast<const char*>(data), std::min<size_t>(size, 5)) != "From ");
+    Check(size == 0 ||
+          std::string(reinterpret_cast<const char*>(data), std::min<size_t>(size, 5)) != "From ");
     return;
   }
   std::string mbox;
   for (const Bytes& m : messages) mbox += MboxEntry(m, "fuzz@x", 0);
   WriteScratch(output, mbox.data(), mbox.size());
   size_t i = 0;
-  Check(ReadMbox(output, [&](MboxMessage& m) {
-          Check(i < messages.size());
-          Bytes expected = messages[i++];
-          if (expected.empty() || expected.back() != '\n') expected.push_back('\n');
-          Check(m.raw == expected);
-          return Status::Ok();
-        }).ok() || messages.empty());
+  Check(ReadMbox(output,
+                 [&](MboxMessage& m) {
+                   Check(i < messages.size());
+                   Bytes expected = messages[i++];
+                   if (expected.empty() || expected.back() != '\n') expected.push_back('\n');
+                   Check(m.raw == expected);
+                   return Status::Ok();
+                 })
+            .ok() ||
+        messages.empty());
   Check(i == messages.size());
   ::unlink(input.c_str());
   ::unlink(output.c_str());

@@ -12,25 +12,6 @@ TESSERA=$(realpath "${1:?usage: archive_cli.sh PATH/TO/tessera}")
 . "$(dirname "$0")/scenario.sh"
 scenario_begin archive-cli
 A() { "$TESSERA" archive "$@"; }
-expect_rc() {
-  local what=$1 want=$2 rc=0
-  shift 2
-  "$@" > "$WORK/last.log" 2>&1 || rc=$?
-  if [ "$rc" -eq "$want" ]; then
-    ok "$what (exit $rc)"
-  else
-    bad "$what: exit $rc, expected $want"
-    sed 's/^/    /' "$WORK/last.log"
-  fi
-}
-in_log() {
-  if grep -qF -- "$2" "$WORK/last.log"; then
-    ok "$1"
-  else
-    bad "$1: no \"$2\" in the output"
-    sed 's/^/    /' "$WORK/last.log"
-  fi
-}
 # json_field EXPR: EXPR (e.g. '["imported"]') applied to the last command's JSON output.
 json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$1)" "$WORK/last.log"; }
 

@@ -37,6 +37,35 @@ check() {
   fi
 }
 
+# expect_rc WHAT RC COMMAND...: the command exits with RC; its output is kept in last.log
+# for the checks that follow (`check` keeps its own output apart).
+expect_rc() {
+  local what=$1 want=$2 rc=0
+  shift 2
+  "$@" > "$WORK/last.log" 2>&1 || rc=$?
+  if [ "$rc" -eq "$want" ]; then
+    ok "$what (exit $rc)"
+  else
+    bad "$what: exit $rc, expected $want"
+    sed 's/^/    /' "$WORK/last.log"
+  fi
+}
+expect_fail() {
+  local what=$1 rc=0
+  shift
+  "$@" > "$WORK/last.log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then ok "$what (exit $rc)"; else bad "$what: it succeeded"; fi
+}
+# in_log WHAT PATTERN: the last expect_rc's output contains PATTERN (a fixed string).
+in_log() {
+  if grep -qF -- "$2" "$WORK/last.log"; then
+    ok "$1"
+  else
+    bad "$1: no \"$2\" in the output"
+    sed 's/^/    /' "$WORK/last.log"
+  fi
+}
+
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

@@ -9,34 +9,6 @@ TESSERA=$(realpath "${1:?usage: vault_cli_check.sh PATH/TO/tessera}")
 # shellcheck source=tests/integration/scenario.sh
 . "$(dirname "$0")/scenario.sh"
 scenario_begin vault-check
-# expect_rc WHAT RC COMMAND...: the command exits with RC; its output is kept in last.log
-# for the checks that follow (`check` keeps its own output apart).
-expect_rc() {
-  local what=$1 want=$2 rc=0
-  shift 2
-  "$@" > "$WORK/last.log" 2>&1 || rc=$?
-  if [ "$rc" -eq "$want" ]; then
-    ok "$what (exit $rc)"
-  else
-    bad "$what: exit $rc, expected $want"
-    sed 's/^/    /' "$WORK/last.log"
-  fi
-}
-expect_fail() {
-  local what=$1 rc=0
-  shift
-  "$@" > "$WORK/last.log" 2>&1 || rc=$?
-  if [ "$rc" -ne 0 ]; then ok "$what (exit $rc)"; else bad "$what: it succeeded"; fi
-}
-# in_log WHAT PATTERN: the last expect_rc's output contains PATTERN (a fixed string).
-in_log() {
-  if grep -qF -- "$2" "$WORK/last.log"; then
-    ok "$1"
-  else
-    bad "$1: no \"$2\" in the output"
-    sed 's/^/    /' "$WORK/last.log"
-  fi
-}
 T() { "$TESSERA" vault "$@"; }
 # The first data pack whose shard is present in store directory $1.
 a_pack() { find "$WORK/$1/data" -type f | sort | head -n "${2:-1}" | tail -n 1 | sed "s|^$WORK/$1/||"; }
