@@ -9,11 +9,13 @@ PACKAGES=(
   # libraries (see DESIGN.md)
   libssl-dev libisal-dev libzstd-dev libcurl4-openssl-dev libsqlite3-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
-  libgmime-3.0-dev
+  libgmime-3.0-dev libboost-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl time bc python3
   # libFuzzer for tests/fuzz (clang's runtime)
   clang-14 libclang-rt-14-dev
+  # a real MTA journaling into the archive (tests/integration/archive_journal.sh)
+  postfix postfix-pcre swaks
   # a real S3 server for the integration tests (Ceph radosgw)
   ceph-mon ceph-osd radosgw ceph-common
   # peers measured side by side in bench/
@@ -32,5 +34,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 echo "[install-deps] installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is for the tests, which run private instances: leave the system's unconfigured.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a working tessera:
-# installs the packages, builds, and runs the main job on its embedded default —
-# a 3-of-5 vault over five local-directory stores under ./var, a backup, and a
-# recorded restore drill that proves the backup restores from any three stores.
+# installs the packages, builds, shows the vault on its embedded default (a 3-of-5 vault
+# over five local-directory stores under ./var, a backup, and a recorded restore drill
+# that proves the backup restores from any three stores), and runs the main job,
+# `tessera serve`, in the foreground: the mail archive's LMTP/SMTP listener on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,6 +28,9 @@ fi
 cat <<MSG
 
 tessera is built: $TESSERA
-Local state (configuration, key, five store directories, drill reports): $TESSERA_HOME
-Try:  $TESSERA vault --help
+Local state (configuration, keys, five store directories, drill reports, the archive): $TESSERA_HOME
+Try:  $TESSERA vault --help    $TESSERA archive --help
+Now the main job: tessera serve (Ctrl-C stops it).
+
 MSG
+exec "$TESSERA" serve

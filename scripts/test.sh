@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as CI does: unit tests (normal and ASan/UBSan builds),
-# integration tests against real servers started here on 127.0.0.1 (Ceph radosgw as S3),
+# integration tests against real servers started here on 127.0.0.1 (Ceph radosgw as S3,
+# Postfix journaling into `tessera serve`),
 # and the command-line scenarios (corruption and repair, prune, drills, kill -9).
 # Ends with one line "N passed, N failed"; exits non-zero if anything failed.
 set -uo pipefail
@@ -98,7 +99,7 @@ scripts/s3-down.sh "$S3DIR" > /dev/null 2>&1 || true
 
 note "command-line scenarios"
 for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh \
-  tests/integration/archive_cli.sh; do
+  tests/integration/archive_cli.sh tests/integration/archive_journal.sh; do
   [ -f "$script" ] || continue
   run_script "$(basename "$script" .sh)" bash "$script" "$TESSERA"
 done

@@ -51,6 +51,7 @@ void Run(Context& ctx, const std::function<Status()>& fn);
 
 void AddVaultCommands(CLI::App& app, Context& ctx);
 void AddArchiveCommands(CLI::App& app, Context& ctx);
+void AddServeCommand(CLI::App& app, Context& ctx);
 // The parts of `vault` kept in their own files.
 void AddVaultCheckCommands(CLI::App& vault, Context& ctx);  // verify, repair, replace-store
 void AddVaultPruneCommands(CLI::App& vault, Context& ctx);  // forget

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   app.add_option("--s3-region", ctx.store_options.s3_region, "S3 region (default us-east-1)");
   tessera::cli::AddVaultCommands(app, ctx);
   tessera::cli::AddArchiveCommands(app, ctx);
+  tessera::cli::AddServeCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -39,9 +39,12 @@ read -r -a GMIME_FLAGS <<< "$(pkg-config --cflags --libs gmime-3.0)"
   "$ROOT/src/archive/mbox.cpp" \
   "$ROOT/src/archive/charset.cpp" "$ROOT/src/base/utf8.cpp" "$ROOT/src/base/status.cpp" \
   "${GMIME_FLAGS[@]}" -o "$OUT/mail_parse_fuzz"
+"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/smtp_session_fuzz.cpp" \
+  "$ROOT/src/archive/smtp_session.cpp" "$ROOT/src/archive/journal.cpp" \
+  "$L/archive/libtessera_archive.a" "${LIBS[@]}" "${GMIME_FLAGS[@]}" -lsqlite3 -o "$OUT/smtp_session_fuzz"
 
 rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse" \
-  "$OUT/seeds/mail_parse"
+  "$OUT/seeds/mail_parse" "$OUT/seeds/smtp_session"
 "$OUT/make_seeds" "$OUT/seeds/vault_parse"
 printf '%s' "7K3M-9Q2P-XW4T-HB6N-0RCD" > "$OUT/seeds/codes/example"
 printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>vault/data/ab/x&amp;y&#x4E2D;</Key><Size>123</Size></Contents><Contents><Key>vault/index/1</Key><Size>0</Size></Contents><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken></ListBucketResult>' \
@@ -56,8 +59,15 @@ printf 'From: =?x-big5?B?vkc=?= <a@b.tw>\r\nSubject: =?big5?B?sOq1?= =?big5?B?fK
 printf 'Subject: n\r\nContent-Type: multipart/mixed; boundary="o"\r\n\r\n--o\r\nContent-Type: text/html; charset=gb2312\r\n\r\n<p>x</p>\r\n--o\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename*=UTF-8'"''"'%%E5%%85%%AC.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: =?ISO-2022-JP?B?GyRCMnE1RBsoQg==?=\r\n\r\nbody\r\n--o--\r\n' \
   > "$OUT/seeds/mail_parse/multipart"
 
+# SMTP/LMTP: a pipelined LMTP session with a journal copy, and an SMTP one cut in pieces.
+printf '\001LHLO m\r\nMAIL FROM:<a@b> SIZE=10\r\nRCPT TO:<j@x>\r\nRCPT TO:<@r:k@x>\r\nDATA\r\nX-Envelope-To: t@gov.tw\r\n x-envelope-to: <b@gov.tw>\r\nSubject: s\r\n\r\n..dot\r\n.\r\nRSET\r\nQUIT\r\n' \
+  > "$OUT/seeds/smtp_session/lmtp"
+printf '\006EHLO m\nMAIL FROM:<>\nRCPT TO:<x@y>\nDATA\nSubject: a very long subject line that is cut into pieces\n\n.\nNOOP\n' \
+  > "$OUT/seeds/smtp_session/smtp"
+
+targets=(vault_parse codes s3_parse mail_parse smtp_session)
 failed=0
-for target in vault_parse codes s3_parse mail_parse; do
+for target in "${targets[@]}"; do
   corpus=$OUT/corpus/$target
   mkdir -p "$corpus"
   echo "fuzz: $target for ${SECONDS_EACH}s"
@@ -71,5 +81,5 @@ for target in vault_parse codes s3_parse mail_parse; do
     failed=$((failed + 1))
   fi
 done
-echo "$((4 - failed)) passed, $failed failed"
+echo "$((${#targets[@]} - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

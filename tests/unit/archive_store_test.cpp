@@ -11,6 +11,7 @@
 
 #include "archive/export.hpp"
 #include "archive/importer.hpp"
+#include "archive/journal.hpp"
 #include "archive/message_store.hpp"
 #include "base/files.hpp"
 #include "base/sqlite.hpp"
@@ -408,6 +409,32 @@ TEST(ArchiveExport, MboxAndEmlGiveBackTheMessagesAsReceived) {
   EXPECT_EQ(ExportMbox(**store, {ids[0], 999}, dir.path() / "bad.mbox").code(),
             StatusCode::kNotFound);
   EXPECT_FALSE(fs::exists(dir.path() / "bad.mbox"));
+}
+
+TEST(ArchiveStore, AJournalCopySentAgainIsTheSameDelivery) {
+  // An MTA that did not see the 250 (the archive crashed after storing) sends the same
+  // copy again over another connection: it is recognised, not stored twice.
+  TempDir dir;
+  auto store = MessageStore::Open(dir.path());
+  ASSERT_OK(store);
+  MailEnvelope envelope;
+  envelope.from = "clerk@ntbt.gov.tw";
+  envelope.recipients = {"journal@archive.invalid"};
+  const std::string raw =
+      "X-Envelope-To: chief@gov.tw\r\nX-Envelope-To: bcc@gov.tw\r\n" + Message("journal", "內容");
+  ASSERT_OK(ArchiveJournaled(**store, envelope, MailProtocol::kLmtp, "127.0.0.1:40001",
+                             AsBytes(raw), {}));
+  ASSERT_OK(ArchiveJournaled(**store, envelope, MailProtocol::kLmtp, "127.0.0.1:40002",
+                             AsBytes(raw), {}));
+  EXPECT_EQ((*store)->MessageCount(), 1u);
+  auto deliveries = (*store)->Deliveries(1);
+  ASSERT_OK(deliveries);
+  ASSERT_EQ(deliveries->size(), 1u);
+  const Delivery& d = (*deliveries)[0].delivery;
+  EXPECT_EQ(d.source, "lmtp");
+  EXPECT_EQ(d.origin, "127.0.0.1");
+  EXPECT_EQ(d.envelope_from, "clerk@ntbt.gov.tw");
+  EXPECT_EQ(d.recipients, (std::vector<std::string>{"chief@gov.tw", "bcc@gov.tw"}));
 }
 
 }  // namespace
