@@ -9,7 +9,9 @@ PACKAGES=(
   # libraries (see DESIGN.md)
   libssl-dev libisal-dev libzstd-dev libcurl4-openssl-dev libsqlite3-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
-  libgmime-3.0-dev libboost-dev
+  libgmime-3.0-dev libboost-dev libxapian-dev libarchive-dev
+  # text of PDF attachments for search (poppler-data: Chinese CMaps)
+  poppler-utils poppler-data
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl time bc python3
   # libFuzzer for tests/fuzz (clang's runtime)

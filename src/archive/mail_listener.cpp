@@ -59,11 +59,33 @@ struct MailServer::Impl {
   std::vector<MailListenerConfig> configs;
   std::vector<tcp::acceptor> acceptors;
   MessageSink sink;
+  std::vector<std::pair<std::chrono::milliseconds, std::function<void()>>> periodic;
 
   awaitable<void> Accept(size_t index);
   awaitable<void> Serve(std::shared_ptr<Connection> c, const MailListenerConfig& config);
   awaitable<Status> Store(Connection& c, const MailListenerConfig& config);
+  awaitable<void> Periodically(std::chrono::milliseconds period, std::function<void()> task);
 };
+
+awaitable<void> MailServer::Impl::Periodically(std::chrono::milliseconds period,
+                                               std::function<void()> task) {
+  asio::steady_timer timer(io);
+  boost::system::error_code ec;
+  while (true) {
+    auto run = [&task]() -> awaitable<void> {
+      try {
+        task();
+      } catch (const std::exception& e) {
+        spdlog::error("periodic task failed: {}", e.what());
+      }
+      co_return;
+    };
+    co_await asio::co_spawn(storage, run, use_awaitable);
+    timer.expires_after(period);
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
 
 awaitable<Status> MailServer::Impl::Store(Connection& c, const MailListenerConfig& config) {
   Bytes message = c.session.TakeMessage();
@@ -197,9 +219,15 @@ std::vector<uint16_t> MailServer::ports() const {
   return out;
 }
 
+void MailServer::RunPeriodically(std::chrono::milliseconds period, std::function<void()> task) {
+  impl_->periodic.emplace_back(period, std::move(task));
+}
+
 Status MailServer::Run(bool stop_on_signals) {
   for (size_t i = 0; i < impl_->acceptors.size(); ++i)
     asio::co_spawn(impl_->io, impl_->Accept(i), asio::detached);
+  for (auto& [period, task] : impl_->periodic)
+    asio::co_spawn(impl_->io, impl_->Periodically(period, task), asio::detached);
   asio::signal_set signals(impl_->io);
   if (stop_on_signals) {
     signals.add(SIGINT);

@@ -44,6 +44,10 @@ class MailServer {
   // The ports bound, in the order of the listeners given.
   std::vector<uint16_t> ports() const;
 
+  // Runs `task` on the storage thread (never while the sink runs) at start and every
+  // `period` after, while the server runs; for work that follows the store, like indexing.
+  void RunPeriodically(std::chrono::milliseconds period, std::function<void()> task);
+
   // Serves until Stop(), or until SIGINT or SIGTERM when `stop_on_signals`. A message
   // being stored when the server stops is stored to the end, but not acknowledged: the
   // MTA sends it again, and the archive recognises it as the same delivery.

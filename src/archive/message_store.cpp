@@ -312,13 +312,23 @@ Result<std::vector<StoredDelivery>> MessageStore::Deliveries(int64_t message) {
   return SelectDeliveries(message);
 }
 
-Result<std::vector<StoredDelivery>> MessageStore::SelectDeliveries(std::optional<int64_t> message) {
+Result<std::vector<StoredDelivery>> MessageStore::DeliveriesAfter(int64_t after, size_t limit) {
+  return SelectDeliveries(std::nullopt, after, limit);
+}
+
+Result<std::vector<StoredDelivery>> MessageStore::SelectDeliveries(std::optional<int64_t> message,
+                                                                   std::optional<int64_t> after,
+                                                                   size_t limit) {
   TESSERA_ASSIGN_OR_RETURN(
       Statement q,
       db_->Prepare(std::string("SELECT id, message, received_at, source, origin, folder, "
                                "envelope_from, recipients FROM deliveries") +
-                   (message ? " WHERE message=?" : "") + " ORDER BY id"));
+                   (message ? " WHERE message=?"
+                    : after ? " WHERE id>?"
+                            : "") +
+                   " ORDER BY id" + (limit ? " LIMIT " + std::to_string(limit) : "")));
   if (message) q.Bind(1, *message);
+  if (!message && after) q.Bind(1, *after);
   std::vector<StoredDelivery> out;
   while (true) {
     TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());

@@ -77,6 +77,9 @@ class MessageStore {
   Result<StoredMessage> Find(int64_t id);
   Result<std::optional<int64_t>> FindBySha256(ByteView sha256);
   Result<std::vector<StoredDelivery>> Deliveries(int64_t message);
+  // Up to `limit` deliveries recorded after the one with id `after`, in the order recorded
+  // (for those that follow the archive, such as the search index).
+  Result<std::vector<StoredDelivery>> DeliveriesAfter(int64_t after, size_t limit);
   // The message's bytes as received, checked against its recorded SHA-256.
   Result<Bytes> Raw(int64_t id);
   uint64_t MessageCount();
@@ -96,8 +99,11 @@ class MessageStore {
   MessageStore(std::unique_ptr<Database> db, std::unique_ptr<store::ObjectStore> objects,
                std::unique_ptr<Keys> keys);
   Status AppendChain(const std::string& kind, int64_t ref, ByteView digest);
-  // Every delivery, or those of one message, in the order recorded.
-  Result<std::vector<StoredDelivery>> SelectDeliveries(std::optional<int64_t> message);
+  // Every delivery, or those of one message, or those after a delivery id, in the order
+  // recorded.
+  Result<std::vector<StoredDelivery>> SelectDeliveries(std::optional<int64_t> message,
+                                                       std::optional<int64_t> after = {},
+                                                       size_t limit = 0);
 
   std::unique_ptr<Database> db_;
   std::unique_ptr<store::ObjectStore> objects_;

@@ -48,6 +48,7 @@ json IssuesJson(const std::vector<archive::ImportIssue>& issues) {
 
 void AddArchiveCommands(CLI::App& app, Context& ctx) {
   auto* archive = app.add_subcommand("archive", "Mail and document archive (郵件歸檔)");
+  AddArchiveSearchCommand(*archive, ctx);
   archive->require_subcommand(1);
 
   // import
@@ -63,6 +64,7 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
         TESSERA_ASSIGN_OR_RETURN(archive::ImportReport r,
                                  archive::Import(*store, *paths, &progress));
         progress.Finish();
+        const std::string indexed = UpdateSearchIndex(ctx, *store);
         if (!r.rejected.empty()) ctx.exit_code = kExitProblems;
         if (ctx.json) {
           PrintJson({{"files", r.files},
@@ -73,7 +75,8 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
                      {"bytes", r.bytes},
                      {"rejected", IssuesJson(r.rejected)},
                      {"problems", IssuesJson(r.problems)},
-                     {"archived_messages", store->MessageCount()}});
+                     {"archived_messages", store->MessageCount()},
+                     {"search_index", indexed}});
           return Status::Ok();
         }
         std::printf(
@@ -95,8 +98,8 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
           for (const auto& p : r.rejected)
             std::printf("  %s: %s\n", p.origin.c_str(), p.reason.c_str());
         }
-        std::printf("the archive holds %llu messages\n",
-                    static_cast<unsigned long long>(store->MessageCount()));
+        std::printf("the archive holds %llu messages\n%s\n",
+                    static_cast<unsigned long long>(store->MessageCount()), indexed.c_str());
         return Status::Ok();
       });
     });

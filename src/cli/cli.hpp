@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.hpp"
+#include "archive/message_store.hpp"
 #include "vault/vault.hpp"
 
 namespace tessera::cli {
@@ -52,6 +53,9 @@ void Run(Context& ctx, const std::function<Status()>& fn);
 void AddVaultCommands(CLI::App& app, Context& ctx);
 void AddArchiveCommands(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
+void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
+// Indexes what the archive stored since the last indexing; says what it did, for the user.
+std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store);
 // The parts of `vault` kept in their own files.
 void AddVaultCheckCommands(CLI::App& vault, Context& ctx);  // verify, repair, replace-store
 void AddVaultPruneCommands(CLI::App& vault, Context& ctx);  // forget

@@ -6,6 +6,7 @@
 
 #include "archive/mail_listener.hpp"
 #include "archive/message_store.hpp"
+#include "archive/search_index.hpp"
 #include "base/log.hpp"
 
 namespace tessera::server {
@@ -79,6 +80,22 @@ Status Serve(const ServeConfig& config, const std::function<void(const std::stri
                                                         const std::string& peer, Bytes message) {
         return archive::ArchiveJournaled(*s, envelope, protocol, peer, message, journal);
       }));
+
+  // The search index follows the store: what arrived is indexed every two seconds, on the
+  // storage thread, so indexing never races a message being stored.
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<archive::SearchIndex> index,
+                           archive::SearchIndex::OpenForWriting(archive_dir / "index"));
+  archive::SearchIndex* ix = index.get();
+  server->RunPeriodically(std::chrono::seconds(2), [s, ix] {
+    Result<archive::CatchUpReport> r = ix->CatchUp(*s, nullptr);
+    if (!r.ok()) {
+      spdlog::error("search index: {} (messages stay archived; indexing is tried again)",
+                    r.status().ToString());
+      return;
+    }
+    if (r->messages) spdlog::info("search index: indexed {} message(s)", r->messages);
+    for (const std::string& p : r->problems) spdlog::warn("search index: {}", p);
+  });
 
   std::error_code ec;
   std::string text = "tessera serve: running\n";

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `tessera archive import | show | verify` through the real program: an import of mbox,
 # Maildir and .eml with Big5 mail reports what it archived and rejected (exit 4 when it
-# rejected something); `show` decodes a Big5 message and `--raw` gives the bytes back
-# exactly; an import killed with kill -9 mid-way is run again and ends with every message
+# rejected something) and indexes it for `search` (Chinese queries); `show` decodes a
+# Big5 message and `--raw` gives the bytes back exactly; an import killed with kill -9 mid-way is run again and ends with every message
 # archived once; `verify --read-data` passes, then finds a changed message and an edited
 # record (exit 4).
 # Usage: archive_cli.sh PATH/TO/tessera
@@ -19,7 +19,7 @@ json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$1
 # Maildir, an .eml, an empty .eml and a file that is not mail.
 mkdir -p mail/Maildir/cur mail/Maildir/new mail/Maildir/tmp mail/eml
 {
-  printf 'From: =?big5?B?vkg=?= <cheng@ntbt.gov.tw>\nTo: staff@ntbt.gov.tw\n'
+  printf 'From: =?big5?B?vkc=?= <cheng@ntbt.gov.tw>\nTo: staff@ntbt.gov.tw\n'
   printf 'Subject: '
   printf '國稅局郵件備份通知' | iconv -f UTF-8 -t BIG5
   printf '\nDate: Tue, 02 Jan 2024 09:00:00 +0800\nMessage-ID: <big5@ntbt.gov.tw>\n'
@@ -57,6 +57,18 @@ in_log "its body decoded" "請於本週完成郵件備份"
 check "show --raw gives the bytes as received" cmp "$WORK/raw.eml" mail/eml/big5.eml
 expect_rc "show of an id that does not exist" 1 A show 99999
 in_log "says so" "no archived message has id 99999"
+
+# --- search: the import indexed what it archived
+expect_rc "search 國稅局" 0 A search 國稅局 --json
+check "finds the Big5 message, and only it" test "$(json_field '["hits"][0]["id"]'),$(json_field '["matches"]')" = "$BIG5_ID,1"
+expect_rc "search from:鄭 after:2024-01-01" 0 A search 'from:鄭 after:2024-01-01' --json
+check "finds the message from 鄭 (a Big5 encoded-word name)" test "$(json_field '["hits"][0]["id"]')" = "$BIG5_ID"
+expect_rc "search with --before excludes it" 0 A search 國稅局 --before 2024-01-01 --json
+check "nothing before 2024" test "$(json_field '["matches"]')" = 0
+expect_rc "search '\"mbox 2\"' in text form" 0 A search '"mbox 2"'
+in_log "shows the subject" "mbox 2"
+expect_rc "a bad date is a usage error" 2 A search 'after:2024-1-1'
+in_log "says how to write it" "YYYY-MM-DD"
 
 # --- kill -9 in the middle of a large import, then run it again.
 python3 - <<'PY'

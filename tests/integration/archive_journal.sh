@@ -8,7 +8,8 @@
 # Checked: the archive records every recipient, Bcc included; the mailbox copy does not
 # reveal the Bcc; while the archive is down Postfix keeps the journal copy queued and
 # delivers it once the archive is back; a burst during which the archive is killed with
-# kill -9 ends with every message archived exactly once; `archive verify` passes.
+# kill -9 ends with every message archived exactly once; `archive verify` passes; the
+# running server indexes what it stores, so `archive search` finds it (Bcc included).
 # Needs root (Postfix's master runs as root) and the postfix, postfix-pcre, swaks packages.
 # Usage: archive_journal.sh PATH/TO/tessera
 set -euo pipefail
@@ -147,6 +148,20 @@ esac
 check "the archived subject is the Chinese one" test "$(json_field '["subject"]')" = "國稅局郵件備份通知"
 check "the archived envelope sender" test "$(json_field '["deliveries"][0]["envelope_from"]')" = "clerk@ntbt.gov.example"
 check "the delivery came over LMTP" test "$(json_field '["deliveries"][0]["source"]')" = lmtp
+# The running server indexes what it stored (every 2 s); search reads that index meanwhile.
+search_finds() {  # QUERY ID: waits up to 15 s for QUERY to find exactly message ID
+  for _ in $(seq 75); do
+    if [ "$("$TESSERA" --home "$ARCHIVE_HOME" archive search "$1" --json 2> /dev/null |
+      python3 -c 'import json,sys; print([h["id"] for h in json.load(sys.stdin)["hits"]])')" = "[$2]" ]; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  "$TESSERA" --home "$ARCHIVE_HOME" archive search "$1"
+  return 1
+}
+check "search 國稅局 finds the journaled message while serve runs" search_finds 國稅局 1
+check "search to:secret@gov.example finds it by its Bcc recipient" search_finds to:secret@gov.example 1
 "$TESSERA" --home "$MAILBOX_HOME" archive show 1 --raw > "$WORK/mailbox-copy.eml"
 check "the mailbox copy is the message" grep -q "^Subject: =?UTF-8?B?" "$WORK/mailbox-copy.eml"
 if grep -qi "secret@gov.example" "$WORK/mailbox-copy.eml" || grep -qi "^X-Envelope-To" "$WORK/mailbox-copy.eml"; then

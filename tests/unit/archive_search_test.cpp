@@ -1,0 +1,317 @@
+// Search of the archive: Chinese found exactly (not where the characters are merely all
+// present), in Big5 headers, Office and PDF attachments (a Traditional Chinese PDF read
+// through poppler-data's CMaps), Bcc recipients from the envelope, dates and filters; the
+// index follows the store and only one process writes it.
+#include <archive.h>
+#include <archive_entry.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "archive/attachment_text.hpp"
+#include "archive/search_index.hpp"
+#include "archive/search_terms.hpp"
+#include "status_matchers.hpp"
+
+namespace tessera::archive {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "tessera-search-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<std::string> Words(const std::vector<TextRun>& runs) {
+  std::vector<std::string> out;
+  for (const TextRun& r : runs) {
+    if (!r.cjk) {
+      out.push_back(r.word);
+      continue;
+    }
+    std::string all;
+    for (const std::string& c : r.chars) all += c;
+    out.push_back("[" + all + "]");
+  }
+  return out;
+}
+
+TEST(SearchTerms, TextSplitsIntoWordsAndCjkRuns) {
+  EXPECT_THAT(Words(SplitText("國稅局Email，郵件 備份：ＡＢＣ１２3 café")),
+              ElementsAre("[國稅局]", "email", "[郵件]", "[備份]", "abc123", "café"));
+  EXPECT_THAT(Words(SplitText("cheng@ntbt.gov.tw")), ElementsAre("cheng", "ntbt", "gov", "tw"));
+  EXPECT_THAT(Words(SplitText("かな漢字 한국")), ElementsAre("[かな漢字]", "[한국]"));
+  EXPECT_TRUE(SplitText("，。！ \xff\xfe").empty());
+  // A query of n characters is the phrase of its n-1 bigrams.
+  EXPECT_THAT(QueryTerms(SplitText("國稅局")[0]), ElementsAre("國稅", "稅局"));
+  EXPECT_THAT(QueryTerms(SplitText("鄭")[0]), ElementsAre("鄭"));
+}
+
+TEST(SearchQueryParse, FieldsQuotesAndDates) {
+  auto q = ParseSearchQuery(
+      R"(國稅局 "郵件 備份" from:鄭 to:"chief@gov.tw" after:2024-01-01 has:attachment)");
+  ASSERT_OK(q);
+  EXPECT_THAT(q->text, ElementsAre("國稅局", "郵件 備份"));
+  EXPECT_THAT(q->from, ElementsAre("鄭"));
+  EXPECT_THAT(q->to, ElementsAre("chief@gov.tw"));
+  ASSERT_TRUE(q->after.has_value());
+  EXPECT_EQ(*q->after, *ParseSearchDate("2024-01-01"));
+  EXPECT_TRUE(q->has_attachment);
+  EXPECT_THAT(ParseSearchQuery("after:2024-13-01").status().message(), HasSubstr("YYYY-MM-DD"));
+  EXPECT_THAT(ParseSearchQuery("\"open").status().message(), HasSubstr("not closed"));
+  EXPECT_THAT(ParseSearchQuery("colour:red").status().message(), HasSubstr("unknown search field"));
+  EXPECT_FALSE(ParseSearchDate("2024-02-30").ok());
+}
+
+TEST(AttachmentText, MarkupKeepsWordsSplitOverRunsTogether) {
+  EXPECT_EQ(MarkupText("<w:p><w:r><w:t>國稅</w:t></w:r><w:r><w:t>局</w:t></w:r></w:p><w:p><w:t>"
+                       "A&amp;B &#x90F5;&#20214;</w:t></w:p>"),
+            "\n國稅局\n\nA&B 郵件\n");
+  EXPECT_EQ(MarkupText("<p>a<script>x</script>b</p>"), "\nab\n");
+}
+
+// A zip (docx, odt) with the given members, written with libarchive.
+Bytes Zip(const std::vector<std::pair<std::string, std::string>>& members) {
+  Bytes out(1 << 20);
+  size_t used = 0;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  archive_write_open_memory(a, out.data(), out.size(), &used);
+  for (const auto& [name, content] : members) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_write_header(a, e);
+    archive_write_data(a, content.data(), content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+// A one-page PDF showing `ucs2_hex` (UTF-16 code units in hex) in the standard Traditional
+// Chinese font MSung-Light, encoded with the UniCNS-UCS2-H CMap: its text can be read only
+// with poppler-data's CMaps, as with many Taiwanese government PDFs.
+Bytes ChinesePdf(const std::string& ucs2_hex) {
+  const std::string content = "BT /F1 24 Tf 72 700 Td <" + ucs2_hex + "> Tj ET";
+  const std::vector<std::string> objects = {
+      "<< /Type /Catalog /Pages 2 0 R >>",
+      "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R "
+      ">> >> /Contents 5 0 R >>",
+      "<< /Type /Font /Subtype /Type0 /BaseFont /MSung-Light /Encoding /UniCNS-UCS2-H "
+      "/DescendantFonts [6 0 R] >>",
+      "<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream",
+      "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /MSung-Light /CIDSystemInfo << /Registry "
+      "(Adobe) /Ordering (CNS1) /Supplement 0 >> /FontDescriptor 7 0 R >>",
+      "<< /Type /FontDescriptor /FontName /MSung-Light /Flags 6 /FontBBox [0 -200 1000 900] "
+      "/ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 >>"};
+  std::string pdf = "%PDF-1.4\n";
+  std::vector<size_t> offsets;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(i + 1) + " 0 obj\n" + objects[i] + "\nendobj\n";
+  }
+  const size_t xref = pdf.size();
+  pdf += "xref\n0 " + std::to_string(objects.size() + 1) + "\n0000000000 65535 f \n";
+  for (size_t o : offsets) {
+    char line[32];
+    std::snprintf(line, sizeof line, "%010zu 00000 n \n", o);
+    pdf += line;
+  }
+  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) +
+         " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
+  return ToBytes(pdf);
+}
+
+TEST(AttachmentText, TraditionalChinesePdfDocxAndOdt) {
+  MailAttachment pdf{"公告.pdf", "application/pdf", ChinesePdf("570B7A055C40")};
+  auto text = AttachmentText(pdf);
+  ASSERT_OK(text);
+  EXPECT_THAT(*text, HasSubstr("國稅局"));
+  MailAttachment docx{"報告.docx", "application/octet-stream",
+                      Zip({{"[Content_Types].xml", "<Types/>"},
+                           {"word/document.xml",
+                            "<w:document><w:body><w:p><w:r><w:t>郵件</w:t></w:r><w:r><w:t>備份"
+                            "</w:t></w:r></w:p></w:body></w:document>"}})};
+  text = AttachmentText(docx);
+  ASSERT_OK(text);
+  EXPECT_THAT(*text, HasSubstr("郵件備份"));
+  MailAttachment odt{
+      "x.odt", "application/vnd.oasis.opendocument.text",
+      Zip({{"content.xml", "<office:text><text:p>公文<text:s/>交換</text:p></office:text>"}})};
+  text = AttachmentText(odt);
+  ASSERT_OK(text);
+  EXPECT_THAT(*text, HasSubstr("公文 交換"));
+  MailAttachment broken{"y.pdf", "application/pdf", ToBytes("not a pdf")};
+  EXPECT_FALSE(AttachmentText(broken).ok());
+  MailAttachment big5{"note.txt", "text/plain", ToBytes("\xb0\xea\xb5\x7c\xa7\xbd")};
+  EXPECT_EQ(*AttachmentText(big5), "國稅局");
+  MailAttachment image{"a.png", "image/png", ToBytes("\x89PNG")};
+  EXPECT_EQ(*AttachmentText(image), "");
+}
+
+std::string Base64(const Bytes& b) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < b.size(); i += 3) {
+    uint32_t v =
+        b[i] << 16 | (i + 1 < b.size() ? b[i + 1] << 8 : 0) | (i + 2 < b.size() ? b[i + 2] : 0);
+    out += k[v >> 18 & 63];
+    out += k[v >> 12 & 63];
+    out += i + 1 < b.size() ? k[v >> 6 & 63] : '=';
+    out += i + 2 < b.size() ? k[v & 63] : '=';
+    if (out.size() % 77 == 76) out += "\r\n";
+  }
+  return out;
+}
+
+std::string WithAttachment(const std::string& headers, const std::string& body,
+                           const std::string& filename, const std::string& type,
+                           const Bytes& content) {
+  return headers +
+         "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+         "Content-Type: text/plain; charset=utf-8\r\n\r\n" +
+         body + "\r\n--b\r\nContent-Type: " + type +
+         "\r\nContent-Disposition: attachment; filename*=UTF-8''" + filename +
+         "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + Base64(content) + "\r\n--b--\r\n";
+}
+
+class SearchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = MessageStore::Open(dir_.path() / "archive");
+    ASSERT_OK(store);
+    store_ = std::move(*store);
+  }
+  int64_t Add(const std::string& raw, std::vector<std::string> recipients = {}) {
+    auto parsed = ParseMessage(AsBytes(raw));
+    EXPECT_OK(parsed);
+    Delivery d;
+    d.source = "test";
+    d.envelope_from = "sender@example.gov.tw";
+    d.recipients = std::move(recipients);
+    d.received_at = 1700000000;
+    auto added = store_->Add(AsBytes(raw), *parsed, d);
+    EXPECT_OK(added);
+    return added.ok() ? added->message : 0;
+  }
+  std::set<int64_t> Find(const std::string& query) {
+    auto index = SearchIndex::OpenForWriting(dir_.path() / "index");
+    EXPECT_OK(index);
+    EXPECT_OK((*index)->CatchUp(*store_, nullptr));
+    auto q = ParseSearchQuery(query);
+    EXPECT_OK(q);
+    auto r = (*index)->Search(*q);
+    EXPECT_OK(r);
+    std::set<int64_t> ids;
+    for (const SearchHit& h : r->hits) ids.insert(h.message);
+    EXPECT_EQ(r->matches, ids.size());
+    return ids;
+  }
+  TempDir dir_;
+  std::unique_ptr<MessageStore> store_;
+};
+
+TEST_F(SearchTest, ChineseQueriesFindExactlyTheRightMessages) {
+  // 1: a raw 8-bit Big5 subject (as old Outlook sent it) from 鄭, in 2024.
+  const int64_t big5 =
+      Add("From: \xbe\x47 <cheng@ntbt.gov.tw>\r\nTo: staff@ntbt.gov.tw\r\nSubject: "
+          "\xb0\xea\xb5\x7c\xa7\xbd\xb6\x6c\xa5\xf3\xb3\xc6\xa5\xf7\xb3\x71\xaa\xbe\r\n"
+          "Date: Tue, 02 Jan 2024 09:00:00 +0800\r\nContent-Type: text/plain; charset=big5\r\n\r\n"
+          "\xbd\xd0\xa9\xf3\xa5\xbb\xb6\x67\xa7\xb9\xa6\xa8\r\n");
+  // 2: all of 國, 稅 and 局, but never together: must not match 國稅局.
+  const int64_t scattered =
+      Add("From: wang@mof.gov.tw\r\nTo: staff@ntbt.gov.tw\r\nSubject: =?UTF-8?B?" +
+          Base64(ToBytes("國稅")) +
+          "?=\r\nDate: Wed, 03 Jan 2024 09:00:00 +0800\r\n\r\n局長室通知\r\n");
+  // 3: 郵件備份 only in a docx attachment (split over two runs), named 報告.docx.
+  const int64_t docx = Add(WithAttachment(
+      "From: lin@ntbt.gov.tw\r\nTo: it@ntbt.gov.tw\r\nSubject: weekly report\r\n"
+      "Date: Thu, 04 Jan 2024 09:00:00 +0800\r\n",
+      "see attached", "%E5%A0%B1%E5%91%8A.docx",
+      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+      Zip({{"word/document.xml",
+            "<w:document><w:body><w:p><w:r><w:t>郵件</w:t></w:r><w:r><w:t>備份完成</w:t></w:r>"
+            "</w:p></w:body></w:document>"}})));
+  // 4: 國稅局 only inside a Traditional Chinese PDF, from 2023.
+  const int64_t pdf =
+      Add(WithAttachment("From: =?UTF-8?B?" + Base64(ToBytes("鄭")) +
+                             "?= <cheng@ntbt.gov.tw>\r\nTo: a@b.tw\r\n"
+                             "Subject: scan\r\nDate: Fri, 15 Dec 2023 09:00:00 +0800\r\n",
+                         "", "scan.pdf", "application/pdf", ChinesePdf("570B7A055C40")));
+  // 5: a Bcc recipient known only from the envelope.
+  const int64_t bcc =
+      Add("From: chief@ntbt.gov.tw\r\nTo: team@ntbt.gov.tw\r\nSubject: budget\r\n"
+          "Date: Mon, 08 Jan 2024 09:00:00 +0800\r\n\r\nnumbers\r\n",
+          {"team@ntbt.gov.tw", "secret.auditor@audit.gov.tw"});
+
+  EXPECT_EQ(Find("國稅局"), (std::set<int64_t>{big5, pdf}));
+  EXPECT_EQ(Find("\"郵件備份\""), (std::set<int64_t>{big5, docx}));
+  EXPECT_EQ(Find("國稅"), (std::set<int64_t>{big5, scattered, pdf}));
+  EXPECT_EQ(Find("from:鄭"), (std::set<int64_t>{big5, pdf}));
+  EXPECT_EQ(Find("from:鄭 after:2024-01-01"), (std::set<int64_t>{big5}));
+  EXPECT_EQ(Find("國稅局 before:2024-01-01"), (std::set<int64_t>{pdf}));
+  EXPECT_EQ(Find("to:secret.auditor@audit.gov.tw"), (std::set<int64_t>{bcc}));
+  EXPECT_EQ(Find("to:auditor"), (std::set<int64_t>{bcc}));
+  EXPECT_EQ(Find("has:attachment"), (std::set<int64_t>{docx, pdf}));
+  EXPECT_EQ(Find("attachment:報告"), (std::set<int64_t>{docx}));
+  EXPECT_EQ(Find("subject:國稅局"), (std::set<int64_t>{big5}))
+      << "the PDF's text is not its subject";
+  EXPECT_EQ(Find("本週完成"), (std::set<int64_t>{big5})) << "a Big5 body";
+  EXPECT_EQ(Find("WEEKLY"), (std::set<int64_t>{docx})) << "case does not matter";
+  EXPECT_TRUE(Find("國稅局長").empty());
+  EXPECT_TRUE(Find("，").empty()) << "punctuation alone matches nothing";
+  EXPECT_EQ(Find("").size(), 5u) << "an empty query lists everything";
+}
+
+TEST_F(SearchTest, TheIndexFollowsTheStoreAndHasOneWriter) {
+  Add("From: a@b.tw\r\nSubject: first 第一\r\n\r\nx\r\n");
+  EXPECT_EQ(Find("第一").size(), 1u);
+  auto writer = SearchIndex::OpenForWriting(dir_.path() / "index");
+  ASSERT_OK(writer);
+  EXPECT_EQ(SearchIndex::OpenForWriting(dir_.path() / "index").status().code(),
+            StatusCode::kUnavailable);
+  const int64_t second = Add("From: a@b.tw\r\nSubject: second 第二\r\n\r\nx\r\n");
+  ASSERT_TRUE(*(*writer)->Behind(*store_));
+  auto report = (*writer)->CatchUp(*store_, nullptr);
+  ASSERT_OK(report);
+  EXPECT_EQ(report->messages, 1u) << "only what is new";
+  EXPECT_FALSE(*(*writer)->Behind(*store_));
+  // A reader sees what the writer committed, while the writer is open.
+  auto reader = SearchIndex::OpenForReading(dir_.path() / "index");
+  ASSERT_OK(reader);
+  auto r = (*reader)->Search(*ParseSearchQuery("第二"));
+  ASSERT_OK(r);
+  ASSERT_EQ(r->hits.size(), 1u);
+  EXPECT_EQ(r->hits[0].message, second);
+  EXPECT_EQ(r->hits[0].subject, "second 第二");
+  writer->reset();
+  // A lost index is rebuilt from the store.
+  fs::remove_all(dir_.path() / "index");
+  EXPECT_EQ(Find("第一 OR 第二").size(), 0u) << "words are ANDed: no message has both plus 'or'";
+  EXPECT_EQ(Find("").size(), 2u);
+}
+
+}  // namespace
+}  // namespace tessera::archive
