@@ -36,9 +36,9 @@ struct ImportReport {
 // The largest message an import accepts; larger ones are rejected with the reason.
 constexpr uint64_t kMaxImportMessage = uint64_t{256} << 20;
 
-// Imports `paths` (files or directories). Fails (NotFound) before importing anything if a
-// path does not exist; a storage failure stops the import with what was archived so far
-// committed.
+// Imports `paths` (files or directories), committing in groups of up to 500 messages.
+// Fails (NotFound) before importing anything if a path does not exist; a storage failure
+// stops the import with the groups before it committed.
 Result<ImportReport> Import(MessageStore& store, const std::vector<std::string>& paths,
                             Progress* progress);
 

@@ -173,11 +173,27 @@ Result<std::unique_ptr<MessageStore>> MessageStore::Open(const std::filesystem::
       new MessageStore(std::move(db), std::move(objects), std::move(keys)));
 }
 
-MessageStore::MessageStore(std::unique_ptr<Database> db,
-                           std::unique_ptr<store::ObjectStore> objects, std::unique_ptr<Keys> keys)
+MessageStore::MessageStore(std::unique_ptr<Database> db, std::unique_ptr<store::FileStore> objects,
+                           std::unique_ptr<Keys> keys)
     : db_(std::move(db)), objects_(std::move(objects)), keys_(std::move(keys)) {}
 
 MessageStore::~MessageStore() = default;
+
+Status MessageStore::BeginBatch() {
+  if (batch_) return Status::FailedPrecondition("a batch of messages is already open");
+  TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  batch_.emplace(std::move(tx));
+  return Status::Ok();
+}
+
+Status MessageStore::CommitBatch() {
+  if (!batch_) return Status::FailedPrecondition("no batch of messages is open");
+  // The objects first, on the device before the records that name them.
+  Status st = objects_->SyncAll();
+  if (st.ok()) st = batch_->Commit();
+  batch_.reset();  // rolled back if not committed
+  return st;
+}
 
 Status MessageStore::AppendChain(const std::string& kind, int64_t ref, ByteView digest) {
   TESSERA_ASSIGN_OR_RETURN(Statement last,
@@ -220,10 +236,17 @@ Result<AddOutcome> MessageStore::Add(ByteView raw, const ParsedMessage& parsed,
     TESSERA_ASSIGN_OR_RETURN(Bytes sealed, crypto::AeadSeal(keys_->message.view(), body, aad));
     header.insert(header.end(), sealed.begin(), sealed.end());
     stored_size = header.size();
-    TESSERA_RETURN_IF_ERROR(objects_->Put(MessageObjectName(sha), header));
+    if (batch_)
+      TESSERA_RETURN_IF_ERROR(objects_->PutUnsynced(MessageObjectName(sha), header));
+    else
+      TESSERA_RETURN_IF_ERROR(objects_->Put(MessageObjectName(sha), header));
   }
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  std::optional<Transaction> own;  // outside a batch, each Add commits on its own
+  if (!batch_) {
+    TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    own.emplace(std::move(tx));
+  }
   // Looked up again inside the transaction: another process may have added it meanwhile.
   TESSERA_ASSIGN_OR_RETURN(existing, FindBySha256(sha));
   if (existing) {
@@ -274,7 +297,7 @@ Result<AddOutcome> MessageStore::Add(ByteView raw, const ParsedMessage& parsed,
     TESSERA_RETURN_IF_ERROR(AppendChain("delivery", id, DeliveryDigest(out.message, delivery)));
     out.new_delivery = true;
   }
-  TESSERA_RETURN_IF_ERROR(tx.Commit());
+  if (own) TESSERA_RETURN_IF_ERROR(own->Commit());
   return out;
 }
 

@@ -74,7 +74,8 @@ Result<size_t> WriteDirectAt(int fd, ByteView data, uint64_t offset, const fs::p
   return done;
 }
 
-Status WriteFileAtomic(const fs::path& path, ByteView data, unsigned mode) {
+namespace {
+Status WriteFileAtomicImpl(const fs::path& path, ByteView data, unsigned mode, bool sync) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   fs::path dir = path.parent_path();
   fs::path tmp = path;
@@ -100,7 +101,8 @@ Status WriteFileAtomic(const fs::path& path, ByteView data, unsigned mode) {
       st = Status::FromErrno("cannot write " + tmp.string(), errno);
   }
   if (st.ok()) st = WriteAllAt(fd, data.subspan(done), done, tmp);
-  if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno("cannot sync " + tmp.string(), errno);
+  if (st.ok() && sync && ::fsync(fd) != 0)
+    st = Status::FromErrno("cannot sync " + tmp.string(), errno);
   if (st.ok() && ::fchmod(fd, mode) != 0) st = Status::FromErrno("cannot chmod", errno);
   ::close(fd);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
@@ -109,7 +111,26 @@ Status WriteFileAtomic(const fs::path& path, ByteView data, unsigned mode) {
     ::unlink(tmp.c_str());
     return st;
   }
-  return SyncDirectory(dir);
+  return sync ? SyncDirectory(dir) : Status::Ok();
+}
+}  // namespace
+
+Status WriteFileAtomic(const fs::path& path, ByteView data, unsigned mode) {
+  return WriteFileAtomicImpl(path, data, mode, true);
+}
+
+Status WriteFileAtomicUnsynced(const fs::path& path, ByteView data, unsigned mode) {
+  return WriteFileAtomicImpl(path, data, mode, false);
+}
+
+Status SyncFileSystem(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("cannot open " + path.string(), errno);
+  int rc = ::syncfs(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::FromErrno("cannot sync the file system of " + path.string(), err);
+  return Status::Ok();
 }
 
 Status WriteFileAtomic(const fs::path& path, std::string_view data, unsigned mode) {

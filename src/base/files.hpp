@@ -16,6 +16,12 @@ namespace tessera {
 // so they do not pass through (or evict others from) the page cache.
 inline constexpr size_t kDirectMinSize = 256 * 1024;
 Status WriteFileAtomic(const std::filesystem::path& path, ByteView data, unsigned mode = 0644);
+// The same without waiting for the device (no fsync of the file or its directory): for
+// writers that make many files durable at once with SyncFileSystem before they count.
+Status WriteFileAtomicUnsynced(const std::filesystem::path& path, ByteView data,
+                               unsigned mode = 0644);
+// Makes everything written to the file system holding `path` durable (syncfs).
+Status SyncFileSystem(const std::filesystem::path& path);
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data,
                        unsigned mode = 0644);
 

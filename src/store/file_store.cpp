@@ -96,16 +96,33 @@ Status FileStore::Error(const std::string& op, const std::string& name, const St
 }
 
 Status FileStore::Put(const std::string& name, ByteView data) {
+  return PutImpl(name, data, true);
+}
+
+Status FileStore::PutUnsynced(const std::string& name, ByteView data) {
+  return PutImpl(name, data, false);
+}
+
+Status FileStore::SyncAll() {
+  Status st = SyncFileSystem(root_);
+  if (!st.ok()) return RootGoneOr(st);
+  return st;
+}
+
+Status FileStore::PutImpl(const std::string& name, ByteView data, bool sync) {
   TESSERA_RETURN_IF_ERROR(CheckName(name));
   fs::path path = root_ / name;
-  // Owner-only: a store's descriptor holds a key share, and nothing here is for others.
-  Status st = WriteFileAtomic(path, data, 0600);
+  auto write = [&] {
+    // Owner-only: a store's descriptor holds a key share, and nothing here is for others.
+    return sync ? WriteFileAtomic(path, data, 0600) : WriteFileAtomicUnsynced(path, data, 0600);
+  };
+  Status st = write();
   if (st.code() == StatusCode::kNotFound) {
     // The directory for the name is missing. Only subdirectories are made here: creating
     // the root would quietly write into the mount point of a drive that is not mounted.
     TESSERA_RETURN_IF_ERROR(RootGoneOr(Status::Ok()));
     st = MakeDirs(path.parent_path(), 0700);
-    if (st.ok()) st = WriteFileAtomic(path, data, 0600);
+    if (st.ok()) st = write();
   }
   if (!st.ok()) return Error("put", name, st);
   return Status::Ok();

@@ -20,6 +20,10 @@ class FileStore : public ObjectStore {
 
   std::string Url() const override;
   Status Put(const std::string& name, ByteView data) override;
+  // Put without waiting for the device; the object is durable only after SyncAll().
+  Status PutUnsynced(const std::string& name, ByteView data);
+  // Makes every object written so far durable.
+  Status SyncAll();
   Result<Bytes> Get(const std::string& name) override;
   Result<uint64_t> Stat(const std::string& name) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
@@ -40,6 +44,7 @@ class FileStore : public ObjectStore {
   // itself is gone (an unmounted drive must not look like missing objects), else `st`.
   Status RootGoneOr(Status st) const;
   Status Error(const std::string& op, const std::string& name, const Status& st) const;
+  Status PutImpl(const std::string& name, ByteView data, bool sync);
 
   std::filesystem::path root_;
   std::string url_;

@@ -437,5 +437,28 @@ TEST(ArchiveStore, AJournalCopySentAgainIsTheSameDelivery) {
   EXPECT_EQ(d.recipients, (std::vector<std::string>{"chief@gov.tw", "bcc@gov.tw"}));
 }
 
+TEST(ArchiveStore, ABatchCountsOnlyOnceCommitted) {
+  TempDir dir;
+  {
+    auto store = MessageStore::Open(dir.path());
+    ASSERT_OK(store);
+    ASSERT_OK((*store)->BeginBatch());
+    EXPECT_FALSE((*store)->BeginBatch().ok()) << "one batch at a time";
+    for (int i = 0; i < 3; ++i)
+      ASSERT_OK(AddText(**store, Message("batch " + std::to_string(i), "x"), ADelivery("INBOX")));
+    ASSERT_OK((*store)->CommitBatch());
+    ASSERT_OK((*store)->BeginBatch());
+    ASSERT_OK(AddText(**store, Message("never committed", "x"), ADelivery("INBOX")));
+    // The process ends (or is killed) before CommitBatch.
+  }
+  auto store = MessageStore::Open(dir.path());
+  ASSERT_OK(store);
+  EXPECT_EQ((*store)->MessageCount(), 3u);
+  auto report = (*store)->Verify(true);
+  ASSERT_OK(report);
+  EXPECT_THAT(report->problems, ::testing::IsEmpty());
+  EXPECT_FALSE((*store)->CommitBatch().ok()) << "no batch is open";
+}
+
 }  // namespace
 }  // namespace tessera::archive
