@@ -21,7 +21,7 @@ PACKAGES=(
   # a real S3 server for the integration tests (Ceph radosgw)
   ceph-mon ceph-osd radosgw ceph-common
   # peers measured side by side in bench/
-  restic borgbackup
+  restic borgbackup notmuch
 )
 
 missing=()

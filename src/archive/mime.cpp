@@ -67,6 +67,23 @@ void AddAddresses(InternetAddressList* list, std::vector<MailAddress>& out) {
   }
 }
 
+// The addresses of header `name`. GMime gives none for a raw 8-bit Big5 display name
+// ("From: <Big5 bytes> <a@b>", as old Outlook sent it): then the raw value is decoded
+// (UTF-8, else Big5, else GB18030) and parsed again.
+void AddAddresses(GMimeMessage* message, const char* name, InternetAddressList* parsed,
+                  std::vector<MailAddress>& out) {
+  const size_t before = out.size();
+  AddAddresses(parsed, out);
+  if (out.size() != before) return;
+  GMimeHeaderList* headers = g_mime_object_get_header_list(GMIME_OBJECT(message));
+  GMimeHeader* header = headers ? g_mime_header_list_get_header(headers, name) : nullptr;
+  const char* raw = header ? g_mime_header_get_raw_value(header) : nullptr;
+  if (!raw || IsValidUtf8(raw)) return;
+  const std::string utf8 = DecodeText(raw, "").utf8;
+  GPtr<InternetAddressList> list(internet_address_list_parse(ParserOptions(), utf8.c_str()));
+  AddAddresses(list.get(), out);
+}
+
 Bytes PartContent(GMimePart* part) {
   GMimeDataWrapper* content = g_mime_part_get_content(part);
   if (!content) return {};
@@ -128,12 +145,12 @@ void ParseObject(GMimeObject* object, ParsedMessage& out) {
 void ParseInto(GMimeMessage* message, ParsedMessage& out) {
   if (const char* id = g_mime_message_get_message_id(message)) out.message_id = Utf8(id);
   if (const char* subject = g_mime_message_get_subject(message)) out.subject = Utf8(subject);
-  AddAddresses(g_mime_message_get_from(message), out.from);
-  AddAddresses(g_mime_message_get_sender(message), out.sender);
-  AddAddresses(g_mime_message_get_to(message), out.to);
-  AddAddresses(g_mime_message_get_cc(message), out.cc);
-  AddAddresses(g_mime_message_get_bcc(message), out.bcc);
-  AddAddresses(g_mime_message_get_reply_to(message), out.reply_to);
+  AddAddresses(message, "From", g_mime_message_get_from(message), out.from);
+  AddAddresses(message, "Sender", g_mime_message_get_sender(message), out.sender);
+  AddAddresses(message, "To", g_mime_message_get_to(message), out.to);
+  AddAddresses(message, "Cc", g_mime_message_get_cc(message), out.cc);
+  AddAddresses(message, "Bcc", g_mime_message_get_bcc(message), out.bcc);
+  AddAddresses(message, "Reply-To", g_mime_message_get_reply_to(message), out.reply_to);
   if (GDateTime* date = g_mime_message_get_date(message)) out.date = g_date_time_to_unix(date);
   if (GMimeObject* body = g_mime_message_get_mime_part(message)) ParseObject(body, out);
 }

@@ -46,7 +46,7 @@ Result<int64_t> ParseSearchDate(std::string_view date);
 struct SearchHit {
   int64_t message = 0;
   std::optional<int64_t> date;
-  std::string from, subject;
+  std::string message_id, from, subject;
   std::vector<std::string> recipients;   // To, Cc and every envelope recipient
   std::vector<std::string> attachments;  // file names
 };

@@ -73,6 +73,7 @@ void AddArchiveSearchCommand(CLI::App& archive, Context& ctx) {
         json hits = json::array();
         for (const auto& h : r.hits) {
           json j = {{"id", h.message},
+                    {"message_id", h.message_id},
                     {"from", h.from},
                     {"subject", h.subject},
                     {"recipients", h.recipients},

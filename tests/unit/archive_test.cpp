@@ -86,6 +86,19 @@ TEST(ArchiveMime, Big5HeadersEncodedRawAndSplitAcrossACharacter) {
   EXPECT_TRUE(m.problems.empty()) << m.problems[0];
 }
 
+TEST(ArchiveMime, RawBig5DisplayNamesKeepTheirAddresses) {
+  // Old Outlook wrote display names as raw Big5 bytes; GMime alone drops such an address.
+  auto m = ParseMessage(AsBytes(std::string(
+      "From: \xbe\x47\xa7\xd3\xa9\xfa <cheng@ntbt.gov.tw>\r\n"
+      "To: \xbe\x47\xa7\xd3\xa9\xfa <a@b.tw>, plain@b.tw\r\nSubject: x\r\n\r\nbody\r\n")));
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->from.size(), 1u);
+  EXPECT_EQ(m->from[0].name, "鄭志明");
+  EXPECT_EQ(m->from[0].email, "cheng@ntbt.gov.tw");
+  ASSERT_EQ(m->to.size(), 2u);
+  EXPECT_EQ(m->to[1].email, "plain@b.tw");
+}
+
 TEST(ArchiveMime, Gb2312AndIso2022JpBodiesAndHeaders) {
   ParsedMessage cn = Parse(
       "Subject: =?GB2312?B?ufrLsL7WzajWqg==?=\r\n"
