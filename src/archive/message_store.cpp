@@ -14,6 +14,7 @@
 #include "base/json_fields.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/key_file.hpp"
 #include "crypto/random.hpp"
 #include "store/file_store.hpp"
 
@@ -108,34 +109,6 @@ namespace {
 // The archive key: 32 random bytes in a file only its owner may read. The message and
 // chain keys are derived from it, so one file is all an operator must keep safe (and
 // back up with the archive, apart from it).
-Result<SecretBytes> LoadOrCreateKey(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::FromErrno("cannot read " + path.string(), errno);
-    SecretBytes key{crypto::RandomBytes(32)};
-    nlohmann::json j = {{"version", 1}, {"key", HexEncode(key.view())}};
-    std::string text = j.dump() + "\n";
-    Status written = WriteFileAtomic(path, std::string_view(text), 0600);
-    SecureWipe(text.data(), text.size());
-    TESSERA_RETURN_IF_ERROR(written);
-    return key;
-  }
-  if ((st.st_mode & 077) != 0)
-    return Status::PermissionDenied(path.string() +
-                                    " can be read by others; the archive refuses to use it "
-                                    "(chmod 600 it, and consider the archive key exposed)");
-  TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  SecureWipe(text.data(), text.size());
-  if (j.is_discarded() || !j.is_object() || !j.contains("key") || !j["key"].is_string() ||
-      j.value("version", 0) != 1)
-    return Status::Corruption(path.string() + " is not an archive key file");
-  auto key = HexDecode(j["key"].get<std::string>());
-  if (!key.ok() || key->size() != 32)
-    return Status::Corruption(path.string() + " does not hold a 32-byte key");
-  return SecretBytes{std::move(*key)};
-}
-
 }  // namespace
 
 Result<std::unique_ptr<MessageStore>> MessageStore::Open(const std::filesystem::path& dir) {
@@ -148,7 +121,8 @@ Result<std::unique_ptr<MessageStore>> MessageStore::Open(const std::filesystem::
         "the archive key " + (dir / kKeyFile).string() +
         " is missing but the archive exists: put back the copy of the key kept apart "
         "(without it no archived message can be read)");
-  TESSERA_ASSIGN_OR_RETURN(SecretBytes master, LoadOrCreateKey(dir / kKeyFile));
+  TESSERA_ASSIGN_OR_RETURN(SecretBytes master,
+                           crypto::LoadOrCreateKeyFile(dir / kKeyFile, "the archive key"));
   auto keys = std::make_unique<Keys>();
   keys->message = crypto::Hkdf(master.view(), {}, "tessera archive message v1", 32);
   SecretBytes chain = crypto::Hkdf(master.view(), {}, "tessera archive chain v1", 32);

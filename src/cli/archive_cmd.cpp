@@ -1,4 +1,5 @@
-// `tessera archive ...`: the mail archive (郵件歸檔) — import, show, export, verify.
+// `tessera archive ...`: the mail archive (郵件歸檔) — import, show, export, restore, verify
+// (search: archive_search_cmd.cpp).
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include "archive/export.hpp"
 #include "archive/importer.hpp"
 #include "archive/message_store.hpp"
+#include "archive/redeliver.hpp"
 #include "base/clock.hpp"
 #include "base/progress.hpp"
 #include "cli/cli.hpp"
@@ -38,6 +40,12 @@ json AddressesJson(const std::vector<archive::MailAddress>& list) {
   return arr;
 }
 
+std::string IdList(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (int64_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out;
+}
+
 json IssuesJson(const std::vector<archive::ImportIssue>& issues) {
   json arr = json::array();
   for (const auto& i : issues) arr.push_back({{"origin", i.origin}, {"reason", i.reason}});
@@ -49,6 +57,7 @@ json IssuesJson(const std::vector<archive::ImportIssue>& issues) {
 void AddArchiveCommands(CLI::App& app, Context& ctx) {
   auto* archive = app.add_subcommand("archive", "Mail and document archive (郵件歸檔)");
   AddArchiveSearchCommand(*archive, ctx);
+  AddArchiveAuditCommand(*archive, ctx);
   archive->require_subcommand(1);
 
   // import
@@ -65,6 +74,11 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
                                  archive::Import(*store, *paths, &progress));
         progress.Finish();
         const std::string indexed = UpdateSearchIndex(ctx, *store);
+        std::string from;
+        for (const auto& p : *paths) from += (from.empty() ? "" : " ") + p;
+        TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.import", from,
+                                      std::to_string(r.imported) + " imported, " +
+                                          std::to_string(r.rejected.size()) + " rejected"));
         if (!r.rejected.empty()) ctx.exit_code = kExitProblems;
         if (ctx.json) {
           PrintJson({{"files", r.files},
@@ -117,6 +131,9 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
         TESSERA_ASSIGN_OR_RETURN(Bytes bytes, store->Raw(*id));
+        // Nothing is shown that the audit log did not record first.
+        TESSERA_RETURN_IF_ERROR(
+            Audit(ctx, *raw ? "archive.show-raw" : "archive.show", std::to_string(*id), "shown"));
         if (*raw) {
           if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size())
             return Status::IOError("cannot write to standard output");
@@ -202,6 +219,8 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, ids, format, out] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        TESSERA_RETURN_IF_ERROR(
+            Audit(ctx, "archive.export", IdList(*ids), "to " + *out + " (" + *format + ")"));
         if (*format == "mbox")
           TESSERA_RETURN_IF_ERROR(archive::ExportMbox(*store, *ids, *out));
         else
@@ -211,6 +230,65 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
         else
           std::printf("exported %zu messages to %s (%s)\n", ids->size(), out->c_str(),
                       format->c_str());
+        return Status::Ok();
+      });
+    });
+  }
+
+  // restore
+  {
+    auto* cmd = archive->add_subcommand(
+        "restore",
+        "Re-deliver archived messages through SMTP, to their original recipients or --to");
+    auto ids = std::make_shared<std::vector<int64_t>>();
+    auto to = std::make_shared<std::vector<std::string>>();
+    auto via = std::make_shared<std::string>("smtp://127.0.0.1:25");
+    auto from = std::make_shared<std::string>();
+    cmd->add_option("ids", *ids, "Message ids")->required();
+    cmd->add_option("--to", *to,
+                    "Recipient address (repeatable); default: each message's original "
+                    "envelope recipients, Bcc included");
+    cmd->add_option("--via", *via, "SMTP relay, smtp://HOST[:PORT]")->capture_default_str();
+    cmd->add_option("--from", *from, "Envelope sender and Resent-From (default: archive@HOST)");
+    cmd->callback([&ctx, ids, to, via, from] {
+      Run(ctx, [&]() -> Status {
+        archive::RedeliverOptions o;
+        TESSERA_ASSIGN_OR_RETURN(o.relay, archive::ParseSmtpUrl(*via));
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        o.relay.helo = host[0] ? host : "localhost";
+        o.from = from->empty() ? "archive@" + o.relay.helo : *from;
+        o.to = *to;
+        o.now = NowUnixSeconds();
+        TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        std::string to_text;
+        for (const auto& x : *to) to_text += (to_text.empty() ? "" : ",") + x;
+        TESSERA_RETURN_IF_ERROR(
+            Audit(ctx, "archive.restore", IdList(*ids),
+                  "to " + (to_text.empty() ? "original recipients" : to_text) + " via " + *via));
+        TESSERA_ASSIGN_OR_RETURN(std::vector<archive::RedeliverResult> results,
+                                 archive::Redeliver(*store, *ids, o));
+        json out = json::array();
+        size_t failed = 0;
+        for (const auto& r : results) {
+          if (!r.status.ok()) failed++;
+          out.push_back({{"id", r.message},
+                         {"recipients", r.recipients},
+                         {"delivered", r.status.ok()},
+                         {"error", r.status.ok() ? "" : r.status.message()}});
+          if (!ctx.json) {
+            std::string rcpts;
+            for (const auto& x : r.recipients) rcpts += (rcpts.empty() ? "" : ", ") + x;
+            if (r.status.ok())
+              std::printf("message %lld re-delivered to %s via %s\n",
+                          static_cast<long long>(r.message), rcpts.c_str(), via->c_str());
+            else
+              std::printf("message %lld NOT re-delivered: %s\n", static_cast<long long>(r.message),
+                          r.status.message().c_str());
+          }
+        }
+        if (ctx.json) PrintJson({{"restored", out}});
+        if (failed) ctx.exit_code = kExitProblems;
         return Status::Ok();
       });
     });

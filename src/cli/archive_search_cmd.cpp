@@ -1,5 +1,5 @@
-// `tessera archive search`, and keeping the search index up to date for the other
-// archive commands.
+// `tessera archive search` and `archive audit`, and what the other archive commands share
+// with them: keeping the search index up to date, and recording in the audit log.
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include "archive/search_index.hpp"
 #include "base/clock.hpp"
 #include "cli/cli.hpp"
+#include "guard/audit_log.hpp"
 
 namespace tessera::cli {
 
@@ -27,6 +28,62 @@ std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store) 
   std::string note = "search index: " + std::to_string(r->messages) + " message(s) indexed";
   for (const std::string& p : r->problems) note += "\n  " + p;
   return note;
+}
+
+Status Audit(const Context& ctx, const std::string& action, const std::string& target,
+             const std::string& outcome) {
+  TESSERA_ASSIGN_OR_RETURN(auto log, guard::AuditLog::Open(ctx.home));
+  Status st = log->Append(guard::CurrentActor(), action, target, outcome);
+  if (!st.ok())
+    return Status(st.code(), "the audit log could not record this " + action +
+                                 ", so it was not done: " + st.message());
+  return st;
+}
+
+void AddArchiveAuditCommand(CLI::App& archive, Context& ctx) {
+  auto* cmd = archive.add_subcommand(
+      "audit",
+      "Who searched, viewed, exported, restored or imported archived mail; checks the "
+      "log's hash chain");
+  auto since = std::make_shared<std::string>();
+  cmd->add_option("--since", *since, "Only records from this date on (YYYY-MM-DD, local time)");
+  cmd->callback([&ctx, since] {
+    Run(ctx, [&]() -> Status {
+      std::optional<int64_t> from;
+      if (!since->empty()) {
+        TESSERA_ASSIGN_OR_RETURN(int64_t t, archive::ParseSearchDate(*since));
+        from = t;
+      }
+      TESSERA_ASSIGN_OR_RETURN(auto log, guard::AuditLog::Open(ctx.home));
+      TESSERA_ASSIGN_OR_RETURN(guard::AuditVerifyReport v, log->Verify());
+      TESSERA_ASSIGN_OR_RETURN(std::vector<guard::AuditRecord> records, log->Read(from));
+      if (!v.problems.empty()) ctx.exit_code = kExitProblems;
+      if (ctx.json) {
+        json list = json::array();
+        for (const auto& r : records)
+          list.push_back({{"seq", r.seq},
+                          {"at", FormatRfc3339(r.at * 1000000000)},
+                          {"actor", r.actor},
+                          {"action", r.action},
+                          {"target", r.target},
+                          {"outcome", r.outcome}});
+        PrintJson({{"records", list},
+                   {"chain_records", v.records},
+                   {"head", v.head},
+                   {"problems", v.problems},
+                   {"ok", v.problems.empty()}});
+        return Status::Ok();
+      }
+      for (const auto& r : records)
+        std::printf("%6lld  %s  %s  %s  %s  (%s)\n", static_cast<long long>(r.seq),
+                    FormatRfc3339(r.at * 1000000000).c_str(), r.actor.c_str(), r.action.c_str(),
+                    r.target.c_str(), r.outcome.c_str());
+      for (const auto& p : v.problems) std::printf("PROBLEM: %s\n", p.c_str());
+      std::printf("%llu records; chain head %s; %s\n", static_cast<unsigned long long>(v.records),
+                  v.head.c_str(), v.problems.empty() ? "audit log OK" : "audit log DAMAGED");
+      return Status::Ok();
+    });
+  });
 }
 
 void AddArchiveSearchCommand(CLI::App& archive, Context& ctx) {
@@ -69,15 +126,20 @@ void AddArchiveSearchCommand(CLI::App& archive, Context& ctx) {
       TESSERA_ASSIGN_OR_RETURN(auto index,
                                archive::SearchIndex::OpenForReading(ctx.home + "/archive/index"));
       TESSERA_ASSIGN_OR_RETURN(archive::SearchResults r, index->Search(q));
+      std::string asked = o->query;
+      for (auto [name, value] :
+           {std::pair{" --from ", &o->from}, std::pair{" --to ", &o->to},
+            std::pair{" --after ", &o->after}, std::pair{" --before ", &o->before}})
+        if (!value->empty()) asked += name + *value;
+      if (o->has_attachment) asked += " --has-attachment";
+      TESSERA_RETURN_IF_ERROR(
+          Audit(ctx, "archive.search", asked, std::to_string(r.matches) + " matches"));
       if (ctx.json) {
         json hits = json::array();
         for (const auto& h : r.hits) {
-          json j = {{"id", h.message},
-                    {"message_id", h.message_id},
-                    {"from", h.from},
-                    {"subject", h.subject},
-                    {"recipients", h.recipients},
-                    {"attachments", h.attachments}};
+          json j = {
+              {"id", h.message},      {"message_id", h.message_id}, {"from", h.from},
+              {"subject", h.subject}, {"recipients", h.recipients}, {"attachments", h.attachments}};
           j["date"] = h.date ? json(FormatRfc3339(*h.date * 1000000000)) : json(nullptr);
           hits.push_back(std::move(j));
         }

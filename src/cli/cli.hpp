@@ -54,6 +54,11 @@ void AddVaultCommands(CLI::App& app, Context& ctx);
 void AddArchiveCommands(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
 void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
+void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
+// Records an action on archived mail in the audit log (<home>/audit.db) before it is done;
+// an error when it cannot, and then the action must not happen.
+Status Audit(const Context& ctx, const std::string& action, const std::string& target,
+             const std::string& outcome);
 // Indexes what the archive stored since the last indexing; says what it did, for the user.
 std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store);
 // The parts of `vault` kept in their own files.

@@ -43,8 +43,14 @@ read -r -a GMIME_FLAGS <<< "$(pkg-config --cflags --libs gmime-3.0)"
   "$ROOT/src/archive/smtp_session.cpp" "$ROOT/src/archive/journal.cpp" \
   "$L/archive/libtessera_archive.a" "${LIBS[@]}" "${GMIME_FLAGS[@]}" -lsqlite3 -o "$OUT/smtp_session_fuzz"
 
+read -r -a XAPIAN_FLAGS <<< "$(pkg-config --cflags --libs xapian-core)"
+"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/search_text_fuzz.cpp" \
+  "$ROOT/src/archive/search_index.cpp" "$ROOT/src/archive/search_terms.cpp" \
+  "$ROOT/src/archive/attachment_text.cpp" "$L/archive/libtessera_archive.a" "${LIBS[@]}" \
+  "${GMIME_FLAGS[@]}" "${XAPIAN_FLAGS[@]}" -larchive -lsqlite3 -o "$OUT/search_text_fuzz"
+
 rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse" \
-  "$OUT/seeds/mail_parse" "$OUT/seeds/smtp_session"
+  "$OUT/seeds/mail_parse" "$OUT/seeds/smtp_session" "$OUT/seeds/search_text"
 "$OUT/make_seeds" "$OUT/seeds/vault_parse"
 printf '%s' "7K3M-9Q2P-XW4T-HB6N-0RCD" > "$OUT/seeds/codes/example"
 printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>vault/data/ab/x&amp;y&#x4E2D;</Key><Size>123</Size></Contents><Contents><Key>vault/index/1</Key><Size>0</Size></Contents><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken></ListBucketResult>' \
@@ -65,7 +71,13 @@ printf '\001LHLO m\r\nMAIL FROM:<a@b> SIZE=10\r\nRCPT TO:<j@x>\r\nRCPT TO:<@r:k@
 printf '\006EHLO m\nMAIL FROM:<>\nRCPT TO:<x@y>\nDATA\nSubject: a very long subject line that is cut into pieces\n\n.\nNOOP\n' \
   > "$OUT/seeds/smtp_session/smtp"
 
-targets=(vault_parse codes s3_parse mail_parse smtp_session)
+# Search: a query with every field, and the markup of a docx paragraph.
+printf '%s' '國稅局 "郵件 備份" from:鄭 to:"chief@gov.tw" subject:公文 attachment:報告.pdf after:2024-01-01 before:2024-12-31 has:attachment ＡＢＣ' \
+  > "$OUT/seeds/search_text/query"
+printf '%s' '<w:p><w:r><w:t>國稅</w:t></w:r><w:r><w:t>局 &amp; &#x90F5;&#20214;</w:t></w:r></w:p><text:s/><script>x</script>' \
+  > "$OUT/seeds/search_text/markup"
+
+targets=(vault_parse codes s3_parse mail_parse smtp_session search_text)
 failed=0
 for target in "${targets[@]}"; do
   corpus=$OUT/corpus/$target

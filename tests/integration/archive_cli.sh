@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `tessera archive import | show | verify` through the real program: an import of mbox,
 # Maildir and .eml with Big5 mail reports what it archived and rejected (exit 4 when it
-# rejected something) and indexes it for `search` (Chinese queries); `show` decodes a
+# rejected something) and indexes it for `search` (Chinese queries), which `audit` lists
+# with the views and finds edited; `show` decodes a
 # Big5 message and `--raw` gives the bytes back exactly; an import killed with kill -9 mid-way is run again and ends with every message
 # archived once; `verify --read-data` passes, then finds a changed message and an edited
 # record (exit 4).
@@ -69,6 +70,25 @@ expect_rc "search '\"mbox 2\"' in text form" 0 A search '"mbox 2"'
 in_log "shows the subject" "mbox 2"
 expect_rc "a bad date is a usage error" 2 A search 'after:2024-1-1'
 in_log "says how to write it" "YYYY-MM-DD"
+
+# --- the audit log: every import, search and view so far, chained
+expect_rc "archive audit" 0 A audit --json
+check "it holds the import, the searches and the views" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+actions = [r["action"] for r in d["records"]]
+assert d["ok"] and d["chain_records"] == len(actions), d
+assert actions.count("archive.import") == 2 and actions.count("archive.search") == 4, actions
+assert "archive.show" in actions and "archive.show-raw" in actions, actions
+assert any(r["action"] == "archive.search" and r["target"] == "國稅局" for r in d["records"])
+assert all("(uid " in r["actor"] for r in d["records"])' "$WORK/last.log"
+python3 - "$WORK/home/audit.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("DROP TRIGGER audit_no_update; UPDATE audit SET target='something else' WHERE action='archive.search' AND target='國稅局';")
+PY
+expect_rc "archive audit finds an edited record" 4 A audit
+in_log "and says which" "does not match its link"
 
 # --- kill -9 in the middle of a large import, then run it again.
 python3 - <<'PY'

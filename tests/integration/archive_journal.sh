@@ -219,4 +219,21 @@ if postqueue -c "$PF" -p | grep -q "journal@archive.invalid"; then
 else
   ok "Postfix's queue holds no journal copy"
 fi
+
+# --- 4. restore (調閱後回復): message 1 re-delivered to its original recipients
+mailbox_before=$(archived_count "$MAILBOX_HOME")
+expect_rc "archive restore 1 through the mailbox server's SMTP" 0 \
+  "$TESSERA" --home "$ARCHIVE_HOME" archive restore 1 --via "smtp://127.0.0.1:$P_MAILBOX" --json
+check "the mailbox server gets the restored copy" wait_for_count "$MAILBOX_HOME" $((mailbox_before + 1))
+"$TESSERA" --home "$MAILBOX_HOME" archive show $((mailbox_before + 1)) --raw > "$WORK/restored.eml"
+check "it says it was re-sent, to both original recipients" \
+  grep -q "^Resent-To: chief@gov.example, secret@gov.example" "$WORK/restored.eml"
+check "it is the archived message" grep -q "^Subject: =?UTF-8?B?" "$WORK/restored.eml"
+if grep -qi "^X-Envelope-To" "$WORK/restored.eml"; then
+  bad "the restored copy carries the journal's X-Envelope-To fields"
+else
+  ok "the journal's X-Envelope-To fields stay in the archive"
+fi
+expect_rc "archive audit lists the restore" 0 "$TESSERA" --home "$ARCHIVE_HOME" archive audit
+in_log "as archive.restore of message 1" "archive.restore  1"
 finish

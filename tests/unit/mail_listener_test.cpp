@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdlib.h>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -11,6 +12,7 @@
 
 #include "archive/journal.hpp"
 #include "archive/mail_listener.hpp"
+#include "archive/redeliver.hpp"
 #include "archive/smtp_session.hpp"
 
 namespace tessera::archive {
@@ -321,6 +323,74 @@ TEST(MailServer, AnAddressInUseIsAClearError) {
   MailListenerConfig bad;
   bad.address = "not-an-ip";
   EXPECT_EQ(MailServer::Bind({bad}, nullptr).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ListenerTest, ArchivedMailIsRedeliveredWithoutItsBccFields) {
+  MailListenerConfig smtp;
+  smtp.protocol = MailProtocol::kSmtp;
+  Start({smtp});
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tessera-redeliver-XXXXXX").string();
+  const std::filesystem::path dir = ::mkdtemp(tmpl.data());
+  {
+    auto store = MessageStore::Open(dir);
+    ASSERT_TRUE(store.ok());
+    MailEnvelope journal;
+    journal.from = "clerk@ntbt.gov.tw";
+    journal.recipients = {"journal@archive.invalid"};
+    const std::string raw =
+        "X-Envelope-To: chief@gov.tw\r\nX-Envelope-To: secret@gov.tw\r\n"
+        "From: clerk@ntbt.gov.tw\r\nTo: chief@gov.tw\r\nSubject: 公文\r\n\r\n.dot line\r\nend\r\n";
+    ASSERT_TRUE(
+        ArchiveJournaled(**store, journal, MailProtocol::kLmtp, "127.0.0.1:1", AsBytes(raw), {})
+            .ok());
+
+    RedeliverOptions o;
+    ASSERT_TRUE(ParseSmtpUrl("smtp://127.0.0.1:" + std::to_string(server_->ports()[0])).ok());
+    o.relay = *ParseSmtpUrl("smtp://127.0.0.1:" + std::to_string(server_->ports()[0]));
+    o.from = "archive@ntbt.gov.tw";
+    o.now = 1700000000;
+    auto results = Redeliver(**store, {1}, o);
+    ASSERT_TRUE(results.ok()) << results.status().ToString();
+    ASSERT_EQ(results->size(), 1u);
+    EXPECT_TRUE((*results)[0].status.ok()) << (*results)[0].status.ToString();
+    // To the original recipients, Bcc included, by default.
+    EXPECT_EQ((*results)[0].recipients,
+              (std::vector<std::string>{"chief@gov.tw", "secret@gov.tw"}));
+
+    o.to = {"other@gov.tw"};
+    results = Redeliver(**store, {1}, o);
+    ASSERT_TRUE(results.ok());
+    EXPECT_TRUE((*results)[0].status.ok());
+
+    // A relay that is not there is an error for that message, not a crash.
+    o.relay.port = 1;
+    results = Redeliver(**store, {1}, o);
+    ASSERT_TRUE(results.ok());
+    EXPECT_EQ((*results)[0].status.code(), StatusCode::kUnavailable);
+    EXPECT_EQ(Redeliver(**store, {99}, o).status().code(), StatusCode::kNotFound);
+  }
+  std::filesystem::remove_all(dir);
+
+  std::lock_guard lock(mu_);
+  ASSERT_EQ(received_.size(), 2u);
+  const std::string sent = std::string(AsString(received_[0].message));
+  EXPECT_EQ(received_[0].envelope.from, "archive@ntbt.gov.tw");
+  EXPECT_EQ(received_[0].envelope.recipients,
+            (std::vector<std::string>{"chief@gov.tw", "secret@gov.tw"}));
+  EXPECT_EQ(sent.rfind("Resent-Date: ", 0), 0u) << sent;
+  EXPECT_NE(sent.find("Resent-To: chief@gov.tw, secret@gov.tw\r\n"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("X-Envelope-To"), std::string::npos) << "the Bcc fields stay in the archive";
+  EXPECT_NE(sent.find("\r\n\r\n.dot line\r\nend\r\n"), std::string::npos) << "dot-stuffing undone";
+  EXPECT_EQ(received_[1].envelope.recipients, (std::vector<std::string>{"other@gov.tw"}));
+}
+
+TEST(SmtpUrl, Parse) {
+  EXPECT_EQ(ParseSmtpUrl("smtp://mail.gov.tw")->port, 25);
+  EXPECT_EQ(ParseSmtpUrl("smtp://10.0.0.1:2525")->host, "10.0.0.1");
+  EXPECT_EQ(ParseSmtpUrl("smtp://[::1]:26")->host, "::1");
+  EXPECT_FALSE(ParseSmtpUrl("http://x").ok());
+  EXPECT_FALSE(ParseSmtpUrl("smtp://x:0").ok());
+  EXPECT_FALSE(ParseSmtpUrl("smtp://").ok());
 }
 
 }  // namespace

@@ -1,0 +1,158 @@
+#include "guard/audit_log.hpp"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+
+#include "base/files.hpp"
+#include "crypto/hash.hpp"
+#include "crypto/key_file.hpp"
+
+namespace tessera::guard {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS audit(
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  link BLOB NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql";
+
+// The content a link covers: every field, each with its length, so that no two records
+// encode the same.
+Bytes Canonical(const AuditRecord& r) {
+  Bytes out;
+  auto put = [&](std::string_view s) {
+    PutU32(out, static_cast<uint32_t>(s.size()));
+    out.insert(out.end(), s.begin(), s.end());
+  };
+  put(std::to_string(r.seq));
+  put(std::to_string(r.at));
+  put(r.actor);
+  put(r.action);
+  put(r.target);
+  put(r.outcome);
+  return out;
+}
+
+}  // namespace
+
+struct AuditLog::Key {
+  explicit Key(ByteView k) : hmac(k) {}
+  crypto::HmacKey hmac;
+};
+
+AuditLog::AuditLog(std::unique_ptr<Database> db, std::unique_ptr<Key> key)
+    : db_(std::move(db)), key_(std::move(key)) {}
+AuditLog::~AuditLog() = default;
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& dir) {
+  TESSERA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "audit.key", ec) &&
+      std::filesystem::exists(dir / "audit.db", ec))
+    return Status::FailedPrecondition("the audit key " + (dir / "audit.key").string() +
+                                      " is missing but the audit log exists: put back its copy "
+                                      "(without it the log cannot be verified)");
+  TESSERA_ASSIGN_OR_RETURN(SecretBytes key,
+                           crypto::LoadOrCreateKeyFile(dir / "audit.key", "the audit key"));
+  TESSERA_ASSIGN_OR_RETURN(auto db, Database::Open(dir / "audit.db"));
+  TESSERA_RETURN_IF_ERROR(db->Exec(kSchema));
+  return std::unique_ptr<AuditLog>(new AuditLog(std::move(db), std::make_unique<Key>(key.view())));
+}
+
+Status AuditLog::Append(const std::string& actor, const std::string& action,
+                        const std::string& target, const std::string& outcome) {
+  TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  TESSERA_ASSIGN_OR_RETURN(Statement last,
+                           db_->Prepare("SELECT seq, link FROM audit ORDER BY seq DESC LIMIT 1"));
+  TESSERA_ASSIGN_OR_RETURN(bool any, last.Step());
+  AuditRecord r;
+  r.seq = any ? last.Int(0) + 1 : 1;
+  Bytes previous = any ? last.Blob(1) : Bytes(32, 0);
+  r.at = static_cast<int64_t>(std::time(nullptr));
+  r.actor = actor;
+  r.action = action;
+  r.target = target;
+  r.outcome = outcome;
+  const Bytes link = key_->hmac.Mac({previous, Canonical(r)});
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement insert,
+      db_->Prepare("INSERT INTO audit(seq, at, actor, action, target, outcome, link) "
+                   "VALUES(?,?,?,?,?,?,?)"));
+  TESSERA_RETURN_IF_ERROR(insert.Bind(1, r.seq)
+                              .Bind(2, r.at)
+                              .Bind(3, r.actor)
+                              .Bind(4, r.action)
+                              .Bind(5, r.target)
+                              .Bind(6, r.outcome)
+                              .BindBlob(7, link)
+                              .Run());
+  return tx.Commit();
+}
+
+Result<std::vector<AuditRecord>> AuditLog::Read(std::optional<int64_t> since) {
+  TESSERA_ASSIGN_OR_RETURN(Statement q,
+                           db_->Prepare("SELECT seq, at, actor, action, target, outcome FROM audit "
+                                        "WHERE at >= ? ORDER BY seq"));
+  q.Bind(1, since.value_or(0));
+  std::vector<AuditRecord> out;
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back({q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5)});
+  }
+  return out;
+}
+
+Result<AuditVerifyReport> AuditLog::Verify() {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q, db_->Prepare("SELECT seq, at, actor, action, target, outcome, link FROM audit "
+                                "ORDER BY seq"));
+  AuditVerifyReport report;
+  Bytes previous(32, 0);
+  int64_t expected = 1;
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    AuditRecord r{q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5)};
+    const Bytes link = q.Blob(6);
+    report.records++;
+    if (r.seq != expected)
+      report.problems.push_back("record " + std::to_string(expected) +
+                                (r.seq > expected ? " is missing (removed)" : " is out of order"));
+    if (key_->hmac.Mac({previous, Canonical(r)}) != link)
+      report.problems.push_back("record " + std::to_string(r.seq) +
+                                " does not match its link: edited, or a record before it was "
+                                "removed or reordered");
+    previous = link;
+    expected = r.seq + 1;
+  }
+  report.head = HexEncode(previous);
+  return report;
+}
+
+std::string CurrentActor() {
+  const uid_t uid = ::geteuid();
+  std::string name = "uid" + std::to_string(uid);
+  char buf[4096];
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) name = found->pw_name;
+  std::string actor = name + " (uid " + std::to_string(uid) + ")";
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo && uid == 0)
+    actor += " via sudo from " + std::string(sudo);
+  return actor;
+}
+
+}  // namespace tessera::guard
