@@ -49,25 +49,6 @@ Kind KindOf(const MailAttachment& a) {
   return Kind::kNone;
 }
 
-void AppendCodePoint(std::string& out, unsigned long c) {
-  if (c == 0 || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xc0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xe0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  }
-}
-
 // Runs `argv` with `input_path` written before, and returns what it printed (up to the
 // text limit); an error when it cannot run or fails.
 Result<std::string> RunFilter(std::vector<std::string> argv) {
@@ -244,7 +225,7 @@ std::string MarkupText(std::string_view markup) {
           code = std::strtoul(std::string(entity.substr(2)).c_str(), nullptr, 16);
         else
           code = std::strtoul(std::string(entity.substr(1)).c_str(), nullptr, 10);
-        AppendCodePoint(out, code);
+        if (code != 0 && code <= 0x10FFFF) AppendUtf8(out, static_cast<uint32_t>(code));
       } else {
         out.append(markup.substr(i, semi - i + 1));
       }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,10 @@ namespace tessera {
 size_t Utf8SequenceLength(std::string_view s, size_t i);
 
 bool IsValidUtf8(std::string_view s);
+
+// Appends `code_point` encoded as UTF-8; surrogates and values above U+10FFFF, which are
+// not characters, append nothing.
+void AppendUtf8(std::string& out, uint32_t code_point);
 
 // `s` with every byte that is not part of a well-formed sequence replaced by U+FFFD: a
 // readable stand-in for showing a name, never a way to get the name back.

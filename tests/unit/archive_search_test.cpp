@@ -17,6 +17,7 @@
 #include "archive/search_index.hpp"
 #include "archive/search_terms.hpp"
 #include "status_matchers.hpp"
+#include "temp_dir.hpp"
 
 namespace tessera::archive {
 namespace {
@@ -24,19 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tessera-search-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::vector<std::string> Words(const std::vector<TextRun>& runs) {
   std::vector<std::string> out;

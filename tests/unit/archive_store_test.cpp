@@ -16,25 +16,13 @@
 #include "base/files.hpp"
 #include "base/sqlite.hpp"
 #include "status_matchers.hpp"
+#include "temp_dir.hpp"
 
 namespace tessera::archive {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tessera-archive-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void WriteText(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
