@@ -13,7 +13,8 @@ namespace tessera::cli {
 
 using nlohmann::json;
 
-std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store) {
+std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store,
+                              uint64_t indexed_before) {
   const std::string dir = ctx.home + "/archive/index";
   auto index = archive::SearchIndex::OpenForWriting(dir);
   if (!index.ok()) {
@@ -25,7 +26,8 @@ std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store) 
   Result<archive::CatchUpReport> r = (*index)->CatchUp(store, &progress);
   progress.Finish();
   if (!r.ok()) return "the search index could not be updated: " + r.status().message();
-  std::string note = "search index: " + std::to_string(r->messages) + " message(s) indexed";
+  std::string note =
+      "search index: " + std::to_string(indexed_before + r->messages) + " message(s) indexed";
   for (const std::string& p : r->problems) note += "\n  " + p;
   return note;
 }

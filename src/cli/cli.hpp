@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "base/status.hpp"
 #include "archive/message_store.hpp"
+#include "base/status.hpp"
 #include "vault/vault.hpp"
 
 namespace tessera::cli {
@@ -59,8 +59,10 @@ void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
 // an error when it cannot, and then the action must not happen.
 Status Audit(const Context& ctx, const std::string& action, const std::string& target,
              const std::string& outcome);
-// Indexes what the archive stored since the last indexing; says what it did, for the user.
-std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store);
+// Indexes what the archive stored since the last indexing; says what it did (counting
+// `indexed_before` messages indexed earlier in the same command), for the user.
+std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store,
+                              uint64_t indexed_before = 0);
 // The parts of `vault` kept in their own files.
 void AddVaultCheckCommands(CLI::App& vault, Context& ctx);  // verify, repair, replace-store
 void AddVaultPruneCommands(CLI::App& vault, Context& ctx);  // forget
