@@ -37,8 +37,9 @@ Status Audit(const Context& ctx, const std::string& action, const std::string& t
   TESSERA_ASSIGN_OR_RETURN(auto log, guard::AuditLog::Open(ctx.home));
   Status st = log->Append(guard::CurrentActor(), action, target, outcome);
   if (!st.ok())
-    return Status(st.code(), "the audit log could not record this " + action +
-                                 ", so it was not done: " + st.message());
+    return Status(st.code(),
+                  "the audit log could not record this " + action + " (" + st.message() +
+                      "); searches, views, exports and restores are refused until it can");
   return st;
 }
 
