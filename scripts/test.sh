@@ -104,8 +104,8 @@ for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh 
   run_script "$(basename "$script" .sh)" bash "$script" "$TESSERA"
 done
 
-note "fuzzing the parsers (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
-run_script fuzz bash tests/fuzz/run.sh "$ROOT/build/default" "${FUZZ_SECONDS:-60}"
+note "fuzzing the parsers (libFuzzer, ${FUZZ_SECONDS:-45} s per target)"
+run_script fuzz bash tests/fuzz/run.sh "$ROOT/build/default" "${FUZZ_SECONDS:-45}"
 
 note "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done

@@ -99,7 +99,7 @@ std::string MimeType(GMimeObject* object) {
   GString mime(g_mime_content_type_get_mime_type(type));
   std::string s = mime ? mime.get() : "application/octet-stream";
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+  return Utf8(s.c_str());  // a type is ASCII, but mail may say anything
 }
 
 void ParseInto(GMimeMessage* message, ParsedMessage& out);

@@ -4,8 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/clock.hpp"
 #include "base/json_fields.hpp"
@@ -49,6 +50,13 @@ Result<std::vector<LockInfo>> ReadLocks(Repository& repo) {
   std::vector<LockInfo> out;
   for (auto& n : names) {
     auto data = repo.objects().Get(n);
+    // A lock being written by another run has its shards on some stores and not yet on
+    // others for a moment: read it again before judging it.
+    for (int retry = 0; retry < 5 && !data.ok() && data.status().code() == StatusCode::kUnavailable;
+         ++retry) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 << retry));
+      data = repo.objects().Get(n);
+    }
     if (!data.ok()) {
       if (data.status().code() == StatusCode::kNotFound) continue;  // released meanwhile
       // Left by a run killed while it wrote its lock: that run holds nothing.

@@ -8,6 +8,7 @@
 
 #include "archive/charset.hpp"
 #include "archive/mime.hpp"
+#include "base/utf8.hpp"
 #include "status_matchers.hpp"
 
 namespace tessera::archive {
@@ -97,6 +98,15 @@ TEST(ArchiveMime, RawBig5DisplayNamesKeepTheirAddresses) {
   EXPECT_EQ(m->from[0].email, "cheng@ntbt.gov.tw");
   ASSERT_EQ(m->to.size(), 2u);
   EXPECT_EQ(m->to[1].email, "plain@b.tw");
+}
+
+TEST(ArchiveMime, AContentTypeThatIsNotTextStillGivesValidUtf8) {
+  // Found by the fuzzer: a type with bytes that are not UTF-8 reached the attachment list.
+  auto m = ParseMessage(
+      AsBytes(std::string("Subject: n\r\nContent-Type: app/c\xf5\xbc\x90\x91m\xff\r\n\r\nx\r\n")));
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->attachments.size(), 1u);
+  EXPECT_TRUE(IsValidUtf8(m->attachments[0].content_type)) << m->attachments[0].content_type;
 }
 
 TEST(ArchiveMime, Gb2312AndIso2022JpBodiesAndHeaders) {
