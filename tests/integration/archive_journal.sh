@@ -88,7 +88,8 @@ send() {  # send FROM TO-LIST SUBJECT-UTF8 [header To]
 }
 
 # --- Postfix, a private instance (the recipe in ../shared/recipes, adapted)
-cp /etc/postfix/master.cf "$PF/master.cf"
+# The package's own master.cf (the system's may be absent with "No configuration").
+cp /usr/share/postfix/master.cf.dist "$PF/master.cf" 2> /dev/null || cp /etc/postfix/master.cf "$PF/master.cf"
 touch "$PF/main.cf"
 printf '/(.*)/ prepend X-Envelope-To: $1\n' > "$PF/x-add-envelope-to"
 printf '/^X-Envelope-To:/ IGNORE\n' > "$PF/strip-envelope-to"
