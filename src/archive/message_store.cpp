@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -22,7 +23,7 @@ namespace tessera::archive {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: retention and destruction (1 upgrades in place)
 constexpr uint8_t kObjectVersion = 1;
 constexpr uint8_t kFlagCompressed = 1;
 constexpr char kObjectMagic[4] = {'T', 'S', 'A', 'M'};
@@ -60,6 +61,14 @@ CREATE TABLE IF NOT EXISTS chain(
   ref INTEGER NOT NULL,
   digest BLOB NOT NULL,
   link BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS destroyed_messages(
+  seq INTEGER PRIMARY KEY,
+  message INTEGER NOT NULL UNIQUE,
+  sha256 BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  batch INTEGER NOT NULL,
+  destroyed_at INTEGER NOT NULL,
+  deliveries TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS imported_files(
   path TEXT PRIMARY KEY,
   size INTEGER NOT NULL,
@@ -84,6 +93,15 @@ Bytes DeliveryDigest(int64_t message, const Delivery& d) {
                       {"folder", d.folder},        {"envelope_from", d.envelope_from},
                       {"recipients", d.recipients}};
   return crypto::Sha256(ToBytes("delivery\n" + JsonText(j)));
+}
+
+// SQL for the next id of `table`: above every id it holds and every id it ever held (a
+// destroyed message's or delivery's id is never given again: the chain, the index and
+// destruction records name them).
+std::string NextId(const char* table, const char* floor_key) {
+  return std::string("(SELECT max(coalesce((SELECT max(id) FROM ") + table +
+         "), 0), coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key='" + floor_key +
+         "'), 0)) + 1)";
 }
 
 std::string FirstAddress(const std::vector<MailAddress>& list) {
@@ -138,6 +156,10 @@ Result<std::unique_ptr<MessageStore>> MessageStore::Open(const std::filesystem::
   if (!has_version) {
     TESSERA_RETURN_IF_ERROR(db->Exec("INSERT INTO meta VALUES('schema_version','" +
                                      std::to_string(kSchemaVersion) + "')"));
+  } else if (version.Text(0) == "1") {
+    // Version 2 only added tables, which kSchema has just created.
+    TESSERA_RETURN_IF_ERROR(db->Exec("UPDATE meta SET value='" + std::to_string(kSchemaVersion) +
+                                     "' WHERE key='schema_version'"));
   } else if (version.Text(0) != std::to_string(kSchemaVersion)) {
     return Status::FailedPrecondition(
         "the archive database " + (dir / "archive.db").string() + " has schema version " +
@@ -229,8 +251,10 @@ Result<AddOutcome> MessageStore::Add(ByteView raw, const ParsedMessage& parsed,
     if (stored_size == 0) return Status::Internal("message object was not written");
     TESSERA_ASSIGN_OR_RETURN(
         Statement insert,
-        db_->Prepare("INSERT INTO messages(sha256, size, stored_size, message_id, subject, "
-                     "from_addr, date, attachments, first_seen) VALUES(?,?,?,?,?,?,?,?,?)"));
+        db_->Prepare(std::string("INSERT INTO messages(id, sha256, size, stored_size, "
+                                 "message_id, subject, from_addr, date, attachments, first_seen) "
+                                 "VALUES(") +
+                     NextId("messages", "floor_message_id") + ",?,?,?,?,?,?,?,?,?)"));
     insert.BindBlob(1, sha)
         .Bind(2, static_cast<int64_t>(raw.size()))
         .Bind(3, static_cast<int64_t>(stored_size))
@@ -257,8 +281,9 @@ Result<AddOutcome> MessageStore::Add(ByteView raw, const ParsedMessage& parsed,
   if (!already) {
     TESSERA_ASSIGN_OR_RETURN(
         Statement insert,
-        db_->Prepare("INSERT INTO deliveries(message, received_at, source, origin, folder, "
-                     "envelope_from, recipients) VALUES(?,?,?,?,?,?,?)"));
+        db_->Prepare(std::string("INSERT INTO deliveries(id, message, received_at, source, "
+                                 "origin, folder, envelope_from, recipients) VALUES(") +
+                     NextId("deliveries", "floor_delivery_id") + ",?,?,?,?,?,?,?)"));
     TESSERA_RETURN_IF_ERROR(insert.Bind(1, out.message)
                                 .Bind(2, delivery.received_at)
                                 .Bind(3, delivery.source)
@@ -414,6 +439,115 @@ Status MessageStore::MarkFileImported(const std::string& path, uint64_t size, in
       .Run();
 }
 
+namespace {
+
+Bytes DestroyedDigest(const DestroyedMessage& d) {
+  nlohmann::json j = {
+      {"message", d.message}, {"sha256", HexEncode(d.sha256)},  {"size", d.size},
+      {"batch", d.batch},     {"destroyed_at", d.destroyed_at}, {"deliveries", d.deliveries}};
+  return crypto::Sha256(ToBytes("destroyed\n" + JsonText(j)));
+}
+
+}  // namespace
+
+Status MessageStore::Destroy(int64_t message, int64_t batch) {
+  if (batch_) return Status::FailedPrecondition("a message cannot be destroyed inside a batch");
+  DestroyedMessage d;
+  {
+    TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+    TESSERA_ASSIGN_OR_RETURN(StoredMessage m, Find(message));
+    TESSERA_ASSIGN_OR_RETURN(std::vector<StoredDelivery> deliveries, Deliveries(message));
+    d.message = message;
+    d.sha256 = m.sha256;
+    d.size = m.size;
+    d.batch = batch;
+    d.destroyed_at = static_cast<int64_t>(std::time(nullptr));
+    for (const StoredDelivery& x : deliveries) d.deliveries.push_back(x.id);
+    TESSERA_ASSIGN_OR_RETURN(Statement insert,
+                             db_->Prepare("INSERT INTO destroyed_messages(message, sha256, size, "
+                                          "batch, destroyed_at, deliveries) VALUES(?,?,?,?,?,?)"));
+    TESSERA_RETURN_IF_ERROR(insert.Bind(1, message)
+                                .BindBlob(2, d.sha256)
+                                .Bind(3, static_cast<int64_t>(d.size))
+                                .Bind(4, batch)
+                                .Bind(5, d.destroyed_at)
+                                .Bind(6, JsonText(nlohmann::json(d.deliveries)))
+                                .Run());
+    d.seq = db_->LastInsertId();
+    int64_t last_delivery = 0;
+    for (int64_t id : d.deliveries) last_delivery = std::max(last_delivery, id);
+    for (const auto& [key, id] : {std::pair<const char*, int64_t>{"floor_message_id", message},
+                                  {"floor_delivery_id", last_delivery}}) {
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement floor,
+          db_->Prepare("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE "
+                       "SET value=max(CAST(value AS INTEGER), ?2)"));
+      TESSERA_RETURN_IF_ERROR(floor.Bind(1, std::string_view(key)).Bind(2, id).Run());
+    }
+    TESSERA_ASSIGN_OR_RETURN(Statement drop_deliveries,
+                             db_->Prepare("DELETE FROM deliveries WHERE message=?"));
+    TESSERA_RETURN_IF_ERROR(drop_deliveries.Bind(1, message).Run());
+    TESSERA_ASSIGN_OR_RETURN(Statement drop_message,
+                             db_->Prepare("DELETE FROM messages WHERE id=?"));
+    TESSERA_RETURN_IF_ERROR(drop_message.Bind(1, message).Run());
+    TESSERA_RETURN_IF_ERROR(AppendChain("destroyed", message, DestroyedDigest(d)));
+    TESSERA_RETURN_IF_ERROR(tx.Commit());
+  }
+  return RemoveDestroyedObject(d);
+}
+
+Status MessageStore::RemoveDestroyedObject(const DestroyedMessage& destroyed) {
+  TESSERA_ASSIGN_OR_RETURN(std::optional<int64_t> again, FindBySha256(destroyed.sha256));
+  if (again) return Status::Ok();  // the same bytes were archived anew: the object is theirs
+  Status st = objects_->Delete(MessageObjectName(destroyed.sha256));
+  if (!st.ok() && st.code() != StatusCode::kNotFound) return st;
+  return Status::Ok();
+}
+
+namespace {
+
+DestroyedMessage ReadDestroyed(Statement& q) {
+  DestroyedMessage d;
+  d.seq = q.Int(0);
+  d.message = q.Int(1);
+  d.sha256 = q.Blob(2);
+  d.size = static_cast<uint64_t>(q.Int(3));
+  d.batch = q.Int(4);
+  d.destroyed_at = q.Int(5);
+  auto j = nlohmann::json::parse(q.Text(6), nullptr, false);
+  if (j.is_array())
+    for (auto& id : j)
+      if (id.is_number_integer()) d.deliveries.push_back(id.get<int64_t>());
+  return d;
+}
+
+constexpr const char* kSelectDestroyed =
+    "SELECT seq, message, sha256, size, batch, destroyed_at, deliveries FROM destroyed_messages";
+
+}  // namespace
+
+Result<std::optional<DestroyedMessage>> MessageStore::FindDestroyed(int64_t message) {
+  TESSERA_ASSIGN_OR_RETURN(Statement q,
+                           db_->Prepare(std::string(kSelectDestroyed) + " WHERE message=?"));
+  q.Bind(1, message);
+  TESSERA_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) return std::optional<DestroyedMessage>();
+  return std::optional<DestroyedMessage>(ReadDestroyed(q));
+}
+
+Result<std::vector<DestroyedMessage>> MessageStore::DestroyedAfter(int64_t after) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q, db_->Prepare(std::string(kSelectDestroyed) + " WHERE seq>? ORDER BY seq"));
+  q.Bind(1, after);
+  std::vector<DestroyedMessage> out;
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back(ReadDestroyed(q));
+  }
+  return out;
+}
+
 Result<VerifyReport> MessageStore::Verify(bool read_messages) {
   VerifyReport report;
   // Every record as it is now, to compare with what the chain committed to.
@@ -429,6 +563,17 @@ Result<VerifyReport> MessageStore::Verify(bool read_messages) {
   TESSERA_ASSIGN_OR_RETURN(std::vector<StoredDelivery> deliveries, SelectDeliveries(std::nullopt));
   for (const StoredDelivery& d : deliveries)
     delivery_digests[d.id] = DeliveryDigest(d.message, d.delivery);
+  // Destroyed messages: what the chain committed to for them, and for their tombstones.
+  std::map<int64_t, Bytes> destroyed_message_digests, tombstone_digests;
+  std::set<int64_t> destroyed_deliveries;
+  {
+    TESSERA_ASSIGN_OR_RETURN(std::vector<DestroyedMessage> destroyed, DestroyedAfter(0));
+    for (const DestroyedMessage& d : destroyed) {
+      destroyed_message_digests[d.message] = MessageDigest(d.sha256, d.size);
+      tombstone_digests[d.message] = DestroyedDigest(d);
+      destroyed_deliveries.insert(d.deliveries.begin(), d.deliveries.end());
+    }
+  }
   report.messages = message_digests.size();
   report.deliveries = delivery_digests.size();
 
@@ -436,7 +581,7 @@ Result<VerifyReport> MessageStore::Verify(bool read_messages) {
       Statement chain, db_->Prepare("SELECT seq, kind, ref, digest, link FROM chain ORDER BY seq"));
   Bytes previous(32, 0);
   int64_t expected_seq = 1;
-  std::set<int64_t> chained_messages, chained_deliveries;
+  std::set<int64_t> chained_messages, chained_deliveries, chained_tombstones;
   auto problem = [&](std::string p) {
     if (report.problems.size() < 1000) report.problems.push_back(std::move(p));
   };
@@ -460,6 +605,15 @@ Result<VerifyReport> MessageStore::Verify(bool read_messages) {
           "chain: record " + std::to_string(seq) +
           " does not follow from the one before (edited, inserted, or a record before it removed)");
     previous = link;
+    if (kind == "destroyed") {
+      chained_tombstones.insert(ref);
+      auto it = tombstone_digests.find(ref);
+      if (it == tombstone_digests.end())
+        problem("the record of message " + std::to_string(ref) + "'s destruction was removed");
+      else if (it->second != digest)
+        problem("the record of message " + std::to_string(ref) + "'s destruction was changed");
+      continue;
+    }
     auto& current = kind == "message" ? message_digests : delivery_digests;
     if (kind != "message" && kind != "delivery") {
       problem("chain: record " + std::to_string(seq) + " has unknown kind " + kind);
@@ -467,11 +621,26 @@ Result<VerifyReport> MessageStore::Verify(bool read_messages) {
     }
     (kind == "message" ? chained_messages : chained_deliveries).insert(ref);
     auto it = current.find(ref);
-    if (it == current.end())
-      problem(kind + " " + std::to_string(ref) + " was removed from the database");
-    else if (it->second != digest)
-      problem(kind + " " + std::to_string(ref) + " was changed in the database");
+    if (it != current.end()) {
+      if (it->second != digest)
+        problem(kind + " " + std::to_string(ref) + " was changed in the database");
+      continue;
+    }
+    // Gone: rightly only when a destruction batch destroyed it.
+    if (kind == "message") {
+      auto d = destroyed_message_digests.find(ref);
+      if (d == destroyed_message_digests.end())
+        problem("message " + std::to_string(ref) + " was removed from the database");
+      else if (d->second != digest)
+        problem("message " + std::to_string(ref) + "'s destruction record names other bytes");
+    } else if (!destroyed_deliveries.count(ref)) {
+      problem("delivery " + std::to_string(ref) + " was removed from the database");
+    }
   }
+  for (auto& [id, digest] : tombstone_digests)
+    if (!chained_tombstones.count(id))
+      problem("the destruction of message " + std::to_string(id) +
+              " is not in the chain (recorded behind the archive's back)");
   for (auto& [id, digest] : message_digests)
     if (!chained_messages.count(id))
       problem("message " + std::to_string(id) +

@@ -56,6 +56,18 @@ struct AddOutcome {
   bool new_delivery = false;  // false: this very delivery was recorded before
 };
 
+// What is left of a message destroyed by a destruction batch (retention.hpp): enough to
+// account for it in the chain, nothing of its content.
+struct DestroyedMessage {
+  int64_t seq = 0;  // order of destruction
+  int64_t message = 0;
+  Bytes sha256;
+  uint64_t size = 0;
+  int64_t batch = 0;
+  int64_t destroyed_at = 0;
+  std::vector<int64_t> deliveries;  // the ids of its deliveries, removed with it
+};
+
 struct VerifyReport {
   uint64_t messages = 0, deliveries = 0, chain_records = 0;
   std::vector<std::string> problems;  // empty when everything holds
@@ -96,6 +108,18 @@ class MessageStore {
   // Whether an import already finished this file, unchanged since (same size and mtime).
   Result<bool> FileImported(const std::string& path, uint64_t size, int64_t mtime);
   Status MarkFileImported(const std::string& path, uint64_t size, int64_t mtime, uint64_t messages);
+
+  // Destroys a message for destruction batch `batch`: its deliveries and its record are
+  // removed and a tombstone is chained in one transaction, then its object is deleted
+  // (kept if the same bytes have since been archived anew). Only retention's purge calls
+  // this; nothing else in tessera deletes mail. NotFound when there is no such message.
+  Status Destroy(int64_t message, int64_t batch);
+  // Deletes the object of a destroyed message if it is still there (a crash between the
+  // commit and the deletion leaves it) and no message archived since has the same bytes.
+  Status RemoveDestroyedObject(const DestroyedMessage& destroyed);
+  Result<std::optional<DestroyedMessage>> FindDestroyed(int64_t message);
+  // Destructions after the one numbered `after`, in order (for the search index).
+  Result<std::vector<DestroyedMessage>> DestroyedAfter(int64_t after);
 
   // Checks the chain, every record against it, and (with `read_messages`) every message
   // object against its SHA-256.

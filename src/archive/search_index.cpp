@@ -21,6 +21,7 @@ using nlohmann::json;
 
 constexpr Xapian::valueno kDateSlot = 0;
 constexpr const char* kLastDelivery = "tessera:last-delivery";
+constexpr const char* kLastDestroyed = "tessera:last-destroyed";
 constexpr const char* kHasAttachment = "KATTACHMENT";
 constexpr size_t kCatchUpBatch = 500;  // deliveries per commit
 // Positions between fields, so that a phrase never runs from one field into the next.
@@ -217,16 +218,29 @@ Result<std::unique_ptr<SearchIndex>> SearchIndex::OpenForReading(const std::file
   return std::unique_ptr<SearchIndex>(new SearchIndex(std::move(impl)));
 }
 
-Result<bool> SearchIndex::Behind(MessageStore& store) {
-  int64_t last = 0;
+namespace {
+
+Result<int64_t> ReadCounter(Xapian::Database& db, const char* key) {
   try {
-    std::string v = impl_->db().get_metadata(kLastDelivery);
-    if (!v.empty()) last = std::stoll(v);
+    std::string v = db.get_metadata(key);
+    return v.empty() ? int64_t{0} : std::stoll(v);
   } catch (const Xapian::Error& e) {
     return FromXapian(e, "reading its state");
+  } catch (const std::exception&) {
+    return Status::Corruption(std::string("search index: its ") + key +
+                              " is not a number; remove the index directory to rebuild it");
   }
+}
+
+}  // namespace
+
+Result<bool> SearchIndex::Behind(MessageStore& store) {
+  TESSERA_ASSIGN_OR_RETURN(int64_t last, ReadCounter(impl_->db(), kLastDelivery));
   TESSERA_ASSIGN_OR_RETURN(auto next, store.DeliveriesAfter(last, 1));
-  return !next.empty();
+  if (!next.empty()) return true;
+  TESSERA_ASSIGN_OR_RETURN(int64_t last_destroyed, ReadCounter(impl_->db(), kLastDestroyed));
+  TESSERA_ASSIGN_OR_RETURN(auto destroyed, store.DestroyedAfter(last_destroyed));
+  return !destroyed.empty();
 }
 
 namespace {
@@ -284,8 +298,7 @@ Result<CatchUpReport> SearchIndex::CatchUp(MessageStore& store, Progress* progre
   // One thread: building documents on two cores measured slower (the allocator's locks,
   // documents freed on another thread than the one that built them).
   try {
-    int64_t last = 0;
-    if (std::string v = db.get_metadata(kLastDelivery); !v.empty()) last = std::stoll(v);
+    TESSERA_ASSIGN_OR_RETURN(int64_t last, ReadCounter(db, kLastDelivery));
     while (true) {
       TESSERA_ASSIGN_OR_RETURN(std::vector<StoredDelivery> batch,
                                store.DeliveriesAfter(last, kCatchUpBatch));
@@ -309,13 +322,31 @@ Result<CatchUpReport> SearchIndex::CatchUp(MessageStore& store, Progress* progre
       db.set_metadata(kLastDelivery, std::to_string(last));
       db.commit();
     }
+    TESSERA_ASSIGN_OR_RETURN(int64_t last_destroyed, ReadCounter(db, kLastDestroyed));
+    TESSERA_ASSIGN_OR_RETURN(std::vector<DestroyedMessage> destroyed,
+                             store.DestroyedAfter(last_destroyed));
+    if (!destroyed.empty()) {
+      for (const DestroyedMessage& d : destroyed) {
+        // Bytes archived anew after the destruction have an id of their own: this one's
+        // document is only ever the destroyed message's.
+        try {
+          db.delete_document(static_cast<Xapian::docid>(d.message));
+        } catch (const Xapian::DocNotFoundError&) {
+        }
+        report.removed++;
+      }
+      db.set_metadata(kLastDestroyed, std::to_string(destroyed.back().seq));
+      db.commit();
+    }
   } catch (const Xapian::Error& e) {
     return FromXapian(e, "indexing");
   }
   return report;
 }
 
-Result<SearchResults> SearchIndex::Search(const SearchQuery& q) {
+namespace {
+
+Xapian::Query BuildQuery(const SearchQuery& q) {
   std::vector<Xapian::Query> must;
   for (const std::string& t : q.text) must.push_back(FieldQuery(t, ""));
   for (const std::string& t : q.from) must.push_back(FieldQuery(t, kFrom));
@@ -338,6 +369,59 @@ Result<SearchResults> SearchIndex::Search(const SearchQuery& q) {
         Xapian::Query::OP_FILTER, query,
         Xapian::Query(Xapian::Query::OP_VALUE_LE, kDateSlot,
                       Xapian::sortable_serialise(static_cast<double>(*q.before - 1))));
+  return query;
+}
+
+SearchHit HitOf(int64_t message, const Xapian::Document& doc) {
+  SearchHit hit;
+  hit.message = message;
+  json summary = json::parse(doc.get_data(), nullptr, false);
+  if (summary.is_object()) {
+    hit.message_id = summary.value("message_id", "");
+    hit.from = summary.value("from", "");
+    hit.subject = summary.value("subject", "");
+    if (summary.contains("date") && summary["date"].is_number_integer())
+      hit.date = summary["date"].get<int64_t>();
+    for (const auto& r : summary.value("recipients", json::array()))
+      if (r.is_string()) hit.recipients.push_back(r);
+    for (const auto& a : summary.value("attachments", json::array()))
+      if (a.is_string()) hit.attachments.push_back(a);
+  }
+  return hit;
+}
+
+}  // namespace
+
+Result<SearchHit> SearchIndex::Summary(int64_t message) {
+  try {
+    return HitOf(message, impl_->db().get_document(static_cast<Xapian::docid>(message)));
+  } catch (const Xapian::DocNotFoundError&) {
+    return Status::NotFound("the search index holds no message " + std::to_string(message));
+  } catch (const Xapian::Error& e) {
+    return FromXapian(e, "reading message " + std::to_string(message));
+  }
+}
+
+Result<std::vector<int64_t>> SearchIndex::AllMatches(const SearchQuery& q) {
+  std::vector<int64_t> ids;
+  try {
+    Xapian::Database& db = impl_->db();
+    Xapian::Enquire enquire(db);
+    enquire.set_query(BuildQuery(q));
+    enquire.set_docid_order(Xapian::Enquire::ASCENDING);
+    enquire.set_weighting_scheme(Xapian::BoolWeight());
+    Xapian::MSet mset = enquire.get_mset(0, db.get_doccount());
+    for (Xapian::MSetIterator it = mset.begin(); it != mset.end(); ++it)
+      ids.push_back(static_cast<int64_t>(*it));
+  } catch (const Xapian::Error& e) {
+    return FromXapian(e, "searching");
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<SearchResults> SearchIndex::Search(const SearchQuery& q) {
+  const Xapian::Query query = BuildQuery(q);
   SearchResults results;
   try {
     Xapian::Database& db = impl_->db();
@@ -347,22 +431,8 @@ Result<SearchResults> SearchIndex::Search(const SearchQuery& q) {
     Xapian::MSet mset =
         enquire.get_mset(0, static_cast<Xapian::doccount>(q.limit), db.get_doccount());
     results.matches = mset.get_matches_estimated();
-    for (Xapian::MSetIterator it = mset.begin(); it != mset.end(); ++it) {
-      SearchHit hit;
-      hit.message = static_cast<int64_t>(*it);
-      json summary = json::parse(it.get_document().get_data(), nullptr, false);
-      if (summary.is_object()) {
-        hit.message_id = summary.value("message_id", "");
-        hit.from = summary.value("from", "");
-        hit.subject = summary.value("subject", "");
-        if (summary.contains("date")) hit.date = summary["date"].get<int64_t>();
-        for (const auto& r : summary.value("recipients", json::array()))
-          hit.recipients.push_back(r);
-        for (const auto& a : summary.value("attachments", json::array()))
-          hit.attachments.push_back(a);
-      }
-      results.hits.push_back(std::move(hit));
-    }
+    for (Xapian::MSetIterator it = mset.begin(); it != mset.end(); ++it)
+      results.hits.push_back(HitOf(static_cast<int64_t>(*it), it.get_document()));
   } catch (const Xapian::Error& e) {
     return FromXapian(e, "searching");
   }

@@ -59,6 +59,7 @@ struct SearchResults {
 struct CatchUpReport {
   uint64_t deliveries = 0;  // indexed now
   uint64_t messages = 0;
+  uint64_t removed = 0;               // destroyed messages taken out
   std::vector<std::string> problems;  // attachments whose text could not be read, and why
 };
 
@@ -70,13 +71,18 @@ class SearchIndex {
   static Result<std::unique_ptr<SearchIndex>> OpenForReading(const std::filesystem::path& dir);
   ~SearchIndex();
 
-  // Indexes what the store recorded since the last catch-up, committing as it goes.
+  // Indexes what the store recorded since the last catch-up, and removes the messages
+  // destroyed since (retention.hpp), committing as it goes.
   Result<CatchUpReport> CatchUp(MessageStore& store, Progress* progress);
-  // Whether the store has deliveries the index has not seen.
+  // Whether the store has deliveries or destructions the index has not seen.
   Result<bool> Behind(MessageStore& store);
 
   // Newest first.
   Result<SearchResults> Search(const SearchQuery& query);
+  // Every message that matches (the query's limit does not apply), in id order.
+  Result<std::vector<int64_t>> AllMatches(const SearchQuery& query);
+  // What the index holds of one message (NotFound when it holds nothing).
+  Result<SearchHit> Summary(int64_t message);
 
  private:
   struct Impl;

@@ -81,6 +81,10 @@ int64_t Database::LastInsertId() const {
   return sqlite3_last_insert_rowid(db_);
 }
 
+int64_t Database::Changes() const {
+  return sqlite3_changes64(db_);
+}
+
 Statement::Statement(Statement&& other) noexcept
     : db_(other.db_),
       stmt_(std::exchange(other.stmt_, nullptr)),

@@ -33,6 +33,8 @@ class Database {
   Status Exec(std::string_view sql);
   Result<Statement> Prepare(std::string_view sql);
   int64_t LastInsertId() const;
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const;
   const std::filesystem::path& path() const { return path_; }
 
  private:

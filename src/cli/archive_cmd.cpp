@@ -63,6 +63,7 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
   auto* archive = app.add_subcommand("archive", "Mail and document archive (郵件歸檔)");
   AddArchiveSearchCommand(*archive, ctx);
   AddArchiveAuditCommand(*archive, ctx);
+  AddArchiveRetentionCommands(*archive, ctx);
   archive->require_subcommand(1);
 
   // import
