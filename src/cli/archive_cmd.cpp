@@ -64,6 +64,7 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
   AddArchiveSearchCommand(*archive, ctx);
   AddArchiveAuditCommand(*archive, ctx);
   AddArchiveRetentionCommands(*archive, ctx);
+  AddArchiveBackupCommands(*archive, ctx);
   archive->require_subcommand(1);
 
   // import

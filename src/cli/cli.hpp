@@ -56,6 +56,7 @@ void AddServeCommand(CLI::App& app, Context& ctx);
 void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
 void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
 void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx);
+void AddArchiveBackupCommands(CLI::App& archive, Context& ctx);  // backup, recover
 // Records an action on archived mail in the audit log (<home>/audit.db) before it is done;
 // an error when it cannot, and then the action must not happen.
 Status Audit(const Context& ctx, const std::string& action, const std::string& target,
