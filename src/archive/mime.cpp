@@ -179,4 +179,15 @@ Result<ParsedMessage> ParseMessage(ByteView raw) {
   return out;
 }
 
+std::string AddressKey(const std::string& address) {
+  std::string email = address;
+  const size_t open = address.rfind('<');
+  const size_t close = address.rfind('>');
+  if (open != std::string::npos && close != std::string::npos && close > open)
+    email = address.substr(open + 1, close - open - 1);
+  for (char& c : email)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return email;
+}
+
 }  // namespace tessera::archive

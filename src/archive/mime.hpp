@@ -21,6 +21,9 @@ struct MailAddress {
   std::string email;  // addr-spec as written
 };
 
+// The address of "Name <a@b>" or "a@b", in lower case (as addresses are compared).
+std::string AddressKey(const std::string& address);
+
 struct ParsedMessage;
 
 struct MailAttachment {

@@ -67,21 +67,6 @@ int64_t Now() {
   return static_cast<int64_t>(std::time(nullptr));
 }
 
-std::string Lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
-// "Name <a@b>" or "a@b" to "a@b".
-std::string EmailOf(const std::string& address) {
-  const size_t open = address.rfind('<');
-  const size_t close = address.rfind('>');
-  if (open != std::string::npos && close != std::string::npos && close > open)
-    return address.substr(open + 1, close - open - 1);
-  return address;
-}
-
 bool Glob(const std::string& pattern, const std::string& text) {
   return ::fnmatch(pattern.c_str(), text.c_str(), FNM_CASEFOLD) == 0;
 }
@@ -236,7 +221,7 @@ struct Retention::Impl {
       if (!wanted.empty() && !wanted.count(id)) continue;
       Facts& f = facts[id];
       f.starts = q.IsNull(2) ? q.Int(3) : q.Int(2);
-      if (std::string from = EmailOf(q.Text(1)); !from.empty()) f.senders.push_back(Lower(from));
+      if (std::string from = AddressKey(q.Text(1)); !from.empty()) f.senders.push_back(from);
     }
     TESSERA_ASSIGN_OR_RETURN(
         Statement d,
@@ -248,11 +233,11 @@ struct Retention::Impl {
       if (it == facts.end()) continue;
       Facts& f = it->second;
       if (std::string folder = d.Text(1); !folder.empty()) f.folders.push_back(folder);
-      if (std::string from = d.Text(2); !from.empty()) f.senders.push_back(Lower(from));
+      if (std::string from = d.Text(2); !from.empty()) f.senders.push_back(AddressKey(from));
       auto list = nlohmann::json::parse(d.Text(3), nullptr, false);
       if (list.is_array())
         for (const auto& r : list)
-          if (r.is_string()) f.recipients.push_back(Lower(r.get<std::string>()));
+          if (r.is_string()) f.recipients.push_back(AddressKey(r.get<std::string>()));
     }
     return facts;
   }

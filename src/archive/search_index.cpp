@@ -2,11 +2,13 @@
 
 #include <xapian.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <deque>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "archive/attachment_text.hpp"
@@ -372,6 +374,18 @@ Xapian::Query BuildQuery(const SearchQuery& q) {
   return query;
 }
 
+// Keeps the documents of SearchQuery::within.
+class WithinDecider : public Xapian::MatchDecider {
+ public:
+  explicit WithinDecider(const std::vector<int64_t>& ids) : ids_(ids) {}
+  bool operator()(const Xapian::Document& doc) const override {
+    return std::binary_search(ids_.begin(), ids_.end(), static_cast<int64_t>(doc.get_docid()));
+  }
+
+ private:
+  const std::vector<int64_t>& ids_;
+};
+
 SearchHit HitOf(int64_t message, const Xapian::Document& doc) {
   SearchHit hit;
   hit.message = message;
@@ -410,7 +424,10 @@ Result<std::vector<int64_t>> SearchIndex::AllMatches(const SearchQuery& q) {
     enquire.set_query(BuildQuery(q));
     enquire.set_docid_order(Xapian::Enquire::ASCENDING);
     enquire.set_weighting_scheme(Xapian::BoolWeight());
-    Xapian::MSet mset = enquire.get_mset(0, db.get_doccount());
+    std::optional<WithinDecider> within;
+    if (q.within) within.emplace(*q.within);
+    Xapian::MSet mset = enquire.get_mset(0, db.get_doccount(), db.get_doccount(), nullptr,
+                                         within ? &*within : nullptr);
     for (Xapian::MSetIterator it = mset.begin(); it != mset.end(); ++it)
       ids.push_back(static_cast<int64_t>(*it));
   } catch (const Xapian::Error& e) {
@@ -428,8 +445,12 @@ Result<SearchResults> SearchIndex::Search(const SearchQuery& q) {
     Xapian::Enquire enquire(db);
     enquire.set_query(query);
     enquire.set_sort_by_value_then_relevance(kDateSlot, true);
-    Xapian::MSet mset =
-        enquire.get_mset(0, static_cast<Xapian::doccount>(q.limit), db.get_doccount());
+    std::optional<WithinDecider> within;
+    if (q.within) within.emplace(*q.within);
+    // Counting every match exactly (check_at_least = all) keeps `matches` true under a
+    // decider too.
+    Xapian::MSet mset = enquire.get_mset(0, static_cast<Xapian::doccount>(q.limit),
+                                         db.get_doccount(), nullptr, within ? &*within : nullptr);
     results.matches = mset.get_matches_estimated();
     for (Xapian::MSetIterator it = mset.begin(); it != mset.end(); ++it)
       results.hits.push_back(HitOf(static_cast<int64_t>(*it), it.get_document()));

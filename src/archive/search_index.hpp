@@ -34,6 +34,8 @@ struct SearchQuery {
   std::vector<std::string> from, to, subject, attachment;
   std::optional<int64_t> after, before;  // Unix seconds; after inclusive, before exclusive
   bool has_attachment = false;
+  // Only among these messages (sorted ids), when set: a clerk's own mail (access.hpp).
+  std::optional<std::vector<int64_t>> within;
   size_t limit = 50;
 };
 

@@ -52,6 +52,13 @@ void AddArchiveBackupCommands(CLI::App& archive, Context& ctx) {
     cmd->add_option("--tag", *tags, "Another tag for the snapshot; repeat");
     cmd->callback([&ctx, tags] {
       Run(ctx, [&]() -> Status {
+        {
+          TESSERA_ASSIGN_OR_RETURN(auto store,
+                                   archive::MessageStore::Open(fs::path(ctx.home) / "archive"));
+          TESSERA_RETURN_IF_ERROR(
+              Authorize(ctx, *store, archive::Permission::kAdminister, "archive.backup", "")
+                  .status());
+        }
         TESSERA_ASSIGN_OR_RETURN(auto repo, vault::OpenVault(ctx.Vault()));
         const fs::path staging = fs::absolute(fs::path(ctx.home) / kStagingDir);
         TESSERA_ASSIGN_OR_RETURN(archive::StagedArchive staged,

@@ -65,6 +65,7 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
   AddArchiveAuditCommand(*archive, ctx);
   AddArchiveRetentionCommands(*archive, ctx);
   AddArchiveBackupCommands(*archive, ctx);
+  AddArchiveUsersCommands(*archive, ctx);
   archive->require_subcommand(1);
 
   // import
@@ -76,6 +77,11 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, paths] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        std::string from_paths;
+        for (const auto& p : *paths) from_paths += (from_paths.empty() ? "" : " ") + p;
+        TESSERA_RETURN_IF_ERROR(
+            Authorize(ctx, *store, archive::Permission::kImportMail, "archive.import", from_paths)
+                .status());
         // Indexing follows the import on a second core, through its own connection to
         // the store, catching up with each group the import commits. Both threads allocate
         // all the time: each gets its own malloc arena (start-up sets one, for the vault).
@@ -102,11 +108,9 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
         archive::ImportReport& r = *imported;
         progress.Finish();
         const std::string indexed = UpdateSearchIndex(ctx, *store, followed.load());
-        std::string from;
-        for (const auto& p : *paths) from += (from.empty() ? "" : " ") + p;
         // Recorded after the fact (an import adds mail, it reveals none): a failure to
         // record it is reported, and the import stands.
-        if (Status st = Audit(ctx, "archive.import", from,
+        if (Status st = Audit(ctx, "archive.import", from_paths,
                               std::to_string(r.imported) + " imported, " +
                                   std::to_string(r.rejected.size()) + " rejected");
             !st.ok())
@@ -162,10 +166,14 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, id, raw] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        const char* action = *raw ? "archive.show-raw" : "archive.show";
+        TESSERA_ASSIGN_OR_RETURN(
+            archive::Principal who,
+            Authorize(ctx, *store, archive::Permission::kReadOwnMail, action, std::to_string(*id)));
+        TESSERA_RETURN_IF_ERROR(AuthorizeMessages(ctx, *store, who, {*id}, action));
         TESSERA_ASSIGN_OR_RETURN(Bytes bytes, store->Raw(*id));
         // Nothing is shown that the audit log did not record first.
-        TESSERA_RETURN_IF_ERROR(
-            Audit(ctx, *raw ? "archive.show-raw" : "archive.show", std::to_string(*id), "shown"));
+        TESSERA_RETURN_IF_ERROR(Audit(ctx, action, std::to_string(*id), "shown"));
         if (*raw) {
           if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size())
             return Status::IOError("cannot write to standard output");
@@ -251,6 +259,10 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, ids, format, out] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        TESSERA_ASSIGN_OR_RETURN(archive::Principal who,
+                                 Authorize(ctx, *store, archive::Permission::kReadOwnMail,
+                                           "archive.export", IdList(*ids)));
+        TESSERA_RETURN_IF_ERROR(AuthorizeMessages(ctx, *store, who, *ids, "archive.export"));
         TESSERA_RETURN_IF_ERROR(
             Audit(ctx, "archive.export", IdList(*ids), "to " + *out + " (" + *format + ")"));
         if (*format == "mbox")
@@ -293,6 +305,22 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
         o.to = *to;
         o.now = NowUnixSeconds();
         TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        TESSERA_ASSIGN_OR_RETURN(archive::Principal who,
+                                 Authorize(ctx, *store, archive::Permission::kRestoreMail,
+                                           "archive.restore", IdList(*ids)));
+        TESSERA_RETURN_IF_ERROR(AuthorizeMessages(ctx, *store, who, *ids, "archive.restore"));
+        if (!archive::Allows(who.role, archive::Permission::kReadAllMail)) {
+          // A clerk restores their own mail to themselves, not elsewhere.
+          const auto& mine = who.addresses;
+          bool own = !to->empty();
+          for (const auto& x : *to)
+            own = own && std::find(mine.begin(), mine.end(), archive::AddressKey(x)) != mine.end();
+          if (!own) {
+            const std::string why = "a clerk restores mail only to their own address (--to)";
+            TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.restore", IdList(*ids), "denied: " + why));
+            return Status::PermissionDenied(why);
+          }
+        }
         std::string to_text;
         for (const auto& x : *to) to_text += (to_text.empty() ? "" : ",") + x;
         TESSERA_RETURN_IF_ERROR(
@@ -337,6 +365,9 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, read_data] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ArchiveDir(ctx)));
+        TESSERA_RETURN_IF_ERROR(
+            Authorize(ctx, *store, archive::Permission::kReadAuditLog, "archive.verify", "")
+                .status());
         TESSERA_ASSIGN_OR_RETURN(archive::VerifyReport r, store->Verify(*read_data));
         if (!r.problems.empty()) ctx.exit_code = kExitProblems;
         if (ctx.json) {

@@ -30,10 +30,13 @@ struct RetentionSession {
   bool index_writable = false;  // false while a running `tessera serve` keeps the index
 };
 
-Result<RetentionSession> OpenRetention(const Context& ctx) {
+// Opened for someone who may `permission` (refused and recorded as `action` otherwise).
+Result<RetentionSession> OpenRetention(const Context& ctx, archive::Permission permission,
+                                       const std::string& action, const std::string& target) {
   RetentionSession s;
   const std::string dir = ctx.home + "/archive";
   TESSERA_ASSIGN_OR_RETURN(s.store, archive::MessageStore::Open(dir));
+  TESSERA_RETURN_IF_ERROR(Authorize(ctx, *s.store, permission, action, target).status());
   auto writer = archive::SearchIndex::OpenForWriting(dir + "/index");
   if (writer.ok()) {
     TESSERA_ASSIGN_OR_RETURN(archive::CatchUpReport r, (*writer)->CatchUp(*s.store, nullptr));
@@ -167,7 +170,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     cmd->callback([&ctx, cls] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(int years, archive::ParseRetentionClass(*cls));
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(RetentionSession s,
+                                 OpenRetention(ctx, archive::Permission::kChangeRetention,
+                                               "archive.retention.default", *cls));
         TESSERA_RETURN_IF_ERROR(
             Audit(ctx, "archive.retention.default", archive::RetentionClassName(years), "set"));
         TESSERA_RETURN_IF_ERROR(s.retention->SetDefaultClass(years));
@@ -194,7 +199,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(int years, archive::ParseRetentionClass(*cls));
         TESSERA_ASSIGN_OR_RETURN(archive::Criterion c, criterion->Get(false));
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(RetentionSession s,
+                                 OpenRetention(ctx, archive::Permission::kChangeRetention,
+                                               "archive.retention.rule-add", c.Describe()));
         TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.rule-add", c.Describe(),
                                       archive::RetentionClassName(years)));
         TESSERA_ASSIGN_OR_RETURN(int64_t id, s.retention->AddRule(c, years, actor));
@@ -212,7 +219,10 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     remove->add_option("id", *id, "Rule number")->required();
     remove->callback([&ctx, id] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(
+            RetentionSession s,
+            OpenRetention(ctx, archive::Permission::kChangeRetention,
+                          "archive.retention.rule-remove", std::to_string(*id)));
         TESSERA_RETURN_IF_ERROR(
             Audit(ctx, "archive.retention.rule-remove", std::to_string(*id), "removed"));
         TESSERA_RETURN_IF_ERROR(s.retention->RemoveRule(*id));
@@ -227,7 +237,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     auto* cmd = retention->add_subcommand("rules", "List the retention rules and the default");
     cmd->callback([&ctx] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(
+            RetentionSession s,
+            OpenRetention(ctx, archive::Permission::kReadRetention, "archive.retention.rules", ""));
         TESSERA_ASSIGN_OR_RETURN(int default_years, s.retention->DefaultClass());
         TESSERA_ASSIGN_OR_RETURN(auto rules, s.retention->Rules());
         if (ctx.json) {
@@ -266,7 +278,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     add->callback([&ctx, criterion, name, reason, actor] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(archive::Criterion c, criterion->Get(true));
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(RetentionSession s,
+                                 OpenRetention(ctx, archive::Permission::kChangeRetention,
+                                               "archive.retention.hold-add", *name));
         TESSERA_RETURN_IF_ERROR(
             Audit(ctx, "archive.retention.hold-add", *name + ": " + c.Describe(), *reason));
         TESSERA_ASSIGN_OR_RETURN(int64_t id, s.retention->AddHold(*name, c, *reason, actor));
@@ -285,7 +299,10 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     release->add_option("id", *id, "Hold number")->required();
     release->callback([&ctx, id, actor] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(
+            RetentionSession s,
+            OpenRetention(ctx, archive::Permission::kChangeRetention,
+                          "archive.retention.hold-release", std::to_string(*id)));
         TESSERA_RETURN_IF_ERROR(
             Audit(ctx, "archive.retention.hold-release", std::to_string(*id), "released"));
         TESSERA_RETURN_IF_ERROR(s.retention->ReleaseHold(*id, actor));
@@ -299,7 +316,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     holds->add_flag("--all", *all, "Released holds too");
     holds->callback([&ctx, all] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(
+            RetentionSession s,
+            OpenRetention(ctx, archive::Permission::kReadRetention, "archive.retention.holds", ""));
         TESSERA_ASSIGN_OR_RETURN(auto list, s.retention->Holds(*all));
         json out = json::array();
         for (const auto& h : list) {
@@ -335,7 +354,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     cmd->add_option("ids", *ids, "Message ids");
     cmd->callback([&ctx, ids] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(RetentionSession s,
+                                 OpenRetention(ctx, archive::Permission::kReadRetention,
+                                               "archive.retention.status", ""));
         TESSERA_ASSIGN_OR_RETURN(auto list, s.retention->Evaluate(*ids));
         const int64_t now = Now();
         if (!ids->empty()) {
@@ -393,7 +414,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     cmd->add_option("--note", *note, "A note for the approver");
     cmd->callback([&ctx, note, actor] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(RetentionSession s,
+                                 OpenRetention(ctx, archive::Permission::kChangeRetention,
+                                               "archive.retention.propose", ""));
         TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch b,
                                  s.retention->Propose(Now(), actor, *note));
         TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.propose",
@@ -414,7 +437,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     auto* cmd = retention->add_subcommand("batches", "List the destruction batches");
     cmd->callback([&ctx] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(RetentionSession s,
+                                 OpenRetention(ctx, archive::Permission::kReadRetention,
+                                               "archive.retention.batches", ""));
         TESSERA_ASSIGN_OR_RETURN(auto list, s.retention->Batches());
         json out = json::array();
         for (const auto& b : list) {
@@ -435,7 +460,9 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     cmd->add_option("id", *id, "Batch number")->required();
     cmd->callback([&ctx, id] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(RetentionSession s,
+                                 OpenRetention(ctx, archive::Permission::kReadRetention,
+                                               "archive.retention.batch", std::to_string(*id)));
         TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch b, s.retention->Batch(*id));
         TESSERA_RETURN_IF_ERROR(
             Audit(ctx, "archive.retention.batch", "batch " + std::to_string(*id), "shown"));
@@ -454,7 +481,10 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     cmd->add_option("id", *id, "Batch number")->required();
     cmd->callback([&ctx, id, actor] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(
+            RetentionSession s,
+            OpenRetention(ctx, archive::Permission::kChangeRetention, "archive.retention.approve",
+                          "batch " + std::to_string(*id)));
         Status st = s.retention->Approve(*id, actor);
         // A refused approval is worth recording too: it may be someone trying alone.
         TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.approve",
@@ -475,7 +505,10 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     cmd->add_option("--reason", *reason, "Why")->required();
     cmd->callback([&ctx, id, reason, actor] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(
+            RetentionSession s,
+            OpenRetention(ctx, archive::Permission::kChangeRetention, "archive.retention.reject",
+                          "batch " + std::to_string(*id)));
         TESSERA_RETURN_IF_ERROR(
             Audit(ctx, "archive.retention.reject", "batch " + std::to_string(*id), *reason));
         TESSERA_RETURN_IF_ERROR(s.retention->Reject(*id, actor, *reason));
@@ -491,7 +524,10 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
     cmd->add_option("id", *id, "Batch number")->required();
     cmd->callback([&ctx, id, actor] {
       Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx));
+        TESSERA_ASSIGN_OR_RETURN(
+            RetentionSession s,
+            OpenRetention(ctx, archive::Permission::kChangeRetention, "archive.retention.purge",
+                          "batch " + std::to_string(*id)));
         TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch b, s.retention->Batch(*id));
         if (b.state != "approved" && b.state != "purged")
           return Status::FailedPrecondition(

@@ -57,6 +57,12 @@ void AddArchiveAuditCommand(CLI::App& archive, Context& ctx) {
         TESSERA_ASSIGN_OR_RETURN(int64_t t, archive::ParseSearchDate(*since));
         from = t;
       }
+      {
+        TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ctx.home + "/archive"));
+        TESSERA_RETURN_IF_ERROR(
+            Authorize(ctx, *store, archive::Permission::kReadAuditLog, "archive.audit", *since)
+                .status());
+      }
       TESSERA_ASSIGN_OR_RETURN(auto log, guard::AuditLog::Open(ctx.home));
       TESSERA_ASSIGN_OR_RETURN(guard::AuditVerifyReport v, log->Verify());
       TESSERA_ASSIGN_OR_RETURN(std::vector<guard::AuditRecord> records, log->Read(from));
@@ -124,17 +130,23 @@ void AddArchiveSearchCommand(CLI::App& archive, Context& ctx) {
       q.has_attachment = q.has_attachment || o->has_attachment;
       q.limit = o->limit;
       // What arrived since the last indexing is indexed first, so a search sees everything.
-      TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ctx.home + "/archive"));
-      const std::string note = UpdateSearchIndex(ctx, *store);
-      TESSERA_ASSIGN_OR_RETURN(auto index,
-                               archive::SearchIndex::OpenForReading(ctx.home + "/archive/index"));
-      TESSERA_ASSIGN_OR_RETURN(archive::SearchResults r, index->Search(q));
       std::string asked = o->query;
       for (auto [name, value] :
            {std::pair{" --from ", &o->from}, std::pair{" --to ", &o->to},
             std::pair{" --after ", &o->after}, std::pair{" --before ", &o->before}})
         if (!value->empty()) asked += name + *value;
       if (o->has_attachment) asked += " --has-attachment";
+      TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ctx.home + "/archive"));
+      TESSERA_ASSIGN_OR_RETURN(
+          archive::Principal who,
+          Authorize(ctx, *store, archive::Permission::kReadOwnMail, "archive.search", asked));
+      const std::string note = UpdateSearchIndex(ctx, *store);
+      TESSERA_ASSIGN_OR_RETURN(auto index,
+                               archive::SearchIndex::OpenForReading(ctx.home + "/archive/index"));
+      if (!archive::Allows(who.role, archive::Permission::kReadAllMail)) {
+        TESSERA_ASSIGN_OR_RETURN(q.within, archive::MessagesOf(*store, *index, who.addresses));
+      }
+      TESSERA_ASSIGN_OR_RETURN(archive::SearchResults r, index->Search(q));
       TESSERA_RETURN_IF_ERROR(
           Audit(ctx, "archive.search", asked, std::to_string(r.matches) + " matches"));
       if (ctx.json) {

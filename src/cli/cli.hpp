@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/access.hpp"
 #include "archive/message_store.hpp"
 #include "base/status.hpp"
 #include "vault/vault.hpp"
@@ -57,6 +58,17 @@ void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
 void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
 void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx);
 void AddArchiveBackupCommands(CLI::App& archive, Context& ctx);  // backup, recover
+void AddArchiveUsersCommands(CLI::App& archive, Context& ctx);
+// Who runs this command, if they may `permission` (archive/access.hpp); a refusal is
+// recorded in the audit log as `action` on `target` and returned as PermissionDenied.
+Result<archive::Principal> Authorize(const Context& ctx, archive::MessageStore& store,
+                                     archive::Permission permission, const std::string& action,
+                                     const std::string& target);
+// Whether `who` may read each of these messages (a clerk: only their own mail); the first
+// refusal is recorded and returned.
+Status AuthorizeMessages(const Context& ctx, archive::MessageStore& store,
+                         const archive::Principal& who, const std::vector<int64_t>& ids,
+                         const std::string& action);
 // Records an action on archived mail in the audit log (<home>/audit.db) before it is done;
 // an error when it cannot, and then the action must not happen.
 Status Audit(const Context& ctx, const std::string& action, const std::string& target,

@@ -155,4 +155,18 @@ std::string CurrentActor() {
   return actor;
 }
 
+std::string CurrentPerson(uid_t data_owner) {
+  const uid_t uid = ::geteuid();
+  if (uid == 0) {
+    if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) return sudo;
+    return "";
+  }
+  if (uid == data_owner) return "";
+  char buf[4096];
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) return found->pw_name;
+  return "uid" + std::to_string(uid);
+}
+
 }  // namespace tessera::guard

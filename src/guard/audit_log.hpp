@@ -7,9 +7,11 @@
 // kept apart (signed checkpoints are issue #5's).
 #pragma once
 
+#include <sys/types.h>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,5 +60,9 @@ class AuditLog {
 // and the sudo user behind root when there is one ("alice (uid 1000)", "root (uid 0) via
 // sudo from bob").
 std::string CurrentActor();
+// The person behind this process, for deciding what they may do: the sudo user behind
+// root when there is one, else the login name. Empty when run by the owner of the data
+// directly (root or the login given), who is its administrator.
+std::string CurrentPerson(uid_t data_owner);
 
 }  // namespace tessera::guard

@@ -9,7 +9,8 @@ scenario_begin() {
   # Some scenarios take permissions away; give them back so that the directory goes.
   trap 'chmod -R u+rwx "$WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
   export TESSERA_HOME=$WORK/home
-  unset TESSERA_CONFIG TESSERA_PASSPHRASE
+  # SUDO_USER names the person acting (archive roles); scenarios set it where they mean to.
+  unset TESSERA_CONFIG TESSERA_PASSPHRASE SUDO_USER
   cd "$WORK"
   passed=0
   failed=0
