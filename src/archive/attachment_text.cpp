@@ -3,12 +3,15 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -49,9 +52,11 @@ Kind KindOf(const MailAttachment& a) {
   return Kind::kNone;
 }
 
-// Runs `argv` with `input_path` written before, and returns what it printed (up to the
-// text limit); an error when it cannot run or fails.
-Result<std::string> RunFilter(std::vector<std::string> argv) {
+// Runs `argv` and returns what it printed (up to the text limit); an error when it cannot
+// run, fails, or is still running after `limit` (then it is killed: a file crafted to make
+// the reader spin stops there). The deadline is kept here rather than by timeout(1), which
+// would cost a second process per attachment.
+Result<std::string> RunFilter(std::vector<std::string> argv, std::chrono::seconds limit) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   posix_spawn_file_actions_t actions;
@@ -72,7 +77,22 @@ Result<std::string> RunFilter(std::vector<std::string> argv) {
   }
   std::string text;
   char buf[65536];
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  bool timed_out = false;
   while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    struct pollfd p {
+      out[0], POLLIN, 0
+    };
+    const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) continue;  // the deadline is checked above
     ssize_t n = ::read(out[0], buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -82,9 +102,11 @@ Result<std::string> RunFilter(std::vector<std::string> argv) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (timed_out)
+    return Status::InvalidArgument(argv[0] + " was stopped after " + std::to_string(limit.count()) +
+                                   " s reading it");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Status::InvalidArgument(argv[0] == "timeout" ? argv[2] + " could not read it"
-                                                        : argv[0] + " could not read it");
+    return Status::InvalidArgument(argv[0] + " could not read it");
   if (text.size() > kMaxAttachmentText) text.resize(kMaxAttachmentText);
   return text;
 }
@@ -107,9 +129,8 @@ Result<std::string> PdfText(const Bytes& pdf) {
     done += static_cast<size_t>(n);
   }
   ::close(fd);
-  // A PDF crafted to make the reader spin is stopped after a minute.
-  Result<std::string> text =
-      RunFilter({"timeout", "60", "pdftotext", "-q", "-enc", "UTF-8", "-nopgbrk", path, "-"});
+  Result<std::string> text = RunFilter({"pdftotext", "-q", "-enc", "UTF-8", "-nopgbrk", path, "-"},
+                                       std::chrono::seconds(60));
   ::unlink(path.c_str());
   if (text.ok()) *text = ToValidUtf8(*text);
   return text;
