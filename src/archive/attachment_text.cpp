@@ -52,11 +52,11 @@ Kind KindOf(const MailAttachment& a) {
   return Kind::kNone;
 }
 
-// Runs `argv` and returns what it printed (up to the text limit); an error when it cannot
-// run, fails, or is still running after `limit` (then it is killed: a file crafted to make
-// the reader spin stops there). The deadline is kept here rather than by timeout(1), which
-// would cost a second process per attachment.
-Result<std::string> RunFilter(std::vector<std::string> argv, std::chrono::seconds limit) {
+}  // namespace
+
+// A file crafted to make the reader spin stops at the deadline. It is kept here rather
+// than by timeout(1), which would cost a second process per attachment.
+Result<std::string> RunTextFilter(std::vector<std::string> argv, std::chrono::seconds limit) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   posix_spawn_file_actions_t actions;
@@ -111,6 +111,8 @@ Result<std::string> RunFilter(std::vector<std::string> argv, std::chrono::second
   return text;
 }
 
+namespace {
+
 Result<std::string> PdfText(const Bytes& pdf) {
   // pdftotext reads files: the PDF goes to a private temporary file for the moment.
   std::string path = (std::filesystem::temp_directory_path() / "tessera-pdf-XXXXXX").string();
@@ -129,8 +131,8 @@ Result<std::string> PdfText(const Bytes& pdf) {
     done += static_cast<size_t>(n);
   }
   ::close(fd);
-  Result<std::string> text = RunFilter({"pdftotext", "-q", "-enc", "UTF-8", "-nopgbrk", path, "-"},
-                                       std::chrono::seconds(60));
+  Result<std::string> text = RunTextFilter(
+      {"pdftotext", "-q", "-enc", "UTF-8", "-nopgbrk", path, "-"}, std::chrono::seconds(60));
   ::unlink(path.c_str());
   if (text.ok()) *text = ToValidUtf8(*text);
   return text;

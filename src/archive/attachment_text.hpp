@@ -4,7 +4,9 @@
 // else Big5, else GB18030, as mail really comes). Other types have no text.
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "archive/mime.hpp"
 #include "base/status.hpp"
@@ -18,6 +20,11 @@ constexpr size_t kMaxAttachmentText = size_t{8} << 20;
 // promises text but cannot be read (a damaged PDF, a zip that is not one) is an error,
 // which the caller reports and indexes the message without that text.
 Result<std::string> AttachmentText(const MailAttachment& attachment);
+
+// Runs a text filter (`argv`, e.g. pdftotext) and returns what it printed, up to
+// kMaxAttachmentText; an error when it cannot run, fails, or runs longer than `limit`
+// (then it is killed).
+Result<std::string> RunTextFilter(std::vector<std::string> argv, std::chrono::seconds limit);
 
 // The text of XML or HTML markup: tags dropped (ends of paragraphs, cells and lines become
 // line breaks), entities decoded. Exposed for tests and fuzzing.

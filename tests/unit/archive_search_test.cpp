@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -49,6 +50,21 @@ TEST(SearchTerms, TextSplitsIntoWordsAndCjkRuns) {
   // A query of n characters is the phrase of its n-1 bigrams.
   EXPECT_THAT(QueryTerms(SplitText("國稅局")[0]), ElementsAre("國稅", "稅局"));
   EXPECT_THAT(QueryTerms(SplitText("鄭")[0]), ElementsAre("鄭"));
+}
+
+TEST(AttachmentText, AFilterIsStoppedAtItsDeadline) {
+  const auto start = std::chrono::steady_clock::now();
+  auto spun = RunTextFilter({"sleep", "30"}, std::chrono::seconds(1));
+  EXPECT_EQ(spun.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(spun.status().message(), HasSubstr("stopped after 1 s"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  auto printed = RunTextFilter({"echo", "公文"}, std::chrono::seconds(10));
+  ASSERT_OK(printed);
+  EXPECT_EQ(*printed, "公文\n");
+  EXPECT_EQ(RunTextFilter({"false"}, std::chrono::seconds(10)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunTextFilter({"no-such-filter-here"}, std::chrono::seconds(10)).status().code(),
+            StatusCode::kUnavailable);
 }
 
 TEST(SearchQueryParse, FieldsQuotesAndDates) {
