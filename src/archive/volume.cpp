@@ -267,9 +267,11 @@ class TarReader {
     struct archive_entry* entry = nullptr;
     const int r = archive_read_next_header(a_, &entry);
     if (r == ARCHIVE_EOF) return false;
-    if (r < ARCHIVE_WARN) return Status::Corruption(Error());
+    // A volume tessera wrote reads without a warning; anything else (a header that fails
+    // its checksum, which libarchive would skip on a retry) is damage.
+    if (r != ARCHIVE_OK) return Status::Corruption(Error());
     const char* name = archive_entry_pathname(entry);
-    m.name = name ? name : "";
+    m.name = name && *name ? name : "(a member without a name)";
     m.regular = archive_entry_filetype(entry) == AE_IFREG;
     const la_int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
     m.size = size > 0 ? static_cast<uint64_t>(size) : 0;

@@ -558,9 +558,9 @@ TEST_F(ArchiveVolumeDamage, AHeaderBlockOverwritten) {
   size_t at = data.find("README.txt");
   while (at != std::string::npos && at % 512 != 0) at = data.find("README.txt", at + 1);
   ASSERT_NE(at, std::string::npos);
-  data.replace(at, 20, std::string(20, '\xff'));
+  data[at] = 'A';  // the header's checksum no longer holds
   WriteAll(tar_, data);
-  ExpectDamage(::testing::_);
+  ExpectDamage(HasSubstr("damaged or cut short after member VOLUME.sig"));
 }
 
 TEST(ArchiveVolumeFormat, ManifestTextRoundTripsAndGarbageIsRefused) {
