@@ -99,7 +99,8 @@ scripts/s3-down.sh "$S3DIR" > /dev/null 2>&1 || true
 
 note "command-line scenarios"
 for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh \
-  tests/integration/archive_cli.sh tests/integration/archive_journal.sh; do
+  tests/integration/archive_cli.sh tests/integration/archive_journal.sh \
+  tests/integration/archive_volume.sh; do
   [ -f "$script" ] || continue
   run_script "$(basename "$script" .sh)" bash "$script" "$TESSERA"
 done

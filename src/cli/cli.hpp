@@ -55,6 +55,7 @@ void AddArchiveCommands(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
 void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
 void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
+void AddArchiveVolumeCommands(CLI::App& archive, Context& ctx);  // offline volumes
 // Records an action on archived mail in the audit log (<home>/audit.db) before it is done;
 // an error when it cannot, and then the action must not happen.
 Status Audit(const Context& ctx, const std::string& action, const std::string& target,
