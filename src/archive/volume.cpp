@@ -127,6 +127,14 @@ std::string LocalDate(int64_t unix_seconds) {
   return buf;
 }
 
+// The readable form of a time in the manifest; null where RFC 3339 cannot say it (and
+// nanoseconds would overflow), which only a manifest made by hand holds.
+ordered_json Utc(std::optional<int64_t> unix_seconds) {
+  constexpr int64_t kYear9999 = 253402300799;
+  if (!unix_seconds || *unix_seconds < 0 || *unix_seconds > kYear9999) return nullptr;
+  return FormatRfc3339(*unix_seconds * 1000000000);
+}
+
 std::string Text(const ordered_json& j) {
   return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
@@ -591,9 +599,8 @@ std::string VolumeManifestText(const VolumeManifest& v) {
       {"range",
        {{"after", v.after ? ordered_json(*v.after) : ordered_json(nullptr)},
         {"before", v.before},
-        {"after_utc",
-         v.after ? ordered_json(FormatRfc3339(*v.after * 1000000000)) : ordered_json(nullptr)},
-        {"before_utc", FormatRfc3339(v.before * 1000000000)}}},
+        {"after_utc", Utc(v.after)},
+        {"before_utc", Utc(v.before)}}},
       {"volume", {{"number", v.number}, {"count", v.count}}},
       {"signing_key",
        {{"algorithm", "Ed25519"},
