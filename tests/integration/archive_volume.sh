@@ -89,6 +89,10 @@ in_log "says how to write it" "YYYY-MM-DD"
 expect_rc "a bad volume size is a usage error" 2 A volume export --before 2025-01-01 --out other --volume-size 4X
 expect_rc "an empty range writes nothing" 0 A volume export --before 2000-01-01 --out empty
 in_log "says so" "nothing written"
+# An export reveals mail: with an audit log that cannot record it, nothing is written.
+cp -r "$TESSERA_HOME" home-noaudit && rm -f home-noaudit/audit.db* && mkdir home-noaudit/audit.db
+expect_rc "an export the audit log cannot record" 1 "$TESSERA" --home home-noaudit archive volume export --before 2025-01-01 --out unaudited
+check "is refused before anything is written" test ! -e unaudited
 
 # --- verify, by tessera and by hand
 expect_rc "verify the volumes" 0 A volume verify vols
