@@ -62,6 +62,7 @@ json IssuesJson(const std::vector<archive::ImportIssue>& issues) {
 void AddArchiveCommands(CLI::App& app, Context& ctx) {
   auto* archive = app.add_subcommand("archive", "Mail and document archive (郵件歸檔)");
   AddArchiveSearchCommand(*archive, ctx);
+  AddArchiveVolumeCommands(*archive, ctx);
   AddArchiveAuditCommand(*archive, ctx);
   AddArchiveRetentionCommands(*archive, ctx);
   AddArchiveBackupCommands(*archive, ctx);

@@ -59,6 +59,7 @@ void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
 void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx);
 void AddArchiveBackupCommands(CLI::App& archive, Context& ctx);  // backup, recover
 void AddArchiveUsersCommands(CLI::App& archive, Context& ctx);
+void AddArchiveVolumeCommands(CLI::App& archive, Context& ctx);  // offline volumes
 // Who runs this command, if they may `permission` (archive/access.hpp); a refusal is
 // recorded in the audit log as `action` on `target` and returned as PermissionDenied.
 Result<archive::Principal> Authorize(const Context& ctx, archive::MessageStore& store,

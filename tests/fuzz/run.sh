@@ -49,8 +49,13 @@ read -r -a XAPIAN_FLAGS <<< "$(pkg-config --cflags --libs xapian-core)"
   "$ROOT/src/archive/attachment_text.cpp" "$L/archive/libtessera_archive.a" "${LIBS[@]}" \
   "${GMIME_FLAGS[@]}" "${XAPIAN_FLAGS[@]}" -larchive -lsqlite3 -o "$OUT/search_text_fuzz"
 
+"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/volume_parse_fuzz.cpp" \
+  "$ROOT/src/archive/volume.cpp" "$L/archive/libtessera_archive.a" "${LIBS[@]}" \
+  "${GMIME_FLAGS[@]}" -larchive -lsqlite3 -o "$OUT/volume_parse_fuzz"
+
 rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse" \
-  "$OUT/seeds/mail_parse" "$OUT/seeds/smtp_session" "$OUT/seeds/search_text"
+  "$OUT/seeds/mail_parse" "$OUT/seeds/smtp_session" "$OUT/seeds/search_text" \
+  "$OUT/seeds/volume_parse"
 "$OUT/make_seeds" "$OUT/seeds/vault_parse"
 printf '%s' "7K3M-9Q2P-XW4T-HB6N-0RCD" > "$OUT/seeds/codes/example"
 printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>vault/data/ab/x&amp;y&#x4E2D;</Key><Size>123</Size></Contents><Contents><Key>vault/index/1</Key><Size>0</Size></Contents><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken></ListBucketResult>' \
@@ -77,7 +82,26 @@ printf '%s' '國稅局 "郵件 備份" from:鄭 to:"chief@gov.tw" subject:公文
 printf '%s' '<w:p><w:r><w:t>國稅</w:t></w:r><w:r><w:t>局 &amp; &#x90F5;&#20214;</w:t></w:r></w:p><text:s/><script>x</script>' \
   > "$OUT/seeds/search_text/markup"
 
-targets=(vault_parse codes s3_parse mail_parse smtp_session search_text)
+# Volumes: a manifest, and a whole (small) volume made by the scenario's export.
+printf '%s\n' '{' '"format":"tessera-volume",' '"version":1,' '"tool":"tessera 0.1.0",' \
+  '"set":"5da5f8fd6bb5b73c94185521ef7e0172",' '"created_at":"2026-12-03T12:28:39Z",' \
+  '"range":{"after":null,"before":1704240000,"after_utc":null,"before_utc":"2024-01-03T00:00:00Z"},' \
+  '"volume":{"number":1,"count":1},' \
+  '"signing_key":{"algorithm":"Ed25519","fingerprint":"7f72","public_key":"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAlG8EKOKIlgonf/7HBLKB2weDkZUnt1n4bMXjssicMBQ=\n-----END PUBLIC KEY-----\n"},' \
+  '"files":{"README.txt":"5a8ba27201c79955521ce99f32e5727b29203a1c3b1e2241bbaf69834b1d543f","SHA256SUMS":"408d54f4eded879ec6fa76d47538724e00389d8c72874930202d1726d55f98a0","volume-signing.pub.pem":"dfd59e0162ab6ff421f3b1aa7f3b987d307000922160c9758ff23dabece9b879"},' \
+  '"message_count":1,' '"message_bytes":95,' '"messages":[' \
+  '{"path":"messages/6e649696999f762aa1ab389df6e7fd2689e769eeab0ab6b17a739d1d3ba2c6b9.eml","sha256":"6e649696999f762aa1ab389df6e7fd2689e769eeab0ab6b17a739d1d3ba2c6b9","size":95,"date":1704070800,"first_seen":1796300918,"message_id":"m1@x","subject":"國稅局","from":"a@b","deliveries":[{"received_at":1796300918,"source":"import","origin":"mail/1.eml","folder":"mail","envelope_from":"","recipients":["bcc@x"]}]}' \
+  ']}' > "$OUT/seeds/volume_parse/manifest"
+SEED_HOME=$(mktemp -d)
+printf 'From: a@b\nSubject: s\nDate: Tue, 02 Jan 2024 09:00:00 +0000\n\nbody\n' > "$SEED_HOME/m.eml"
+if TESSERA_HOME=$SEED_HOME "$BUILD/src/cli/tessera" archive import "$SEED_HOME/m.eml" > /dev/null 2>&1 &&
+  TESSERA_HOME=$SEED_HOME "$BUILD/src/cli/tessera" archive volume export --before 2025-01-01 \
+    --out "$SEED_HOME/vols" > /dev/null 2>&1; then
+  cp "$SEED_HOME"/vols/*.tar "$OUT/seeds/volume_parse/volume.tar"
+fi
+rm -rf "$SEED_HOME"
+
+targets=(vault_parse codes s3_parse mail_parse smtp_session search_text volume_parse)
 failed=0
 for target in "${targets[@]}"; do
   corpus=$OUT/corpus/$target
