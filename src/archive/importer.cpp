@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <memory>
 
+#include "base/clock.hpp"
 #include "base/files.hpp"
+#include "crypto/hash.hpp"
 
 namespace tessera::archive {
 
@@ -203,6 +205,11 @@ class Importer {
                          HumanBytes(raw.size()) + "); split it or raise the limit");
       return Status::Ok();
     }
+    TESSERA_ASSIGN_OR_RETURN(std::string destroyed, WhyNotArchivedAgain(store_, raw));
+    if (!destroyed.empty()) {
+      Reject(origin, destroyed);
+      return Status::Ok();
+    }
     ParsedMessage parsed;
     if (auto p = ParseMessage(raw); p.ok()) {
       parsed = std::move(*p);
@@ -277,6 +284,17 @@ class Importer {
 };
 
 }  // namespace
+
+Result<std::string> WhyNotArchivedAgain(MessageStore& store, ByteView raw) {
+  const Bytes sha = crypto::Sha256(raw);
+  TESSERA_ASSIGN_OR_RETURN(std::optional<DestroyedMessage> destroyed,
+                           store.FindDestroyedBySha256(sha));
+  if (!destroyed) return std::string();
+  TESSERA_ASSIGN_OR_RETURN(std::optional<int64_t> present, store.FindBySha256(sha));
+  if (present) return std::string();  // archived again since (journaled anew): a duplicate
+  return "destroyed by destruction batch " + std::to_string(destroyed->batch) + " on " +
+         FormatRfc3339(destroyed->destroyed_at * 1000000000).substr(0, 10) + "; not archived again";
+}
 
 Result<ImportReport> Import(MessageStore& store, const std::vector<std::string>& paths,
                             Progress* progress) {

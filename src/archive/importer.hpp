@@ -36,6 +36,10 @@ struct ImportReport {
 // The largest message an import accepts; larger ones are rejected with the reason.
 constexpr uint64_t kMaxImportMessage = uint64_t{256} << 20;
 
+// "" when `raw` may be archived; otherwise why not: a destruction batch destroyed these
+// bytes (the Archives Act's destruction must not be undone by importing an old copy).
+Result<std::string> WhyNotArchivedAgain(MessageStore& store, ByteView raw);
+
 // Imports `paths` (files or directories), committing in groups of up to 500 messages.
 // Fails (NotFound) before importing anything if a path does not exist; a storage failure
 // stops the import with the groups before it committed.

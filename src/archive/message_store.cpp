@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS destroyed_messages(
   batch INTEGER NOT NULL,
   destroyed_at INTEGER NOT NULL,
   deliveries TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS destroyed_by_sha256 ON destroyed_messages(sha256);
 CREATE TABLE IF NOT EXISTS imported_files(
   path TEXT PRIMARY KEY,
   size INTEGER NOT NULL,
@@ -530,6 +531,15 @@ Result<std::optional<DestroyedMessage>> MessageStore::FindDestroyed(int64_t mess
   TESSERA_ASSIGN_OR_RETURN(Statement q,
                            db_->Prepare(std::string(kSelectDestroyed) + " WHERE message=?"));
   q.Bind(1, message);
+  TESSERA_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) return std::optional<DestroyedMessage>();
+  return std::optional<DestroyedMessage>(ReadDestroyed(q));
+}
+
+Result<std::optional<DestroyedMessage>> MessageStore::FindDestroyedBySha256(ByteView sha256) {
+  TESSERA_ASSIGN_OR_RETURN(Statement q, db_->Prepare(std::string(kSelectDestroyed) +
+                                                     " WHERE sha256=? ORDER BY seq DESC LIMIT 1"));
+  q.BindBlob(1, sha256);
   TESSERA_ASSIGN_OR_RETURN(bool found, q.Step());
   if (!found) return std::optional<DestroyedMessage>();
   return std::optional<DestroyedMessage>(ReadDestroyed(q));

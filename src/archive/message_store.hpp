@@ -118,6 +118,9 @@ class MessageStore {
   // commit and the deletion leaves it) and no message archived since has the same bytes.
   Status RemoveDestroyedObject(const DestroyedMessage& destroyed);
   Result<std::optional<DestroyedMessage>> FindDestroyed(int64_t message);
+  // The last destruction of these bytes, if a batch destroyed them (imports of old mail
+  // use it not to bring destroyed mail back).
+  Result<std::optional<DestroyedMessage>> FindDestroyedBySha256(ByteView sha256);
   // Destructions after the one numbered `after`, in order (for the search index).
   Result<std::vector<DestroyedMessage>> DestroyedAfter(int64_t after);
 

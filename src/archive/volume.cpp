@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "archive/importer.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
 #include "base/json_fields.hpp"
@@ -959,6 +960,13 @@ Result<VolumeImportReport> ImportVolumes(MessageStore& store, const fs::path& di
       if (!raw.ok() || crypto::Sha256(*raw) != m.sha256)
         return Status::Corruption(file + " changed since it was verified: " + m.path +
                                   " no longer matches its SHA-256");
+      TESSERA_ASSIGN_OR_RETURN(std::string destroyed, WhyNotArchivedAgain(store, *raw));
+      if (!destroyed.empty()) {
+        report.destroyed++;
+        report.messages++;
+        found++;
+        continue;
+      }
       auto parsed = ParseMessage(*raw);
       ParsedMessage p;
       if (parsed.ok()) {

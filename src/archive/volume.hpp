@@ -143,6 +143,7 @@ struct VolumeImportReport {
   uint64_t imported = 0;    // new to this archive
   uint64_t duplicates = 0;  // archived here before (their new deliveries are still recorded)
   uint64_t deliveries = 0;  // deliveries recorded now
+  uint64_t destroyed = 0;   // destroyed here by a destruction batch: not brought back
   uint64_t bytes = 0;
 };
 

@@ -268,6 +268,7 @@ void AddArchiveVolumeCommands(CLI::App& archive, Context& ctx) {
                      {"imported", r.imported},
                      {"duplicates", r.duplicates},
                      {"deliveries", r.deliveries},
+                     {"destroyed_not_restored", r.destroyed},
                      {"bytes", r.bytes},
                      {"verification", SetJson(r.verification)},
                      {"archived_messages", store->MessageCount()},
@@ -283,6 +284,9 @@ void AddArchiveVolumeCommands(CLI::App& archive, Context& ctx) {
             static_cast<unsigned long long>(r.volumes_imported),
             static_cast<unsigned long long>(r.duplicates),
             static_cast<unsigned long long>(r.deliveries));
+        if (r.destroyed)
+          std::printf("; %llu destroyed here by a destruction batch, not brought back",
+                      static_cast<unsigned long long>(r.destroyed));
         if (r.volumes_refused)
           std::printf("; %llu volume(s) REFUSED (damaged, see above)",
                       static_cast<unsigned long long>(r.volumes_refused));

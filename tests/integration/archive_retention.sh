@@ -4,7 +4,8 @@
 # keeps mail out of the destruction list; the proposer cannot approve their own batch (the
 # refusal is audited); an approved batch is purged — the message is gone from `show`,
 # `search` and the store's files, the list (銷毀目錄) stays, `archive verify --read-data`
-# still passes and the audit log holds every step.
+# still passes, neither an import of an old copy nor an old offline volume brings it back,
+# and the audit log holds every step.
 # Usage: archive_retention.sh PATH/TO/tessera
 set -euo pipefail
 TESSERA=$(realpath "${1:?usage: archive_retention.sh PATH/TO/tessera}")
@@ -57,6 +58,7 @@ check "the budget is permanent: the longest rule wins" test "$(json_field '["mes
 expect_rc "hold: the tax case" 0 as carol "$TESSERA" archive retention hold add "114-訴-1" --reason "訴願案" --query 稅務案件
 in_log "it holds one message" "holds 1 message(s)"
 
+expect_rc "an offline volume of everything, before any destruction" 0 A volume export --before 2030-01-01 --out "$WORK/volumes"
 expect_rc "alice proposes a destruction batch" 0 as alice "$TESSERA" archive retention propose --note "年度清理" --json
 BATCH=$(json_field '["id"]')
 python3 - "$WORK/last.log" "$MEMO" <<'PY' && ok "it lists the expired memo only (budget permanent, order 30 y, case held, new not expired)" || bad "the list: $(cat "$WORK/last.log")"
@@ -84,6 +86,16 @@ in_log "purged, with what was destroyed" "午餐通知"
 in_log "and who approved" "approved by"
 expect_rc "verify --read-data accounts for the destruction" 0 A verify --read-data
 expect_rc "the held case, the budget and the order are all there" 0 A show "$CASE"
+
+# --- destroyed mail does not come back through an import of an old copy.
+mkdir -p again && cp mail/inbox/memo.eml again/
+expect_rc "importing the memo again from an old copy" 4 A import again
+in_log "is refused, saying why" "destroyed by destruction batch $BATCH"
+expect_rc "importing the old offline volume" 0 A volume import "$WORK/volumes" --json
+[ "$(json_field '["destroyed_not_restored"]')" = 1 ] && ok "brings everything back but the destroyed memo" || bad "volume import: $(cat "$WORK/last.log")"
+expect_rc "show of the memo" 1 A show "$MEMO"
+expect_rc "search 午餐 still finds only the new memo" 0 A search 午餐 --json
+check "one match" test "$(json_field '["matches"]')" = 1
 
 expect_rc "the audit log" 0 A audit --json
 python3 - "$WORK/last.log" <<'PY' && ok "it holds rules, hold, proposal, the denied and the granted approval, and the purge" || bad "audit: $(cat "$WORK/last.log")"
