@@ -11,7 +11,9 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libgmime-3.0-dev libboost-dev libxapian-dev libarchive-dev
   # text of PDF attachments for search (poppler-data: Chinese CMaps)
-  poppler-utils poppler-data
+  poppler-utils poppler-data libpoppler-cpp-dev
+  # winmail.dat (TNEF) attachments, unpacked in a separate process
+  tnef
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl time bc python3
   # libFuzzer for tests/fuzz (clang's runtime)

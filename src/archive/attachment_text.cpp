@@ -17,6 +17,7 @@
 #include <filesystem>
 
 #include "archive/charset.hpp"
+#include "archive/pdf_text.hpp"
 #include "base/utf8.hpp"
 
 extern char** environ;
@@ -112,31 +113,6 @@ Result<std::string> RunTextFilter(std::vector<std::string> argv, std::chrono::se
 }
 
 namespace {
-
-Result<std::string> PdfText(const Bytes& pdf) {
-  // pdftotext reads files: the PDF goes to a private temporary file for the moment.
-  std::string path = (std::filesystem::temp_directory_path() / "tessera-pdf-XXXXXX").string();
-  int fd = ::mkstemp(path.data());
-  if (fd < 0) return Status::FromErrno("creating a temporary file", errno);
-  size_t done = 0;
-  while (done < pdf.size()) {
-    ssize_t n = ::write(fd, pdf.data() + done, pdf.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(path.c_str());
-      return Status::FromErrno("writing a temporary file", e);
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  Result<std::string> text = RunTextFilter(
-      {"pdftotext", "-q", "-enc", "UTF-8", "-nopgbrk", path, "-"}, std::chrono::seconds(60));
-  ::unlink(path.c_str());
-  if (text.ok()) *text = ToValidUtf8(*text);
-  return text;
-}
 
 // The parts of an Office Open XML or OpenDocument file that hold its text.
 bool IsTextPart(const std::string& name) {

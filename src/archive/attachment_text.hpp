@@ -1,5 +1,5 @@
-// The text of an attachment, for search: PDF (with poppler's pdftotext, which needs
-// poppler-data for Traditional Chinese fonts' mappings), Office Open XML (docx, xlsx,
+// The text of an attachment, for search: PDF (with poppler in a helper process,
+// pdf_text.hpp; poppler-data maps Traditional Chinese fonts), Office Open XML (docx, xlsx,
 // pptx), OpenDocument (odt, ods, odp), HTML and plain text in whatever charset (UTF-8,
 // else Big5, else GB18030, as mail really comes). Other types have no text.
 #pragma once

@@ -19,6 +19,7 @@
 #include "archive/importer.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "base/version.hpp"
 #include "base/json_fields.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/random.hpp"
@@ -29,12 +30,6 @@ namespace fs = std::filesystem;
 using ordered_json = nlohmann::ordered_json;
 
 namespace {
-
-#ifdef TESSERA_VERSION
-constexpr char kVersion[] = TESSERA_VERSION;
-#else
-constexpr char kVersion[] = "0.1.0";  // keep in step with project(VERSION) in CMakeLists.txt
-#endif
 
 constexpr char kManifestName[] = "VOLUME.json";
 constexpr char kSignatureName[] = "VOLUME.sig";
@@ -775,7 +770,7 @@ Result<VolumeExportReport> WriteVolumes(MessageStore& store, const VolumePlan& p
     const std::vector<VolumeMessage>& messages = plan.volumes[i];
     if (messages.empty()) continue;
     VolumeManifest v;
-    v.tool = std::string("tessera ") + kVersion;
+    v.tool = std::string("tessera ") + kTesseraVersion;
     v.set = report.set;
     v.created_at = created_at;
     v.after = options.after;

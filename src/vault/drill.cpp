@@ -15,6 +15,7 @@
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "base/version.hpp"
 #include "base/json_fields.hpp"
 #include "crypto/random.hpp"
 #include "vault/keyring.hpp"
@@ -28,11 +29,6 @@ using nlohmann::json;
 
 namespace {
 
-#ifdef TESSERA_VERSION
-constexpr char kVersion[] = TESSERA_VERSION;
-#else
-constexpr char kVersion[] = "0.1.0";  // keep in step with project(VERSION) in CMakeLists.txt
-#endif
 constexpr char kDrillPrefix[] = "drills/";
 constexpr char kReportFormat[] = "tessera-drill-report";
 
@@ -388,7 +384,7 @@ Result<DrillReport> RunDrill(const VaultContext& ctx, const DrillOptions& option
   r.id = NewDrillId(r.started_ns);
   r.hostname = HostName();
   r.operator_name = OperatorName();
-  r.tessera_version = kVersion;
+  r.tessera_version = kTesseraVersion;
   r.vault_id = config.vault_id;
   r.k = config.k;
   r.n = config.n;

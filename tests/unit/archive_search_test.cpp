@@ -7,14 +7,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "archive/attachment_text.hpp"
+#include "archive/pdf_text.hpp"
 #include "archive/search_index.hpp"
 #include "archive/search_terms.hpp"
 #include "status_matchers.hpp"
@@ -199,6 +202,41 @@ std::string WithAttachment(const std::string& headers, const std::string& body,
          body + "\r\n--b\r\nContent-Type: " + type +
          "\r\nContent-Disposition: attachment; filename*=UTF-8''" + filename +
          "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + Base64(content) + "\r\n--b--\r\n";
+}
+
+TEST(PdfText, TheHelperOutlivesBadPdfsAndIsRestartedWhenKilled) {
+  ASSERT_NE(PdfTextHelperPath(), "") << "tessera-pdf-text is built with tessera";
+  auto first = PdfText(ChinesePdf("570B7A055C40"));
+  ASSERT_OK(first);
+  EXPECT_THAT(*first, HasSubstr("國稅局"));
+  // Damaged input is an error for that PDF only.
+  EXPECT_EQ(PdfText(ToBytes("%PDF-1.4 then nothing")).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(PdfText(Bytes{}).status().code(), StatusCode::kInvalidArgument);
+  // The same helper answers the next one (it is kept, not started per PDF).
+  // This process's children that are the helper (its name, cut to 15 characters).
+  auto pids = [] {
+    std::string out;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      std::ifstream stat(entry.path() / "stat");
+      std::string pid, comm, state, ppid;
+      if (!(stat >> pid >> comm >> state >> ppid)) continue;
+      if (comm == "(tessera-pdf-tex)" && ppid == std::to_string(::getpid())) out += pid + " ";
+    }
+    return out;
+  };
+  const std::string before = pids();
+  ASSERT_NE(before, "");
+  ASSERT_OK(PdfText(ChinesePdf("570B7A055C40")));
+  EXPECT_EQ(pids(), before);
+  // Killed (as a crash would), it is started afresh for the next PDF; the PDF that met the
+  // dead one fails alone.
+  ASSERT_EQ(std::system(("kill -9 " + before).c_str()), 0);
+  auto after_crash = PdfText(ChinesePdf("570B7A055C40"));
+  if (!after_crash.ok()) after_crash = PdfText(ChinesePdf("570B7A055C40"));
+  ASSERT_OK(after_crash);
+  EXPECT_THAT(*after_crash, HasSubstr("國稅局"));
+  EXPECT_NE(pids(), before);
 }
 
 class SearchTest : public ::testing::Test {
