@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "archive/charset.hpp"
+#include "archive/tnef.hpp"
 #include "base/utf8.hpp"
 
 namespace tessera::archive {
@@ -139,7 +140,18 @@ void ParseObject(GMimeObject* object, ParsedMessage& out) {
   if (filename) a.filename = Utf8(filename);
   a.content_type = type;
   a.content = PartContent(part);
+  const bool tnef = IsTnef(a);
   out.attachments.push_back(std::move(a));
+  if (tnef) {
+    // Outlook's winmail.dat: the files inside count as the message's attachments too.
+    Result<std::vector<MailAttachment>> inner = UnpackTnef(out.attachments.back().content);
+    if (!inner.ok()) {
+      out.problems.push_back("TNEF attachment (winmail.dat) not unpacked: " +
+                             inner.status().message());
+      return;
+    }
+    for (MailAttachment& file : *inner) out.attachments.push_back(std::move(file));
+  }
 }
 
 void ParseInto(GMimeMessage* message, ParsedMessage& out) {

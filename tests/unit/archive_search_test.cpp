@@ -20,6 +20,7 @@
 #include "archive/pdf_text.hpp"
 #include "archive/search_index.hpp"
 #include "archive/search_terms.hpp"
+#include "archive/tnef.hpp"
 #include "status_matchers.hpp"
 #include "temp_dir.hpp"
 
@@ -237,6 +238,72 @@ TEST(PdfText, TheHelperOutlivesBadPdfsAndIsRestartedWhenKilled) {
   ASSERT_OK(after_crash);
   EXPECT_THAT(*after_crash, HasSubstr("國稅局"));
   EXPECT_NE(pids(), before);
+}
+
+// A TNEF stream (winmail.dat) as Outlook writes it: signature, key, then attributes (level,
+// id, length, data, checksum); each attachment opens with attAttachRendData.
+Bytes Tnef(const std::vector<std::pair<std::string, std::string>>& files) {
+  Bytes out;
+  auto u16 = [&](uint32_t v) {
+    for (int i = 0; i < 2; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  auto u32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  auto attribute = [&](uint8_t level, uint32_t id, const std::string& data) {
+    out.push_back(level);
+    u32(id);
+    u32(static_cast<uint32_t>(data.size()));
+    uint32_t sum = 0;
+    for (unsigned char c : data) {
+      out.push_back(c);
+      sum += c;
+    }
+    u16(sum & 0xffff);
+  };
+  u32(0x223E9F78);
+  u16(1);
+  attribute(1, 0x00089006, std::string("\x00\x00\x01\x00", 4));  // attTnefVersion
+  for (const auto& [name, content] : files) {
+    attribute(2, 0x00069002, std::string("\x01\x00\xff\xff\xff\xff", 6) + std::string(8, '\0'));
+    attribute(2, 0x00018010, name + '\0');  // attAttachTitle
+    attribute(2, 0x0006800F, content);      // attAttachData
+  }
+  return out;
+}
+
+TEST(Tnef, WinmailDatFilesBecomeAttachments) {
+  const Bytes docx = Zip({{"word/document.xml", "<w:t>備忘錄</w:t>"}});
+  const std::string raw =
+      "From: outlook@ntbt.gov.tw\r\nSubject: tnef\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+      "see attached\r\n--b\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\n"
+      "Content-Disposition: attachment; filename=winmail.dat\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" +
+      Base64(Tnef({{"報告.txt", "國稅局 年度報告"},
+                   {"memo.docx", std::string(docx.begin(), docx.end())}})) +
+      "\r\n--b--\r\n";
+  auto parsed = ParseMessage(AsBytes(raw));
+  ASSERT_OK(parsed);
+  std::vector<std::string> names;
+  for (const auto& a : parsed->attachments) names.push_back(a.filename);
+  EXPECT_THAT(names, ElementsAre("winmail.dat", "memo.docx", "報告.txt"));
+  EXPECT_THAT(parsed->problems, ::testing::IsEmpty());
+  auto text = AttachmentText(parsed->attachments[2]);
+  ASSERT_OK(text);
+  EXPECT_THAT(*text, HasSubstr("國稅局 年度報告"));
+  auto memo = AttachmentText(parsed->attachments[1]);
+  ASSERT_OK(memo);
+  EXPECT_THAT(*memo, HasSubstr("備忘錄"));
+
+  // Not TNEF at all: the message is kept, the problem said.
+  std::string broken = raw;
+  broken.replace(broken.find("Content-Transfer-Encoding: base64"), 33,
+                 "Content-Transfer-Encoding: 7bit");
+  auto not_tnef = ParseMessage(AsBytes(broken));
+  ASSERT_OK(not_tnef);
+  EXPECT_EQ(not_tnef->attachments.size(), 1u);
+  EXPECT_THAT(not_tnef->problems, ::testing::Contains(HasSubstr("TNEF")));
 }
 
 class SearchTest : public ::testing::Test {
