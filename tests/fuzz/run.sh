@@ -36,12 +36,13 @@ echo "fuzz: building targets with $CXX"
   "${LIBS[@]}" -o "$OUT/s3_parse_fuzz"
 read -r -a GMIME_FLAGS <<< "$(pkg-config --cflags --libs gmime-3.0)"
 "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/mail_parse_fuzz.cpp" "$ROOT/src/archive/mime.cpp" \
-  "$ROOT/src/archive/mbox.cpp" \
-  "$ROOT/src/archive/charset.cpp" "$ROOT/src/base/utf8.cpp" "$ROOT/src/base/status.cpp" \
-  "${GMIME_FLAGS[@]}" -o "$OUT/mail_parse_fuzz"
+  "$ROOT/src/archive/mbox.cpp" "$ROOT/src/archive/charset.cpp" "$ROOT/src/archive/tnef.cpp" \
+  "$L/archive/libtessera_archive.a" "${LIBS[@]}" "${GMIME_FLAGS[@]}" -larchive \
+  -o "$OUT/mail_parse_fuzz"
 "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/smtp_session_fuzz.cpp" \
   "$ROOT/src/archive/smtp_session.cpp" "$ROOT/src/archive/journal.cpp" \
-  "$L/archive/libtessera_archive.a" "${LIBS[@]}" "${GMIME_FLAGS[@]}" -lsqlite3 -o "$OUT/smtp_session_fuzz"
+  "$L/archive/libtessera_archive.a" "${LIBS[@]}" "${GMIME_FLAGS[@]}" -larchive -lsqlite3 \
+  -o "$OUT/smtp_session_fuzz"
 
 read -r -a XAPIAN_FLAGS <<< "$(pkg-config --cflags --libs xapian-core)"
 "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/search_text_fuzz.cpp" \
