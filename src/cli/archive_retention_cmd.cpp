@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <thread>
@@ -150,6 +151,25 @@ void PrintBatch(const archive::DestructionBatch& b) {
 
 int64_t Now() {
   return static_cast<int64_t>(std::time(nullptr));
+}
+
+// A subcommand that acts on one destruction batch, given by number: `act` runs with
+// retention opened for someone who may `permission` (a refusal recorded as `action`), and
+// the target "batch N".
+using BatchAction = std::function<Status(RetentionSession&, int64_t, const std::string&)>;
+CLI::App* AddBatchCommand(CLI::App& retention, Context& ctx, const char* name, const char* help,
+                          archive::Permission permission, const char* action, BatchAction act) {
+  auto* cmd = retention.add_subcommand(name, help);
+  auto id = std::make_shared<int64_t>(0);
+  cmd->add_option("id", *id, "Batch number")->required();
+  cmd->callback([&ctx, id, permission, action, act] {
+    Run(ctx, [&]() -> Status {
+      const std::string target = "batch " + std::to_string(*id);
+      TESSERA_ASSIGN_OR_RETURN(RetentionSession s, OpenRetention(ctx, permission, action, target));
+      return act(s, *id, target);
+    });
+  });
+  return cmd;
 }
 
 }  // namespace
@@ -454,108 +474,75 @@ void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx) {
       });
     });
   }
-  {
-    auto* cmd = retention->add_subcommand("batch", "Show a destruction batch and its list");
-    auto id = std::make_shared<int64_t>(0);
-    cmd->add_option("id", *id, "Batch number")->required();
-    cmd->callback([&ctx, id] {
-      Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(RetentionSession s,
-                                 OpenRetention(ctx, archive::Permission::kReadRetention,
-                                               "archive.retention.batch", std::to_string(*id)));
-        TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch b, s.retention->Batch(*id));
-        TESSERA_RETURN_IF_ERROR(
-            Audit(ctx, "archive.retention.batch", "batch " + std::to_string(*id), "shown"));
-        if (ctx.json)
-          PrintJson(BatchJson(b));
-        else
-          PrintBatch(b);
-        return Status::Ok();
-      });
-    });
-  }
-  {
-    auto* cmd = retention->add_subcommand(
-        "approve", "Approve a destruction batch (someone other than who proposed it)");
-    auto id = std::make_shared<int64_t>(0);
-    cmd->add_option("id", *id, "Batch number")->required();
-    cmd->callback([&ctx, id, actor] {
-      Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(
-            RetentionSession s,
-            OpenRetention(ctx, archive::Permission::kChangeRetention, "archive.retention.approve",
-                          "batch " + std::to_string(*id)));
-        Status st = s.retention->Approve(*id, actor);
+  AddBatchCommand(*retention, ctx, "batch", "Show a destruction batch and its list",
+                  archive::Permission::kReadRetention, "archive.retention.batch",
+                  [&ctx](RetentionSession& s, int64_t id, const std::string& target) -> Status {
+                    TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch b, s.retention->Batch(id));
+                    TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.batch", target, "shown"));
+                    if (ctx.json)
+                      PrintJson(BatchJson(b));
+                    else
+                      PrintBatch(b);
+                    return Status::Ok();
+                  });
+  AddBatchCommand(
+      *retention, ctx, "approve",
+      "Approve a destruction batch (someone other than who proposed it)",
+      archive::Permission::kChangeRetention, "archive.retention.approve",
+      [&ctx, actor](RetentionSession& s, int64_t id, const std::string& target) -> Status {
+        Status st = s.retention->Approve(id, actor);
         // A refused approval is worth recording too: it may be someone trying alone.
-        TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.approve",
-                                      "batch " + std::to_string(*id),
+        TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.approve", target,
                                       st.ok() ? "approved" : "denied: " + st.message()));
         TESSERA_RETURN_IF_ERROR(st);
         std::printf("batch %lld approved; `tessera archive retention purge %lld` destroys it\n",
-                    static_cast<long long>(*id), static_cast<long long>(*id));
+                    static_cast<long long>(id), static_cast<long long>(id));
         return Status::Ok();
       });
-    });
-  }
   {
-    auto* cmd = retention->add_subcommand("reject", "Reject a destruction batch");
-    auto id = std::make_shared<int64_t>(0);
     auto reason = std::make_shared<std::string>();
-    cmd->add_option("id", *id, "Batch number")->required();
-    cmd->add_option("--reason", *reason, "Why")->required();
-    cmd->callback([&ctx, id, reason, actor] {
-      Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(
-            RetentionSession s,
-            OpenRetention(ctx, archive::Permission::kChangeRetention, "archive.retention.reject",
-                          "batch " + std::to_string(*id)));
-        TESSERA_RETURN_IF_ERROR(
-            Audit(ctx, "archive.retention.reject", "batch " + std::to_string(*id), *reason));
-        TESSERA_RETURN_IF_ERROR(s.retention->Reject(*id, actor, *reason));
-        std::printf("batch %lld rejected\n", static_cast<long long>(*id));
-        return Status::Ok();
-      });
-    });
+    CLI::App* reject = AddBatchCommand(
+        *retention, ctx, "reject", "Reject a destruction batch",
+        archive::Permission::kChangeRetention, "archive.retention.reject",
+        [&ctx, actor, reason](RetentionSession& s, int64_t id,
+                              const std::string& target) -> Status {
+          TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.reject", target, *reason));
+          TESSERA_RETURN_IF_ERROR(s.retention->Reject(id, actor, *reason));
+          std::printf("batch %lld rejected\n", static_cast<long long>(id));
+          return Status::Ok();
+        });
+    reject->add_option("--reason", *reason, "Why")->required();
   }
-  {
-    auto* cmd = retention->add_subcommand(
-        "purge", "Destroy the mail of an approved batch (objects, index and records)");
-    auto id = std::make_shared<int64_t>(0);
-    cmd->add_option("id", *id, "Batch number")->required();
-    cmd->callback([&ctx, id, actor] {
-      Run(ctx, [&]() -> Status {
-        TESSERA_ASSIGN_OR_RETURN(
-            RetentionSession s,
-            OpenRetention(ctx, archive::Permission::kChangeRetention, "archive.retention.purge",
-                          "batch " + std::to_string(*id)));
-        TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch b, s.retention->Batch(*id));
+  AddBatchCommand(
+      *retention, ctx, "purge",
+      "Destroy the mail of an approved batch (objects, index and records)",
+      archive::Permission::kChangeRetention, "archive.retention.purge",
+      [&ctx, actor](RetentionSession& s, int64_t id, const std::string& target) -> Status {
+        TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch b, s.retention->Batch(id));
         if (b.state != "approved" && b.state != "purged")
           return Status::FailedPrecondition(
-              "destruction batch " + std::to_string(*id) + " is " + b.state +
+              "destruction " + target + " is " + b.state +
               (b.state == "proposed" ? "; a second person must approve it first" : ""));
         // Recorded before anything is destroyed; nothing is destroyed if it cannot be.
-        TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.purge",
-                                      "batch " + std::to_string(*id),
+        TESSERA_RETURN_IF_ERROR(Audit(ctx, "archive.retention.purge", target,
                                       "purging " + std::to_string(b.items.size()) +
                                           " listed message(s), approved by " + b.approved_by));
-        TESSERA_ASSIGN_OR_RETURN(archive::PurgeReport r, s.retention->Purge(*id, Now(), actor));
+        TESSERA_ASSIGN_OR_RETURN(archive::PurgeReport r, s.retention->Purge(id, Now(), actor));
         // The index forgets the destroyed messages now (or `tessera serve` does, shortly).
         if (s.index_writable) TESSERA_RETURN_IF_ERROR(s.index->CatchUp(*s.store, nullptr).status());
         TESSERA_RETURN_IF_ERROR(
-            Audit(ctx, "archive.retention.purged", "batch " + std::to_string(*id),
+            Audit(ctx, "archive.retention.purged", target,
                   std::to_string(r.destroyed) + " destroyed, " + std::to_string(r.kept) + " kept"));
         if (ctx.json) {
-          PrintJson({{"batch", *id}, {"destroyed", r.destroyed}, {"kept", r.kept}});
+          PrintJson({{"batch", id}, {"destroyed", r.destroyed}, {"kept", r.kept}});
         } else {
-          TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch after, s.retention->Batch(*id));
+          TESSERA_ASSIGN_OR_RETURN(archive::DestructionBatch after, s.retention->Batch(id));
           PrintBatch(after);
           std::printf("%llu destroyed, %llu kept\n", static_cast<unsigned long long>(r.destroyed),
                       static_cast<unsigned long long>(r.kept));
         }
         return Status::Ok();
       });
-    });
-  }
 }
 
 }  // namespace tessera::cli

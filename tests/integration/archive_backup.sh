@@ -19,13 +19,7 @@ STORES=(--store "file://$WORK/cloud1" --store "file://$WORK/cloud2" --store "fil
 expect_rc "a 2-of-3 vault" 0 "$TESSERA" vault init "${STORES[@]}" --threshold 2
 
 mkdir -p mail
-{
-  printf 'From: =?big5?B?vkc=?= <cheng@ntbt.gov.tw>\nTo: staff@ntbt.gov.tw\nSubject: '
-  printf '國稅局郵件備份通知' | iconv -f UTF-8 -t BIG5
-  printf '\nDate: Tue, 02 Jan 2024 09:00:00 +0800\nMessage-ID: <big5@ntbt.gov.tw>\n'
-  printf 'Content-Type: text/plain; charset=big5\n\n'
-  printf '請於本週完成郵件備份。\n' | iconv -f UTF-8 -t BIG5
-} > mail/big5.eml
+big5_mail mail/big5.eml
 printf 'From: a@b\nSubject: plain\nMessage-ID: <plain@b>\n\nhello\n' > mail/plain.eml
 expect_rc "import" 0 A import mail
 expect_rc "a retention rule" 0 A retention rule add --sender '*@ntbt.gov.tw' --class 10

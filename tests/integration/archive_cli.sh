@@ -19,14 +19,7 @@ json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$1
 # --- mail to import: a Big5 message (raw 8-bit, as old Outlook sent it), an mbox, a
 # Maildir, an .eml, an empty .eml and a file that is not mail.
 mkdir -p mail/Maildir/cur mail/Maildir/new mail/Maildir/tmp mail/eml
-{
-  printf 'From: =?big5?B?vkc=?= <cheng@ntbt.gov.tw>\nTo: staff@ntbt.gov.tw\n'
-  printf 'Subject: '
-  printf '國稅局郵件備份通知' | iconv -f UTF-8 -t BIG5
-  printf '\nDate: Tue, 02 Jan 2024 09:00:00 +0800\nMessage-ID: <big5@ntbt.gov.tw>\n'
-  printf 'Content-Type: text/plain; charset=x-big5\n\n'
-  printf '請於本週完成郵件備份。\n' | iconv -f UTF-8 -t BIG5
-} > mail/eml/big5.eml
+big5_mail mail/eml/big5.eml
 printf 'From: a@b\nSubject: plain\n\nhello\n' > mail/Maildir/new/1.host
 printf 'From: a@b\nSubject: seen\n\nhello again\n' > mail/Maildir/cur/2.host:2,S
 : > mail/eml/empty.eml

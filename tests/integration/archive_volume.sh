@@ -29,14 +29,7 @@ trap 'stop_serve; chmod -R u+rwx "$WORK" 2>/dev/null || true; rm -rf "$WORK"' EX
 
 # --- mail: a Big5 message (raw 8-bit), messages in and out of 2024, three large ones
 mkdir -p mail
-{
-  printf 'From: =?big5?B?vkc=?= <cheng@ntbt.gov.tw>\nTo: staff@ntbt.gov.tw\n'
-  printf 'Subject: '
-  printf '國稅局郵件備份通知' | iconv -f UTF-8 -t BIG5
-  printf '\nDate: Tue, 02 Jan 2024 09:00:00 +0800\nMessage-ID: <big5@ntbt.gov.tw>\n'
-  printf 'Content-Type: text/plain; charset=x-big5\n\n'
-  printf '請於本週完成郵件備份。\n' | iconv -f UTF-8 -t BIG5
-} > mail/big5.eml
+big5_mail mail/big5.eml
 printf 'From: a@b\nSubject: old\nDate: Fri, 15 Dec 2023 10:00:00 +0000\n\nlast year\n' > mail/old.eml
 printf 'From: a@b\nSubject: next\nDate: Thu, 02 Jan 2025 10:00:00 +0000\n\nnext year\n' > mail/next.eml
 for i in 1 2 3; do

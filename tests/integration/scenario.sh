@@ -71,3 +71,17 @@ finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
+
+# big5_mail FILE: the Big5 message the archive scenarios share — a raw 8-bit Big5 subject
+# and body, as old Outlook sent them, from 鄭 (an encoded-word name), dated 2024-01-02,
+# Message-ID <big5@ntbt.gov.tw>.
+big5_mail() {
+  {
+    printf 'From: =?big5?B?vkc=?= <cheng@ntbt.gov.tw>\nTo: staff@ntbt.gov.tw\n'
+    printf 'Subject: '
+    printf '國稅局郵件備份通知' | iconv -f UTF-8 -t BIG5
+    printf '\nDate: Tue, 02 Jan 2024 09:00:00 +0800\nMessage-ID: <big5@ntbt.gov.tw>\n'
+    printf 'Content-Type: text/plain; charset=x-big5\n\n'
+    printf '請於本週完成郵件備份。\n' | iconv -f UTF-8 -t BIG5
+  } > "$1"
+}
