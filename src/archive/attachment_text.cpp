@@ -25,12 +25,6 @@ extern char** environ;
 namespace tessera::archive {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -38,8 +32,8 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 enum class Kind { kNone, kPdf, kOfficeZip, kHtml, kText };
 
 Kind KindOf(const MailAttachment& a) {
-  const std::string type = Lower(a.content_type);
-  const std::string name = Lower(a.filename);
+  const std::string type = AsciiLower(a.content_type);
+  const std::string name = AsciiLower(a.filename);
   auto ext = [&](std::initializer_list<const char*> list) {
     return std::any_of(list.begin(), list.end(), [&](const char* e) { return EndsWith(name, e); });
   };
@@ -179,7 +173,7 @@ std::string MarkupText(std::string_view markup) {
       std::string_view name = tag.substr(0, stop);
       if (size_t colon = name.find(':'); colon != std::string_view::npos)
         name.remove_prefix(colon + 1);
-      const std::string lname = Lower(name);
+      const std::string lname = AsciiLower(name);
       const bool self_closing = !tag.empty() && tag.back() == '/';
       // Words in one paragraph are often split over several runs (<w:t>國稅</w:t><w:t>局</w:t>):
       // only the end of a block separates text.
@@ -193,7 +187,7 @@ std::string MarkupText(std::string_view markup) {
         out += lname == "s" || lname == "tab" ? ' ' : '\n';
       // Skip the content of <script> and <style>.
       if (!closing && (lname == "script" || lname == "style")) {
-        size_t close = Lower(markup.substr(end)).find("</" + lname);
+        size_t close = AsciiLower(markup.substr(end)).find("</" + lname);
         i = close == std::string::npos ? markup.size() : end + close;
         continue;
       }

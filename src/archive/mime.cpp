@@ -197,9 +197,7 @@ std::string AddressKey(const std::string& address) {
   const size_t close = address.rfind('>');
   if (open != std::string::npos && close != std::string::npos && close > open)
     email = address.substr(open + 1, close - open - 1);
-  for (char& c : email)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return email;
+  return AsciiLower(email);
 }
 
 }  // namespace tessera::archive

@@ -83,22 +83,6 @@ std::string IdsText(const std::vector<int64_t>& ids) {
   return out;
 }
 
-Result<std::vector<int64_t>> ParseIds(const std::string& text) {
-  std::vector<int64_t> ids;
-  size_t at = 0;
-  while (at <= text.size()) {
-    const size_t comma = std::min(text.find(',', at), text.size());
-    const std::string part = text.substr(at, comma - at);
-    char* end = nullptr;
-    const long long id = std::strtoll(part.c_str(), &end, 10);
-    if (part.empty() || *end != '\0' || id <= 0)
-      return Status::InvalidArgument("'" + part + "' is not a message id");
-    ids.push_back(id);
-    at = comma + 1;
-  }
-  return ids;
-}
-
 Status CheckCriterion(const Criterion& c) {
   if (c.kind == "messages") {
     if (c.message_ids.empty()) return Status::InvalidArgument("a hold by messages needs their ids");
@@ -116,7 +100,7 @@ Criterion ReadCriterion(const std::string& kind, const std::string& pattern) {
   Criterion c;
   c.kind = kind;
   if (kind == "messages") {
-    auto ids = ParseIds(pattern);
+    auto ids = ParseMessageIds(pattern);
     if (ids.ok()) c.message_ids = *ids;
   } else {
     c.pattern = pattern;
@@ -129,6 +113,22 @@ std::string StoredPattern(const Criterion& c) {
 }
 
 }  // namespace
+
+Result<std::vector<int64_t>> ParseMessageIds(const std::string& text) {
+  std::vector<int64_t> ids;
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const std::string part = text.substr(at, comma - at);
+    char* end = nullptr;
+    const long long id = std::strtoll(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || id <= 0)
+      return Status::InvalidArgument("'" + part + "' is not a message id");
+    ids.push_back(id);
+    at = comma + 1;
+  }
+  return ids;
+}
 
 Result<int> ParseRetentionClass(std::string_view text) {
   std::string t(text);

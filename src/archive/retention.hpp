@@ -42,6 +42,8 @@ constexpr int kPermanent = 0;
 // "permanent", "永久", or one of 30 25 20 15 10 5 3 1 (with or without "y"/"年").
 Result<int> ParseRetentionClass(std::string_view text);
 std::string RetentionClassName(int years);  // "permanent", "10 years"
+// "12,15,40" to message ids; InvalidArgument naming the part that is not one.
+Result<std::vector<int64_t>> ParseMessageIds(const std::string& text);
 
 // What a rule or a hold applies to. Exactly one of these kinds:
 //   sender     glob over the sender's address (From and envelope sender), e.g. *@ntbt.gov.tw

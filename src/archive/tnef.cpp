@@ -8,6 +8,7 @@
 #include "archive/attachment_text.hpp"
 #include "archive/charset.hpp"
 #include "base/files.hpp"
+#include "base/utf8.hpp"
 
 namespace tessera::archive {
 
@@ -16,12 +17,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kMaxUnpacked = uint64_t{256} << 20;
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // A private directory, removed with what is in it.
 class ScratchDir {
@@ -43,9 +38,9 @@ class ScratchDir {
 }  // namespace
 
 bool IsTnef(const MailAttachment& a) {
-  const std::string type = Lower(a.content_type);
+  const std::string type = AsciiLower(a.content_type);
   return type == "application/ms-tnef" || type == "application/vnd.ms-tnef" ||
-         Lower(a.filename) == "winmail.dat";
+         AsciiLower(a.filename) == "winmail.dat";
 }
 
 Result<std::vector<MailAttachment>> UnpackTnef(ByteView tnef) {

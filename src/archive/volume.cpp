@@ -19,8 +19,8 @@
 #include "archive/importer.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
-#include "base/version.hpp"
 #include "base/json_fields.hpp"
+#include "base/version.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/random.hpp"
 

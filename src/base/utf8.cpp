@@ -85,4 +85,11 @@ void AppendUtf8(std::string& out, uint32_t cp) {
   }
 }
 
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 }  // namespace tessera

@@ -20,6 +20,10 @@ bool IsValidUtf8(std::string_view s);
 // not characters, append nothing.
 void AppendUtf8(std::string& out, uint32_t code_point);
 
+// `s` with A–Z made a–z and every other byte as it is (addresses, MIME types, file
+// extensions: ASCII by definition, or compared as if they were).
+std::string AsciiLower(std::string_view s);
+
 // `s` with every byte that is not part of a well-formed sequence replaced by U+FFFD: a
 // readable stand-in for showing a name, never a way to get the name back.
 std::string ToValidUtf8(std::string_view s);

@@ -79,15 +79,7 @@ struct CriterionOptions {
     add("query", query);
     if (!messages.empty()) {
       archive::Criterion c{"messages", "", {}};
-      for (size_t at = 0; at <= messages.size();) {
-        const size_t comma = std::min(messages.find(',', at), messages.size());
-        try {
-          c.message_ids.push_back(std::stoll(messages.substr(at, comma - at)));
-        } catch (const std::exception&) {
-          return Status::InvalidArgument("--messages takes message ids separated by commas");
-        }
-        at = comma + 1;
-      }
+      TESSERA_ASSIGN_OR_RETURN(c.message_ids, archive::ParseMessageIds(messages));
       given.push_back(c);
     }
     if (given.size() != 1)

@@ -15,8 +15,8 @@
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
-#include "base/version.hpp"
 #include "base/json_fields.hpp"
+#include "base/version.hpp"
 #include "crypto/random.hpp"
 #include "vault/keyring.hpp"
 #include "vault/lock.hpp"
