@@ -14,6 +14,10 @@ PACKAGES=(
   poppler-utils poppler-data libpoppler-cpp-dev
   # winmail.dat (TNEF) attachments, unpacked in a separate process
   tnef
+  # 公文 exchange: DTD validation, malware scanning (ClamAV, test files for its tests)
+  libxml2-dev libclamav-dev clamav clamav-testfiles
+  # a real syslog collector (TLS) for the SOC shipping tests; network namespaces
+  rsyslog rsyslog-gnutls iproute2
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl time bc python3
   # libFuzzer for tests/fuzz (clang's runtime)

@@ -54,6 +54,8 @@ void Run(Context& ctx, const std::function<Status()>& fn);
 void AddVaultCommands(CLI::App& app, Context& ctx);
 void AddArchiveCommands(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
+void AddExchangeCommands(CLI::App& app, Context& ctx);  // 公文 exchange
+void AddPkiCommands(CLI::App& app, Context& ctx);       // a test CA and certificates
 void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
 void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
 void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx);
@@ -82,5 +84,8 @@ std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store,
 void AddVaultCheckCommands(CLI::App& vault, Context& ctx);  // verify, repair, replace-store
 void AddVaultPruneCommands(CLI::App& vault, Context& ctx);  // forget
 void AddVaultDrillCommands(CLI::App& vault, Context& ctx);  // drill, drills
+// The parts of `exchange` kept in their own files.
+void AddExchangeDocumentCommands(CLI::App& exchange, Context& ctx);  // validate, show
+void AddExchangeRegistryCommands(CLI::App& exchange, Context& ctx);  // registry ...
 
 }  // namespace tessera::cli

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   tessera::cli::AddVaultCommands(app, ctx);
   tessera::cli::AddArchiveCommands(app, ctx);
   tessera::cli::AddServeCommand(app, ctx);
+  tessera::cli::AddExchangeCommands(app, ctx);
+  tessera::cli::AddPkiCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
