@@ -22,6 +22,65 @@ static int HexValue(char c) {
   return -1;
 }
 
+namespace {
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+}  // namespace
+
+std::string Base64Encode(ByteView bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    for (int shift : {18, 12, 6, 0}) out += kBase64Alphabet[(v >> shift) & 63];
+  }
+  const size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    const uint32_t v = (bytes[i] << 16) | (rest == 2 ? bytes[i + 1] << 8 : 0);
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+Result<Bytes> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0)
+    return Status::InvalidArgument("base64 text of a length not a multiple of 4");
+  Bytes out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int j = 0; j < 4; ++j) {
+      const char c = text[i + j];
+      const bool last_group = i + 4 == text.size();
+      if (c == '=' && last_group && j >= 2 && (j == 3 || text[i + 3] == '=')) {
+        v[j] = 0;
+        ++pad;
+        continue;
+      }
+      v[j] = Base64Value(c);
+      if (v[j] < 0 || pad > 0) return Status::InvalidArgument("not base64 text");
+    }
+    const uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    out.push_back(static_cast<uint8_t>(n >> 16));
+    if (pad < 2) out.push_back(static_cast<uint8_t>(n >> 8));
+    if (pad < 1) out.push_back(static_cast<uint8_t>(n));
+  }
+  return out;
+}
+
 Result<Bytes> HexDecode(std::string_view hex) {
   if (hex.size() % 2 != 0) return Status::InvalidArgument("hex string has an odd length");
   Bytes out(hex.size() / 2);

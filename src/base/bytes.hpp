@@ -28,6 +28,10 @@ inline Bytes ToBytes(std::string_view s) {
 std::string HexEncode(ByteView bytes);
 Result<Bytes> HexDecode(std::string_view hex);
 
+// Standard base64 (RFC 4648, with padding); InvalidArgument on anything else.
+std::string Base64Encode(ByteView bytes);
+Result<Bytes> Base64Decode(std::string_view text);
+
 // Little-endian fixed-width integers, for binary formats.
 void PutU16(Bytes& out, uint16_t v);
 void PutU32(Bytes& out, uint32_t v);

@@ -41,6 +41,16 @@ Status SyncDirectory(const fs::path& dir) {
   return Status::Ok();
 }
 
+Status SyncFile(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("cannot open " + path.string(), errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::FromErrno("cannot sync " + path.string(), err);
+  return Status::Ok();
+}
+
 namespace {
 
 constexpr size_t kDirectBuffer = 1 << 20;

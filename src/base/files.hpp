@@ -47,6 +47,8 @@ Result<std::string> ReadTextFile(const std::filesystem::path& path);
 // Creates the directory and its parents (like mkdir -p) with `mode` for new ones.
 Status MakeDirs(const std::filesystem::path& path, unsigned mode = 0755);
 
+// fsyncs one file written by other means (a stream), so its data survives a crash.
+Status SyncFile(const std::filesystem::path& path);
 // fsyncs a directory so that a rename or create inside it survives a crash.
 Status SyncDirectory(const std::filesystem::path& dir);
 

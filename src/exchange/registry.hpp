@@ -26,7 +26,7 @@
 namespace tessera::exchange {
 
 struct Policy {
-  int64_t max_clock_skew_seconds = 30;            // hosts refuse to sign beyond it
+  int64_t max_clock_skew_seconds = 30;               // hosts refuse to sign beyond it
   uint64_t max_message_bytes = uint64_t{256} << 20;  // an envelope, all attachments in
   std::vector<int> certificate_warning_days = {60, 30, 7};
   int64_t delivery_expiry_seconds = 7 * 86400;  // undelivered → "expired" receipt
@@ -62,8 +62,8 @@ struct Agency {
 };
 
 struct Center {
-  std::string id;   // "center-north"
-  std::string url;  // "https://203.0.113.1:7443"
+  std::string id;                         // "center-north"
+  std::string url;                        // "https://203.0.113.1:7443"
   std::vector<std::string> addresses;     // its fixed source addresses (for forwarding)
   std::vector<std::string> certificates;  // PEM TLS certificates
 };
@@ -85,8 +85,8 @@ struct Registry {
   int64_t issued_at = 0;
   int64_t expires_at = 0;
   Policy policy;
-  std::vector<std::string> trust_anchors;          // PEM CA certificates
-  std::vector<std::string> revoked_fingerprints;   // certificate fingerprints
+  std::vector<std::string> trust_anchors;         // PEM CA certificates
+  std::vector<std::string> revoked_fingerprints;  // certificate fingerprints
   std::vector<Center> centers;
   std::vector<Agency> agencies;
   std::vector<AgencyGroup> groups;

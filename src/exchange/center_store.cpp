@@ -1,0 +1,370 @@
+#include "exchange/center_store.hpp"
+
+#include <unistd.h>
+
+#include <set>
+
+#include "base/files.hpp"
+
+namespace tessera::exchange {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS items(
+  seq INTEGER PRIMARY KEY,
+  sender TEXT NOT NULL,
+  id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  header BLOB NOT NULL,
+  payload_sha256 TEXT NOT NULL,
+  payload_size INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  receipt BLOB NOT NULL,
+  payload_removed INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(sender, id));
+CREATE TABLE IF NOT EXISTS deliveries(
+  delivery INTEGER PRIMARY KEY,
+  seq INTEGER NOT NULL REFERENCES items(seq),
+  recipient TEXT NOT NULL,
+  via TEXT NOT NULL,
+  state TEXT NOT NULL,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  queued_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE(seq, recipient));
+CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries(recipient, via, state);
+CREATE INDEX IF NOT EXISTS deliveries_via ON deliveries(via, state);
+CREATE TABLE IF NOT EXISTS suspensions(
+  agency TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  note TEXT NOT NULL,
+  by TEXT NOT NULL,
+  at INTEGER NOT NULL);
+)";
+
+// A delivery is waiting when queued, or leased and the lease ran out.
+constexpr const char* kWaiting =
+    "(d.state = 'queued' OR (d.state = 'leased' AND d.lease_until <= ?))";
+
+}  // namespace
+
+CenterStore::CenterStore(std::unique_ptr<Database> db, fs::path spool)
+    : db_(std::move(db)), spool_(std::move(spool)) {}
+CenterStore::~CenterStore() = default;
+
+Result<std::unique_ptr<CenterStore>> CenterStore::Open(const fs::path& dir) {
+  TESSERA_RETURN_IF_ERROR(MakeDirs(dir / "spool" / "incoming", 0700));
+  TESSERA_ASSIGN_OR_RETURN(auto db, Database::Open(dir / "center.db"));
+  TESSERA_RETURN_IF_ERROR(db->Exec(kSchema));
+  // Payloads half received when the center stopped are of no use: the sender resends.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir / "spool" / "incoming", ec))
+    fs::remove(e.path(), ec);
+  return std::unique_ptr<CenterStore>(new CenterStore(std::move(db), dir / "spool"));
+}
+
+fs::path CenterStore::IncomingPath() {
+  return spool_ / "incoming" /
+         (std::to_string(::getpid()) + "-" + std::to_string(++incoming_counter_) + ".part");
+}
+
+Result<std::optional<AcceptedItem>> CenterStore::FindExisting(const std::string& sender,
+                                                              const std::string& id,
+                                                              const std::string& payload_sha256) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare("SELECT seq, payload_sha256, receipt FROM items WHERE sender = ? AND id = ?"));
+  q.Bind(1, sender).Bind(2, id);
+  TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<AcceptedItem>();
+  if (q.Text(1) != payload_sha256)
+    return Status::AlreadyExists("item " + id + " from " + sender +
+                                 " was accepted before with different content: send a new "
+                                 "document under a new id");
+  return std::optional<AcceptedItem>(AcceptedItem{q.Int(0), true, q.Blob(2)});
+}
+
+Result<AcceptedItem> CenterStore::Accept(const SealedHeader& sealed, const fs::path& payload,
+                                         const std::vector<Route>& routes,
+                                         const std::function<Result<Bytes>()>& make_receipt) {
+  const RoutingHeader& h = sealed.header;
+  TESSERA_ASSIGN_OR_RETURN(auto existing, FindExisting(h.from, h.id, h.payload_sha256));
+  if (existing) {
+    std::error_code ec;
+    fs::remove(payload, ec);
+    return *existing;
+  }
+  const std::string prefix = h.payload_sha256.substr(0, 2);
+  TESSERA_RETURN_IF_ERROR(MakeDirs(spool_ / prefix, 0700));
+  const fs::path final_path = spool_ / prefix / (h.payload_sha256 + "-" + h.id);
+  TESSERA_RETURN_IF_ERROR(SyncFile(payload));
+  std::error_code ec;
+  fs::rename(payload, final_path, ec);
+  if (ec) return Status::IOError("cannot move a payload into the spool: " + ec.message());
+  TESSERA_RETURN_IF_ERROR(SyncDirectory(spool_ / prefix));
+  TESSERA_ASSIGN_OR_RETURN(Bytes receipt, make_receipt());
+
+  TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement insert,
+      db_->Prepare(
+          "INSERT INTO items(sender, id, kind, header, payload_sha256, payload_size, "
+          "path, accepted_at, receipt) VALUES(?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), ?)"));
+  insert.Bind(1, h.from)
+      .Bind(2, h.id)
+      .Bind(3, ItemKindName(h.kind))
+      .BindBlob(4, sealed.der)
+      .Bind(5, h.payload_sha256)
+      .Bind(6, static_cast<int64_t>(h.payload_size))
+      .Bind(7, final_path.string())
+      .BindBlob(8, receipt);
+  TESSERA_RETURN_IF_ERROR(insert.Run());
+  const int64_t seq = db_->LastInsertId();
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement route,
+      db_->Prepare("INSERT INTO deliveries(seq, recipient, via, state, queued_at, updated_at) "
+                   "VALUES(?, ?, ?, 'queued', strftime('%s','now'), strftime('%s','now'))"));
+  for (const Route& r : routes) {
+    route.Bind(1, seq).Bind(2, r.recipient).Bind(3, r.via);
+    TESSERA_RETURN_IF_ERROR(route.Run());
+  }
+  TESSERA_RETURN_IF_ERROR(tx.Commit());
+  return AcceptedItem{seq, false, std::move(receipt)};
+}
+
+Result<std::optional<LeasedItem>> CenterStore::Lease(const std::string& agency, int64_t now,
+                                                     int64_t lease_seconds) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare(std::string("SELECT d.delivery, d.seq, i.header, i.path, i.payload_size "
+                               "FROM deliveries d JOIN items i ON i.seq = d.seq "
+                               "WHERE d.recipient = ? AND d.via = '' AND ") +
+                   kWaiting + " ORDER BY d.delivery LIMIT 1"));
+  q.Bind(1, agency).Bind(2, now);
+  TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<LeasedItem>();
+  LeasedItem item{q.Int(0), q.Int(1), q.Blob(2), q.Text(3), static_cast<uint64_t>(q.Int(4)),
+                  {agency}};
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement lease,
+      db_->Prepare(
+          "UPDATE deliveries SET state = 'leased', lease_until = ?, attempts = attempts + 1, "
+          "updated_at = ? WHERE delivery = ?"));
+  lease.Bind(1, now + lease_seconds).Bind(2, now).Bind(3, item.delivery);
+  TESSERA_RETURN_IF_ERROR(lease.Run());
+  return std::optional<LeasedItem>(std::move(item));
+}
+
+namespace {
+
+// Removes an item's payload from the spool once no delivery still needs it.
+Status RemovePayloadIfDone(Database& db, int64_t seq) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db.Prepare(
+          "SELECT count(*) FROM deliveries WHERE seq = ? AND state IN ('queued', 'leased')"));
+  q.Bind(1, seq);
+  TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row || q.Int(0) > 0) return Status::Ok();
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement p, db.Prepare("SELECT path FROM items WHERE seq = ? AND payload_removed = 0"));
+  p.Bind(1, seq);
+  TESSERA_ASSIGN_OR_RETURN(bool has, p.Step());
+  if (!has) return Status::Ok();
+  const std::string path = p.Text(0);
+  TESSERA_ASSIGN_OR_RETURN(Statement mark,
+                           db.Prepare("UPDATE items SET payload_removed = 1 WHERE seq = ?"));
+  mark.Bind(1, seq);
+  TESSERA_RETURN_IF_ERROR(mark.Run());
+  std::error_code ec;
+  fs::remove(path, ec);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CenterStore::Acknowledge(const std::string& agency, int64_t delivery, int64_t now) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare(
+          "SELECT seq, state FROM deliveries WHERE delivery = ? AND recipient = ? AND via = ''"));
+  q.Bind(1, delivery).Bind(2, agency);
+  TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row)
+    return Status::NotFound("delivery " + std::to_string(delivery) + " is not one to " + agency);
+  const int64_t seq = q.Int(0);
+  if (q.Text(1) == "delivered") return Status::Ok();  // an acknowledgement repeated
+  TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement u,
+      db_->Prepare("UPDATE deliveries SET state = 'delivered', updated_at = ? WHERE delivery = ?"));
+  u.Bind(1, now).Bind(2, delivery);
+  TESSERA_RETURN_IF_ERROR(u.Run());
+  TESSERA_RETURN_IF_ERROR(RemovePayloadIfDone(*db_, seq));
+  return tx.Commit();
+}
+
+Result<std::optional<LeasedItem>> CenterStore::LeaseForPeer(const std::string& center, int64_t now,
+                                                            int64_t lease_seconds) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare(std::string("SELECT d.seq, i.header, i.path, i.payload_size FROM deliveries d "
+                               "JOIN items i ON i.seq = d.seq WHERE d.via = ? AND ") +
+                   kWaiting + " ORDER BY d.delivery LIMIT 1"));
+  q.Bind(1, center).Bind(2, now);
+  TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<LeasedItem>();
+  LeasedItem item{0, q.Int(0), q.Blob(1), q.Text(2), static_cast<uint64_t>(q.Int(3)), {}};
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement r,
+      db_->Prepare("SELECT recipient FROM deliveries WHERE seq = ? AND via = ? ORDER BY delivery"));
+  r.Bind(1, item.seq).Bind(2, center);
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool more, r.Step());
+    if (!more) break;
+    item.recipients.push_back(r.Text(0));
+  }
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement lease,
+      db_->Prepare(
+          "UPDATE deliveries SET state = 'leased', lease_until = ?, attempts = attempts + 1, "
+          "updated_at = ? WHERE seq = ? AND via = ? AND state IN ('queued', 'leased')"));
+  lease.Bind(1, now + lease_seconds).Bind(2, now).Bind(3, item.seq).Bind(4, center);
+  TESSERA_RETURN_IF_ERROR(lease.Run());
+  return std::optional<LeasedItem>(std::move(item));
+}
+
+Status CenterStore::MarkForwarded(const std::string& center, int64_t seq, int64_t now) {
+  TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement u, db_->Prepare("UPDATE deliveries SET state = 'forwarded', updated_at = ? "
+                                "WHERE seq = ? AND via = ? AND state IN ('queued', 'leased')"));
+  u.Bind(1, now).Bind(2, seq).Bind(3, center);
+  TESSERA_RETURN_IF_ERROR(u.Run());
+  TESSERA_RETURN_IF_ERROR(RemovePayloadIfDone(*db_, seq));
+  return tx.Commit();
+}
+
+Result<std::vector<std::string>> CenterStore::PeersWithWork(int64_t now) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare(std::string("SELECT DISTINCT d.via FROM deliveries d WHERE d.via != '' AND ") +
+                   kWaiting));
+  q.Bind(1, now);
+  std::vector<std::string> out;
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back(q.Text(0));
+  }
+  return out;
+}
+
+Result<std::vector<ExpiredItem>> CenterStore::Expire(
+    int64_t now, int64_t max_age_seconds, const std::function<bool(const std::string&)>& held) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare(
+          "SELECT d.delivery, d.seq, d.recipient, i.sender, i.id, i.payload_sha256, i.kind "
+          "FROM deliveries d JOIN items i ON i.seq = d.seq "
+          "WHERE d.state IN ('queued', 'leased') AND d.queued_at <= ?"));
+  q.Bind(1, now - max_age_seconds);
+  std::vector<ExpiredItem> out;
+  std::vector<std::pair<int64_t, int64_t>> rows;  // delivery, seq
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    if (held(q.Text(2))) continue;
+    rows.emplace_back(q.Int(0), q.Int(1));
+    // A receipt that cannot be delivered is dropped, not answered with another receipt.
+    if (q.Text(6) == "document") out.push_back({q.Text(3), q.Text(4), q.Text(2), q.Text(5)});
+  }
+  if (rows.empty()) return out;
+  TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement u,
+      db_->Prepare("UPDATE deliveries SET state = 'expired', updated_at = ? WHERE delivery = ?"));
+  std::set<int64_t> seqs;
+  for (auto [delivery, seq] : rows) {
+    u.Bind(1, now).Bind(2, delivery);
+    TESSERA_RETURN_IF_ERROR(u.Run());
+    seqs.insert(seq);
+  }
+  for (int64_t seq : seqs) TESSERA_RETURN_IF_ERROR(RemovePayloadIfDone(*db_, seq));
+  TESSERA_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+Result<std::vector<DeliveryStatus>> CenterStore::StatusOf(const std::string& sender,
+                                                          const std::string& id) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare(
+          "SELECT d.recipient, d.state, d.via, d.updated_at, d.attempts FROM deliveries d "
+          "JOIN items i ON i.seq = d.seq WHERE i.sender = ? AND i.id = ? ORDER BY d.delivery"));
+  q.Bind(1, sender).Bind(2, id);
+  std::vector<DeliveryStatus> out;
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Int(3), static_cast<int>(q.Int(4))});
+  }
+  if (out.empty()) return Status::NotFound("this center has no item " + id + " from " + sender);
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> CenterStore::Counts() {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare("SELECT state, count(*) FROM deliveries GROUP BY state ORDER BY state"));
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.emplace_back(q.Text(0), q.Int(1));
+  }
+  return out;
+}
+
+Status CenterStore::Suspend(const std::string& agency, const Suspension& s) {
+  TESSERA_ASSIGN_OR_RETURN(Statement q,
+                           db_->Prepare("INSERT OR REPLACE INTO suspensions(agency, reason, note, "
+                                        "by, at) VALUES(?, ?, ?, ?, ?)"));
+  q.Bind(1, agency).Bind(2, s.reason).Bind(3, s.note).Bind(4, s.by).Bind(5, s.at);
+  return q.Run();
+}
+
+Status CenterStore::Resume(const std::string& agency) {
+  TESSERA_ASSIGN_OR_RETURN(Statement q, db_->Prepare("DELETE FROM suspensions WHERE agency = ?"));
+  q.Bind(1, agency);
+  TESSERA_RETURN_IF_ERROR(q.Run());
+  if (db_->Changes() == 0) return Status::NotFound(agency + " is not suspended at this center");
+  return Status::Ok();
+}
+
+Result<std::optional<Suspension>> CenterStore::LocalSuspension(const std::string& agency) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q, db_->Prepare("SELECT reason, note, by, at FROM suspensions WHERE agency = ?"));
+  q.Bind(1, agency);
+  TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Suspension>();
+  return std::optional<Suspension>(Suspension{q.Text(0), q.Text(1), q.Text(2), q.Int(3)});
+}
+
+Result<std::vector<std::pair<std::string, Suspension>>> CenterStore::LocalSuspensions() {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare("SELECT agency, reason, note, by, at FROM suspensions ORDER BY agency"));
+  std::vector<std::pair<std::string, Suspension>> out;
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.emplace_back(q.Text(0), Suspension{q.Text(1), q.Text(2), q.Text(3), q.Int(4)});
+  }
+  return out;
+}
+
+}  // namespace tessera::exchange

@@ -1,0 +1,33 @@
+// Who a certificate belongs to, under a registry: the one decision behind accepting a TLS
+// peer, a signed header and a signed receipt. A certificate is trusted when it chains to
+// one of the registry's anchors and is valid now, is not revoked, and is registered to an
+// agency or a center.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.hpp"
+#include "crypto/x509.hpp"
+#include "exchange/registry.hpp"
+
+namespace tessera::exchange {
+
+// The registry's trust anchors, parsed (Corruption naming the bad one).
+Result<std::vector<crypto::Certificate>> TrustAnchors(const Registry& registry);
+
+// PermissionDenied saying why when `cert` is not trusted at `now`.
+Result<Party> IdentifyCertificate(const Registry& registry, const crypto::Certificate& cert,
+                                  int64_t now);
+
+// The name a party signs items with: the agency code, or "center:<id>".
+std::string SignerName(const Party& party);
+
+// The certificates of `agency` usable for encryption at `now` (valid, not revoked);
+// FailedPrecondition when it has none.
+Result<std::vector<crypto::Certificate>> EncryptionCertificates(const Registry& registry,
+                                                                const std::string& agency,
+                                                                int64_t now);
+
+}  // namespace tessera::exchange

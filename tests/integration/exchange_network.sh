@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# A real exchange network on 127.0.0.1, every party a separate process with its own home
+# and certificate from a test CA this script makes: a management center publishing the
+# signed registry, two exchange centers, three agency gateways (each registered at its own
+# loopback address). Checked end to end through the `tessera` program:
+#   - a 函 with two attachments from A to B (same center): accepted receipt, B receives
+#     it byte-identical and valid, A sees B's signed "received" receipt;
+#   - 一文多發: one DI + SW to B and C, C homed at the other center (forwarded);
+#   - a document carrying malware is stopped at the sending gateway;
+#   - a suspended agency can neither send nor receive, its documents are held, and it gets
+#     them after an authorised resume;
+#   - an agency whose certificate has expired, and a gateway connecting from an address
+#     not registered for it, are refused before any request is read;
+#   - a center killed with SIGKILL under load and restarted loses no accepted document,
+#     and the recipient sees each one exactly once.
+# Usage: exchange_network.sh PATH/TO/tessera
+set -euo pipefail
+TESSERA=$(realpath "${1:?usage: exchange_network.sh PATH/TO/tessera}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin exchange-network
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$1)" "$WORK/last.log"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+PIDS=()
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
+}
+trap 'stop_all; rm -rf "$WORK"' EXIT
+
+A=A15060000H  # 臺南市政府
+B=376570000A  # 臺南市政府教育局
+C=379000000A  # 臺南市政府衛生局
+E=A09000000E  # an agency whose certificate has expired
+PM=$(free_port)
+PA=$(free_port)
+PB=$(free_port)
+
+# --- a test CA and every party's certificate
+"$TESSERA" pki init-ca --dir ca --name "Tessera Test GCA" > /dev/null
+issue() { "$TESSERA" pki issue --ca ca "$@" > /dev/null; }
+issue --name management --ip 127.0.0.1 --out certs/management
+issue --name center-a --ip 127.0.0.1 --out certs/center-a
+issue --name center-b --ip 127.0.0.1 --key-type rsa --out certs/center-b
+issue --name "$A 臺南市政府" --ip 127.0.0.11 --out certs/a
+issue --name "$B 臺南市政府教育局" --ip 127.0.0.12 --key-type rsa --out certs/b
+issue --name "$C 臺南市政府衛生局" --ip 127.0.0.13 --out certs/c
+issue --name "$E expired" --ip 127.0.0.14 --days 0 --not-before 2024-01-01 --not-after 2025-01-01 --out certs/e
+ok "test CA and certificates made"
+
+# --- the management center's registry
+export TESSERA_HOME=$WORK/management
+R() { "$TESSERA" exchange registry "$@"; }
+check "registry init" R init --network tainan-test
+check "trust anchor" R anchor add ca/ca.pem
+check "management host" R center add management --url "https://127.0.0.1:$PM" --ip 127.0.0.1 --cert certs/management.pem
+check "center-a" R center add center-a --url "https://127.0.0.1:$PA" --ip 127.0.0.1 --cert certs/center-a.pem
+check "center-b" R center add center-b --url "https://127.0.0.1:$PB" --ip 127.0.0.1 --cert certs/center-b.pem
+check "agency A" R agency add "$A" --name 臺南市政府 --center center-a --cert certs/a.pem --ip 127.0.0.11
+check "agency B" R agency add "$B" --name 臺南市政府教育局 --center center-a --cert certs/b.pem --ip 127.0.0.12
+check "agency C" R agency add "$C" --name 臺南市政府衛生局 --center center-b --cert certs/c.pem --ip 127.0.0.13
+check "agency E" R agency add "$E" --name 過期機關 --center center-a --cert certs/e.pem --ip 127.0.0.14
+check "publish" R publish
+PUB=$(ls "$WORK"/management/exchange/management/management.pub.pem)
+REG=$WORK/management/exchange/management/current.json
+
+for host in center-a center-b a b c e; do
+  TESSERA_HOME=$WORK/$host "$TESSERA" exchange registry install "$REG" --key "$PUB" > /dev/null
+done
+ok "registry installed on every host"
+
+# --- the servers
+start_center() {  # start_center HOME ID PORT [extra...]
+  local home=$1 id=$2 port=$3
+  shift 3
+  TESSERA_HOME=$WORK/$home "$TESSERA" exchange center run --id "$id" --listen "127.0.0.1:$port" \
+    --cert "certs/$id.pem" --key "certs/$id.key" "$@" > "$WORK/$home.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    grep -q "listening" "$WORK/$home.log" 2> /dev/null && return 0
+    sleep 0.1
+  done
+  cat "$WORK/$home.log"
+  return 1
+}
+check "management center up" start_center management management "$PM" --publish-registry
+check "center-a up" start_center center-a center-a "$PA"
+CENTER_A_PID=${PIDS[-1]}
+check "center-b up" start_center center-b center-b "$PB"
+
+# --- documents
+bash "$ROOT/scripts/make-clamav-test-db.sh" "$WORK/clamav" > /dev/null
+mkdir -p docs
+printf '%%PDF-1.4 說明 (a stand-in for a PDF)\n' > docs/附件一.pdf
+python3 -c "import os; open('docs/report.odt','wb').write(os.urandom(200000))"
+letter() {  # letter FILE TO_NAME TO_CODE SUBJECT [ATTACHMENT DECLS]
+  cat > "$1" << XML
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE 函 SYSTEM "104_2_utf8.dtd" [
+<!ENTITY ATTCH1 SYSTEM "附件一.pdf" NDATA _X>
+<!ENTITY ATTCH2 SYSTEM "report.odt" NDATA _X>
+<!NOTATION _X SYSTEM "">
+]>
+<函>
+<發文機關><全銜>臺南市政府</全銜><機關代碼>$A</機關代碼></發文機關>
+<函類別 代碼="函"/>
+<地址>708201臺南市安平區永華路2段6號</地址>
+<聯絡方式>承辦人：蘇建勳</聯絡方式>
+<聯絡方式>電話：06-2991111轉1182</聯絡方式>
+<受文者><全銜>$2</全銜><機關代碼>$3</機關代碼></受文者>
+<發文日期><年月日>中華民國115年12月3日</年月日></發文日期>
+<發文字號><字>府研智</字><文號><年度>115</年度><流水號>0681935</流水號></文號></發文字號>
+<速別 代碼="普通件"/>
+<附件><文字>防疫期間公文相關系統因應方式說明</文字><附件檔名 附件名="ATTCH1 ATTCH2"/></附件>
+<主旨><文字>$4</文字></主旨>
+<段落 段名="說明："><條列 序號="一、"><文字>依檔管局110年5月27日檔資字第1100022201號函辦理。</文字></條列></段落>
+<正本><全銜>$2</全銜></正本>
+<署名>市長 黃偉哲</署名>
+</函>
+XML
+}
+letter docs/letter.di 臺南市政府教育局 "$B" 函轉有關啟動居家辦公期間進行公文電子交換作業相關事宜
+
+GW() {  # GW HOST CODE IP command...
+  local host=$1 code=$2 ip=$3
+  shift 3
+  TESSERA_HOME=$WORK/$host "$TESSERA" exchange "$@" --agency "$code" --cert "certs/$host.pem" \
+    --key "certs/$host.key" --source-address "$ip" --malware-db "$WORK/clamav"
+}
+GA() { GW a "$A" 127.0.0.11 "$@"; }
+GB() { GW b "$B" 127.0.0.12 "$@"; }
+GC() { GW c "$C" 127.0.0.13 "$@"; }
+
+expect_rc "A sends a 函 with two attachments to B" 0 GA send docs/letter.di --attach docs/附件一.pdf --attach docs/report.odt --json
+ID1=$(json_field '["id"]')
+expect_rc "B receives" 0 GB receive --wait 5 --json
+[ "$(json_field '["documents"]')" = 1 ] && ok "B got one document" || bad "B got $(json_field '["documents"]') documents"
+expect_rc "B's inbox" 0 GB inbox --json
+FILES=$(json_field '[0]["files"]')
+check "the DI arrived byte-identical" cmp docs/letter.di "$FILES/letter.di"
+check "the attachment arrived byte-identical" cmp docs/report.odt "$FILES/report.odt"
+check "the Chinese-named attachment arrived" cmp docs/附件一.pdf "$FILES/附件一.pdf"
+[ "$(json_field '[0]["number"]')" != "" ] && ok "the inbox shows the 發文字號" || bad "no 發文字號 in the inbox"
+expect_rc "A collects receipts" 0 GA receive --wait 5 --json
+expect_rc "A's status of the document" 0 GA status "$ID1" --json
+[ "$(json_field '["recipients"][0]["state"]')" = received ] && ok "B's signed receipt says received" ||
+  bad "B's state is $(json_field '["recipients"][0]["state"]')"
+
+# --- 一文多發: one DI + SW to B (center-a) and C (center-b, forwarded)
+cat > docs/roster.sw << XML
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE 交換表單 SYSTEM "104_roster_utf8.dtd">
+<交換表單>
+<全銜>臺南市政府教育局</全銜><機關代碼>$B</機關代碼>
+<全銜>臺南市政府衛生局</全銜><機關代碼>$C</機關代碼>
+</交換表單>
+XML
+sed -e 's|<!NOTATION _X SYSTEM "">|<!NOTATION _X SYSTEM "">\n<!ENTITY 表單 SYSTEM "roster.sw" NDATA DI>\n<!NOTATION DI SYSTEM "">|' \
+  -e "s|<受文者>.*</受文者>|<受文者><交換表 交換表單=\"表單\">如正副本行文單位</交換表></受文者>|" docs/letter.di > docs/multi.di
+expect_rc "A sends one DI + SW to B and C" 0 GA send docs/multi.di --sw docs/roster.sw --attach docs/附件一.pdf --attach docs/report.odt --json
+ID2=$(json_field '["id"]')
+expect_rc "B receives its copy" 0 GB receive --wait 5 --json
+[ "$(json_field '["documents"]')" = 1 ] && ok "B got the 一文多發 copy" || bad "B got $(json_field '["documents"]')"
+expect_rc "C receives its copy through center-b" 0 GC receive --wait 10 --json
+[ "$(json_field '["documents"]')" = 1 ] && ok "C got the forwarded copy" || bad "C got $(json_field '["documents"]')"
+expect_rc "A collects both receipts" 0 GA receive --wait 10 --max 2 --json
+expect_rc "status of the 一文多發" 0 GA status "$ID2" --json
+states=$(python3 -c "import json; print(' '.join(r['recipient']+'='+r['state'] for r in json.load(open('$WORK/last.log'))['recipients']))")
+[ "$states" = "$B=received $C=received" ] && ok "both recipients received ($states)" || bad "states: $states"
+
+# --- malware is stopped at the sending gateway
+printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > docs/report.odt.eicar
+mkdir -p bad && cp docs/letter.di bad/letter.di && cp docs/附件一.pdf bad/ && cp docs/report.odt.eicar bad/report.odt
+expect_fail "a document with malware is refused" GA send bad/letter.di --attach bad/附件一.pdf --attach bad/report.odt
+in_log "the sender is told it carries malware" "malware"
+
+# --- suspension (中止服務): held, then restored by an authorised resume
+check "center-a suspends B" env TESSERA_HOME="$WORK/center-a" "$TESSERA" exchange suspend "$B" --reason security-incident --note "level 3 incident"
+expect_rc "A can still send to B (held)" 0 GA send docs/letter.di --attach docs/附件一.pdf --attach docs/report.odt --json
+ID3=$(json_field '["id"]')
+expect_fail "suspended B cannot receive" GB receive --wait 1
+in_log "B is told it is suspended" "suspended"
+check "center-a resumes B" env TESSERA_HOME="$WORK/center-a" "$TESSERA" exchange resume "$B" --note "incident closed"
+expect_rc "B receives the held document after resume" 0 GB receive --wait 5 --json
+[ "$(json_field '["documents"]')" = 1 ] && ok "the held document was delivered" || bad "B got $(json_field '["documents"]')"
+check "center-a suspends A" env TESSERA_HOME="$WORK/center-a" "$TESSERA" exchange suspend "$A" --reason malware
+expect_fail "suspended A cannot send" GA send docs/letter.di --attach docs/附件一.pdf --attach docs/report.odt
+in_log "A is told it is suspended" "suspended"
+check "center-a resumes A" env TESSERA_HOME="$WORK/center-a" "$TESSERA" exchange resume "$A" --note "cleaned"
+
+# --- refused before any request: an expired certificate, a wrong source address
+expect_fail "an expired certificate is refused" GW e "$E" 127.0.0.14 receive --wait 1
+in_log "the refusal names the expiry" "expired"
+expect_fail "a gateway at an unregistered address is refused" GW a "$A" 127.0.0.99 receive --wait 1
+in_log "the refusal names the address" "127.0.0.99"
+check "the refusals are in center-a's audit log" grep -q "connection-refused" <(TESSERA_HOME=$WORK/center-a "$TESSERA" archive audit 2>&1)
+
+# --- SIGKILL a center under load: nothing accepted is lost, nothing is duplicated
+N=20
+(
+  for i in $(seq $N); do GA send docs/letter.di --attach docs/附件一.pdf --attach docs/report.odt > /dev/null 2>&1 || true; done
+) &
+LOAD=$!
+sleep 1.5
+kill -9 "$CENTER_A_PID"
+wait "$CENTER_A_PID" 2> /dev/null || true
+check "center-a restarts under load" start_center center-a center-a "$PA"
+wait "$LOAD" || true
+expect_rc "A resends what was not accepted" 0 GA flush
+expect_rc "A's sent documents" 0 GA receipts --json
+sent=$(python3 -c "import json; print(len(json.load(open('$WORK/last.log'))))")
+expect_rc "B receives everything" 0 GB receive --wait 5 --json
+expect_rc "B's inbox after the crash" 0 GB inbox --json
+got=$(python3 -c "import json; e=json.load(open('$WORK/last.log')); print(len(e), len({(x['sender'],x['id']) for x in e}))")
+# Every document A recorded as sent (the first three tests' and the load's) reached B once.
+to_b=$(TESSERA_HOME=$WORK/a "$TESSERA" exchange receipts --json --agency "$A" --cert certs/a.pem --key certs/a.key --malware-db "$WORK/clamav" |
+  python3 -c "import json,sys; print(sum(1 for d in json.load(sys.stdin) for r in d['recipients'] if r['recipient']=='$B'))")
+[ "$got" = "$to_b $to_b" ] && ok "B holds each of the $to_b documents sent to it exactly once ($sent sent in all)" ||
+  bad "B holds $got (entries, distinct); A sent $to_b to B"
+
+stop_all
+PIDS=()
+finish
