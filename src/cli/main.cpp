@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   tessera::cli::AddServeCommand(app, ctx);
   tessera::cli::AddExchangeCommands(app, ctx);
   tessera::cli::AddPkiCommands(app, ctx);
+  tessera::cli::AddGuardCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,175 @@
+// `tessera guard ...`: the security controls shared by every role. For now the shipping of
+// the audit log to a SOC's syslog collector (RFC 5424 over TLS) and its backlog.
+#include <csignal>
+#include <cstdio>
+
+#include "base/clock.hpp"
+#include "base/log.hpp"
+#include "cli/cli.hpp"
+#include "guard/syslog_shipper.hpp"
+
+namespace tessera::cli {
+namespace {
+
+using nlohmann::json;
+
+struct SyslogOptions {
+  std::string collector, ca, cert, key, server_name, hostname, facility = "local4",
+                                                               sd_id = "tessera@32473";
+  bool once = false;
+  double period = 10;
+  double timeout = 10;
+  size_t batch = 500;
+};
+
+void AddCollectorOptions(CLI::App* cmd, SyslogOptions& o) {
+  cmd->add_option("--collector", o.collector, "The SOC's syslog collector, HOST:PORT (TLS)")
+      ->required();
+  cmd->add_option("--ca", o.ca, "PEM file of the CA that signed the collector's certificate")
+      ->required();
+  cmd->add_option("--cert", o.cert, "Client certificate (PEM) for mutual TLS");
+  cmd->add_option("--key", o.key, "Its private key (PEM)");
+  cmd->add_option("--server-name", o.server_name,
+                  "Name or IP the collector's certificate must carry (default: its HOST)");
+}
+
+Result<std::unique_ptr<guard::SyslogShipper>> OpenShipper(const Context& ctx,
+                                                          const SyslogOptions& o) {
+  guard::SyslogTlsOptions tls;
+  TESSERA_RETURN_IF_ERROR(guard::ParseCollector(o.collector, tls));
+  tls.ca_file = o.ca;
+  tls.cert_file = o.cert;
+  tls.key_file = o.key;
+  tls.server_name = o.server_name;
+  tls.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
+  guard::SyslogFormat format;
+  TESSERA_ASSIGN_OR_RETURN(format.facility, guard::ParseFacility(o.facility));
+  format.sd_id = o.sd_id;
+  format.hostname = o.hostname;
+  return guard::SyslogShipper::Open(ctx.home, std::move(tls), std::move(format));
+}
+
+void PrintReport(const Context& ctx, const guard::SyslogShipper& shipper,
+                 const guard::ShipReport& r) {
+  if (ctx.json) {
+    PrintJson({{"ok", true},
+               {"destination", shipper.destination()},
+               {"sent", r.sent},
+               {"cursor", r.cursor},
+               {"head", r.head},
+               {"backlog", r.head - r.cursor}});
+    return;
+  }
+  std::printf("%llu record(s) shipped to %s; shipped up to seq %lld of %lld\n",
+              static_cast<unsigned long long>(r.sent), shipper.destination().c_str(),
+              static_cast<long long>(r.cursor), static_cast<long long>(r.head));
+}
+
+// Ships every period until SIGINT or SIGTERM.
+Status ShipUntilSignalled(guard::SyslogShipper& shipper, const SyslogOptions& o) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  // Blocked before the shipping thread starts, so that it inherits the mask and the
+  // signal reaches sigwait here.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::fprintf(stderr, "shipping the audit log to %s every %g s; stop with Ctrl-C or SIGTERM\n",
+               shipper.destination().c_str(), o.period);
+  shipper.Start(std::chrono::milliseconds(static_cast<int64_t>(o.period * 1000)));
+  int received = 0;
+  sigwait(&signals, &received);
+  shipper.Stop();
+  return Status::Ok();
+}
+
+void AddSyslogCommands(CLI::App& guard, Context& ctx) {
+  auto* syslog = guard.add_subcommand(
+      "syslog", "Ship the audit log to a SOC's syslog collector (RFC 5424 over TLS)");
+  syslog->require_subcommand(1);
+
+  auto o = std::make_shared<SyslogOptions>();
+  auto* ship = syslog->add_subcommand(
+      "ship",
+      "Send the audit records not yet shipped, oldest first; records wait in the audit log "
+      "while the collector is down");
+  AddCollectorOptions(ship, *o);
+  ship->add_flag("--once", o->once, "Send what is pending and exit (default: keep shipping)");
+  ship->add_option("--period", o->period, "Seconds between rounds when not --once")
+      ->check(CLI::Range(0.1, 86400.0));
+  ship->add_option("--timeout", o->timeout, "Seconds allowed for each network step")
+      ->check(CLI::Range(0.1, 600.0));
+  ship->add_option("--batch", o->batch, "Records per write")->check(CLI::Range(1, 100000));
+  ship->add_option("--facility", o->facility, "Syslog facility: local0..local7, auth, audit, ...");
+  ship->add_option("--sd-id", o->sd_id,
+                   "Structured-data ID of the records: NAME@YOUR-ENTERPRISE-NUMBER");
+  ship->add_option("--hostname", o->hostname, "HOSTNAME of the messages (default: this host's)");
+  ship->callback([&ctx, o] {
+    Run(ctx, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(auto shipper, OpenShipper(ctx, *o));
+      if (!o->once) return ShipUntilSignalled(*shipper, *o);
+      TESSERA_ASSIGN_OR_RETURN(guard::ShipReport r, shipper->ShipOnce(o->batch));
+      PrintReport(ctx, *shipper, r);
+      return Status::Ok();
+    });
+  });
+
+  auto rw = std::make_shared<SyslogOptions>();
+  auto to = std::make_shared<int64_t>(0);
+  auto* rewind = syslog->add_subcommand(
+      "rewind", "Send again the records after --to SEQ (for a collector that lost some)");
+  AddCollectorOptions(rewind, *rw);
+  rewind->add_option("--to", *to, "The last seq the collector holds for sure")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
+  rewind->callback([&ctx, rw, to] {
+    Run(ctx, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(auto shipper, OpenShipper(ctx, *rw));
+      TESSERA_RETURN_IF_ERROR(shipper->Rewind(*to));
+      if (!ctx.json)
+        std::printf("%s: the records after seq %lld will be sent again\n",
+                    shipper->destination().c_str(), static_cast<long long>(*to));
+      else
+        PrintJson({{"ok", true}, {"destination", shipper->destination()}, {"cursor", *to}});
+      return Status::Ok();
+    });
+  });
+
+  auto* status = syslog->add_subcommand(
+      "status", "How far each collector has been sent the audit log, and the backlog");
+  status->callback([&ctx] {
+    Run(ctx, [&]() -> Status {
+      int64_t head = 0;
+      TESSERA_ASSIGN_OR_RETURN(std::vector<guard::ShipperCursor> cursors,
+                               guard::SyslogShipper::Cursors(ctx.home, &head));
+      if (ctx.json) {
+        json list = json::array();
+        for (const auto& c : cursors)
+          list.push_back({{"destination", c.destination},
+                          {"cursor", c.seq},
+                          {"backlog", head - c.seq},
+                          {"updated", c.at ? FormatRfc3339(c.at * 1000000000) : ""}});
+        PrintJson({{"head", head}, {"destinations", list}});
+        return Status::Ok();
+      }
+      std::printf("audit log head: seq %lld\n", static_cast<long long>(head));
+      if (cursors.empty()) std::printf("nothing shipped yet: run `tessera guard syslog ship`\n");
+      for (const auto& c : cursors)
+        std::printf("%s: shipped up to seq %lld, backlog %lld record(s), last shipped %s\n",
+                    c.destination.c_str(), static_cast<long long>(c.seq),
+                    static_cast<long long>(head - c.seq), FormatRfc3339(c.at * 1000000000).c_str());
+      return Status::Ok();
+    });
+  });
+}
+
+}  // namespace
+
+void AddGuardCommands(CLI::App& app, Context& ctx) {
+  auto* guard = app.add_subcommand(
+      "guard", "Security controls shared by every role: audit shipping to a SOC, ...");
+  guard->require_subcommand(1);
+  AddSyslogCommands(*guard, ctx);
+}
+
+}  // namespace tessera::cli

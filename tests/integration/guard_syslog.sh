@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The audit log shipped to a real syslog collector: Debian's rsyslogd receiving RFC 5425
+# (syslog over TLS, gtls driver, mutual TLS) on 127.0.0.1. Every record arrives once with
+# consecutive seq; records written while the collector is down wait in the audit log and
+# arrive, in order and none twice, when it is back; a collector whose certificate does not
+# chain to --ca or does not carry its name is refused, and so is a client without a
+# certificate; the background loop (`ship` without --once) ships as records come.
+# Usage: guard_syslog.sh PATH/TO/tessera
+set -euo pipefail
+TESSERA=$(realpath "${1:?usage: guard_syslog.sh PATH/TO/tessera}")
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin guard-syslog
+command -v rsyslogd >/dev/null || { echo "FAILED: rsyslogd is missing (apt-get install rsyslog rsyslog-gnutls)"; echo "0 passed, 1 failed"; exit 1; }
+
+RSYSLOG_PID=
+SHIPPER_PID=
+stop_rsyslog() {
+  if [ -n "$RSYSLOG_PID" ] && kill -0 "$RSYSLOG_PID" 2>/dev/null; then
+    kill "$RSYSLOG_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$RSYSLOG_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
+  RSYSLOG_PID=
+}
+cleanup() {
+  [ -n "$SHIPPER_PID" ] && kill "$SHIPPER_PID" 2>/dev/null || true
+  stop_rsyslog
+  chmod -R u+rwx "$WORK" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- a test PKI: one CA, the collector's certificate for 127.0.0.1, a client certificate;
+# and a second CA that signed nothing of this collector's.
+mkdir -p pki
+cert() { # cert NAME CA SUBJECT-ALT-NAME
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "pki/$1.key" -subj "/CN=$1" -out "pki/$1.csr" 2>/dev/null
+  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" > "pki/$1.ext"
+  openssl x509 -req -in "pki/$1.csr" -CA "pki/$2.pem" -CAkey "pki/$2.key" -CAcreateserial \
+    -days 2 -extfile "pki/$1.ext" -out "pki/$1.pem" 2>/dev/null
+}
+for ca in ca other-ca; do
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -keyout "pki/$ca.key" -subj "/CN=tessera test $ca" -out "pki/$ca.pem" 2>/dev/null
+done
+cert collector ca "IP:127.0.0.1,DNS:collector.test"
+cert client ca "DNS:tessera.test"
+check "the test PKI verifies" openssl verify -CAfile pki/ca.pem pki/collector.pem pki/client.pem
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p rsyslog
+cat > rsyslog.conf <<CONF
+global(workDirectory="$WORK/rsyslog" maxMessageSize="64k"
+       DefaultNetstreamDriverCAFile="$WORK/pki/ca.pem"
+       DefaultNetstreamDriverCertFile="$WORK/pki/collector.pem"
+       DefaultNetstreamDriverKeyFile="$WORK/pki/collector.key")
+module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1"
+       StreamDriver.AuthMode="x509/certvalid")
+input(type="imtcp" address="127.0.0.1" port="$PORT")
+template(name="soc" type="string"
+         string="%syslogfacility-text%.%syslogseverity-text% %app-name% %msgid% %structured-data% %msg%\n")
+if \$app-name == "tessera" then {
+  action(type="omfile" file="$WORK/collected.log" template="soc")
+  stop
+}
+CONF
+start_rsyslog() {
+  rsyslogd -n -f "$WORK/rsyslog.conf" -i "$WORK/rsyslog/rsyslogd.pid" > "$WORK/rsyslog.out" 2>&1 &
+  RSYSLOG_PID=$!
+  for _ in $(seq 100); do
+    (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "rsyslogd did not listen on $PORT:"; cat "$WORK/rsyslog.out"
+  return 1
+}
+
+T() { "$TESSERA" "$@"; }
+SHIP=(guard syslog ship --collector "127.0.0.1:$PORT" --ca pki/ca.pem --cert pki/client.pem
+      --key pki/client.key --timeout 5)
+search() { for q in "$@"; do T archive search "$q" > /dev/null; done; }
+head_seq() { T guard syslog status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["head"])'; }
+# collected_ok N: the collector holds seq 1..N, each once and in order (waits for rsyslogd
+# to write its file).
+collected_ok() {
+  for _ in $(seq 50); do
+    [ "$(grep -c 'seq="' collected.log 2>/dev/null || true)" -ge "$1" ] && break
+    sleep 0.1
+  done
+  python3 - "$1" collected.log <<'PY'
+import re, sys
+want = int(sys.argv[1])
+seqs, ids = [], []
+for line in open(sys.argv[2], encoding="utf-8"):
+    m = re.search(r'\[tessera@32473 seq="(\d+)" link="([0-9a-f]{64})" actor="[^"]*"\]\[meta sequenceId="(\d+)"\]', line)
+    assert m, "no structured data in: " + line
+    seqs.append(int(m.group(1))); ids.append(int(m.group(3)))
+assert seqs == list(range(1, want + 1)), "seq: %s" % seqs
+assert ids == seqs, "sequenceId: %s" % ids
+PY
+}
+
+check "rsyslogd starts with TLS on 127.0.0.1:$PORT" start_rsyslog
+search 公文 國稅局 '"會議紀錄"'
+N=$(head_seq)
+check "three searches wrote audit records" test "$N" -ge 3
+expect_rc "ship --once" 0 T "${SHIP[@]}" --once
+in_log "says how many" "$N record(s) shipped to 127.0.0.1:$PORT"
+check "the collector has seq 1..$N, each once, with link and sequenceId" collected_ok "$N"
+check "facility local4, APP-NAME tessera, MSGID the action" grep -q '^local4.info tessera archive.search ' collected.log
+check "Chinese text arrives as UTF-8" grep -q '公文' collected.log
+expect_rc "status" 0 T guard syslog status
+in_log "backlog 0" "127.0.0.1:$PORT: shipped up to seq $N, backlog 0 record(s)"
+expect_rc "nothing pending: ship sends nothing" 0 T "${SHIP[@]}" --once
+in_log "zero" "0 record(s) shipped"
+
+# --- the collector goes down: records wait in the audit log
+stop_rsyslog
+search 檔案 郵件 備份
+M=$(head_seq)
+expect_rc "ship while the collector is down fails" 1 T "${SHIP[@]}" --once
+in_log "and says the records wait" "wait in the audit log"
+expect_rc "status" 0 T guard syslog status --json
+check "the backlog is the three new records" python3 -c "import json; d=json.load(open('$WORK/last.log')); c=d['destinations'][0]; assert d['head']==$M and c['cursor']==$N and c['backlog']==$M-$N, d"
+check "rsyslogd restarts" start_rsyslog
+expect_rc "ship again" 0 T "${SHIP[@]}" --once
+in_log "sends the backlog" "$((M - N)) record(s) shipped"
+check "the collector has seq 1..$M: nothing lost, nothing twice" collected_ok "$M"
+
+# --- refusals: nothing is sent, nothing is lost
+search 密件
+expect_rc "a collector whose certificate another CA signed is refused" 1 \
+  T guard syslog ship --collector "127.0.0.1:$PORT" --ca pki/other-ca.pem --cert pki/client.pem --key pki/client.key --once
+in_log "told why" "certificate is refused"
+expect_rc "a certificate without the name asked for is refused" 1 \
+  T "${SHIP[@]}" --server-name soc.example.gov.tw --once
+in_log "told why" "certificate is refused"
+expect_rc "without a client certificate the collector refuses us (mutual TLS)" 1 \
+  T guard syslog ship --collector "127.0.0.1:$PORT" --ca pki/ca.pem --once
+check "nothing was sent meanwhile" collected_ok "$M"
+expect_rc "by its DNS name (--server-name collector.test) it ships" 0 \
+  T "${SHIP[@]}" --server-name collector.test --once
+check "the collector has seq 1..$((M + 1))" collected_ok "$((M + 1))"
+
+# --- the background loop ships as records come, and stops on SIGTERM
+T "${SHIP[@]}" --period 0.3 > shipper.out 2>&1 &
+SHIPPER_PID=$!
+search 一 二
+L=$(head_seq)
+check "the loop ships what is written while it runs" collected_ok "$L"
+kill -TERM "$SHIPPER_PID"
+rc=0; wait "$SHIPPER_PID" || rc=$?
+SHIPPER_PID=
+check "it stops on SIGTERM with exit 0" test "$rc" -eq 0
+check "the audit chain still verifies" T archive audit
+
+stop_rsyslog
+finish
