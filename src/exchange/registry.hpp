@@ -103,15 +103,43 @@ struct Party {
   Kind kind = Kind::kAgency;
   std::string id;  // agency code or center id
 };
+// `fingerprint` as NormalizeFingerprint accepts it. A revoked certificate never matches;
+// a suspended agency still does (callers check Agency::suspension and say why they refuse).
 std::optional<Party> FindByCertificate(const Registry& registry, std::string_view fingerprint);
 
 // Whether `ip` (dotted IPv4 or IPv6 text) is a registered source address of `party`: one
 // of its fixed addresses, a range it was granted, or a VPN range of its agency group.
+// An IPv4-mapped IPv6 address ("::ffff:203.0.113.7") is its IPv4 address. A range in an
+// agency's addresses without `ranges_allowed` grants nothing.
 bool AddressAllowed(const Registry& registry, const Party& party, std::string_view ip);
 
 // Checks what must hold for the registry to be used at all: unique codes and ids, home
 // centers that exist, parseable certificates and addresses, ranges only where allowed.
 Status Validate(const Registry& registry);
+// Every problem Validate finds, one sentence each naming the agency, center or group
+// (empty when there is none): InvalidArgument from Validate lists them all.
+std::vector<std::string> ValidationProblems(const Registry& registry);
+
+// What the registry uses of a registered PEM certificate. InvalidArgument when `pem`
+// holds no certificate.
+struct CertificateSummary {
+  std::string fingerprint;  // SHA-256 of the DER, lower-case hex (crypto/x509.hpp)
+  std::string subject;
+  int64_t not_after = 0;  // Unix seconds
+  std::string key;        // "RSA 2048", "ECDSA P-256", ...
+  Status key_policy;      // crypto::CheckKeyPolicy: OK, or why the key is refused
+};
+Result<CertificateSummary> SummarizeCertificate(std::string_view pem);
+
+// A certificate fingerprint as people copy it ("AB:CD:..." from `openssl x509
+// -fingerprint -sha256`, or lower-case hex) in the registry's form: 64 lower-case hex
+// digits. InvalidArgument otherwise.
+Result<std::string> NormalizeFingerprint(std::string_view text);
+
+// Whether `text` is an IPv4 or IPv6 address ("203.0.113.7"), or a range in CIDR form
+// ("10.8.0.0/24", host bits zero); InvalidArgument saying what is wrong otherwise.
+Status CheckAddress(std::string_view text);
+Status CheckRange(std::string_view text);
 
 nlohmann::json ToJson(const Registry& registry);
 Result<Registry> RegistryFromJson(const nlohmann::json& j);
@@ -123,5 +151,9 @@ std::string SignRegistry(const Registry& registry, const crypto::SigningKey& key
 // one" when `now` is past expires_at (the caller then fails closed).
 Result<Registry> OpenSignedRegistry(std::string_view wire, const crypto::PublicKey& management_key,
                                     int64_t now);
+// The same without the expiry check: what a host needs to compare serials (an expired
+// copy's serial still counts against rollback) and to show an expired copy's contents.
+Result<Registry> VerifySignedRegistry(std::string_view wire,
+                                      const crypto::PublicKey& management_key);
 
 }  // namespace tessera::exchange
