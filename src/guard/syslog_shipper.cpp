@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,8 +95,7 @@ std::string OpenSslReason() {
 // timeout, and a step that overruns closes the socket.
 class TlsConnection {
  public:
-  explicit TlsConnection(const SyslogTlsOptions& o)
-      : options_(o), ctx_(ssl::context::tls_client), stream_(io_, ctx_) {}
+  explicit TlsConnection(const SyslogTlsOptions& o) : options_(o), ctx_(ssl::context::tls_client) {}
 
   Status Connect() {
     const std::string where = options_.host + ":" + std::to_string(options_.port);
@@ -115,8 +115,10 @@ class TlsConnection {
                                           options_.cert_file + " and key (" + ec.message() +
                                           "): give matching PEM files with --cert and --key");
     }
+    // SSL_new copies the context's verify mode and certificate: the stream comes after them.
+    stream_.emplace(io_, ctx_);
     const std::string name = options_.server_name.empty() ? options_.host : options_.server_name;
-    SSL* ssl = stream_.native_handle();
+    SSL* ssl = stream_->native_handle();
     error_code not_ip;
     asio::ip::make_address(name, not_ip);
     if (!not_ip) {
@@ -139,13 +141,15 @@ class TlsConnection {
       return Status::Unavailable("cannot resolve the collector " + options_.host + " (" +
                                  ec.message() + "): check --collector");
     ec = Step([&](auto done) {
-      asio::async_connect(stream_.lowest_layer(), endpoints,
+      asio::async_connect(stream_->lowest_layer(), endpoints,
                           [done](const error_code& e, const tcp::endpoint&) { done(e); });
     });
     if (ec)
       return Status::Unavailable("cannot connect to the collector " + where + " (" + ec.message() +
                                  "); the records wait in the audit log");
-    ec = Step([&](auto done) { stream_.async_handshake(ssl::stream_base::client, done); });
+    const auto handshake_start = std::chrono::steady_clock::now();
+    ec = Step([&](auto done) { stream_->async_handshake(ssl::stream_base::client, done); });
+    const auto handshake_time = std::chrono::steady_clock::now() - handshake_start;
     if (ec) {
       const long verify = SSL_get_verify_result(ssl);
       if (verify != X509_V_OK)
@@ -158,12 +162,12 @@ class TlsConnection {
                                  ec.message() + (detail.empty() ? "" : "; " + detail) +
                                  "); nothing was sent");
     }
-    return Status::Ok();
+    return WaitForRefusal(handshake_time);
   }
 
   Status Write(std::string_view data) {
     const error_code ec = Step([&](auto done) {
-      asio::async_write(stream_, asio::buffer(data.data(), data.size()),
+      asio::async_write(*stream_, asio::buffer(data.data(), data.size()),
                         [done](const error_code& e, size_t) { done(e); });
     });
     if (ec)
@@ -173,14 +177,34 @@ class TlsConnection {
     return Status::Ok();
   }
 
-  // Sends close_notify and waits for the collector to close the connection in answer:
-  // it has then read everything sent before. A reset (it closed with our data unread, as
-  // a collector does that refuses our certificate after a TLS 1.3 handshake) or no answer
-  // within the timeout is Unavailable.
+  // With TLS 1.3 our handshake ends before the collector has judged our certificate; one
+  // that refuses it (rsyslog: "peer did not provide a certificate") then just closes. That
+  // close arrives within a round trip or so: wait that long (at least 100 ms) for it, so as
+  // not to take the collector's close after our data for its answer to our close_notify.
+  Status WaitForRefusal(std::chrono::steady_clock::duration handshake_time) {
+    using std::chrono::milliseconds;
+    const auto window = std::min<milliseconds>(
+        options_.timeout,
+        std::max(milliseconds(100), std::chrono::duration_cast<milliseconds>(handshake_time * 3)));
+    struct pollfd p {};
+    p.fd = stream_->lowest_layer().native_handle();
+    p.events = POLLRDHUP;
+    const int n = ::poll(&p, 1, static_cast<int>(window.count()));
+    if (n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+      return Status::Unavailable("the collector " + options_.host + ":" +
+                                 std::to_string(options_.port) +
+                                 " closed the connection after the TLS handshake: it refuses "
+                                 "us; see its log (a client certificate it accepts: --cert, "
+                                 "--key); nothing was sent");
+    return Status::Ok();
+  }
+
+  // Sends close_notify and waits for the collector to close the connection in answer (see
+  // the header); a reset or no answer within the timeout is Unavailable.
   Status Close() {
-    const error_code ec = Step([&](auto done) { stream_.async_shutdown(done); });
+    const error_code ec = Step([&](auto done) { stream_->async_shutdown(done); });
     error_code ignored;
-    stream_.lowest_layer().close(ignored);
+    stream_->lowest_layer().close(ignored);
     if (!ec || ec == asio::error::eof || ec == ssl::error::stream_truncated) return Status::Ok();
     const std::string detail = OpenSslReason();
     return Status::Unavailable("the collector " + options_.host + ":" +
@@ -200,7 +224,7 @@ class TlsConnection {
     io_.run_for(options_.timeout);
     if (!result) {
       error_code ignored;
-      stream_.lowest_layer().close(ignored);
+      stream_->lowest_layer().close(ignored);
       io_.restart();
       io_.run();  // lets the cancelled step finish
       return asio::error::timed_out;
@@ -211,7 +235,7 @@ class TlsConnection {
   const SyslogTlsOptions& options_;
   asio::io_context io_;
   ssl::context ctx_;
-  ssl::stream<tcp::socket> stream_;
+  std::optional<ssl::stream<tcp::socket>> stream_;  // made by Connect
 };
 
 Result<std::vector<ShippedRecord>> ReadAfter(Database& db, int64_t seq, size_t limit) {

@@ -14,15 +14,17 @@
 // against the audit log.
 //
 // What "delivered" means: syslog over TLS has no application acknowledgement. The shipper
-// sends a batch, then closes the connection with a TLS close_notify and waits for the
-// collector to close in answer. A TLS receiver meets close_notify only after every byte
-// before it, so a clean close shows the collector read the whole batch; only then does the
-// cursor move past it. A batch written but not so confirmed (the collector reset the
-// connection, e.g. refusing our client certificate after a TLS 1.3 handshake, or did not
-// answer in time) is sent again next time: the SOC may see a seq twice, never a seq
-// missing for that reason. What the shipper cannot know: a collector that read the batch
-// and failed before storing it loses those records; the SOC sees a gap in seq, and
-// Rewind() sends them again from the audit log.
+// sends a batch on a connection of its own, then a TLS close_notify, and waits for the
+// collector to close the connection in answer (rsyslog closes without a close_notify of
+// its own). A clean close after our data shows the collector read it; only then does the
+// cursor move past the batch. A batch not so confirmed (a reset or broken pipe: the
+// collector closed with our data unread, e.g. refusing our client certificate, which with
+// TLS 1.3 happens after our side of the handshake is done; or no answer within the
+// timeout) is sent again next time: the SOC may see a seq twice, never one missing for
+// that reason. A collector that closes right after the handshake is caught before any data
+// is sent (the shipper waits a few round trips, at least 100 ms, for such a close). What
+// the shipper cannot know: a collector that read a batch and failed before storing it
+// loses those records; the SOC sees a gap in seq, and Rewind() sends them again.
 #pragma once
 
 #include <atomic>
