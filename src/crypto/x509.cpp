@@ -524,8 +524,10 @@ Result<Certificate> IssueCertificate(const CertificateRequest& request,
   const int64_t not_after =
       request.not_after != 0 ? request.not_after : not_before + 365 * kSecondsPerDay;
   if (not_after <= not_before)
-    return Status::InvalidArgument("the certificate would end (" + Date(not_after) +
-                                   ") before it begins (" + Date(not_before) + ")");
+    return Status::InvalidArgument(
+        "the certificate's validity would end (" + FormatRfc3339(not_after * 1000000000) +
+        ") no later than it begins (" + FormatRfc3339(not_before * 1000000000) +
+        "); give an end after the start");
 
   X509Ptr x(X509_new());
   if (!x) internal::FatalOpenSslError("X509_new");
