@@ -71,6 +71,13 @@ std::mutex g_unthreaded_mutex;  // guards every libxml2 call of this file when !
 // a call of this file) keeps its behavior. Written once, before any call reads it.
 xmlExternalEntityLoader g_default_loader = nullptr;
 
+void OnStructuredError(void* user, xmlErrorPtr error);
+
+// Sets this thread up for one call and restores it after. Errors that libxml2 raises with
+// no parser context at hand (a failed Big5 conversion, say) go to its handler of the
+// calling thread: this one, for the length of the call only, so they are reported with
+// the rest instead of printed. Other threads' handlers are theirs (libxml2 keeps them per
+// thread); without thread support the process-wide one is left alone.
 class CallScope {
  public:
   CallScope() {
@@ -78,8 +85,16 @@ class CallScope {
     previous_ = t_call;
     t_call = &state_;
     xmlResetLastError();
+    if (g_libxml_threaded) {
+      previous_handler_ = xmlStructuredError;
+      previous_handler_context_ = xmlStructuredErrorContext;
+      xmlSetStructuredErrorFunc(nullptr, OnStructuredError);
+    }
   }
-  ~CallScope() { t_call = previous_; }
+  ~CallScope() {
+    if (g_libxml_threaded) xmlSetStructuredErrorFunc(previous_handler_context_, previous_handler_);
+    t_call = previous_;
+  }
   CallScope(const CallScope&) = delete;
   CallScope& operator=(const CallScope&) = delete;
   CallState& state() { return state_; }
@@ -88,6 +103,8 @@ class CallScope {
   std::unique_lock<std::mutex> lock_;
   CallState state_;
   CallState* previous_ = nullptr;
+  xmlStructuredErrorFunc previous_handler_ = nullptr;
+  void* previous_handler_context_ = nullptr;
 };
 
 std::string Text(const xmlChar* s) {
@@ -144,7 +161,11 @@ void InitLibxml() {
 
 void OnStructuredError(void* /*user*/, xmlErrorPtr error) {
   if (t_call == nullptr || error == nullptr || error->level < XML_ERR_ERROR) return;
-  t_call->Add(error->line, error->message != nullptr ? error->message : "XML error");
+  const char* message = error->message != nullptr ? error->message : "XML error";
+  if (error->line <= 0 && error->domain == XML_FROM_VALID)
+    t_call->Add(0, message, error->str1, error->str2);
+  else
+    t_call->Add(error->line, message);
 }
 
 void OnParserError(void* ctx, const char* format, ...) {
