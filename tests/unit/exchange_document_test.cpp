@@ -150,6 +150,23 @@ TEST(ExchangeDocument, RosterLetterGoesToTheAgenciesOfItsSw) {
   EXPECT_THAT(unknown.status().message(), HasSubstr("1140001234.sw"));
 }
 
+TEST(ExchangeDocument, InvalidRosterNamesItsLine) {
+  // An entry without its 機關代碼, and a 本別 before the name it belongs to.
+  for (const std::string& body : {
+           std::string("<全銜>臺北市政府</全銜>\n<含附件>含附件</含附件>"),
+           std::string("<本別><收發處理本別 代碼=\"正本\"/></本別>\n<全銜>臺北市政府</全銜>"),
+       }) {
+    SCOPED_TRACE(body);
+    auto roster = ParseRoster(AsBytes("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE "
+                                      "交換表單 SYSTEM \"104_roster_utf8.dtd\">\n<交換表單>\n" +
+                                      body + "\n</交換表單>\n"),
+                              "r.sw");
+    ASSERT_FALSE(roster.ok());
+    EXPECT_THAT(roster.status().message(),
+                StartsWith("r.sw line 3: Element 交換表單 content does not follow the DTD"));
+  }
+}
+
 TEST(ExchangeDocument, RecipientCodesAreDistinctAndInOrder) {
   auto doc = Parse("roster_letter.di");
   ASSERT_OK(doc);
