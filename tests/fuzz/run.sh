@@ -54,9 +54,18 @@ read -r -a XAPIAN_FLAGS <<< "$(pkg-config --cflags --libs xapian-core)"
   "$ROOT/src/archive/volume.cpp" "$L/archive/libtessera_archive.a" "${LIBS[@]}" \
   "${GMIME_FLAGS[@]}" -larchive -lsqlite3 -o "$OUT/volume_parse_fuzz"
 
+# 公文 DI/SW: the parser, its DTD validation and the rendering, with the compiled-in DTDs
+# the build generated (src/exchange/CMakeLists.txt).
+read -r -a XML2_FLAGS <<< "$(pkg-config --cflags --libs libxml-2.0)"
+[ -f "$BUILD/src/exchange/di_dtd_files.cpp" ] || { echo "fuzz: $BUILD/src/exchange/di_dtd_files.cpp missing: configure $BUILD first"; exit 1; }
+"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/di_parse_fuzz.cpp" \
+  "$ROOT/src/exchange/document.cpp" "$ROOT/src/exchange/document_render.cpp" \
+  "$ROOT/src/exchange/dtd.cpp" "$BUILD/src/exchange/di_dtd_files.cpp" \
+  "$L/base/libtessera_base.a" "${XML2_FLAGS[@]}" -lspdlog -lfmt -lpthread -o "$OUT/di_parse_fuzz"
+
 rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse" \
   "$OUT/seeds/mail_parse" "$OUT/seeds/smtp_session" "$OUT/seeds/search_text" \
-  "$OUT/seeds/volume_parse"
+  "$OUT/seeds/volume_parse" "$OUT/seeds/di_parse"
 "$OUT/make_seeds" "$OUT/seeds/vault_parse"
 printf '%s' "7K3M-9Q2P-XW4T-HB6N-0RCD" > "$OUT/seeds/codes/example"
 printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>vault/data/ab/x&amp;y&#x4E2D;</Key><Size>123</Size></Contents><Contents><Key>vault/index/1</Key><Size>0</Size></Contents><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken></ListBucketResult>' \
@@ -102,7 +111,10 @@ if TESSERA_HOME=$SEED_HOME "$BUILD/src/cli/tessera" archive import "$SEED_HOME/m
 fi
 rm -rf "$SEED_HOME"
 
-targets=(vault_parse codes s3_parse mail_parse smtp_session search_text volume_parse)
+# DI/SW: the test files, valid and invalid (Big5, a roster, XXE and entity bombs included).
+cp "$ROOT"/tests/data/exchange/*.di "$ROOT"/tests/data/exchange/*.sw "$OUT/seeds/di_parse/"
+
+targets=(vault_parse codes s3_parse mail_parse smtp_session search_text volume_parse di_parse)
 failed=0
 for target in "${targets[@]}"; do
   corpus=$OUT/corpus/$target
