@@ -39,11 +39,12 @@ class Certificate {
   std::string Subject() const;     // one line, RFC 2253 ("CN=...,O=...")
   std::string CommonName() const;  // "" when there is none
   std::string Issuer() const;
-  std::string SerialHex() const;
-  int64_t NotBefore() const;  // Unix seconds
+  std::string SerialHex() const;  // lower-case hex, as `openssl x509 -serial` but lower case
+  int64_t NotBefore() const;      // Unix seconds
   int64_t NotAfter() const;
   std::string KeyDescription() const;            // "RSA 2048", "ECDSA P-256", ...
   std::vector<std::string> IpAddresses() const;  // subjectAltName iPAddress entries
+  std::vector<std::string> DnsNames() const;     // subjectAltName dNSName entries
   bool IsCa() const;                             // basicConstraints CA:TRUE
 
   // Not owned: valid as long as this Certificate (or a copy of it) lives.
@@ -83,8 +84,8 @@ class PrivateKey {
 Status CheckKeyPolicy(const Certificate& cert);
 
 struct CertificateRequest {
-  std::string common_name;   // an agency's 機關代碼 and name, or a host name
-  std::string organization;  // O=
+  std::string common_name;                // an agency's 機關代碼 and name, or a host name
+  std::string organization;               // O=
   std::vector<std::string> ip_addresses;  // subjectAltName iPAddress
   std::vector<std::string> dns_names;     // subjectAltName dNSName
   bool ca = false;                        // a CA certificate (keyCertSign, cRLSign)
@@ -95,7 +96,11 @@ struct CertificateRequest {
 // A certificate for `subject_key` signed by `issuer_key` (SHA-256), issued by `issuer`,
 // or self-signed when `issuer` is null. Leaf certificates get digitalSignature,
 // keyEncipherment (RSA) or keyAgreement (EC), and extendedKeyUsage serverAuth, clientAuth
-// and emailProtection, so one certificate serves TLS, signing and encryption.
+// and emailProtection, so one certificate serves TLS, signing and encryption. Every
+// certificate gets a random 128-bit serial and subject/authority key identifiers.
+// InvalidArgument when the subject key is outside CheckKeyPolicy, `issuer_key` is not the
+// issuer's (or, self-signed, the subject's) key, `issuer` is not a CA, the validity ends
+// before it begins, or an IP address or DNS name is malformed.
 Result<Certificate> IssueCertificate(const CertificateRequest& request,
                                      const PrivateKey& subject_key, const Certificate* issuer,
                                      const PrivateKey& issuer_key);
