@@ -87,6 +87,10 @@ expect_rc "agency add with a range granted, in a group" 0 \
   --ip 198.51.100.0/28 --allow-ranges --cert pki/labor.pem
 expect_rc "agency add (IPv6)" 0 R agency add A20000000I --name 數位發展部 --center center-south \
   --ip 2001:db8:5::7
+expect_rc "a certificate with a weak key is refused" 2 \
+  R agency set A20000000I --add-cert pki/weak.pem
+in_log "naming the key" "RSA 1024"
+expect_rc "a file without a certificate is refused" 2 R agency set A20000000I --add-cert pki/tax.key
 expect_rc "agency list" 0 R agency list --json
 check "three agencies listed" test "$(json_field '["agencies"].__len__()')" = 3
 check "the certificate listed by openssl's fingerprint" \
@@ -108,6 +112,8 @@ expect_rc "withdrawing the range grant while it holds a range is refused" 2 \
 expect_rc "revoke" 0 R revoke "$FP_TAX" --json
 check "the revoked certificate is no party's any more" test "$(json_field '["holder"]')" = "no registered party"
 expect_rc "revoking a malformed fingerprint is a usage error" 2 R revoke abc
+expect_rc "a leaf certificate as trust anchor is refused" 2 R anchor add pki/labor.pem
+in_log "saying it is no CA" "is not a CA certificate"
 expect_rc "anchor add" 0 R anchor add pki/ca.pem
 expect_rc "the same anchor again" 1 R anchor add pki/ca.pem
 expect_rc "a center still in use cannot be removed" 2 R center remove center-south
@@ -130,6 +136,9 @@ check "the suspension is in the audit log" test "$(audited exchange.registry.sus
 # --- publish
 expect_rc "publish" 0 R publish --json
 check "serial 1" test "$(json_field '["serial"]')" = 1
+check "it warns of a certificate expiring within 60 days (the policy)" \
+  python3 -c "import json,sys; w = json.load(open(sys.argv[1]))['warnings']; assert any(sys.argv[2] in x and 'renewal' in x for x in w), w" \
+  "$WORK/last.log" "$FP_TAX2"
 check "published/registry-1.json and current.json are the same" \
   cmp "$MGMT/published/registry-1.json" "$MGMT/current.json"
 expect_rc "show (the publication)" 0 R show

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "base/files.hpp"
+#include "crypto/x509.hpp"
 #include "exchange/registry_store.hpp"
 #include "status_matchers.hpp"
 #include "temp_dir.hpp"
@@ -117,6 +118,17 @@ Registry Sample() {
   return r;
 }
 
+// A leaf (not CA) certificate, from crypto/x509.
+std::string LeafCertificate() {
+  Result<crypto::PrivateKey> key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
+  EXPECT_OK(key);
+  crypto::CertificateRequest request;
+  request.common_name = "leaf";
+  Result<crypto::Certificate> cert = crypto::IssueCertificate(request, *key, nullptr, *key);
+  EXPECT_OK(cert);
+  return cert->Pem();
+}
+
 Party AgencyParty(const std::string& code) {
   return {Party::Kind::kAgency, code};
 }
@@ -199,7 +211,11 @@ TEST(Registry, ValidateCatchesEachProblem) {
       {"group missing", [](Registry& r) { r.agencies[0].group = "nobody"; },
        "group 'nobody' does not exist"},
       {"certificate not PEM", [](Registry& r) { r.agencies[0].certificates = {"garbage"}; },
-       "agency A15060000H certificate 1: not a PEM certificate"},
+       "agency A15060000H certificate 1: no PEM"},
+      {"weak key", [](Registry& r) { r.agencies[1].certificates = {kCertWeakRsa1024}; },
+       "has a RSA 1024 key"},
+      {"trust anchor not a CA", [](Registry& r) { r.trust_anchors = {LeafCertificate()}; },
+       "is not a CA certificate"},
       {"certificate registered twice", [](Registry& r) { r.agencies[1].certificates = {kCertA}; },
        "is also registered to agency A15060000H"},
       {"trust anchor not PEM", [](Registry& r) { r.trust_anchors = {"x"}; }, "trust anchor 1"},
@@ -272,6 +288,13 @@ TEST(Registry, CertificateFingerprintIsOpensslsSha256OfTheDer) {
   Result<CertificateSummary> a = SummarizeCertificate(kCertA);
   ASSERT_OK(a);
   EXPECT_EQ(a->fingerprint, kFingerprintA);
+  EXPECT_EQ(a->subject, "CN=test-a");
+  EXPECT_EQ(a->key, "ECDSA P-256");
+  EXPECT_EQ(a->not_after, 4949913521);  // 2126-11-09T15:58:41Z
+  EXPECT_OK(a->key_policy);
+  Result<CertificateSummary> weak = SummarizeCertificate(kCertWeakRsa1024);
+  ASSERT_OK(weak);
+  EXPECT_EQ(weak->key_policy.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(SummarizeCertificate("no certificate").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(*NormalizeFingerprint("D6:1F:99:C2:A0:E0:81:AA:24:B1:E3:11:77:94:03:12:DF:FA:57:DA:"
                                   "54:A5:64:DB:CE:53:CD:A0:02:91:72:91"),
