@@ -419,6 +419,28 @@ std::optional<Party> FindByCertificate(const Registry& registry, std::string_vie
   return std::nullopt;
 }
 
+CertificateIndex::CertificateIndex(const Registry& registry) {
+  const std::set<std::string> revoked(registry.revoked_fingerprints.begin(),
+                                      registry.revoked_fingerprints.end());
+  // Agencies before centers, and the first holder of a certificate, as FindByCertificate.
+  auto add = [&](const std::vector<std::string>& pems, Party party) {
+    for (const auto& pem : pems) {
+      Result<CertificateSummary> c = SummarizeCertificate(pem);
+      if (c.ok() && !revoked.count(c->fingerprint)) parties_.emplace(c->fingerprint, party);
+    }
+  };
+  for (const auto& a : registry.agencies) add(a.certificates, {Party::Kind::kAgency, a.code});
+  for (const auto& c : registry.centers) add(c.certificates, {Party::Kind::kCenter, c.id});
+}
+
+std::optional<Party> CertificateIndex::Find(std::string_view fingerprint) const {
+  Result<std::string> wanted = NormalizeFingerprint(fingerprint);
+  if (!wanted.ok()) return std::nullopt;
+  auto it = parties_.find(*wanted);
+  if (it == parties_.end()) return std::nullopt;
+  return it->second;
+}
+
 bool AddressAllowed(const Registry& registry, const Party& party, std::string_view ip) {
   std::optional<Ip> peer = ParseIp(ip);
   if (!peer) return false;

@@ -323,6 +323,17 @@ TEST(Registry, FindByCertificate) {
   EXPECT_EQ(p->id, "A17000000J");
   EXPECT_FALSE(FindByCertificate(r, std::string(64, '0')));
   EXPECT_FALSE(FindByCertificate(r, "not a fingerprint"));
+  {
+    const CertificateIndex index(r);
+    for (const char* f : {kFingerprintA, kFingerprintB, kFingerprintC}) {
+      std::optional<Party> indexed = index.Find(f);
+      ASSERT_TRUE(indexed) << f;
+      EXPECT_EQ(indexed->id, FindByCertificate(r, f)->id);
+      EXPECT_EQ(indexed->kind, FindByCertificate(r, f)->kind);
+    }
+    EXPECT_EQ(index.Find(colons)->id, "A17000000J");
+    EXPECT_FALSE(index.Find(std::string(64, '0')));
+  }
 
   // Revoked: never matches, while the agency's other (rollover) certificate still does.
   r.agencies[0].certificates.push_back(kCertB);
@@ -332,6 +343,10 @@ TEST(Registry, FindByCertificate) {
   p = FindByCertificate(r, kFingerprintB);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->id, "A15060000H");
+  const CertificateIndex index(r);
+  EXPECT_FALSE(index.Find(kFingerprintA));
+  ASSERT_TRUE(index.Find(kFingerprintB));
+  EXPECT_EQ(index.Find(kFingerprintB)->id, "A15060000H");
 }
 
 TEST(Registry, AddressAllowedFixedAddressesAndGrantedRanges) {
