@@ -143,18 +143,17 @@ std::string Join(const std::vector<std::string>& items, const char* separator = 
 // edited by hand, do not block unrelated edits).
 Status EditDraft(const Context& ctx, const std::function<Status(Registry&)>& edit) {
   TESSERA_ASSIGN_OR_RETURN(auto store, exchange::ManagementStore::Open(ManagementDir(ctx)));
-  TESSERA_ASSIGN_OR_RETURN(Registry draft, store.LoadDraft());
-  const std::vector<std::string> before = exchange::ValidationProblems(draft);
-  TESSERA_RETURN_IF_ERROR(edit(draft));
-  std::vector<std::string> added;
-  for (const auto& p : exchange::ValidationProblems(draft))
-    if (std::find(before.begin(), before.end(), p) == before.end()) added.push_back(p);
-  if (!added.empty()) {
+  return store.EditDraft([&](Registry& draft) -> Status {
+    const std::vector<std::string> before = exchange::ValidationProblems(draft);
+    TESSERA_RETURN_IF_ERROR(edit(draft));
+    std::vector<std::string> added;
+    for (const auto& p : exchange::ValidationProblems(draft))
+      if (std::find(before.begin(), before.end(), p) == before.end()) added.push_back(p);
+    if (added.empty()) return Status::Ok();
     std::string message = "nothing changed, since the change would make the registry invalid:";
     for (const auto& p : added) message += "\n  - " + p;
     return Status::InvalidArgument(message);
-  }
-  return store.SaveDraft(draft);
+  });
 }
 
 // Reports a change to the draft.

@@ -12,6 +12,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "base/files.hpp"
 #include "crypto/x509.hpp"
@@ -526,6 +527,33 @@ TEST_F(RegistryStoreTest, InitMakesAnOwnerOnlyKeyAndAnEmptyDraft) {
             StatusCode::kAlreadyExists);
   EXPECT_EQ(ManagementStore::Open(dir_.path() / "nothing").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store->Current().status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(RegistryStoreTest, ConcurrentEditsLoseNothing) {
+  ManagementStore store = InitWithSample();
+  auto add = [&](const std::string& prefix) {
+    for (int i = 0; i < 15; ++i)
+      EXPECT_OK(store.EditDraft([&](Registry& r) {
+        Agency a = r.agencies[0];
+        a.code = prefix + std::to_string(i);
+        a.certificates.clear();
+        r.agencies.push_back(a);
+        return Status::Ok();
+      }));
+  };
+  std::thread one(add, "X"), two(add, "Y");
+  one.join();
+  two.join();
+  EXPECT_EQ(store.LoadDraft()->agencies.size(), 3u + 30u);
+  // A failed edit saves nothing.
+  EXPECT_EQ(store
+                .EditDraft([](Registry& r) {
+                  r.agencies.clear();
+                  return Status::InvalidArgument("no");
+                })
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.LoadDraft()->agencies.size(), 33u);
 }
 
 TEST_F(RegistryStoreTest, PublishRefusesAnInvalidDraftAndNumbersPublications) {
