@@ -11,6 +11,7 @@
 #include "base/files.hpp"
 #include "base/progress.hpp"
 #include "cli/cli.hpp"
+#include "crypto/x509.hpp"
 #include "exchange/registry.hpp"
 #include "exchange/registry_store.hpp"
 #include "guard/audit_log.hpp"
@@ -43,24 +44,12 @@ std::string Span(int64_t seconds) {
   return std::to_string(seconds) + "s";
 }
 
-// The first PEM certificate block of `text`, so that a chain file registers its leaf only.
-// TO BE REPLACED by crypto::Certificate::FromPem(text)->Pem() once branch `crypto` lands.
-std::string FirstCertificateBlock(const std::string& text) {
-  constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
-  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
-  const size_t begin = text.find(kBegin);
-  const size_t end = begin == std::string::npos ? begin : text.find(kEnd, begin);
-  if (end == std::string::npos) return text;
-  return text.substr(begin, end + kEnd.size() - begin) + "\n";
-}
-
 // The PEM certificate in `path`, as the registry keeps it.
 Result<std::string> ReadCertificate(const std::string& path) {
-  TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
-  const std::string pem = FirstCertificateBlock(text);
-  Result<exchange::CertificateSummary> c = exchange::SummarizeCertificate(pem);
-  if (!c.ok()) return c.status().WithContext(path);
-  return pem;
+  // The first certificate: a chain file registers its leaf.
+  Result<crypto::Certificate> c = crypto::Certificate::Load(path);
+  if (!c.ok()) return c.status();
+  return c->Pem();
 }
 
 Result<std::vector<std::string>> ReadCertificates(const std::vector<std::string>& paths) {
@@ -89,6 +78,32 @@ json CertificatesJson(const std::vector<std::string>& pems) {
     if (c->not_after) o["not_after"] = When(c->not_after);
     out.push_back(std::move(o));
   }
+  return out;
+}
+
+// Registered certificates that have expired, or expire within the policy's longest
+// warning period: publishing goes ahead (hosts refuse expired ones themselves), and the
+// operator learns which renewals to chase.
+std::vector<std::string> CertificateWarnings(const Registry& r, int64_t now) {
+  int64_t warn_days = 0;
+  for (int d : r.policy.certificate_warning_days) warn_days = std::max<int64_t>(warn_days, d);
+  std::vector<std::string> out;
+  auto check = [&](const std::vector<std::string>& pems, const std::string& who) {
+    for (const auto& pem : pems) {
+      Result<exchange::CertificateSummary> c = exchange::SummarizeCertificate(pem);
+      if (!c.ok()) continue;
+      const std::string which = who + " certificate " + c->fingerprint;
+      if (c->not_after <= now)
+        out.push_back(which + " expired on " + When(c->not_after) +
+                      ": hosts refuse it; register its renewal");
+      else if (c->not_after - now <= warn_days * 86400)
+        out.push_back(which + " expires on " + When(c->not_after) + " (in " +
+                      Span(c->not_after - now) + "): register its renewal in time");
+    }
+  };
+  for (const auto& a : r.agencies) check(a.certificates, "agency " + a.code);
+  for (const auto& c : r.centers) check(c.certificates, "center " + c.id);
+  check(r.trust_anchors, "trust anchor");
   return out;
 }
 
@@ -128,18 +143,17 @@ std::string Join(const std::vector<std::string>& items, const char* separator = 
 // edited by hand, do not block unrelated edits).
 Status EditDraft(const Context& ctx, const std::function<Status(Registry&)>& edit) {
   TESSERA_ASSIGN_OR_RETURN(auto store, exchange::ManagementStore::Open(ManagementDir(ctx)));
-  TESSERA_ASSIGN_OR_RETURN(Registry draft, store.LoadDraft());
-  const std::vector<std::string> before = exchange::ValidationProblems(draft);
-  TESSERA_RETURN_IF_ERROR(edit(draft));
-  std::vector<std::string> added;
-  for (const auto& p : exchange::ValidationProblems(draft))
-    if (std::find(before.begin(), before.end(), p) == before.end()) added.push_back(p);
-  if (!added.empty()) {
+  return store.EditDraft([&](Registry& draft) -> Status {
+    const std::vector<std::string> before = exchange::ValidationProblems(draft);
+    TESSERA_RETURN_IF_ERROR(edit(draft));
+    std::vector<std::string> added;
+    for (const auto& p : exchange::ValidationProblems(draft))
+      if (std::find(before.begin(), before.end(), p) == before.end()) added.push_back(p);
+    if (added.empty()) return Status::Ok();
     std::string message = "nothing changed, since the change would make the registry invalid:";
     for (const auto& p : added) message += "\n  - " + p;
     return Status::InvalidArgument(message);
-  }
-  return store.SaveDraft(draft);
+  });
 }
 
 // Reports a change to the draft.
@@ -332,8 +346,14 @@ void AddAgencyCommands(CLI::App& registry, Context& ctx) {
                       a.suspension ? ("  SUSPENDED (" + a.suspension->reason + ")").c_str() : "");
           std::printf("    addresses: %s\n",
                       a.addresses.empty() ? "(none)" : Join(a.addresses).c_str());
-          for (const auto& pem : a.certificates)
-            std::printf("    certificate %s\n", Fingerprint(pem).c_str());
+          for (const auto& pem : a.certificates) {
+            Result<exchange::CertificateSummary> c = exchange::SummarizeCertificate(pem);
+            if (c.ok())
+              std::printf("    certificate %s  %s  %s, until %s\n", c->fingerprint.c_str(),
+                          c->subject.c_str(), c->key.c_str(), When(c->not_after).c_str());
+            else
+              std::printf("    certificate UNREADABLE: %s\n", c.status().message().c_str());
+          }
         }
         std::printf("%zu agencies\n", r.agencies.size());
         return Status::Ok();
@@ -660,13 +680,14 @@ void AddPublicationCommands(CLI::App& registry, Context& ctx) {
     cmd->callback([&ctx, draft] {
       Run(ctx, [&]() -> Status {
         Registry r;
-        std::vector<std::string> problems;
+        std::vector<std::string> problems, warnings;
         Result<exchange::ManagementStore> store =
             exchange::ManagementStore::Open(ManagementDir(ctx));
         if (*draft) {
           if (!store.ok()) return store.status();
           TESSERA_ASSIGN_OR_RETURN(r, store->LoadDraft());
           problems = exchange::ValidationProblems(r);
+          warnings = CertificateWarnings(r, NowUnixSeconds());
         } else if (store.ok()) {
           TESSERA_ASSIGN_OR_RETURN(std::string wire, store->Current());
           TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, store->PublicKey());
@@ -677,12 +698,16 @@ void AddPublicationCommands(CLI::App& registry, Context& ctx) {
         }
         if (ctx.json) {
           json j = exchange::ToJson(r);
-          if (*draft) j["problems"] = problems;
+          if (*draft) {
+            j["problems"] = problems;
+            j["warnings"] = warnings;
+          }
           PrintJson(j);
           return Status::Ok();
         }
         PrintSummary(r, NowUnixSeconds());
         if (*draft) {
+          for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
           for (const auto& p : problems) std::printf("PROBLEM: %s\n", p.c_str());
           std::printf("%s\n", problems.empty() ? "the draft can be published"
                                                : "the draft cannot be published until corrected");
@@ -718,10 +743,12 @@ void AddPublicationCommands(CLI::App& registry, Context& ctx) {
                                       "network " + r.network + ", expires " + When(r.expires_at) +
                                           ", " + std::to_string(r.agencies.size()) + " agencies, " +
                                           std::to_string(r.centers.size()) + " centers"));
+        const std::vector<std::string> warnings = CertificateWarnings(r, now);
         if (ctx.json) {
           PrintJson({{"ok", true},
                      {"network", r.network},
                      {"serial", r.serial},
+                     {"warnings", warnings},
                      {"issued_at", When(r.issued_at)},
                      {"expires_at", When(r.expires_at)},
                      {"file", p->path.string()},
@@ -730,6 +757,7 @@ void AddPublicationCommands(CLI::App& registry, Context& ctx) {
                      {"counts", CountsJson(r)}});
           return Status::Ok();
         }
+        for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
         std::printf(
             "published serial %llu of network %s: %s\nissued %s, expires %s (in %s); hosts "
             "fail closed after that unless a newer one is published\nsigned by management key "

@@ -2,9 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/pem.h>
 
 #include <algorithm>
 #include <array>
@@ -19,6 +16,7 @@
 #include "base/json_fields.hpp"
 #include "base/utf8.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/x509.hpp"
 
 namespace tessera::exchange {
 
@@ -391,26 +389,14 @@ Result<std::string> NormalizeFingerprint(std::string_view text) {
   return hex;
 }
 
-// TO BE REPLACED by crypto::Certificate (crypto/x509.hpp) once branch `crypto` lands: the
-// fingerprint only (the SHA-256 of the DER inside the PEM block, which needs no X.509
-// parsing); subject, expiry and key policy are not known yet.
 Result<CertificateSummary> SummarizeCertificate(std::string_view pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (!bio) return Status::Internal("out of memory reading a certificate");
-  char* name = nullptr;
-  char* header = nullptr;
-  unsigned char* data = nullptr;
-  long len = 0;
-  const bool read = PEM_read_bio(bio, &name, &header, &data, &len) == 1;
-  BIO_free(bio);
-  const bool is_certificate = read && std::strcmp(name, "CERTIFICATE") == 0;
+  TESSERA_ASSIGN_OR_RETURN(crypto::Certificate cert, crypto::Certificate::FromPem(pem));
   CertificateSummary s;
-  if (is_certificate)
-    s.fingerprint = HexEncode(crypto::Sha256(ByteView(data, static_cast<size_t>(len))));
-  OPENSSL_free(name);
-  OPENSSL_free(header);
-  OPENSSL_free(data);
-  if (!is_certificate) return Status::InvalidArgument("not a PEM certificate");
+  s.fingerprint = cert.Fingerprint();
+  s.subject = cert.Subject();
+  s.not_after = cert.NotAfter();
+  s.key = cert.KeyDescription();
+  s.key_policy = crypto::CheckKeyPolicy(cert);
   return s;
 }
 
@@ -431,6 +417,28 @@ std::optional<Party> FindByCertificate(const Registry& registry, std::string_vie
   for (const auto& c : registry.centers)
     if (holds(c.certificates)) return Party{Party::Kind::kCenter, c.id};
   return std::nullopt;
+}
+
+CertificateIndex::CertificateIndex(const Registry& registry) {
+  const std::set<std::string> revoked(registry.revoked_fingerprints.begin(),
+                                      registry.revoked_fingerprints.end());
+  // Agencies before centers, and the first holder of a certificate, as FindByCertificate.
+  auto add = [&](const std::vector<std::string>& pems, Party party) {
+    for (const auto& pem : pems) {
+      Result<CertificateSummary> c = SummarizeCertificate(pem);
+      if (c.ok() && !revoked.count(c->fingerprint)) parties_.emplace(c->fingerprint, party);
+    }
+  };
+  for (const auto& a : registry.agencies) add(a.certificates, {Party::Kind::kAgency, a.code});
+  for (const auto& c : registry.centers) add(c.certificates, {Party::Kind::kCenter, c.id});
+}
+
+std::optional<Party> CertificateIndex::Find(std::string_view fingerprint) const {
+  Result<std::string> wanted = NormalizeFingerprint(fingerprint);
+  if (!wanted.ok()) return std::nullopt;
+  auto it = parties_.find(*wanted);
+  if (it == parties_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool AddressAllowed(const Registry& registry, const Party& party, std::string_view ip) {
@@ -469,8 +477,12 @@ std::vector<std::string> ValidationProblems(const Registry& registry) {
   CheckPolicy(registry.policy, check);
 
   for (size_t i = 0; i < registry.trust_anchors.size(); ++i) {
-    Result<CertificateSummary> c = SummarizeCertificate(registry.trust_anchors[i]);
-    if (!c.ok()) check.Add("trust anchor " + std::to_string(i + 1) + ": " + c.status().message());
+    const std::string which = "trust anchor " + std::to_string(i + 1);
+    Result<crypto::Certificate> c = crypto::Certificate::FromPem(registry.trust_anchors[i]);
+    if (!c.ok())
+      check.Add(which + ": " + c.status().message());
+    else if (!c->IsCa())
+      check.Add(which + " (" + c->Subject() + ") is not a CA certificate: give the CA's own");
   }
   for (const auto& f : registry.revoked_fingerprints)
     if (!IsLowerHex(f, 2 * crypto::kSha256Size))

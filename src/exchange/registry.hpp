@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -105,7 +107,20 @@ struct Party {
 };
 // `fingerprint` as NormalizeFingerprint accepts it. A revoked certificate never matches;
 // a suspended agency still does (callers check Agency::suspension and say why they refuse).
+// It reads every registered certificate on each call: for a host answering connections,
+// CertificateIndex does the same with the fingerprints computed once.
 std::optional<Party> FindByCertificate(const Registry& registry, std::string_view fingerprint);
+
+// FindByCertificate over a registry that does not change (a host builds one per
+// registry it installs); safe to use from several threads at once.
+class CertificateIndex {
+ public:
+  explicit CertificateIndex(const Registry& registry);
+  std::optional<Party> Find(std::string_view fingerprint) const;
+
+ private:
+  std::map<std::string, Party, std::less<>> parties_;  // by fingerprint, revoked left out
+};
 
 // Whether `ip` (dotted IPv4 or IPv6 text) is a registered source address of `party`: one
 // of its fixed addresses, a range it was granted, or a VPN range of its agency group.

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,10 @@ class ManagementStore {
 
   Result<Registry> LoadDraft() const;
   Status SaveDraft(const Registry& draft) const;
+  // Loads the draft, applies `edit` and saves the result unless `edit` fails, holding a
+  // lock (<dir>/draft.lock) so that two operators editing at once lose neither change.
+  // Publish takes the same lock.
+  Status EditDraft(const std::function<Status(Registry&)>& edit) const;
 
   struct Publication {
     Registry registry;           // as signed
