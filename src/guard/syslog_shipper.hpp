@@ -7,9 +7,11 @@
 // is down stay in the audit log and go out, in order and none skipped, when it is back.
 //
 // Each message carries the record's seq and chain link in structured data,
-//   <164>1 2026-12-03T15:49:13Z host tessera - archive.search
+//   <166>1 2026-12-03T15:49:13Z host tessera - archive.search
 //     [tessera@32473 seq="41" link="ab12..." actor="alice (uid 1000)"][meta sequenceId="41"]
-//     BOM"國稅局" → 12 matches
+//     BOM國稅局: 12 matches
+// (PRI = facility * 8 + severity: local4, informational; MSGID the action; MSG target and
+// outcome, UTF-8 after a BOM as RFC 5424 asks),
 // so that the SOC sees a missing record as a gap in seq/sequenceId and can check links
 // against the audit log.
 //

@@ -79,7 +79,7 @@ start_rsyslog() {
 T() { "$TESSERA" "$@"; }
 SHIP=(guard syslog ship --collector "127.0.0.1:$PORT" --ca pki/ca.pem --cert pki/client.pem
       --key pki/client.key --timeout 5)
-search() { for q in "$@"; do T archive search "$q" > /dev/null; done; }
+search() { for q in "$@"; do T archive search "$q" > /dev/null 2>&1; done; }
 head_seq() { T guard syslog status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["head"])'; }
 # collected_ok N: the collector holds seq 1..N, each once and in order (waits for rsyslogd
 # to write its file).
@@ -144,7 +144,7 @@ expect_rc "by its DNS name (--server-name collector.test) it ships" 0 \
 check "the collector has seq 1..$((M + 1))" collected_ok "$((M + 1))"
 
 # --- the background loop ships as records come, and stops on SIGTERM
-T "${SHIP[@]}" --period 0.3 > shipper.out 2>&1 &
+"$TESSERA" "${SHIP[@]}" --period 0.3 > shipper.out 2>&1 &
 SHIPPER_PID=$!
 search 一 二
 L=$(head_seq)
