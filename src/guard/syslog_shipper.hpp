@@ -123,7 +123,7 @@ class SyslogShipper {
   Result<ShipReport> ShipOnce(size_t batch = 500);
   // Ships every `period` in a thread of its own until Stop(); after a failure it retries
   // sooner (1 s, doubling up to `period`).
-  void Start(std::chrono::milliseconds period);
+  void Start(std::chrono::milliseconds period, size_t batch = 500);
   void Stop();
   // The last result of the background loop (OK before the first).
   Status last_status() const;
@@ -141,7 +141,7 @@ class SyslogShipper {
                 std::string destination);
   Result<int64_t> Cursor();
   Status SetCursor(int64_t seq);
-  void Loop(std::chrono::milliseconds period);
+  void Loop(std::chrono::milliseconds period, size_t batch);
 
   std::mutex ship_mu_;  // one ShipOnce at a time; guards db_
   std::unique_ptr<Database> db_;
