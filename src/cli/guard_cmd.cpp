@@ -76,7 +76,7 @@ Status ShipUntilSignalled(guard::SyslogShipper& shipper, const SyslogOptions& o)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::fprintf(stderr, "shipping the audit log to %s every %g s; stop with Ctrl-C or SIGTERM\n",
                shipper.destination().c_str(), o.period);
-  shipper.Start(std::chrono::milliseconds(static_cast<int64_t>(o.period * 1000)));
+  shipper.Start(std::chrono::milliseconds(static_cast<int64_t>(o.period * 1000)), o.batch);
   int received = 0;
   sigwait(&signals, &received);
   shipper.Stop();

@@ -435,13 +435,13 @@ Result<ShipReport> SyslogShipper::ShipOnce(size_t batch) {
   return report;
 }
 
-void SyslogShipper::Start(std::chrono::milliseconds period) {
+void SyslogShipper::Start(std::chrono::milliseconds period, size_t batch) {
   Stop();
   {
     std::lock_guard lock(loop_mu_);
     stopping_ = false;
   }
-  thread_ = std::thread([this, period] { Loop(period); });
+  thread_ = std::thread([this, period, batch] { Loop(period, batch); });
 }
 
 void SyslogShipper::Stop() {
@@ -458,11 +458,11 @@ Status SyslogShipper::last_status() const {
   return last_status_;
 }
 
-void SyslogShipper::Loop(std::chrono::milliseconds period) {
+void SyslogShipper::Loop(std::chrono::milliseconds period, size_t batch) {
   const std::chrono::milliseconds first_retry{1000};
   std::chrono::milliseconds retry = first_retry;
   while (true) {
-    Result<ShipReport> r = ShipOnce();
+    Result<ShipReport> r = ShipOnce(batch);
     std::chrono::milliseconds wait = period;
     if (r.ok()) {
       retry = first_retry;

@@ -7,9 +7,11 @@
 // is down stay in the audit log and go out, in order and none skipped, when it is back.
 //
 // Each message carries the record's seq and chain link in structured data,
-//   <164>1 2026-12-03T15:49:13Z host tessera - archive.search
+//   <166>1 2026-12-03T15:49:13Z host tessera - archive.search
 //     [tessera@32473 seq="41" link="ab12..." actor="alice (uid 1000)"][meta sequenceId="41"]
-//     BOM"國稅局" → 12 matches
+//     BOM國稅局: 12 matches
+// (PRI = facility * 8 + severity: local4, informational; MSGID the action; MSG target and
+// outcome, UTF-8 after a BOM as RFC 5424 asks),
 // so that the SOC sees a missing record as a gap in seq/sequenceId and can check links
 // against the audit log.
 //
@@ -121,7 +123,7 @@ class SyslogShipper {
   Result<ShipReport> ShipOnce(size_t batch = 500);
   // Ships every `period` in a thread of its own until Stop(); after a failure it retries
   // sooner (1 s, doubling up to `period`).
-  void Start(std::chrono::milliseconds period);
+  void Start(std::chrono::milliseconds period, size_t batch = 500);
   void Stop();
   // The last result of the background loop (OK before the first).
   Status last_status() const;
@@ -139,7 +141,7 @@ class SyslogShipper {
                 std::string destination);
   Result<int64_t> Cursor();
   Status SetCursor(int64_t seq);
-  void Loop(std::chrono::milliseconds period);
+  void Loop(std::chrono::milliseconds period, size_t batch);
 
   std::mutex ship_mu_;  // one ShipOnce at a time; guards db_
   std::unique_ptr<Database> db_;

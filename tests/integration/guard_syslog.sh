@@ -4,7 +4,8 @@
 # consecutive seq; records written while the collector is down wait in the audit log and
 # arrive, in order and none twice, when it is back; a collector whose certificate does not
 # chain to --ca or does not carry its name is refused, and so is a client without a
-# certificate; the background loop (`ship` without --once) ships as records come.
+# certificate; the background loop (`ship` without --once) ships as records come; `rewind`
+# sends records again.
 # Usage: guard_syslog.sh PATH/TO/tessera
 set -euo pipefail
 TESSERA=$(realpath "${1:?usage: guard_syslog.sh PATH/TO/tessera}")
@@ -23,7 +24,7 @@ stop_rsyslog() {
   RSYSLOG_PID=
 }
 cleanup() {
-  [ -n "$SHIPPER_PID" ] && kill "$SHIPPER_PID" 2>/dev/null || true
+  if [ -n "$SHIPPER_PID" ]; then kill "$SHIPPER_PID" 2>/dev/null || true; fi
   stop_rsyslog
   chmod -R u+rwx "$WORK" 2>/dev/null || true
   rm -rf "$WORK"
@@ -79,7 +80,7 @@ start_rsyslog() {
 T() { "$TESSERA" "$@"; }
 SHIP=(guard syslog ship --collector "127.0.0.1:$PORT" --ca pki/ca.pem --cert pki/client.pem
       --key pki/client.key --timeout 5)
-search() { for q in "$@"; do T archive search "$q" > /dev/null; done; }
+search() { for q in "$@"; do T archive search "$q" > /dev/null 2>&1; done; }
 head_seq() { T guard syslog status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["head"])'; }
 # collected_ok N: the collector holds seq 1..N, each once and in order (waits for rsyslogd
 # to write its file).
@@ -143,8 +144,9 @@ expect_rc "by its DNS name (--server-name collector.test) it ships" 0 \
   T "${SHIP[@]}" --server-name collector.test --once
 check "the collector has seq 1..$((M + 1))" collected_ok "$((M + 1))"
 
-# --- the background loop ships as records come, and stops on SIGTERM
-T "${SHIP[@]}" --period 0.3 > shipper.out 2>&1 &
+# --- the background loop ships as records come (a batch, and a connection, per record
+# here), and stops on SIGTERM
+"$TESSERA" "${SHIP[@]}" --period 0.3 --batch 1 > shipper.out 2>&1 &
 SHIPPER_PID=$!
 search 一 二
 L=$(head_seq)
@@ -154,6 +156,16 @@ rc=0; wait "$SHIPPER_PID" || rc=$?
 SHIPPER_PID=
 check "it stops on SIGTERM with exit 0" test "$rc" -eq 0
 check "the audit chain still verifies" T archive audit
+
+# --- a SOC that lost messages: rewind sends them again from the audit log
+expect_rc "rewind to seq $((L - 2))" 0 T guard syslog rewind --collector "127.0.0.1:$PORT" --ca pki/ca.pem --to $((L - 2))
+expect_rc "ship after the rewind" 0 T "${SHIP[@]}" --once --json
+check "it sends the last two again" python3 -c "import json; d=json.load(open('$WORK/last.log')); assert d['sent']==2 and d['cursor']==$L and d['backlog']==0, d"
+check "the collector got seq $((L - 1)) and $L once more" python3 - <<PY
+import re
+seqs = [int(m.group(1)) for m in re.finditer(r'seq="(\d+)"', open("$WORK/collected.log").read())]
+assert seqs == list(range(1, $L + 1)) + [$L - 1, $L], seqs
+PY
 
 stop_rsyslog
 finish
