@@ -145,6 +145,9 @@ Result<std::unique_ptr<exchange::Gateway>> OpenGateway(
     TESSERA_ASSIGN_OR_RETURN(guard::ScanVerdict v, scanner->ScanFile(file));
     return v.infected ? v.signature : std::string();
   };
+  config.on_document = [&ctx](const exchange::DocumentEvent& e) {
+    return JournalExchangeDocument(ctx, e);
+  };
   config.audit = [&ctx](const std::string& action, const std::string& target,
                         const std::string& outcome) {
     Status st = Audit(ctx, action, target, outcome);

@@ -11,6 +11,7 @@
 #include "base/files.hpp"
 #include "base/json_fields.hpp"
 #include "crypto/hash.hpp"
+#include "exchange/document.hpp"
 
 namespace tessera::exchange {
 namespace fs = std::filesystem;
@@ -45,13 +46,6 @@ Result<FileEntry> HashFile(const fs::path& path) {
 }
 
 }  // namespace
-
-bool IsPlainFileName(const std::string& name) {
-  if (name.empty() || name.size() > 255 || name == "." || name == "..") return false;
-  for (unsigned char c : name)
-    if (c == '/' || c == '\\' || c < 0x20 || c == 0x7f) return false;
-  return true;
-}
 
 Status WriteBundle(const BundleInput& input, const fs::path& out) {
   std::vector<fs::path> paths{input.document};

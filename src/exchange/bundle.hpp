@@ -26,9 +26,6 @@ struct BundleInput {
   std::vector<std::filesystem::path> attachments;
 };
 
-// A plain file name: no '/', not "." or "..", no control characters, at most 255 bytes.
-bool IsPlainFileName(const std::string& name);
-
 // Writes the bundle of `input` (files named by their base names, which must be distinct)
 // to `out` durably.
 Status WriteBundle(const BundleInput& input, const std::filesystem::path& out);

@@ -163,12 +163,12 @@ struct CenterServer::Impl {
     Status st = audit->Append(actor, action, target, outcome);
     if (!st.ok()) spdlog::error("exchange center: cannot write the audit log: {}", st.ToString());
   }
-  awaitable<void> AuditAsync(std::string actor, std::string action, std::string target,
-                             std::string outcome) {
-    co_await OnStorage([=, this] {
-      Audit(actor, action, target, outcome);
-      return 0;
-    });
+  // Records on the storage thread, without waiting (a plain function: GCC 12 mishandles
+  // coroutine parameters captured by copy in a lambda, which this once did).
+  void AuditLater(std::string actor, std::string action, std::string target, std::string outcome) {
+    asio::post(storage, [this, actor = std::move(actor), action = std::move(action),
+                         target = std::move(target),
+                         outcome = std::move(outcome)] { Audit(actor, action, target, outcome); });
   }
 
   Result<std::optional<Suspension>> SuspensionOf(const Registry& r, const std::string& agency) {
@@ -179,8 +179,19 @@ struct CenterServer::Impl {
   awaitable<void> Accept();
   awaitable<void> Session(tcp::socket socket);
   awaitable<Result<Peer>> Admit(Stream& stream, const std::string& address);
+  // Whether the holder of `cert`, connecting from `address`, may talk to this center.
+  Result<Peer> AdmitPeer(const crypto::Certificate& cert, const std::string& address);
   awaitable<bool> Handle(Stream& stream, beast::flat_buffer& buffer,
                          http::request_parser<http::empty_body>& parser, const Peer& peer);
+  struct Admission {
+    SealedHeader sealed;
+    std::vector<std::string> recipients;  // those this center takes
+    std::vector<Route> routes;
+    std::optional<AcceptedItem> existing;  // a resend of this
+  };
+  // The checks on an item's header, before its body is read (storage thread).
+  Result<Admission> AdmitItem(const std::string& routing, const std::string& named,
+                              std::optional<uint64_t> length, const Peer& peer);
   awaitable<bool> PostItem(Stream& stream, beast::flat_buffer& buffer,
                            http::request_parser<http::empty_body>& parser, const Peer& peer);
   awaitable<bool> Pull(Stream& stream, const http::request<http::empty_body>& req,
@@ -188,6 +199,8 @@ struct CenterServer::Impl {
   awaitable<void> ReloadRegistry();
   void Notify(const std::string& agency);
   void Background();
+  // Warns before agencies' certificates expire, and suspends an agency once all have.
+  void CheckCertificates(CenterStore& store, const Registry& reg, int64_t now);
   void ForwardAndExpire(CenterStore& store,
                         std::map<std::string, std::unique_ptr<CenterClient>>& clients,
                         int64_t& last_expiry);
@@ -236,28 +249,23 @@ awaitable<Result<Peer>> CenterServer::Impl::Admit(Stream& stream, const std::str
   auto cert = crypto::Certificate::FromDer(ByteView(der, static_cast<size_t>(n)));
   OPENSSL_free(der);
   if (!cert.ok()) co_return Status::PermissionDenied("unreadable client certificate");
-  auto reg_or = registry.Get();
-  if (!reg_or.ok()) co_return reg_or.status();
-  std::shared_ptr<const Registry> reg = *reg_or;
-  const int64_t now = NowUnixSeconds();
-  auto identified = IdentifyCertificate(*reg, *cert, now);
-  if (!identified.ok()) co_return identified.status();
-  const Party party = *identified;
-  Peer peer{party, address, SignerName(party) + " from " + address};
+  co_return co_await OnStorage([&] { return AdmitPeer(*cert, address); });
+}
+
+Result<Peer> CenterServer::Impl::AdmitPeer(const crypto::Certificate& cert,
+                                           const std::string& address) {
+  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const Registry> reg, registry.Get());
+  TESSERA_ASSIGN_OR_RETURN(Party party, IdentifyCertificate(*reg, cert, NowUnixSeconds()));
   if (!AddressAllowed(*reg, party, address))
-    co_return Status::PermissionDenied(SignerName(party) + " is not registered at the address " +
-                                       address);
+    return Status::PermissionDenied(SignerName(party) + " is not registered at the address " +
+                                    address);
   if (party.kind == Party::Kind::kAgency) {
-    auto suspended =
-        co_await OnStorage([this, reg, &party] { return SuspensionOf(*reg, party.id); });
-    if (!suspended.ok()) co_return suspended.status();
-    if (*suspended)
-      co_return Status::PermissionDenied("agency " + party.id + " is suspended (" +
-                                         (*suspended)->reason +
-                                         "): service is restored only by "
-                                         "an authorised resume");
+    TESSERA_ASSIGN_OR_RETURN(std::optional<Suspension> suspended, SuspensionOf(*reg, party.id));
+    if (suspended)
+      return Status::PermissionDenied("agency " + party.id + " is suspended (" + suspended->reason +
+                                      "): service is restored only by an authorised resume");
   }
-  co_return peer;
+  return Peer{party, address, SignerName(party) + " from " + address};
 }
 
 awaitable<void> CenterServer::Impl::Session(tcp::socket socket) {
@@ -269,13 +277,13 @@ awaitable<void> CenterServer::Impl::Session(tcp::socket socket) {
                                   asio::redirect_error(use_awaitable, ec));
   if (ec) {
     spdlog::info("exchange center: TLS handshake with {} failed: {}", address, ec.message());
-    co_await AuditAsync(address, "exchange.connection-refused", address, "TLS: " + ec.message());
+    AuditLater(address, "exchange.connection-refused", address, "TLS: " + ec.message());
     co_return;
   }
   Result<Peer> peer = co_await Admit(stream, address);
   if (!peer.ok()) {
     spdlog::warn("exchange center: refused {}: {}", address, peer.status().message());
-    co_await AuditAsync(address, "exchange.connection-refused", address, peer.status().message());
+    AuditLater(address, "exchange.connection-refused", address, peer.status().message());
     // Say why in one HTTP answer, since the client may be a person with curl.
     auto res = TextResponse(11, HttpStatusFor(peer.status()), peer.status().message() + "\n");
     res.keep_alive(false);
@@ -333,6 +341,7 @@ awaitable<bool> CenterServer::Impl::Handle(Stream& stream, beast::flat_buffer& b
     if (!number) co_return co_await reply(400, "bad delivery number\n");
     if (slash == std::string::npos || rest.substr(slash) != "/ack")
       co_return co_await reply(404, "unknown resource\n");
+    const bool keep_alive = req.keep_alive();
     // Drain the (empty) body before answering on a kept connection.
     if (!parser.is_done()) {
       http::request_parser<http::string_body> rest_parser(std::move(parser));
@@ -350,9 +359,9 @@ awaitable<bool> CenterServer::Impl::Handle(Stream& stream, beast::flat_buffer& b
     auto res = TextResponse(version, st.ok() ? 204 : HttpStatusFor(st),
                             st.ok() ? "" : st.message() + "\n");
     if (st.ok()) res.body().clear(), res.prepare_payload();
-    res.keep_alive(req.keep_alive());
+    res.keep_alive(keep_alive);
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-    co_return req.keep_alive() && !ec;
+    co_return keep_alive && !ec;
   }
   if (req.method() != http::verb::get) co_return co_await reply(405, "method not allowed\n");
   if (target.rfind("/v1/status/", 0) == 0 && is_agency) {
@@ -402,6 +411,68 @@ awaitable<bool> CenterServer::Impl::Handle(Stream& stream, beast::flat_buffer& b
   co_return co_await reply(404, "unknown resource\n");
 }
 
+Result<CenterServer::Impl::Admission> CenterServer::Impl::AdmitItem(const std::string& routing,
+                                                                    const std::string& named,
+                                                                    std::optional<uint64_t> length,
+                                                                    const Peer& peer) {
+  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const Registry> reg, registry.Get());
+  const int64_t now = NowUnixSeconds();
+  auto header_bytes = Base64Decode(routing);
+  if (!header_bytes.ok() || header_bytes->empty())
+    return Status::InvalidArgument("the request has no valid Tessera-Routing header");
+  TESSERA_ASSIGN_OR_RETURN(SealedHeader sealed, OpenHeader(*header_bytes));
+  const RoutingHeader& h = sealed.header;
+  TESSERA_ASSIGN_OR_RETURN(Party signer, IdentifyCertificate(*reg, sealed.signer, now));
+  if (SignerName(signer) != h.from)
+    return Status::PermissionDenied("the routing header names " + h.from +
+                                    " as sender but is signed by " + SignerName(signer));
+  // Which recipients this center takes: all of them from an agency; from a peer center,
+  // those it names, each homed here.
+  std::vector<std::string> recipients = h.to;
+  if (peer.party.kind == Party::Kind::kAgency) {
+    if (h.from != peer.party.id)
+      return Status::PermissionDenied("agency " + peer.party.id +
+                                      " may send only its own items, not " + h.from + "'s");
+    if (h.created_at > now + reg->policy.max_clock_skew_seconds)
+      return Status::FailedPrecondition(
+          "the item is dated " + std::to_string(h.created_at - now) +
+          " s in the future: the sender's clock is wrong; synchronise it (NTP) "
+          "and send again");
+  } else {
+    recipients = Split(named);
+    if (recipients.empty())
+      return Status::InvalidArgument("a forwarded item must name its recipients");
+    for (const std::string& r : recipients) {
+      const Agency* a = reg->FindAgency(r);
+      if (std::find(h.to.begin(), h.to.end(), r) == h.to.end() || a == nullptr ||
+          a->home_center != config.center_id)
+        return Status::InvalidArgument(r + " is not a recipient of this item homed here");
+    }
+  }
+  if (h.from.rfind("center:", 0) != 0) {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<Suspension> suspended, SuspensionOf(*reg, h.from));
+    if (suspended) return Status::PermissionDenied("the sender " + h.from + " is suspended");
+  }
+  std::vector<Route> routes;
+  for (const std::string& r : recipients) {
+    const Agency* a = reg->FindAgency(r);
+    if (a == nullptr) return Status::NotFound("recipient " + r + " is not in the registry");
+    routes.push_back({r, a->home_center == config.center_id ? "" : a->home_center});
+    if (!routes.back().via.empty() && reg->FindCenter(a->home_center) == nullptr)
+      return Status::FailedPrecondition("recipient " + r + "'s center " + a->home_center +
+                                        " is not in the registry");
+  }
+  if (!length || *length != h.payload_size)
+    return Status::InvalidArgument("the body's length differs from the header's payload_size");
+  if (h.payload_size > reg->policy.max_message_bytes)
+    return Status::InvalidArgument("the item is larger than the policy allows (" +
+                                   std::to_string(reg->policy.max_message_bytes) + " bytes)");
+  TESSERA_ASSIGN_OR_RETURN(std::optional<AcceptedItem> existing,
+                           store->FindExisting(h.from, h.id, h.payload_sha256));
+  return Admission{std::move(sealed), std::move(recipients), std::move(routes),
+                   std::move(existing)};
+}
+
 awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer& buffer,
                                              http::request_parser<http::empty_body>& parser,
                                              const Peer& peer) {
@@ -411,93 +482,36 @@ awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer&
   // A refusal is answered before the body is read, and the connection closed.
   auto refuse = [&](const Status& st) -> awaitable<bool> {
     spdlog::warn("exchange center: refused an item from {}: {}", peer.name, st.message());
-    co_await AuditAsync(peer.name, "exchange.refuse", "item", st.message());
+    AuditLater(peer.name, "exchange.refuse", "item", st.message());
     auto res = TextResponse(version, HttpStatusFor(st), st.message() + "\n");
     res.keep_alive(false);
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
     co_return false;
   };
-  auto reg_or = registry.Get();
-  if (!reg_or.ok()) co_return co_await refuse(reg_or.status());
-  std::shared_ptr<const Registry> reg = *reg_or;
-  const int64_t now = NowUnixSeconds();
-
-  auto header_bytes = Base64Decode(std::string(req["Tessera-Routing"]));
-  if (!header_bytes.ok() || header_bytes->empty())
-    co_return co_await refuse(
-        Status::InvalidArgument("the request has no valid Tessera-Routing header"));
-  auto sealed_or = OpenHeader(*header_bytes);
-  if (!sealed_or.ok()) co_return co_await refuse(sealed_or.status());
-  SealedHeader sealed = std::move(sealed_or).value();
-  const RoutingHeader& h = sealed.header;
-  auto signer = IdentifyCertificate(*reg, sealed.signer, now);
-  if (!signer.ok()) co_return co_await refuse(signer.status());
-  if (SignerName(*signer) != h.from)
-    co_return co_await refuse(Status::PermissionDenied("the routing header names " + h.from +
-                                                       " as sender but is signed by " +
-                                                       SignerName(*signer)));
-  // Which recipients this center takes: all of them from an agency; from a peer center,
-  // those it names, each homed here.
-  std::vector<std::string> recipients = h.to;
-  if (peer.party.kind == Party::Kind::kAgency) {
-    if (h.from != peer.party.id)
-      co_return co_await refuse(Status::PermissionDenied(
-          "agency " + peer.party.id + " may send only its own items, not " + h.from + "'s"));
-    if (h.created_at > now + reg->policy.max_clock_skew_seconds)
-      co_return co_await refuse(Status::FailedPrecondition(
-          "the item is dated " + std::to_string(h.created_at - now) +
-          " s in the future: the sender's clock is wrong; synchronise it (NTP) and send again"));
-  } else {
-    recipients = Split(std::string(req["Tessera-Recipients"]));
-    if (recipients.empty())
-      co_return co_await refuse(
-          Status::InvalidArgument("a forwarded item must name its recipients"));
-    for (const std::string& r : recipients) {
-      const Agency* a = reg->FindAgency(r);
-      if (std::find(h.to.begin(), h.to.end(), r) == h.to.end() || a == nullptr ||
-          a->home_center != config.center_id)
-        co_return co_await refuse(
-            Status::InvalidArgument(r + " is not a recipient of this item homed here"));
-    }
-  }
-  if (h.from.rfind("center:", 0) != 0) {
-    auto suspended = co_await OnStorage([&] { return SuspensionOf(*reg, h.from); });
-    if (suspended.ok() && *suspended)
-      co_return co_await refuse(Status::PermissionDenied("the sender " + h.from + " is suspended"));
-  }
-  std::vector<Route> routes;
-  for (const std::string& r : recipients) {
-    const Agency* a = reg->FindAgency(r);
-    if (a == nullptr)
-      co_return co_await refuse(Status::NotFound("recipient " + r + " is not in the registry"));
-    routes.push_back({r, a->home_center == config.center_id ? "" : a->home_center});
-    if (!routes.back().via.empty() && reg->FindCenter(a->home_center) == nullptr)
-      co_return co_await refuse(Status::FailedPrecondition(
-          "recipient " + r + "'s center " + a->home_center + " is not in the registry"));
-  }
-  const auto length = parser.content_length();
-  if (!length || *length != h.payload_size)
-    co_return co_await refuse(
-        Status::InvalidArgument("the body's length differs from the header's payload_size"));
-  if (h.payload_size > reg->policy.max_message_bytes)
-    co_return co_await refuse(
-        Status{StatusCode::kInvalidArgument, "the item is larger than the policy allows (" +
-                                                 std::to_string(reg->policy.max_message_bytes) +
-                                                 " bytes)"});
-  auto existing =
-      co_await OnStorage([&] { return store->FindExisting(h.from, h.id, h.payload_sha256); });
-  if (!existing.ok()) co_return co_await refuse(existing.status());
-  if (*existing) {
+  // Every check on the header happens here, before the body is read, off the network
+  // thread (signature verification and the store's look-ups).
+  const std::string routing(req["Tessera-Routing"]);
+  const std::string named(req["Tessera-Recipients"]);
+  std::optional<uint64_t> length;
+  if (parser.content_length()) length = *parser.content_length();
+  auto admitted = co_await OnStorage([&] { return AdmitItem(routing, named, length, peer); });
+  if (!admitted.ok()) co_return co_await refuse(admitted.status());
+  if (admitted->existing) {
     // A resend: answer with the first receipt, without reading the body again.
-    auto res = TextResponse(version, 200, std::string(AsString((*existing)->receipt)),
+    auto res = TextResponse(version, 200, std::string(AsString(admitted->existing->receipt)),
                             "application/pkcs7-mime");
     res.keep_alive(false);
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
     co_return false;
   }
+  const SealedHeader& sealed = admitted->sealed;
+  const RoutingHeader& h = sealed.header;
+  const std::vector<std::string>& recipients = admitted->recipients;
+  const std::vector<Route>& routes = admitted->routes;
 
   // The body streams to the spool.
   const fs::path incoming = co_await OnStorage([&] { return store->IncomingPath(); });
+  const bool keep_alive = req.keep_alive();
   http::request_parser<http::file_body> body_parser(std::move(parser));
   body_parser.body_limit(h.payload_size);
   body_parser.get().body().open(incoming.c_str(), beast::file_mode::write, ec);
@@ -558,9 +572,9 @@ awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer&
     if (r.via.empty()) Notify(r.recipient);
   auto res = TextResponse(version, 200, std::string(AsString(accepted->receipt)),
                           "application/pkcs7-mime");
-  res.keep_alive(req.keep_alive());
+  res.keep_alive(keep_alive);
   co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-  co_return req.keep_alive() && !ec;
+  co_return keep_alive && !ec;
 }
 
 awaitable<bool> CenterServer::Impl::Pull(Stream& stream, const http::request<http::empty_body>& req,
@@ -691,6 +705,7 @@ void CenterServer::Impl::ForwardAndExpire(
       std::chrono::duration_cast<std::chrono::seconds>(config.expire_period).count())
     return;
   last_expiry = now;
+  CheckCertificates(bg_store, *reg, now);
   auto held = [&](const std::string& agency) {
     if (RegistrySuspension(*reg, agency)) return true;
     auto local = bg_store.LocalSuspension(agency);
@@ -741,6 +756,47 @@ void CenterServer::Impl::ForwardAndExpire(
             ok ? "expired; receipt queued for the sender"
                : "expired; the receipt could not be queued");
     });
+  }
+}
+
+void CenterServer::Impl::CheckCertificates(CenterStore& bg_store, const Registry& reg,
+                                           int64_t now) {
+  const std::string me = "center:" + config.center_id;
+  for (const Agency& agency : reg.agencies) {
+    if (agency.home_center != config.center_id) continue;
+    int64_t latest = 0;
+    for (const std::string& pem : agency.certificates) {
+      auto cert = crypto::Certificate::FromPem(pem);
+      if (!cert.ok()) continue;
+      latest = std::max(latest, cert->NotAfter());
+      const int64_t days_left = (cert->NotAfter() - now) / 86400;
+      // The narrowest threshold reached is the one announced (60, then 30, then 7 days).
+      std::optional<int> threshold;
+      for (int days : reg.policy.certificate_warning_days)
+        if (cert->NotAfter() > now && days_left < days && (!threshold || days < *threshold))
+          threshold = days;
+      if (!threshold) continue;
+      auto fresh = bg_store.RecordCertificateWarning(cert->Fingerprint(), *threshold, now);
+      if (fresh.ok() && *fresh) {
+        spdlog::warn("exchange center: the certificate of {} expires in {} days ({})", agency.code,
+                     days_left, cert->Subject());
+        asio::post(storage, [this, me, code = agency.code, days_left, threshold = *threshold] {
+          Audit(me, "exchange.certificate-warning", code,
+                "certificate expires in " + std::to_string(days_left) + " days (" +
+                    std::to_string(threshold) + "-day warning)");
+        });
+      }
+    }
+    if (latest == 0 || latest > now) continue;
+    // Every certificate has expired: the agency is suspended until an authorised resume.
+    auto local = bg_store.LocalSuspension(agency.code);
+    if (!local.ok() || local->has_value()) continue;
+    Suspension s{"certificate-expired", "every registered certificate has expired",
+                 me + " (automatic)", now};
+    if (bg_store.Suspend(agency.code, s).ok())
+      asio::post(storage, [this, me, code = agency.code] {
+        Audit(me, "exchange.suspend", code, "certificate-expired: suspended automatically");
+      });
   }
 }
 

@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS deliveries(
   UNIQUE(seq, recipient));
 CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries(recipient, via, state);
 CREATE INDEX IF NOT EXISTS deliveries_via ON deliveries(via, state);
+CREATE TABLE IF NOT EXISTS certificate_warnings(
+  fingerprint TEXT NOT NULL,
+  days INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY(fingerprint, days));
 CREATE TABLE IF NOT EXISTS suspensions(
   agency TEXT PRIMARY KEY,
   reason TEXT NOT NULL,
@@ -91,11 +96,12 @@ Result<AcceptedItem> CenterStore::Accept(const SealedHeader& sealed, const fs::p
                                          const std::vector<Route>& routes,
                                          const std::function<Result<Bytes>()>& make_receipt) {
   const RoutingHeader& h = sealed.header;
-  TESSERA_ASSIGN_OR_RETURN(auto existing, FindExisting(h.from, h.id, h.payload_sha256));
-  if (existing) {
+  Result<std::optional<AcceptedItem>> existing = FindExisting(h.from, h.id, h.payload_sha256);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
     std::error_code ec;
     fs::remove(payload, ec);
-    return *existing;
+    return std::move(existing).value().value();
   }
   const std::string prefix = h.payload_sha256.substr(0, 2);
   TESSERA_RETURN_IF_ERROR(MakeDirs(spool_ / prefix, 0700));
@@ -365,6 +371,17 @@ Result<std::vector<std::pair<std::string, Suspension>>> CenterStore::LocalSuspen
     out.emplace_back(q.Text(0), Suspension{q.Text(1), q.Text(2), q.Text(3), q.Int(4)});
   }
   return out;
+}
+
+Result<bool> CenterStore::RecordCertificateWarning(const std::string& fingerprint, int days,
+                                                   int64_t now) {
+  TESSERA_ASSIGN_OR_RETURN(
+      Statement q,
+      db_->Prepare(
+          "INSERT OR IGNORE INTO certificate_warnings(fingerprint, days, at) VALUES(?, ?, ?)"));
+  q.Bind(1, fingerprint).Bind(2, days).Bind(3, now);
+  TESSERA_RETURN_IF_ERROR(q.Run());
+  return db_->Changes() > 0;
 }
 
 }  // namespace tessera::exchange

@@ -115,6 +115,10 @@ class CenterStore {
   Result<std::optional<Suspension>> LocalSuspension(const std::string& agency);
   Result<std::vector<std::pair<std::string, Suspension>>> LocalSuspensions();
 
+  // Records that the warning `days` before a certificate's expiry went out; false when it
+  // had already (each warning is given once).
+  Result<bool> RecordCertificateWarning(const std::string& fingerprint, int days, int64_t now);
+
   const std::filesystem::path& spool() const { return spool_; }
 
  private:

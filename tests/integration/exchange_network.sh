@@ -39,6 +39,7 @@ PA=$(free_port)
 PB=$(free_port)
 
 # --- a test CA and every party's certificate
+mkdir -p certs
 "$TESSERA" pki init-ca --dir ca --name "Tessera Test GCA" > /dev/null
 issue() { "$TESSERA" pki issue --ca ca "$@" > /dev/null; }
 issue --name management --ip 127.0.0.1 --out certs/management
@@ -66,7 +67,7 @@ check "publish" R publish
 PUB=$(ls "$WORK"/management/exchange/management/management.pub.pem)
 REG=$WORK/management/exchange/management/current.json
 
-for host in center-a center-b a b c e; do
+for host in management center-a center-b a b c e; do
   TESSERA_HOME=$WORK/$host "$TESSERA" exchange registry install "$REG" --key "$PUB" > /dev/null
 done
 ok "registry installed on every host"
@@ -75,7 +76,7 @@ ok "registry installed on every host"
 start_center() {  # start_center HOME ID PORT [extra...]
   local home=$1 id=$2 port=$3
   shift 3
-  TESSERA_HOME=$WORK/$home "$TESSERA" exchange center run --id "$id" --listen "127.0.0.1:$port" \
+  TESSERA_HOME=$WORK/$home ${CENTER_WRAPPER:-} "$TESSERA" exchange center run --id "$id" --listen "127.0.0.1:$port" \
     --cert "certs/$id.pem" --key "certs/$id.key" "$@" > "$WORK/$home.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do

@@ -1,0 +1,99 @@
+// Every document an agency gateway sends or receives goes into the archive as one mail
+// message (DESIGN.md: the exchange reaches the archive only through the gateway's
+// DocumentEvent, wired here): the rendered 函 as the text, the DI fields in headers, and
+// the DI, SW and attachments as attachments, so that archive search finds a document by
+// 發文字號, 主旨, 發文機關, 速別 or 密等, and by its attachments' text.
+#include <ctime>
+#include <filesystem>
+
+#include "archive/journal.hpp"
+#include "archive/message_store.hpp"
+#include "base/files.hpp"
+#include "cli/cli.hpp"
+#include "crypto/random.hpp"
+#include "exchange/document.hpp"
+#include "exchange/document_render.hpp"
+
+namespace tessera::cli {
+namespace fs = std::filesystem;
+namespace {
+
+std::string EncodedWord(const std::string& text) {
+  return "=?UTF-8?B?" + Base64Encode(AsBytes(text)) + "?=";
+}
+
+std::string Address(const std::string& code) {
+  return "<" + code + "@exchange.invalid>";
+}
+
+// Base64 in lines of 76 characters, as RFC 2045 asks.
+std::string Base64Lines(ByteView data) {
+  const std::string flat = Base64Encode(data);
+  std::string out;
+  for (size_t i = 0; i < flat.size(); i += 76) out += flat.substr(i, 76) + "\r\n";
+  return out;
+}
+
+std::string RfcDate() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Status JournalExchangeDocument(const Context& ctx, const exchange::DocumentEvent& event) {
+  TESSERA_ASSIGN_OR_RETURN(Bytes di, ReadFile(event.files / event.document));
+  TESSERA_ASSIGN_OR_RETURN(exchange::OfficialDocument doc,
+                           exchange::ParseDocument(di, event.document));
+  std::string text = exchange::RenderText(doc);
+  std::string fields;
+  for (const exchange::ArchiveField& f : exchange::ArchiveFields(doc))
+    fields += f.name + "：" + f.value + "\r\n";
+
+  const std::string boundary = "tessera-" + HexEncode(crypto::RandomBytes(12));
+  std::string m;
+  m += "From: " + EncodedWord(doc.sender.name) + " " + Address(event.sender) + "\r\n";
+  std::string to;
+  for (const std::string& r : event.recipients) to += (to.empty() ? "" : ", ") + Address(r);
+  m += "To: " + to + "\r\n";
+  m += "Subject: " + EncodedWord(doc.subject) + "\r\n";
+  m += "Date: " + RfcDate() + "\r\n";
+  m += "Message-ID: <" + event.id + "." + event.sender + "@exchange.invalid>\r\n";
+  m += "X-Tessera-Exchange: " + event.direction + "\r\n";
+  m += "X-Tessera-Document-Id: " + event.id + "\r\n";
+  m += "X-Tessera-Document-Number: " + EncodedWord(doc.number) + "\r\n";
+  m += "MIME-Version: 1.0\r\n";
+  m += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
+  m += "--" + boundary +
+       "\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  m += Base64Lines(AsBytes(fields + "\r\n" + text));
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(event.files, ec)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const fs::path& f : files) {
+    TESSERA_ASSIGN_OR_RETURN(Bytes bytes, ReadFile(f));
+    const std::string name = EncodedWord(f.filename().string());
+    m += "--" + boundary + "\r\nContent-Type: application/octet-stream; name=\"" + name + "\"\r\n";
+    m += "Content-Disposition: attachment; filename=\"" + name +
+         "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    m += Base64Lines(bytes);
+  }
+  m += "--" + boundary + "--\r\n";
+
+  TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ctx.home + "/archive"));
+  archive::MailEnvelope envelope{"exchange-gateway", event.sender + "@exchange.invalid", {}};
+  for (const std::string& r : event.recipients)
+    envelope.recipients.push_back(r + "@exchange.invalid");
+  TESSERA_RETURN_IF_ERROR(archive::ArchiveJournaled(*store, envelope, archive::MailProtocol::kLmtp,
+                                                    "exchange gateway", AsBytes(m),
+                                                    archive::JournalOptions{""}));
+  UpdateSearchIndex(ctx, *store);
+  return Status::Ok();
+}
+
+}  // namespace tessera::cli
