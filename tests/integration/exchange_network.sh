@@ -144,6 +144,10 @@ check "the DI arrived byte-identical" cmp docs/letter.di "$FILES/letter.di"
 check "the attachment arrived byte-identical" cmp docs/report.odt "$FILES/report.odt"
 check "the Chinese-named attachment arrived" cmp docs/附件一.pdf "$FILES/附件一.pdf"
 [ "$(json_field '[0]["number"]')" != "" ] && ok "the inbox shows the 發文字號" || bad "no 發文字號 in the inbox"
+expect_rc "B's archive finds the received 函 by a word of its subject" 0 env TESSERA_HOME="$WORK/b" "$TESSERA" archive search 居家辦公
+in_log "the archived copy is the document" "函轉有關啟動居家辦公期間"
+expect_rc "A's archive finds the sent 函 by its 發文字號" 0 env TESSERA_HOME="$WORK/a" "$TESSERA" archive search 1150681935
+in_log "the sent copy is archived" "函轉有關啟動居家辦公期間"
 expect_rc "A collects receipts" 0 GA receive --wait 5 --json
 expect_rc "A's status of the document" 0 GA status "$ID1" --json
 [ "$(json_field '["recipients"][0]["state"]')" = received ] && ok "B's signed receipt says received" ||
