@@ -28,4 +28,7 @@ std::string AsciiLower(std::string_view s);
 // readable stand-in for showing a name, never a way to get the name back.
 std::string ToValidUtf8(std::string_view s);
 
+// Text escaped for HTML content and attribute values (& < > " ').
+std::string HtmlEscape(std::string_view text);
+
 }  // namespace tessera

@@ -25,15 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <auto Free>
-struct Freer {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-template <typename T, auto Free>
-using Owned = std::unique_ptr<T, Freer<Free>>;
+using internal::Owned;
 
 using Bio = Owned<BIO, BIO_free_all>;
 using Cms = Owned<CMS_ContentInfo, CMS_ContentInfo_free>;

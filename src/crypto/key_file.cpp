@@ -39,4 +39,17 @@ Result<SecretBytes> LoadOrCreateKeyFile(const std::filesystem::path& path,
   return SecretBytes{std::move(*key)};
 }
 
+Result<std::string> ReadPrivateKeyText(const std::filesystem::path& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::NotFound(what + " " + path.string() + " does not exist");
+    return Status::FromErrno("cannot read " + path.string(), errno);
+  }
+  if ((st.st_mode & 077) != 0)
+    return Status::PermissionDenied(path.string() +
+                                    " can be read by others; tessera refuses to use " + what +
+                                    " (chmod 600 it, and consider " + what + " exposed)");
+  return ReadTextFile(path);
+}
+
 }  // namespace tessera::crypto

@@ -16,4 +16,9 @@ namespace tessera::crypto {
 // when it does not hold a key.
 Result<SecretBytes> LoadOrCreateKeyFile(const std::filesystem::path& path, const std::string& what);
 
+// The text of a private key file (PEM), which only its owner may read: NotFound when it
+// is missing, PermissionDenied when others can read it (the key must then be taken as
+// exposed). The caller wipes the text when done.
+Result<std::string> ReadPrivateKeyText(const std::filesystem::path& path, const std::string& what);
+
 }  // namespace tessera::crypto

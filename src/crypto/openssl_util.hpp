@@ -5,10 +5,23 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace tessera::crypto::internal {
+
+// An OpenSSL object owned by a unique_ptr that frees it with `Free`
+// (Owned<BIO, BIO_free_all>).
+template <auto Free>
+struct Freer {
+  template <typename T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+template <typename T, auto Free>
+using Owned = std::unique_ptr<T, Freer<Free>>;
 
 // The text of the most recent OpenSSL error, or "unknown OpenSSL error"; empties
 // OpenSSL's error queue so that a stale error is not blamed on a later call.

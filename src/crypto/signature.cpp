@@ -11,6 +11,7 @@
 
 #include "base/files.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/key_file.hpp"
 #include "crypto/openssl_util.hpp"
 #include "crypto/random.hpp"
 
@@ -147,16 +148,7 @@ Result<SigningKey> SigningKey::FromPem(std::string_view pem) {
 }
 
 Result<SigningKey> SigningKey::Load(const std::filesystem::path& path, const std::string& what) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return Status::NotFound(what + " " + path.string() + " does not exist");
-    return Status::FromErrno("cannot read " + path.string(), errno);
-  }
-  if ((st.st_mode & 077) != 0)
-    return Status::PermissionDenied(path.string() +
-                                    " can be read by others; tessera refuses to use " + what +
-                                    " (chmod 600 it, and consider " + what + " exposed)");
-  TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
+  TESSERA_ASSIGN_OR_RETURN(std::string text, ReadPrivateKeyText(path, what));
   auto key = FromPem(text);
   SecureWipe(text.data(), text.size());
   if (!key.ok())

@@ -5,6 +5,8 @@
 // every text from the document in it is escaped: a document is data from another agency.
 #pragma once
 
+#include "base/utf8.hpp"  // HtmlEscape
+
 #include <string>
 #include <vector>
 
@@ -17,9 +19,6 @@ namespace tessera::exchange {
 std::string RenderText(const OfficialDocument& doc);
 // The same as a complete HTML page (UTF-8, lang="zh-Hant").
 std::string RenderHtml(const OfficialDocument& doc);
-
-// Text escaped for HTML content and attribute values (& < > " ').
-std::string HtmlEscape(std::string_view text);
 
 struct ArchiveField {
   std::string name;   // 發文字號, 主旨, 發文機關, 速別, 密等

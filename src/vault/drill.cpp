@@ -308,33 +308,6 @@ std::vector<DrillStore> StoresFromJson(const json& j, const char* key) {
 
 }  // namespace
 
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string FormatLocalTime(int64_t unix_ns) {
   time_t t = static_cast<time_t>(unix_ns / 1000000000);
   struct tm tm {};

@@ -7,6 +7,8 @@
 // calendar year is the plan's KPI.
 #pragma once
 
+#include "base/utf8.hpp"  // HtmlEscape
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -125,8 +127,6 @@ std::string DrillHistoryHtml(const DrillHistory& h, const std::string& vault_id)
 // Calendar year of a time in the machine's local time zone (a drill on 31 December at
 // 20:00 UTC counts for the next year in Taipei).
 int LocalYear(int64_t unix_ns);
-// Text made safe for HTML content and attribute values.
-std::string HtmlEscape(std::string_view text);
 // For people: "2026-01-15 17:30:00 +0800" (local time), "3 d 4 h" / "2 h 5 min" / "12 s".
 std::string FormatLocalTime(int64_t unix_ns);
 std::string FormatDuration(int64_t seconds);
