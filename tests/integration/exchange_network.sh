@@ -195,6 +195,38 @@ expect_fail "suspended A cannot send" GA send docs/letter.di --attach docs/附�
 in_log "A is told it is suspended" "suspended"
 check "center-a resumes A" env TESSERA_HOME="$WORK/center-a" "$TESSERA" exchange resume "$A" --note "cleaned"
 
+# --- the management center suspends an agency: every center enforces it from the registry
+R() { TESSERA_HOME=$WORK/management "$TESSERA" exchange registry "$@"; }
+reinstall() { TESSERA_HOME=$WORK/center-a "$TESSERA" exchange registry install "$REG" --key "$PUB" > /dev/null; }
+check "the management center suspends B" R suspend "$B" --reason refused-audit --note "did not allow the audit"
+check "and publishes" R publish
+check "center-a installs the new registry" reinstall
+sleep 6  # the center reloads its registry every 5 s
+expect_fail "B, suspended by the management center, cannot receive" GB receive --wait 1
+in_log "B is told it is suspended" "suspended"
+check "the management center resumes B" R resume "$B" --note "audit done"
+check "and publishes again" R publish
+check "center-a installs it" reinstall
+sleep 6
+expect_rc "B can receive again" 0 GB receive --wait 1
+
+# --- the recipient's own scan: a sender whose signatures miss it, a recipient whose do not
+mkdir -p clamav-weak
+echo "Tessera.Bench.Dummy:0:*:00112233445566778899aabbccddeeff" > clamav-weak/weak.ndb
+GAW() { TESSERA_HOME=$WORK/a "$TESSERA" exchange "$@" --agency "$A" --cert certs/a.pem \
+  --key certs/a.key --source-address 127.0.0.11 --malware-db "$WORK/clamav-weak"; }
+expect_rc "a sender with stale signatures sends the infected document" 0 GAW send bad/letter.di --attach bad/附件一.pdf --attach bad/report.odt --json
+ID4=$(json_field '["id"]')
+expect_rc "B receives and rejects it" 0 GB receive --wait 5 --json
+[ "$(json_field '["rejected"]')" = 1 ] && ok "B rejected one document" || bad "B rejected $(json_field '["rejected"]')"
+expect_rc "A collects B's receipt" 0 GA receive --wait 5
+expect_rc "the status of the infected document" 0 GA status "$ID4" --json
+[ "$(json_field '["recipients"][0]["state"]')" = rejected ] && [ "$(json_field '["recipients"][0]["reason_code"]')" = malware ] &&
+  ok "A holds B's signed receipt: rejected, malware" || bad "state $(json_field '["recipients"][0]["state"]') $(json_field '["recipients"][0]["reason_code"]')"
+expect_rc "B's inbox" 0 GB inbox --json
+python3 -c "import json,sys; e=[x for x in json.load(open('$WORK/last.log')) if x['id']=='$ID4']; sys.exit(0 if e and e[0]['state']=='rejected' and e[0]['files']=='' else 1)" &&
+  ok "the infected document is recorded as rejected and kept from the clerk" || bad "the inbox shows the infected document"
+
 # --- refused before any request: an expired certificate, a wrong source address
 expect_fail "an expired certificate is refused" GW e "$E" 127.0.0.14 receive --wait 1
 in_log "the refusal names the expiry" "expired"
