@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -296,6 +297,8 @@ awaitable<void> CenterServer::Impl::Session(tcp::socket socket) {
   while (!stopping) {
     http::request_parser<http::empty_body> parser;
     parser.header_limit(kHeaderLimit);
+    // The size an item may have is the policy's, checked with its header (AdmitItem).
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(use_awaitable, ec));

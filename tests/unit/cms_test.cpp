@@ -24,6 +24,14 @@
 namespace tessera::crypto {
 namespace {
 
+// Decryption holds the document about 2.5 times (cms.hpp); under AddressSanitizer, freed
+// memory sits in quarantine and every block carries redzones, so the bound is looser.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kDecryptGrowthFactor = 12;
+#else
+constexpr int64_t kDecryptGrowthFactor = 3;
+#endif
+
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
@@ -334,7 +342,7 @@ TEST_F(Cms, FileVariantsRoundTripFortyMegabytesInBoundedMemory) {
   EXPECT_LE(verified->signing_time, NowUnixSeconds());
   EXPECT_EQ(HashFile(Path("document.out")), digest);
   // OpenSSL decodes whole structures: about 2.5 times the file (see cms.hpp), not more.
-  EXPECT_LT(decrypt_growth, static_cast<int64_t>(kSize) * 3)
+  EXPECT_LT(decrypt_growth, static_cast<int64_t>(kSize) * kDecryptGrowthFactor)
       << "decrypting took " << decrypt_growth;
 
   // The openssl command reads the streamed (BER) output too.
