@@ -57,7 +57,7 @@ void AddArchiveCommands(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
 void AddExchangeCommands(CLI::App& app, Context& ctx);  // 公文 exchange
 void AddPkiCommands(CLI::App& app, Context& ctx);       // a test CA and certificates
-void AddGuardCommands(CLI::App& app, Context& ctx);  // audit shipping to a SOC, ...
+void AddGuardCommands(CLI::App& app, Context& ctx);     // audit shipping to a SOC, ...
 void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
 void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
 void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx);
