@@ -187,7 +187,7 @@ std::vector<BlobId> Repository::ComputeIds(std::span<const ByteView> plaintexts)
   return ids;
 }
 
-Status Repository::LoadIndex() {
+Status Repository::LoadIndex(IndexGaps gaps) {
   TESSERA_ASSIGN_OR_RETURN(std::vector<std::string> names, objects_->List("index/"));
   std::vector<std::string> todo;
   {
@@ -223,11 +223,15 @@ Status Repository::LoadIndex() {
   }
   std::unique_lock lock(index_mu_);
   superseded_.insert(supersedes.begin(), supersedes.end());
-  for (auto& [name, st] : failed)
-    if (!superseded_.count(name) &&
-        !(st.code() == StatusCode::kUnavailable && IsTornObject(*objects_, name)))
-      return st;
+  for (auto& [name, st] : failed) {
+    if (superseded_.count(name) ||
+        (st.code() == StatusCode::kUnavailable && IsTornObject(*objects_, name)))
+      continue;
+    if (gaps == IndexGaps::kFail || st.code() != StatusCode::kUnavailable) return st;
+    unreadable_indexes_.insert(name);
+  }
   for (Loaded& l : loaded) {
+    unreadable_indexes_.erase(l.name);
     if (superseded_.count(l.name)) continue;
     for (IndexEntry& e : l.entries) index_.emplace(e.id, Store(std::move(e.loc)));
     index_objects_.insert(l.name);
@@ -282,6 +286,7 @@ void Repository::ResetIndex() {
   pack_numbers_.clear();
   index_objects_.clear();
   superseded_.clear();
+  unreadable_indexes_.clear();
 }
 
 std::optional<BlobLocation> Repository::Find(const BlobId& id) const {
@@ -302,6 +307,23 @@ std::vector<IndexEntry> Repository::IndexEntries() const {
   out.reserve(index_.size());
   for (auto& [id, loc] : index_) out.push_back({id, Load(loc)});
   return out;
+}
+
+std::vector<std::string> Repository::UnreadableIndexObjects() const {
+  std::shared_lock lock(index_mu_);
+  return {unreadable_indexes_.begin(), unreadable_indexes_.end()};
+}
+
+Status Repository::MissingBlob(const BlobId& id, Status otherwise) const {
+  std::vector<std::string> unreadable = UnreadableIndexObjects();
+  if (unreadable.empty()) return otherwise;
+  std::string names;
+  for (size_t i = 0; i < unreadable.size() && i < 3; ++i) names += (i ? ", " : "") + unreadable[i];
+  if (unreadable.size() > 3) names += ", ...";
+  return Status::Unavailable("blob " + ToHex(id).substr(0, 16) + " is not in the index objects " +
+                             "the available stores hold; " + std::to_string(unreadable.size()) +
+                             " index object(s) could not be read (" + names +
+                             "): bring back the stores they were written to");
 }
 
 std::vector<std::string> Repository::IndexObjects() const {
@@ -477,7 +499,7 @@ std::vector<Result<Bytes>> Repository::BlobsFromPack(const Bytes& pack,
 
 Result<Bytes> Repository::ReadBlob(const BlobId& id) {
   auto loc = Find(id);
-  if (!loc) return Status::NotFound("blob " + ToHex(id) + " is not in the index");
+  if (!loc) return MissingBlob(id, Status::NotFound("blob " + ToHex(id) + " is not in the index"));
   TESSERA_ASSIGN_OR_RETURN(auto pack, ReadPack(loc->pack_id));
   return BlobFromPack(*pack, id, *loc);
 }
@@ -528,6 +550,15 @@ Result<std::vector<Snapshot>> Repository::ListSnapshots() {
 }
 
 Result<Snapshot> Repository::FindSnapshot(const std::string& ref) {
+  // A whole id is read directly: a restore from k stores must not depend on other
+  // snapshots (one written degraded may be unreadable from these k).
+  if (ref.size() == 64 && std::all_of(ref.begin(), ref.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      })) {
+    Result<Bytes> data = objects_->Get("snapshots/" + ref);
+    if (data.ok()) return ParseSnapshot(*data, ref);
+    if (data.status().code() != StatusCode::kNotFound) return data.status();
+  }
   TESSERA_ASSIGN_OR_RETURN(std::vector<Snapshot> all, ListSnapshots());
   if (all.empty()) return Status::NotFound("the vault has no snapshots yet");
   if (ref == "latest") return all.back();

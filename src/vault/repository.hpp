@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -71,7 +72,18 @@ class Repository {
   // so one it left half-deleted (shards on fewer than k stores) must not block readers.
   // A torn index object (IsTornObject) is skipped too: its packs' blobs are then simply
   // not known, which costs a re-upload, never a wrong answer.
-  Status LoadIndex();
+  // Any other index object that cannot be read fails the load, unless `gaps` is
+  // kSkipUnreadable: readers (restore, dump) then go on with what the stores at hand hold
+  // and name the skipped objects in UnreadableIndexObjects(). That matters after a degraded
+  // write: an object committed on min_write stores is unreadable from some choices of k,
+  // yet an older snapshot needs nothing from it.
+  enum class IndexGaps { kFail, kSkipUnreadable };
+  Status LoadIndex(IndexGaps gaps = IndexGaps::kFail);
+  std::vector<std::string> UnreadableIndexObjects() const;
+  // What to report for a blob the loaded index lacks: Unavailable, naming the index objects
+  // the stores at hand could not supply, when there are any (the blob may be in one of
+  // them); `otherwise` when the index is complete.
+  Status MissingBlob(const BlobId& id, Status otherwise) const;
   // Index objects and snapshots that an interrupted run left on at least k stores but
   // not on every reachable one get their missing shards, rebuilt from the others: until
   // then a restore from some choices of k stores could not read them. Best effort: what
@@ -148,7 +160,8 @@ class Repository {
   StoredLocation Store(BlobLocation loc);  // index_mu_ held exclusively
   BlobLocation Load(const StoredLocation& loc) const;
 
-  // guards index_, pack_ids_, pack_numbers_, reserved_, index_objects_, superseded_
+  // guards index_, pack_ids_, pack_numbers_, reserved_, index_objects_, superseded_,
+  // unreadable_indexes_
   mutable std::shared_mutex index_mu_;
   std::unordered_map<BlobId, StoredLocation, BlobIdHash> index_;
   std::vector<std::string> pack_ids_;
@@ -156,6 +169,7 @@ class Repository {
   std::unordered_set<BlobId, BlobIdHash> reserved_;  // in an open or uploading pack
   std::unordered_set<std::string> index_objects_;
   std::unordered_set<std::string> superseded_;  // named by a loaded index object
+  std::set<std::string> unreadable_indexes_;    // skipped by LoadIndex(kSkipUnreadable)
 
   std::mutex pack_mu_;                       // guards open_packs_ and first_error_
   std::unique_ptr<OpenPack> open_packs_[2];  // one per BlobType: trees apart from data

@@ -213,7 +213,12 @@ Result<RestoreStats> Restore(Repository& repo, const Snapshot& snap, const Resto
     stats.warnings.push_back("restoring without a vault lock (" + locked.status().message() +
                              "): do not prune meanwhile");
   }
-  TESSERA_RETURN_IF_ERROR(repo.LoadIndex());
+  TESSERA_RETURN_IF_ERROR(repo.LoadIndex(Repository::IndexGaps::kSkipUnreadable));
+  if (size_t gaps = repo.UnreadableIndexObjects().size())
+    stats.warnings.push_back(std::to_string(gaps) +
+                             " index object(s) could not be read from the stores available "
+                             "(written while some stores were down); this snapshot did not "
+                             "need them");
   TESSERA_ASSIGN_OR_RETURN(std::vector<Entry> all, ListEntries(repo, snap));
   std::vector<Entry> entries;
   for (Entry& e : all)
@@ -231,10 +236,11 @@ Result<RestoreStats> Restore(Repository& repo, const Snapshot& snap, const Resto
     total_bytes += e.node.size;
     for (const BlobId& id : e.node.content)
       if (!repo.Find(id))
-        return Status::Corruption("snapshot " + snap.id.substr(0, 8) + " needs blob " +
-                                  ToHex(id).substr(0, 16) + " of " + e.path +
-                                  " which is not in the vault's index; run `tessera vault "
-                                  "verify`");
+        return repo.MissingBlob(
+            id, Status::Corruption("snapshot " + snap.id.substr(0, 8) + " needs blob " +
+                                   ToHex(id).substr(0, 16) + " of " + e.path +
+                                   " which is not in the vault's index; run `tessera vault "
+                                   "verify`"));
   }
   if (progress) progress->SetTotal(total_files, total_bytes);
 
@@ -377,7 +383,7 @@ Result<RestoreStats> Restore(Repository& repo, const Snapshot& snap, const Resto
 }
 
 Status Dump(Repository& repo, const Snapshot& snap, const std::string& path, std::FILE* out) {
-  TESSERA_RETURN_IF_ERROR(repo.LoadIndex());
+  TESSERA_RETURN_IF_ERROR(repo.LoadIndex(Repository::IndexGaps::kSkipUnreadable));
   TESSERA_ASSIGN_OR_RETURN(std::vector<Entry> entries, ListEntries(repo, snap, path));
   const Entry& e = entries.front();
   if (e.node.type != NodeType::kFile)

@@ -1535,7 +1535,15 @@ TEST(VaultDegraded, BelowMinWriteFailsAndLosesNothing) {
                  std::to_string(only.empty() ? 0 : only[0] + 1));
     auto repo = env.Open(only);
     ASSERT_OK(repo);
-    EXPECT_RESTORES_IDENTICAL(**repo, good_id, src, env.root() / "restore");
+    // The failed run may have committed index objects on exactly min_write stores before
+    // it gave up; some choices of k cannot read them, and the restore says so.
+    std::vector<std::string> diffs =
+        RestoreAndCompare(**repo, good_id, src, env.root() / "restore");
+    std::erase_if(diffs, [](const std::string& d) {
+      return d.find("restore warning: ") == 0 &&
+             d.find("index object(s) could not be read") != std::string::npos;
+    });
+    EXPECT_TRUE(diffs.empty()) << JoinLines(diffs);
   }
   // With the stores back, the next backup completes and restores.
   auto repo = env.Open();
@@ -1544,6 +1552,43 @@ TEST(VaultDegraded, BelowMinWriteFailsAndLosesNothing) {
   ASSERT_OK(r);
   EXPECT_TRUE(r->snapshot.degraded_stores.empty());
   EXPECT_RESTORES_IDENTICAL(**repo, r->snapshot.id, src2, env.root() / "restore");
+}
+
+TEST(VaultDegraded, AnOlderSnapshotRestoresFromAnyKStoresAfterADegradedBackup) {
+  VaultEnv env("gaps");
+  ASSERT_OK(env.Init(3, 5));  // min_write 4
+  const fs::path src = env.Source();
+  MakeSmallTree(src, 1, 6, 200000);
+  auto good_id = BackupOnce(env, src);
+  ASSERT_OK(good_id);
+  const fs::path src2 = env.Source("src2");
+  MakeSmallTree(src2, 1, 6, 210000);
+  std::string degraded_id;
+  {
+    FaultyVault v = OpenFaulty(env);
+    ASSERT_TRUE(v.repo);
+    v.faulty[3]->SetUnreachable(true);
+    auto r = BackupPaths(*v.repo, {src2.string()});
+    ASSERT_OK(r);
+    EXPECT_EQ(r->snapshot.degraded_stores, std::vector<int>{3});
+    degraded_id = r->snapshot.id;
+  }
+  // Stores 3, 4 and 5 (0-based 2..4): the degraded run's objects have two shards there.
+  auto sub = env.Open({2, 3, 4});
+  ASSERT_OK(sub);
+  std::vector<std::string> diffs = RestoreAndCompare(**sub, *good_id, src, env.root() / "restore");
+  ASSERT_EQ(diffs.size(), 1u) << JoinLines(diffs);
+  EXPECT_NE(diffs[0].find("index object(s) could not be read"), std::string::npos) << diffs[0];
+  EXPECT_FALSE((*sub)->UnreadableIndexObjects().empty());
+  // The degraded snapshot itself needs the store that missed it back, and says so.
+  std::vector<std::string> later =
+      RestoreAndCompare(**sub, degraded_id, src2, env.root() / "restore");
+  ASSERT_EQ(later.size(), 1u) << JoinLines(later);
+  EXPECT_NE(later[0].find("Unavailable"), std::string::npos) << later[0];
+  // From the stores it was written to, it restores.
+  auto written = env.Open({0, 1, 4});
+  ASSERT_OK(written);
+  EXPECT_RESTORES_IDENTICAL(**written, degraded_id, src2, env.root() / "restore");
 }
 
 // Delays every Put of a pack shard, like a slow uplink: the shards of the first pack
