@@ -552,9 +552,7 @@ Result<std::vector<Snapshot>> Repository::ListSnapshots() {
 Result<Snapshot> Repository::FindSnapshot(const std::string& ref) {
   // A whole id is read directly: a restore from k stores must not depend on other
   // snapshots (one written degraded may be unreadable from these k).
-  if (ref.size() == 64 && std::all_of(ref.begin(), ref.end(), [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-      })) {
+  if (ref.size() == 64 && HexDecode(ref).ok()) {
     Result<Bytes> data = objects_->Get("snapshots/" + ref);
     if (data.ok()) return ParseSnapshot(*data, ref);
     if (data.status().code() != StatusCode::kNotFound) return data.status();
