@@ -81,6 +81,10 @@ int64_t Database::LastInsertId() const {
   return sqlite3_last_insert_rowid(db_);
 }
 
+bool Database::InTransaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
+
 int64_t Database::Changes() const {
   return sqlite3_changes64(db_);
 }
@@ -176,18 +180,19 @@ bool Statement::IsNull(int column) const {
 }
 
 Result<Transaction> Transaction::Begin(Database& db) {
-  TESSERA_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  return Transaction(&db);
+  const bool nested = db.InTransaction();
+  TESSERA_RETURN_IF_ERROR(db.Exec(nested ? "SAVEPOINT nested" : "BEGIN IMMEDIATE"));
+  return Transaction(&db, nested);
 }
 
 Transaction::~Transaction() {
-  if (db_) (void)db_->Exec("ROLLBACK");
+  if (db_) (void)db_->Exec(nested_ ? "ROLLBACK TO nested; RELEASE nested" : "ROLLBACK");
 }
 
 Status Transaction::Commit() {
   Database* db = std::exchange(db_, nullptr);
-  Status st = db->Exec("COMMIT");
-  if (!st.ok()) (void)db->Exec("ROLLBACK");
+  Status st = db->Exec(nested_ ? "RELEASE nested" : "COMMIT");
+  if (!st.ok()) (void)db->Exec(nested_ ? "ROLLBACK TO nested; RELEASE nested" : "ROLLBACK");
   return st;
 }
 

@@ -35,6 +35,7 @@ class Database {
   int64_t LastInsertId() const;
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const;
+  bool InTransaction() const;
   const std::filesystem::path& path() const { return path_; }
 
  private:
@@ -76,18 +77,22 @@ class Statement {
   Status bind_error_;  // the first failed Bind, reported by Step/Run
 };
 
-// BEGIN IMMEDIATE … COMMIT; rolled back unless Commit() was called.
+// BEGIN IMMEDIATE … COMMIT; rolled back unless Commit() was called. Begun while another
+// transaction is open on the database, it is a savepoint inside it: its Commit keeps its
+// changes for the outer commit, and dropping it undoes only its own.
 class Transaction {
  public:
   static Result<Transaction> Begin(Database& db);
-  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  Transaction(Transaction&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), nested_(other.nested_) {}
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction();
   Status Commit();
 
  private:
-  explicit Transaction(Database* db) : db_(db) {}
+  Transaction(Database* db, bool nested) : db_(db), nested_(nested) {}
   Database* db_;
+  bool nested_;
 };
 
 }  // namespace tessera

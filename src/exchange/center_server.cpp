@@ -50,30 +50,48 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(15);
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr int kMaxWaitSeconds = 60;
 constexpr uint32_t kHeaderLimit = 64 * 1024;
+constexpr size_t kSpoolChunkBytes = 256 * 1024;  // a payload is written and hashed in these
 
 // The registry in use, replaced as it is reloaded; readers take a snapshot.
+// The registry in force, with its trust index built once when it is installed (parsing
+// every registered certificate for each connection and item would cost more than the
+// rest of accepting it).
+struct InstalledRegistry {
+  std::shared_ptr<const Registry> registry;
+  std::shared_ptr<const TrustIndex> trust;
+};
+
 class RegistryHolder {
  public:
   void Set(Result<Registry> r) {
-    std::lock_guard lock(mu_);
+    std::shared_ptr<const Registry> fresh;
+    std::shared_ptr<const TrustIndex> trust;
     if (r.ok()) {
-      current_ = std::make_shared<const Registry>(std::move(r).value());
+      fresh = std::make_shared<const Registry>(std::move(r).value());
+      trust = std::make_shared<const TrustIndex>(*fresh);
+    }
+    std::lock_guard lock(mu_);
+    if (fresh) {
+      current_ = {std::move(fresh), std::move(trust)};
       error_ = Status::Ok();
     } else {
       error_ = r.status();
-      if (error_.code() == StatusCode::kFailedPrecondition)
-        current_.reset();  // expired: fail closed
+      if (error_.code() == StatusCode::kFailedPrecondition) current_ = {};  // expired: fail closed
     }
   }
   Result<std::shared_ptr<const Registry>> Get() const {
+    TESSERA_ASSIGN_OR_RETURN(InstalledRegistry installed, GetWithTrust());
+    return installed.registry;
+  }
+  Result<InstalledRegistry> GetWithTrust() const {
     std::lock_guard lock(mu_);
-    if (current_) return current_;
+    if (current_.registry) return current_;
     return error_.ok() ? Status::FailedPrecondition("no registry is installed") : error_;
   }
 
  private:
   mutable std::mutex mu_;  // guards current_ and error_
-  std::shared_ptr<const Registry> current_;
+  InstalledRegistry current_;
   Status error_;
 };
 
@@ -131,6 +149,7 @@ struct CenterServer::Impl {
   CenterServerConfig config;
   asio::io_context io{1};
   asio::thread_pool storage{1};
+  asio::thread_pool workers{2};
   ssl::context tls{ssl::context::tls_server};
   tcp::acceptor acceptor{io};
   crypto::Certificate certificate;
@@ -147,15 +166,79 @@ struct CenterServer::Impl {
   Impl(crypto::Certificate c, crypto::PrivateKey k)
       : certificate(std::move(c)), key(std::move(k)) {}
 
-  // Runs `fn` on the storage thread and resumes here with its result.
+  // Storage work runs on the storage thread in batches: the jobs that queue while one
+  // batch runs make up the next, which runs in one transaction on the spool and one on
+  // the audit log. A busy center so waits for the disk once for many items, not once per
+  // item. A job's result is handed back only after its batch has committed.
+  struct StorageJob {
+    virtual ~StorageJob() = default;
+    virtual void Run() = 0;
+    // `committed` is how the batch's commit went; the job's waiter resumes.
+    virtual void Complete(const Status& committed) = 0;
+  };
   template <typename F>
-  auto OnStorage(F fn) -> awaitable<decltype(fn())> {
+  struct TypedJob : StorageJob {
+    using R = std::invoke_result_t<F&>;
+    explicit TypedJob(F f) : fn(std::move(f)) {}
+    void Run() override { result.emplace(fn()); }
+    void Complete(const Status& committed) override {
+      if constexpr (std::is_constructible_v<R, Status>)
+        if (!committed.ok() && result->ok()) result.emplace(committed);
+      if (done) done();
+    }
+    F fn;
+    std::optional<R> result;
+    std::function<void()> done;  // resumes the waiter on its own executor
+  };
+  // Hands a job to the batch queue and, when it completes, resumes the awaiting
+  // coroutine (a plain function object: GCC 12 mishandles lambdas in coroutines).
+  template <typename Job>
+  struct StartJob {
+    Impl* impl;
+    std::shared_ptr<Job> job;
+    template <typename Handler>
+    void operator()(Handler handler) {
+      auto waiter = std::make_shared<Handler>(std::move(handler));
+      job->done = [waiter] {
+        auto executor = asio::get_associated_executor(*waiter);
+        asio::post(executor, std::move(*waiter));
+      };
+      impl->Enqueue(std::move(job));
+    }
+  };
+  std::mutex jobs_mu;
+  std::vector<std::shared_ptr<StorageJob>> jobs;  // guarded by jobs_mu
+  bool drain_posted = false;                      // guarded by jobs_mu
+
+  void Enqueue(std::shared_ptr<StorageJob> job) {
+    std::lock_guard lock(jobs_mu);
+    jobs.push_back(std::move(job));
+    if (drain_posted) return;
+    drain_posted = true;
+    asio::post(storage, [this] { Drain(); });
+  }
+  void Drain();
+
+  // Runs `fn` on the storage thread, in the next batch, and resumes here with its result
+  // once that batch has committed.
+  template <typename F>
+  auto OnStorage(F fn) -> awaitable<std::invoke_result_t<F&>> {
+    auto job = std::make_shared<TypedJob<F>>(std::move(fn));
+    // A named initiation, not a temporary in the co_await: GCC 12 mishandles those.
+    StartJob<TypedJob<F>> start{this, job};
+    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(start, use_awaitable);
+    co_return std::move(*job->result);
+  }
+  // Runs `fn` on a worker thread (work that needs neither the store nor the network
+  // thread: hashing, fsync) and resumes here with its result.
+  template <typename F>
+  auto OnWorker(F fn) -> awaitable<decltype(fn())> {
     using R = decltype(fn());
     // co_spawn needs a default-constructible result, which Result<T> is not.
     auto task = [fn = std::move(fn)]() mutable -> awaitable<std::optional<R>> {
       co_return std::optional<R>(fn());
     };
-    std::optional<R> r = co_await asio::co_spawn(storage, std::move(task), use_awaitable);
+    std::optional<R> r = co_await asio::co_spawn(workers, std::move(task), use_awaitable);
     co_return std::move(*r);
   }
 
@@ -164,12 +247,14 @@ struct CenterServer::Impl {
     Status st = audit->Append(actor, action, target, outcome);
     if (!st.ok()) spdlog::error("exchange center: cannot write the audit log: {}", st.ToString());
   }
-  // Records on the storage thread, without waiting (a plain function: GCC 12 mishandles
-  // coroutine parameters captured by copy in a lambda, which this once did).
+  // Records in the next storage batch, without waiting; from any thread.
   void AuditLater(std::string actor, std::string action, std::string target, std::string outcome) {
-    asio::post(storage, [this, actor = std::move(actor), action = std::move(action),
-                         target = std::move(target),
-                         outcome = std::move(outcome)] { Audit(actor, action, target, outcome); });
+    auto record = [this, actor = std::move(actor), action = std::move(action),
+                   target = std::move(target), outcome = std::move(outcome)] {
+      Audit(actor, action, target, outcome);
+      return 0;
+    };
+    Enqueue(std::make_shared<TypedJob<decltype(record)>>(std::move(record)));
   }
 
   Result<std::optional<Suspension>> SuspensionOf(const Registry& r, const std::string& agency) {
@@ -185,14 +270,18 @@ struct CenterServer::Impl {
   awaitable<bool> Handle(Stream& stream, beast::flat_buffer& buffer,
                          http::request_parser<http::empty_body>& parser, const Peer& peer);
   struct Admission {
+    std::shared_ptr<const Registry> registry;  // the one it was checked under
     SealedHeader sealed;
     std::vector<std::string> recipients;  // those this center takes
     std::vector<Route> routes;
     std::optional<AcceptedItem> existing;  // a resend of this
   };
-  // The checks on an item's header, before its body is read (storage thread).
+  // The checks on an item's header that need no store: signature, sender, recipients,
+  // routes, size (a worker thread).
   Result<Admission> AdmitItem(const std::string& routing, const std::string& named,
                               std::optional<uint64_t> length, const Peer& peer);
+  // Then the ones that do: a suspended sender, a resend (storage thread).
+  Status AdmitItemAgainstStore(Admission& admission);
   awaitable<bool> PostItem(Stream& stream, beast::flat_buffer& buffer,
                            http::request_parser<http::empty_body>& parser, const Peer& peer);
   awaitable<bool> Pull(Stream& stream, const http::request<http::empty_body>& req,
@@ -220,6 +309,25 @@ http::response<http::string_body> TextResponse(unsigned version, int status, std
 }
 
 }  // namespace
+
+void CenterServer::Impl::Drain() {
+  std::vector<std::shared_ptr<StorageJob>> batch;
+  {
+    std::lock_guard lock(jobs_mu);
+    batch.swap(jobs);
+    drain_posted = false;
+  }
+  // If a batch transaction cannot be begun, each job commits on its own instead.
+  Result<Transaction> spool_batch = store->BeginBatch();
+  Result<Transaction> audit_batch = audit->BeginBatch();
+  for (const auto& job : batch) job->Run();
+  Status committed = spool_batch.ok() ? spool_batch->Commit() : Status::Ok();
+  if (!committed.ok()) spdlog::error("exchange center: cannot commit: {}", committed.ToString());
+  if (audit_batch.ok())
+    if (Status st = audit_batch->Commit(); !st.ok())
+      spdlog::error("exchange center: cannot write the audit log: {}", st.ToString());
+  for (const auto& job : batch) job->Complete(committed);
+}
 
 awaitable<void> CenterServer::Impl::ReloadRegistry() {
   asio::steady_timer timer(io);
@@ -255,8 +363,9 @@ awaitable<Result<Peer>> CenterServer::Impl::Admit(Stream& stream, const std::str
 
 Result<Peer> CenterServer::Impl::AdmitPeer(const crypto::Certificate& cert,
                                            const std::string& address) {
-  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const Registry> reg, registry.Get());
-  TESSERA_ASSIGN_OR_RETURN(Party party, IdentifyCertificate(*reg, cert, NowUnixSeconds()));
+  TESSERA_ASSIGN_OR_RETURN(InstalledRegistry installed, registry.GetWithTrust());
+  const std::shared_ptr<const Registry>& reg = installed.registry;
+  TESSERA_ASSIGN_OR_RETURN(Party party, installed.trust->Identify(cert, NowUnixSeconds()));
   if (!AddressAllowed(*reg, party, address))
     return Status::PermissionDenied(SignerName(party) + " is not registered at the address " +
                                     address);
@@ -272,6 +381,9 @@ Result<Peer> CenterServer::Impl::AdmitPeer(const crypto::Certificate& cert,
 awaitable<void> CenterServer::Impl::Session(tcp::socket socket) {
   boost::system::error_code ec;
   const std::string address = socket.remote_endpoint(ec).address().to_string();
+  // A response goes out in several TLS records; with Nagle's algorithm on, the last waits
+  // for the peer's delayed ACK (40 ms), which capped a connection at 25 items/s.
+  socket.set_option(tcp::no_delay(true), ec);
   Stream stream(std::move(socket), tls);
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   co_await stream.async_handshake(ssl::stream_base::server,
@@ -418,14 +530,15 @@ Result<CenterServer::Impl::Admission> CenterServer::Impl::AdmitItem(const std::s
                                                                     const std::string& named,
                                                                     std::optional<uint64_t> length,
                                                                     const Peer& peer) {
-  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const Registry> reg, registry.Get());
+  TESSERA_ASSIGN_OR_RETURN(InstalledRegistry installed, registry.GetWithTrust());
+  const std::shared_ptr<const Registry>& reg = installed.registry;
   const int64_t now = NowUnixSeconds();
   auto header_bytes = Base64Decode(routing);
   if (!header_bytes.ok() || header_bytes->empty())
     return Status::InvalidArgument("the request has no valid Tessera-Routing header");
   TESSERA_ASSIGN_OR_RETURN(SealedHeader sealed, OpenHeader(*header_bytes));
   const RoutingHeader& h = sealed.header;
-  TESSERA_ASSIGN_OR_RETURN(Party signer, IdentifyCertificate(*reg, sealed.signer, now));
+  TESSERA_ASSIGN_OR_RETURN(Party signer, installed.trust->Identify(sealed.signer, now));
   if (SignerName(signer) != h.from)
     return Status::PermissionDenied("the routing header names " + h.from +
                                     " as sender but is signed by " + SignerName(signer));
@@ -452,10 +565,6 @@ Result<CenterServer::Impl::Admission> CenterServer::Impl::AdmitItem(const std::s
         return Status::InvalidArgument(r + " is not a recipient of this item homed here");
     }
   }
-  if (h.from.rfind("center:", 0) != 0) {
-    TESSERA_ASSIGN_OR_RETURN(std::optional<Suspension> suspended, SuspensionOf(*reg, h.from));
-    if (suspended) return Status::PermissionDenied("the sender " + h.from + " is suspended");
-  }
   std::vector<Route> routes;
   for (const std::string& r : recipients) {
     const Agency* a = reg->FindAgency(r);
@@ -470,10 +579,18 @@ Result<CenterServer::Impl::Admission> CenterServer::Impl::AdmitItem(const std::s
   if (h.payload_size > reg->policy.max_message_bytes)
     return Status::InvalidArgument("the item is larger than the policy allows (" +
                                    std::to_string(reg->policy.max_message_bytes) + " bytes)");
-  TESSERA_ASSIGN_OR_RETURN(std::optional<AcceptedItem> existing,
-                           store->FindExisting(h.from, h.id, h.payload_sha256));
-  return Admission{std::move(sealed), std::move(recipients), std::move(routes),
-                   std::move(existing)};
+  return Admission{reg, std::move(sealed), std::move(recipients), std::move(routes), {}};
+}
+
+Status CenterServer::Impl::AdmitItemAgainstStore(Admission& admission) {
+  const RoutingHeader& h = admission.sealed.header;
+  if (h.from.rfind("center:", 0) != 0) {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<Suspension> suspended,
+                             SuspensionOf(*admission.registry, h.from));
+    if (suspended) return Status::PermissionDenied("the sender " + h.from + " is suspended");
+  }
+  TESSERA_ASSIGN_OR_RETURN(admission.existing, store->FindExisting(h.from, h.id, h.payload_sha256));
+  return Status::Ok();
 }
 
 awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer& buffer,
@@ -492,13 +609,16 @@ awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer&
     co_return false;
   };
   // Every check on the header happens here, before the body is read, off the network
-  // thread (signature verification and the store's look-ups).
+  // thread: signature verification on a worker, the store's look-ups on the storage
+  // thread.
   const std::string routing(req["Tessera-Routing"]);
   const std::string named(req["Tessera-Recipients"]);
   std::optional<uint64_t> length;
   if (parser.content_length()) length = *parser.content_length();
-  auto admitted = co_await OnStorage([&] { return AdmitItem(routing, named, length, peer); });
+  auto admitted = co_await OnWorker([&] { return AdmitItem(routing, named, length, peer); });
   if (!admitted.ok()) co_return co_await refuse(admitted.status());
+  Status known = co_await OnStorage([&] { return AdmitItemAgainstStore(*admitted); });
+  if (!known.ok()) co_return co_await refuse(known);
   if (admitted->existing) {
     // A resend: answer with the first receipt, without reading the body again.
     auto res = TextResponse(version, 200, std::string(AsString(admitted->existing->receipt)),
@@ -513,41 +633,59 @@ awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer&
   const std::vector<Route>& routes = admitted->routes;
 
   // The body streams to the spool.
-  const fs::path incoming = co_await OnStorage([&] { return store->IncomingPath(); });
+  const fs::path incoming = store->IncomingPath();
   const bool keep_alive = req.keep_alive();
-  http::request_parser<http::file_body> body_parser(std::move(parser));
+  http::request_parser<http::buffer_body> body_parser(std::move(parser));
   body_parser.body_limit(h.payload_size);
-  body_parser.get().body().open(incoming.c_str(), beast::file_mode::write, ec);
+  beast::file spool_file;
+  spool_file.open(incoming.c_str(), beast::file_mode::write, ec);
   if (ec) co_return co_await refuse(Status::IOError("cannot write the spool: " + ec.message()));
   beast::get_lowest_layer(stream).expires_never();
-  // A stalled sender is cut off by TCP keepalive and the idle limit between reads.
-  co_await http::async_read(stream, buffer, body_parser, asio::redirect_error(use_awaitable, ec));
-  body_parser.get().body().file().close(ec);
+  // TLS hands the body over a few KB at a time; it is gathered into large pieces before
+  // each write. A stalled sender is cut off by TCP keepalive and the idle limit between
+  // reads.
+  auto chunk = std::make_unique_for_overwrite<char[]>(kSpoolChunkBytes);
+  size_t filled = 0;
+  while (!ec && !body_parser.is_done()) {
+    body_parser.get().body().data = chunk.get() + filled;
+    body_parser.get().body().size = kSpoolChunkBytes - filled;
+    co_await http::async_read(stream, buffer, body_parser, asio::redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) break;
+    filled = kSpoolChunkBytes - body_parser.get().body().size;
+    if (filled == kSpoolChunkBytes || body_parser.is_done()) {
+      spool_file.write(chunk.get(), filled, ec);
+      filled = 0;
+    }
+  }
+  if (!ec) spool_file.close(ec);
   if (ec) {
     std::error_code removed;
     fs::remove(incoming, removed);
     co_return false;
   }
-  auto accepted = co_await OnStorage([&]() -> Result<AcceptedItem> {
-    // The hash is checked here, off the network thread.
-    auto bytes_hash = [&]() -> Result<std::string> {
-      std::ifstream in(incoming, std::ios::binary);
-      crypto::Sha256Hasher hasher;
-      std::vector<char> buf(256 * 1024);
-      while (in) {
-        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-        hasher.Update(ByteView(reinterpret_cast<const uint8_t*>(buf.data()),
-                               static_cast<size_t>(in.gcount())));
-      }
-      if (in.bad()) return Status::IOError("cannot read the spool");
-      return HexEncode(hasher.Final());
-    }();
-    if (!bytes_hash.ok()) return bytes_hash.status();
-    if (*bytes_hash != h.payload_sha256) {
-      std::error_code rm;
-      fs::remove(incoming, rm);
-      return Status::Corruption("the payload does not match the SHA-256 in its signed header");
+  // The hash is checked and the payload flushed to the disk off the network and storage
+  // threads; only the commit waits for the storage thread.
+  Status written = co_await OnWorker([&]() -> Status {
+    std::ifstream in(incoming, std::ios::binary);
+    crypto::Sha256Hasher hasher;
+    auto buf = std::make_unique_for_overwrite<char[]>(kSpoolChunkBytes);
+    while (in) {
+      in.read(buf.get(), static_cast<std::streamsize>(kSpoolChunkBytes));
+      hasher.Update(
+          ByteView(reinterpret_cast<const uint8_t*>(buf.get()), static_cast<size_t>(in.gcount())));
     }
+    if (in.bad()) return Status::IOError("cannot read the spool");
+    if (HexEncode(hasher.Final()) != h.payload_sha256)
+      return Status::Corruption("the payload does not match the SHA-256 in its signed header");
+    return SyncFile(incoming);
+  });
+  if (!written.ok()) {
+    std::error_code rm;
+    fs::remove(incoming, rm);
+    co_return co_await refuse(written);
+  }
+  auto accepted = co_await OnStorage([&]() -> Result<AcceptedItem> {
     Result<AcceptedItem> r = store->Accept(sealed, incoming, routes, [&]() -> Result<Bytes> {
       Receipt receipt;
       receipt.kind = ReceiptKind::kAccepted;
@@ -696,11 +834,9 @@ void CenterServer::Impl::ForwardAndExpire(
         }
         Status marked = bg_store.MarkForwarded(peer_id, item.seq, NowUnixSeconds());
         if (!marked.ok()) spdlog::error("exchange center: {}", marked.ToString());
-        asio::post(storage, [this, peer_id, item] {
-          Audit("center:" + config.center_id, "exchange.forward",
-                "item " + std::to_string(item.seq) + " to " + peer_id,
-                "forwarded for " + Join(item.recipients));
-        });
+        AuditLater("center:" + config.center_id, "exchange.forward",
+                   "item " + std::to_string(item.seq) + " to " + peer_id,
+                   "forwarded for " + Join(item.recipients));
       }
     }
   }
@@ -753,12 +889,10 @@ void CenterServer::Impl::ForwardAndExpire(
         {e.sender, sender->home_center == config.center_id ? "" : sender->home_center}};
     auto accepted =
         bg_store.Accept(*sealed, payload, routes, [&]() -> Result<Bytes> { return Bytes{}; });
-    asio::post(storage, [this, e, ok = accepted.ok()] {
-      Audit("center:" + config.center_id, "exchange.expire",
-            "document " + e.id + " from " + e.sender + " to " + e.recipient,
-            ok ? "expired; receipt queued for the sender"
-               : "expired; the receipt could not be queued");
-    });
+    AuditLater("center:" + config.center_id, "exchange.expire",
+               "document " + e.id + " from " + e.sender + " to " + e.recipient,
+               accepted.ok() ? "expired; receipt queued for the sender"
+                             : "expired; the receipt could not be queued");
   }
 }
 
@@ -783,11 +917,9 @@ void CenterServer::Impl::CheckCertificates(CenterStore& bg_store, const Registry
       if (fresh.ok() && *fresh) {
         spdlog::warn("exchange center: the certificate of {} expires in {} days ({})", agency.code,
                      days_left, cert->Subject());
-        asio::post(storage, [this, me, code = agency.code, days_left, threshold = *threshold] {
-          Audit(me, "exchange.certificate-warning", code,
-                "certificate expires in " + std::to_string(days_left) + " days (" +
-                    std::to_string(threshold) + "-day warning)");
-        });
+        AuditLater(me, "exchange.certificate-warning", agency.code,
+                   "certificate expires in " + std::to_string(days_left) + " days (" +
+                       std::to_string(*threshold) + "-day warning)");
       }
     }
     if (latest == 0 || latest > now) continue;
@@ -797,9 +929,8 @@ void CenterServer::Impl::CheckCertificates(CenterStore& bg_store, const Registry
     Suspension s{"certificate-expired", "every registered certificate has expired",
                  me + " (automatic)", now};
     if (bg_store.Suspend(agency.code, s).ok())
-      asio::post(storage, [this, me, code = agency.code] {
-        Audit(me, "exchange.suspend", code, "certificate-expired: suspended automatically");
-      });
+      AuditLater(me, "exchange.suspend", agency.code,
+                 "certificate-expired: suspended automatically");
   }
 }
 
@@ -824,6 +955,7 @@ CenterServer::~CenterServer() {
   Stop();
   if (impl_->background.joinable()) impl_->background.join();
   impl_->storage.join();
+  impl_->workers.join();
 }
 
 Result<std::unique_ptr<CenterServer>> CenterServer::Start(CenterServerConfig config) {

@@ -77,8 +77,9 @@ class CenterStore {
   // payload hash is the same; AlreadyExists if it differs.
   Result<std::optional<AcceptedItem>> FindExisting(const std::string& sender, const std::string& id,
                                                    const std::string& payload_sha256);
-  // Moves `payload` (complete, checked against the header) into the spool durably and
-  // commits the item with its routes; `make_receipt` signs the accepted receipt.
+  // Moves `payload` (complete, checked against the header, and already synced to the
+  // device: SyncFile) into the spool durably and commits the item with its routes;
+  // `make_receipt` signs the accepted receipt.
   Result<AcceptedItem> Accept(const SealedHeader& header, const std::filesystem::path& payload,
                               const std::vector<Route>& routes,
                               const std::function<Result<Bytes>()>& make_receipt);
@@ -119,13 +120,17 @@ class CenterStore {
   // had already (each warning is given once).
   Result<bool> RecordCertificateWarning(const std::string& fingerprint, int days, int64_t now);
 
+  // A transaction the calls made until its Commit join (their own become savepoints in
+  // it): one commit, and one wait for the disk, for many items. Nothing they changed is
+  // durable before that Commit.
+  Result<Transaction> BeginBatch() { return Transaction::Begin(*db_); }
+
   const std::filesystem::path& spool() const { return spool_; }
 
  private:
   CenterStore(std::unique_ptr<Database> db, std::filesystem::path spool);
   std::unique_ptr<Database> db_;
   std::filesystem::path spool_;
-  uint64_t incoming_counter_ = 0;
 };
 
 }  // namespace tessera::exchange

@@ -20,19 +20,27 @@ Result<std::vector<crypto::Certificate>> TrustAnchors(const Registry& registry) 
   return anchors;
 }
 
-Result<Party> IdentifyCertificate(const Registry& registry, const crypto::Certificate& cert,
-                                  int64_t now) {
+TrustIndex::TrustIndex(const Registry& registry)
+    : revoked_(registry.revoked_fingerprints.begin(), registry.revoked_fingerprints.end()),
+      parties_(registry),
+      anchors_(TrustAnchors(registry)) {}
+
+Result<Party> TrustIndex::Identify(const crypto::Certificate& cert, int64_t now) const {
   const std::string fingerprint = cert.Fingerprint();
   const std::string who = "certificate " + fingerprint.substr(0, 16) + " (" + cert.Subject() + ")";
-  const auto& revoked = registry.revoked_fingerprints;
-  if (std::find(revoked.begin(), revoked.end(), fingerprint) != revoked.end())
+  if (revoked_.count(fingerprint))
     return Status::PermissionDenied(who + " is revoked in the registry");
-  std::optional<Party> party = FindByCertificate(registry, fingerprint);
+  std::optional<Party> party = parties_.Find(fingerprint);
   if (!party) return Status::PermissionDenied(who + " is not registered to any agency or center");
-  TESSERA_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> anchors, TrustAnchors(registry));
-  Status chain = crypto::VerifyChain(cert, {}, anchors, now);
+  if (!anchors_.ok()) return anchors_.status();
+  Status chain = crypto::VerifyChain(cert, {}, *anchors_, now);
   if (!chain.ok()) return Status::PermissionDenied(who + ": " + chain.message());
   return *party;
+}
+
+Result<Party> IdentifyCertificate(const Registry& registry, const crypto::Certificate& cert,
+                                  int64_t now) {
+  return TrustIndex(registry).Identify(cert, now);
 }
 
 std::string SignerName(const Party& party) {

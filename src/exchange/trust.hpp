@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,23 @@ namespace tessera::exchange {
 // The registry's trust anchors, parsed (Corruption naming the bad one).
 Result<std::vector<crypto::Certificate>> TrustAnchors(const Registry& registry);
 
-// PermissionDenied saying why when `cert` is not trusted at `now`.
+// What deciding trust under one registry needs, worked out once: the registered
+// fingerprints and the parsed anchors. A host checking many certificates under the
+// registry it installed builds one per registry; immutable, so usable from several
+// threads at once.
+class TrustIndex {
+ public:
+  explicit TrustIndex(const Registry& registry);
+  // PermissionDenied saying why when `cert` is not trusted at `now`.
+  Result<Party> Identify(const crypto::Certificate& cert, int64_t now) const;
+
+ private:
+  std::set<std::string> revoked_;
+  CertificateIndex parties_;
+  Result<std::vector<crypto::Certificate>> anchors_;
+};
+
+// TrustIndex(registry).Identify(cert, now), for a single decision.
 Result<Party> IdentifyCertificate(const Registry& registry, const crypto::Certificate& cert,
                                   int64_t now);
 

@@ -45,6 +45,9 @@ class AuditLog {
   // Appends and commits one record (durable when this returns OK).
   Status Append(const std::string& actor, const std::string& action, const std::string& target,
                 const std::string& outcome);
+  // A transaction the appends made until its Commit join: one commit for many records,
+  // none of them durable before it.
+  Result<Transaction> BeginBatch() { return Transaction::Begin(*db_); }
   // Records at or after `since` (Unix seconds), oldest first.
   Result<std::vector<AuditRecord>> Read(std::optional<int64_t> since);
   Result<AuditVerifyReport> Verify();

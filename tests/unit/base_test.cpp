@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +15,7 @@
 #include "base/json_fields.hpp"
 #include "base/memory.hpp"
 #include "base/progress.hpp"
+#include "base/sqlite.hpp"
 #include "base/status.hpp"
 #include "base/thread_pool.hpp"
 #include "base/utf8.hpp"
@@ -245,3 +247,48 @@ TEST(JsonFields, IntegersAreReadStrictly) {
 
 }  // namespace
 }  // namespace tessera
+
+TEST(Sqlite, ATransactionInsideAnotherIsASavepoint) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tessera-sqlite-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto db = tessera::Database::Open(dir / "t.db");
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE t(v INTEGER)").ok());
+  auto count = [&] {
+    auto q = (*db)->Prepare("SELECT count(*) FROM t");
+    EXPECT_TRUE(q.ok() && *q->Step());
+    return q->Int(0);
+  };
+  {
+    auto outer = tessera::Transaction::Begin(**db);
+    ASSERT_TRUE(outer.ok());
+    EXPECT_TRUE((*db)->InTransaction());
+    {
+      auto kept = tessera::Transaction::Begin(**db);
+      ASSERT_TRUE(kept.ok());
+      ASSERT_TRUE((*db)->Exec("INSERT INTO t VALUES(1)").ok());
+      ASSERT_TRUE(kept->Commit().ok());
+    }
+    {
+      auto dropped = tessera::Transaction::Begin(**db);
+      ASSERT_TRUE(dropped.ok());
+      ASSERT_TRUE((*db)->Exec("INSERT INTO t VALUES(2)").ok());
+    }  // not committed: only its own insert is undone
+    EXPECT_TRUE((*db)->InTransaction());
+    EXPECT_EQ(count(), 1);
+    ASSERT_TRUE(outer->Commit().ok());
+  }
+  EXPECT_FALSE((*db)->InTransaction());
+  EXPECT_EQ(count(), 1);
+  {
+    auto outer = tessera::Transaction::Begin(**db);
+    ASSERT_TRUE(outer.ok());
+    auto inner = tessera::Transaction::Begin(**db);
+    ASSERT_TRUE((*db)->Exec("INSERT INTO t VALUES(3)").ok());
+    ASSERT_TRUE(inner->Commit().ok());
+  }  // the outer one rolls back, and the inner's commit with it
+  EXPECT_EQ(count(), 1);
+  std::filesystem::remove_all(dir);
+}

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
@@ -129,6 +130,46 @@ TEST_F(CenterStoreTest, CommittedItemsSurviveReopening) {
   EXPECT_FALSE(fs::exists(half)) << "a payload never committed is dropped";
   auto lease = (*reopened)->Lease("B", 10, 60);
   ASSERT_TRUE(lease.ok() && lease->has_value());
+}
+
+TEST_F(CenterStoreTest, TwoStoresOnOneSpoolNeverHandOutTheSameIncomingPath) {
+  // The center opens a second store on its spool for its background thread.
+  auto second = CenterStore::Open(dir_);
+  ASSERT_TRUE(second.ok());
+  std::set<fs::path> seen;
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_TRUE(seen.insert(store_->IncomingPath()).second);
+    EXPECT_TRUE(seen.insert((*second)->IncomingPath()).second);
+  }
+}
+
+TEST_F(CenterStoreTest, BatchedItemsAreCommittedTogether) {
+  fs::path first, second;
+  {
+    auto batch = store_->BeginBatch();
+    ASSERT_TRUE(batch.ok());
+    ASSERT_TRUE(
+        store_->Accept(Item("doc-1", "one", {"B"}, &first), first, {{"B", ""}}, Receipt).ok());
+    ASSERT_TRUE(
+        store_->Accept(Item("doc-2", "two", {"B"}, &second), second, {{"B", ""}}, Receipt).ok());
+  }  // dropped uncommitted: neither item is accepted
+  EXPECT_FALSE(store_->Lease("B", 10, 60)->has_value());
+  {
+    auto batch = store_->BeginBatch();
+    ASSERT_TRUE(batch.ok());
+    ASSERT_TRUE(
+        store_->Accept(Item("doc-1", "one", {"B"}, &first), first, {{"B", ""}}, Receipt).ok());
+    ASSERT_TRUE(
+        store_->Accept(Item("doc-2", "two", {"B"}, &second), second, {{"B", ""}}, Receipt).ok());
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  store_.reset();
+  auto reopened = CenterStore::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  for (int i = 0; i < 2; ++i) {
+    auto lease = (*reopened)->Lease("B", 10, 60);
+    ASSERT_TRUE(lease.ok() && lease->has_value()) << "item " << i;
+  }
 }
 
 TEST_F(CenterStoreTest, ForwardsToPeersWithTheirRecipients) {
