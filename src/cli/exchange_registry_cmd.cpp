@@ -524,7 +524,8 @@ void AddGroupAnchorRevokePolicyCommands(CLI::App& registry, Context& ctx) {
     policy->require_subcommand(1);
     auto* cmd = policy->add_subcommand("set", "Change the policy");
     struct Options {
-      int64_t skew = 0, message_mb = 0, expiry_days = 0, validity_hours = 0, poll = 0;
+      int64_t skew = 0, message_mb = 0, expiry_days = 0, expiry_seconds = 0, validity_hours = 0,
+              poll = 0;
     };
     auto o = std::make_shared<Options>();
     auto* skew = cmd->add_option("--max-clock-skew", o->skew,
@@ -533,10 +534,13 @@ void AddGroupAnchorRevokePolicyCommands(CLI::App& registry, Context& ctx) {
                                "Largest envelope, attachments included (MiB)");
     auto* days = cmd->add_option("--delivery-expiry-days", o->expiry_days,
                                  "Days before an undelivered document gets an \"expired\" receipt");
+    auto* seconds = cmd->add_option("--delivery-expiry-seconds", o->expiry_seconds,
+                                    "The same in seconds, for trials and drills");
+    days->excludes(seconds);
     auto* hours = cmd->add_option("--validity-hours", o->validity_hours,
                                   "Hours a published registry stays valid");
     auto* poll = cmd->add_option("--poll-seconds", o->poll, "How often hosts fetch the registry");
-    cmd->callback([&ctx, o, skew, mb, days, hours, poll] {
+    cmd->callback([&ctx, o, skew, mb, days, seconds, hours, poll] {
       Run(ctx, [&]() -> Status {
         exchange::Policy changed;
         TESSERA_RETURN_IF_ERROR(EditDraft(ctx, [&](Registry& r) -> Status {
@@ -547,12 +551,20 @@ void AddGroupAnchorRevokePolicyCommands(CLI::App& registry, Context& ctx) {
               return Status::InvalidArgument("--max-message-mb must be from 1 to 4096");
             p.max_message_bytes = static_cast<uint64_t>(o->message_mb) << 20;
           }
+          if ((*days && o->expiry_days <= 0) || (*seconds && o->expiry_seconds <= 0))
+            return Status::InvalidArgument("the delivery expiry must be positive");
           if (*days) p.delivery_expiry_seconds = o->expiry_days * 86400;
+          if (*seconds) p.delivery_expiry_seconds = o->expiry_seconds;
           if (*hours) p.registry_validity_seconds = o->validity_hours * 3600;
           if (*poll) p.registry_poll_seconds = o->poll;
           changed = p;
           return Status::Ok();
         }));
+        if (changed.delivery_expiry_seconds < 3600)
+          std::fprintf(stderr,
+                       "warning: documents not collected within %lld s will expire: a setting "
+                       "for trials, not for service\n",
+                       static_cast<long long>(changed.delivery_expiry_seconds));
         Registry shown;
         shown.policy = changed;
         Done(ctx, "policy changed", {{"policy", exchange::ToJson(shown)["policy"]}});

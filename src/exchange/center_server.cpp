@@ -840,9 +840,11 @@ void CenterServer::Impl::ForwardAndExpire(
       }
     }
   }
-  if (now - last_expiry <
-      std::chrono::duration_cast<std::chrono::seconds>(config.expire_period).count())
-    return;
+  // Every expire_period, or more often when the policy gives documents less time than that.
+  const int64_t period = std::min<int64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(config.expire_period).count(),
+      std::max<int64_t>(1, reg->policy.delivery_expiry_seconds / 4));
+  if (now - last_expiry < period) return;
   last_expiry = now;
   CheckCertificates(bg_store, *reg, now);
   auto held = [&](const std::string& agency) {

@@ -1,6 +1,9 @@
 #include "exchange/center_store.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <set>
@@ -61,6 +64,18 @@ CREATE TABLE IF NOT EXISTS suspensions(
 constexpr const char* kWaiting =
     "d.state IN ('queued', 'leased') AND (d.state = 'queued' OR d.lease_until <= ?)";
 
+// An incoming file is named "<pid>-<n>.part" after the process writing it.
+bool WriterIsAlive(const std::string& name) {
+  const size_t dash = name.find('-');
+  if (dash == std::string::npos || dash == 0 || dash > 9) return false;
+  pid_t pid = 0;
+  for (size_t i = 0; i < dash; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    pid = pid * 10 + (name[i] - '0');
+  }
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
 }  // namespace
 
 CenterStore::CenterStore(std::unique_ptr<Database> db, fs::path spool)
@@ -71,10 +86,11 @@ Result<std::unique_ptr<CenterStore>> CenterStore::Open(const fs::path& dir) {
   TESSERA_RETURN_IF_ERROR(MakeDirs(dir / "spool" / "incoming", 0700));
   TESSERA_ASSIGN_OR_RETURN(auto db, Database::Open(dir / "center.db"));
   TESSERA_RETURN_IF_ERROR(db->Exec(kSchema));
-  // Payloads half received when the center stopped are of no use: the sender resends.
+  // Payloads half received by a center that stopped are of no use: the sender resends.
+  // Those of a live process (a running center, while the CLI opens its spool) are kept.
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir / "spool" / "incoming", ec))
-    fs::remove(e.path(), ec);
+    if (!WriterIsAlive(e.path().filename().string())) fs::remove(e.path(), ec);
   return std::unique_ptr<CenterStore>(new CenterStore(std::move(db), dir / "spool"));
 }
 

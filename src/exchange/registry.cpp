@@ -326,7 +326,8 @@ void CheckPolicy(const Policy& p, Checker& check) {
     check.Add("policy: max_message_bytes is " + std::to_string(p.max_message_bytes) +
               "; it must be from 1 KiB to 4 GiB");
   for (int d : p.certificate_warning_days) out_of("a certificate warning", d, 1, 366, " days");
-  out_of("delivery_expiry_seconds", p.delivery_expiry_seconds, 3600, 366 * 86400, " s");
+  // Seconds are allowed for trials and drills of the expiry; `policy set` warns about them.
+  out_of("delivery_expiry_seconds", p.delivery_expiry_seconds, 1, 366 * 86400, " s");
   out_of("registry_validity_seconds", p.registry_validity_seconds, 600, 31 * 86400, " s");
   // Hosts must get at least two tries at fetching before the copy they hold expires.
   if (p.registry_poll_seconds < 10 || p.registry_poll_seconds * 2 > p.registry_validity_seconds)

@@ -1,6 +1,8 @@
 // The exchange center's spool: idempotent acceptance, leases and redelivery, forwarding,
 // expiry, suspensions, and what a restart keeps.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -122,12 +124,20 @@ TEST_F(CenterStoreTest, CommittedItemsSurviveReopening) {
   fs::path payload;
   ASSERT_TRUE(
       store_->Accept(Item("doc-1", "kept", {"B"}, &payload), payload, {{"B", ""}}, Receipt).ok());
-  fs::path half = store_->IncomingPath();
+  // A payload half received by a center that died, and one a live center is receiving.
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const fs::path half = dir_ / "spool" / "incoming" / (std::to_string(dead) + "-1.part");
   ASSERT_TRUE(WriteFileAtomic(half, std::string("half received")).ok());
+  const fs::path live = store_->IncomingPath();
+  ASSERT_TRUE(WriteFileAtomic(live, std::string("being received")).ok());
   store_.reset();
   auto reopened = CenterStore::Open(dir_);
   ASSERT_TRUE(reopened.ok());
   EXPECT_FALSE(fs::exists(half)) << "a payload never committed is dropped";
+  EXPECT_TRUE(fs::exists(live)) << "a payload a live process is writing is left alone";
   auto lease = (*reopened)->Lease("B", 10, 60);
   ASSERT_TRUE(lease.ok() && lease->has_value());
 }
