@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <fstream>
 
 #include "crypto/openssl_util.hpp"
 #include "crypto/sha256_ni.hpp"
@@ -246,6 +247,24 @@ std::vector<Bytes> HmacKey::MacMany(std::span<const ByteView> messages) const {
     }
   }
   return out;
+}
+
+Result<FileDigest> Sha256File(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path.string());
+  constexpr size_t kPiece = 256 * 1024;
+  auto buf = std::make_unique_for_overwrite<char[]>(kPiece);
+  Sha256Hasher hasher;
+  FileDigest digest;
+  while (in) {
+    in.read(buf.get(), static_cast<std::streamsize>(kPiece));
+    const auto n = static_cast<size_t>(in.gcount());
+    hasher.Update(ByteView(reinterpret_cast<const uint8_t*>(buf.get()), n));
+    digest.size += n;
+  }
+  if (in.bad()) return Status::IOError("cannot read " + path.string());
+  digest.sha256 = hasher.Final();
+  return digest;
 }
 
 Bytes HmacSha256(ByteView key, ByteView data) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <filesystem>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "base/bytes.hpp"
+#include "base/status.hpp"
 
 namespace tessera::crypto {
 
@@ -32,6 +35,14 @@ class Sha256Hasher {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A file's SHA-256 and size, read in large pieces: NotFound when it cannot be opened,
+// IOError when a read fails.
+struct FileDigest {
+  Bytes sha256;
+  uint64_t size = 0;
+};
+Result<FileDigest> Sha256File(const std::filesystem::path& path);
 
 Bytes HmacSha256(ByteView key, ByteView data);
 

@@ -29,20 +29,8 @@ struct FileEntry {
 };
 
 Result<FileEntry> HashFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path.string());
-  crypto::Sha256Hasher hasher;
-  std::vector<char> buf(kBlock);
-  FileEntry e{path.filename().string(), 0, ""};
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto n = static_cast<size_t>(in.gcount());
-    hasher.Update(ByteView(reinterpret_cast<const uint8_t*>(buf.data()), n));
-    e.size += n;
-  }
-  if (in.bad()) return Status::IOError("cannot read " + path.string());
-  e.sha256 = HexEncode(hasher.Final());
-  return e;
+  TESSERA_ASSIGN_OR_RETURN(crypto::FileDigest d, crypto::Sha256File(path));
+  return FileEntry{path.filename().string(), d.size, HexEncode(d.sha256)};
 }
 
 }  // namespace

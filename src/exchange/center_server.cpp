@@ -667,16 +667,8 @@ awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer&
   // The hash is checked and the payload flushed to the disk off the network and storage
   // threads; only the commit waits for the storage thread.
   Status written = co_await OnWorker([&]() -> Status {
-    std::ifstream in(incoming, std::ios::binary);
-    crypto::Sha256Hasher hasher;
-    auto buf = std::make_unique_for_overwrite<char[]>(kSpoolChunkBytes);
-    while (in) {
-      in.read(buf.get(), static_cast<std::streamsize>(kSpoolChunkBytes));
-      hasher.Update(
-          ByteView(reinterpret_cast<const uint8_t*>(buf.get()), static_cast<size_t>(in.gcount())));
-    }
-    if (in.bad()) return Status::IOError("cannot read the spool");
-    if (HexEncode(hasher.Final()) != h.payload_sha256)
+    TESSERA_ASSIGN_OR_RETURN(crypto::FileDigest d, crypto::Sha256File(incoming));
+    if (HexEncode(d.sha256) != h.payload_sha256)
       return Status::Corruption("the payload does not match the SHA-256 in its signed header");
     return SyncFile(incoming);
   });

@@ -59,17 +59,8 @@ CREATE TABLE IF NOT EXISTS outgoing_receipts(
 )";
 
 Result<std::string> HashFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path.string());
-  crypto::Sha256Hasher hasher;
-  std::vector<char> buf(256 * 1024);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    hasher.Update(
-        ByteView(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(in.gcount())));
-  }
-  if (in.bad()) return Status::IOError("cannot read " + path.string());
-  return HexEncode(hasher.Final());
+  TESSERA_ASSIGN_OR_RETURN(crypto::FileDigest d, crypto::Sha256File(path));
+  return HexEncode(d.sha256);
 }
 
 uint64_t FileSize(const fs::path& path) {
