@@ -1,7 +1,8 @@
 // `tessera exchange ...`: 公文 exchange between agencies (docs/exchange-protocol.md).
 // This file holds the roles' commands: an exchange center (`center run`, `suspend`,
 // `resume`), and an agency gateway (`send`, `receive`, `inbox`, `status`, `receipts`,
-// `flush`, `clock`). Documents (`validate`, `show`) and the registry have files of their own.
+// `flush`, `clock`, `health`). Documents (`validate`, `show`) and the registry have files
+// of their own.
 #include <toml++/toml.h>
 
 #include <cstdio>
@@ -11,10 +12,12 @@
 #include "base/clock.hpp"
 #include "base/log.hpp"
 #include "cli/cli.hpp"
+#include "crypto/x509.hpp"
 #include "exchange/center_client.hpp"
 #include "exchange/center_server.hpp"
 #include "exchange/center_store.hpp"
 #include "exchange/gateway.hpp"
+#include "exchange/health.hpp"
 #include "exchange/registry_store.hpp"
 #include "guard/audit_log.hpp"
 #include "guard/malware_scanner.hpp"
@@ -122,17 +125,12 @@ fs::path ExchangeDir(const Context& ctx) {
   return fs::path(ctx.home) / "exchange";
 }
 
-Result<std::unique_ptr<exchange::Gateway>> OpenGateway(
-    const Context& ctx, const ExchangeSettings& s,
-    std::shared_ptr<guard::MalwareScanner>* keep_scanner) {
+// A gateway's configuration without its malware scanner, which only sending and
+// receiving need.
+Result<exchange::GatewayConfig> BaseGatewayConfig(const Context& ctx, const ExchangeSettings& s) {
   TESSERA_RETURN_IF_ERROR(Require(s.agency, "this agency's code", "--agency"));
   TESSERA_RETURN_IF_ERROR(Require(s.certificate, "the agency's certificate", "--cert"));
   TESSERA_RETURN_IF_ERROR(Require(s.key, "the agency's key", "--key"));
-  TESSERA_RETURN_IF_ERROR(Require(s.malware_db, "a ClamAV signature directory", "--malware-db"));
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<guard::MalwareScanner> loaded,
-                           guard::MalwareScanner::Load(s.malware_db));
-  std::shared_ptr<guard::MalwareScanner> scanner(std::move(loaded));
-  if (keep_scanner) *keep_scanner = scanner;
   exchange::GatewayConfig config;
   config.agency = s.agency;
   config.dir = ExchangeDir(ctx) / "gateway";
@@ -141,10 +139,6 @@ Result<std::unique_ptr<exchange::Gateway>> OpenGateway(
   config.allow_tls12 = s.allow_tls12;
   config.source_address = s.source_address;
   config.load_registry = [&ctx, s] { return HostRegistry(ctx, s); };
-  config.scan = [scanner](const fs::path& file) -> Result<std::string> {
-    TESSERA_ASSIGN_OR_RETURN(guard::ScanVerdict v, scanner->ScanFile(file));
-    return v.infected ? v.signature : std::string();
-  };
   config.on_document = [&ctx](const exchange::DocumentEvent& e) {
     return JournalExchangeDocument(ctx, e);
   };
@@ -152,6 +146,22 @@ Result<std::unique_ptr<exchange::Gateway>> OpenGateway(
                         const std::string& outcome) {
     Status st = Audit(ctx, action, target, outcome);
     if (!st.ok()) spdlog::error("exchange: {}", st.ToString());
+  };
+  return config;
+}
+
+Result<std::unique_ptr<exchange::Gateway>> OpenGateway(
+    const Context& ctx, const ExchangeSettings& s,
+    std::shared_ptr<guard::MalwareScanner>* keep_scanner) {
+  TESSERA_ASSIGN_OR_RETURN(exchange::GatewayConfig config, BaseGatewayConfig(ctx, s));
+  TESSERA_RETURN_IF_ERROR(Require(s.malware_db, "a ClamAV signature directory", "--malware-db"));
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<guard::MalwareScanner> loaded,
+                           guard::MalwareScanner::Load(s.malware_db));
+  std::shared_ptr<guard::MalwareScanner> scanner(std::move(loaded));
+  if (keep_scanner) *keep_scanner = scanner;
+  config.scan = [scanner](const fs::path& file) -> Result<std::string> {
+    TESSERA_ASSIGN_OR_RETURN(guard::ScanVerdict v, scanner->ScanFile(file));
+    return v.infected ? v.signature : std::string();
   };
   return exchange::Gateway::Open(std::move(config));
 }
@@ -285,6 +295,63 @@ void PrintSent(const exchange::SentEntry& e) {
     std::printf("  %-12s %-9s %s%s\n", r.recipient.c_str(), r.state.c_str(),
                 FormatTime(r.at).c_str(),
                 r.reason_code.empty() ? "" : ("  " + r.reason_code + ": " + r.reason).c_str());
+}
+
+// Every check of `exchange health` for this gateway (exchange/health.hpp); one that
+// cannot be made is failed, saying why.
+std::vector<exchange::HealthCheck> GatewayHealth(const Context& ctx, const ExchangeSettings& s,
+                                                 exchange::GatewayConfig config) {
+  using exchange::FailedCheck;
+  const int64_t now = NowUnixSeconds();
+  std::vector<exchange::HealthCheck> checks;
+  // Fetched anew when due, as any gateway command would; then the copy held, expired or
+  // not, is the evidence.
+  Result<exchange::Registry> current = HostRegistry(ctx, s);
+  auto key = exchange::HostManagementKey(ctx.home);
+  Result<exchange::Registry> held = key.ok() ? exchange::ReadHostRegistry(ctx.home, *key)
+                                             : Result<exchange::Registry>(key.status());
+  if (held.ok())
+    checks.push_back(
+        exchange::RegistryHealth(held->serial, held->issued_at, held->expires_at, now));
+  else
+    checks.push_back(FailedCheck("registry", held.status().message()));
+  const exchange::Policy policy = held.ok() ? held->policy : exchange::Policy{};
+
+  auto cert = crypto::Certificate::Load(s.certificate);
+  if (cert.ok())
+    checks.push_back(
+        exchange::CertificateHealth(cert->NotAfter(), policy.certificate_warning_days, now));
+  else
+    checks.push_back(FailedCheck("certificate", cert.status().message()));
+
+  auto unchecked = [&checks](const std::string& why) {
+    checks.push_back(FailedCheck("clock", "not checked: " + why));
+    checks.push_back(FailedCheck("center", "not checked: " + why));
+  };
+  if (!current.ok()) {
+    unchecked(current.status().message());
+    return checks;
+  }
+  // One registry for the whole report.
+  config.load_registry = [reg = *current]() -> Result<exchange::Registry> { return reg; };
+  auto gateway = exchange::Gateway::Open(std::move(config));
+  if (!gateway.ok()) {
+    unchecked(gateway.status().message());
+    return checks;
+  }
+  auto clock = (*gateway)->CheckClock();
+  if (clock.ok())
+    checks.push_back(exchange::ClockHealth(clock->skew_seconds, clock->round_trip_seconds,
+                                           current->policy.max_clock_skew_seconds));
+  else
+    checks.push_back(
+        FailedCheck("clock", "cannot read the center's clock: " + clock.status().message()));
+  auto health = (*gateway)->CenterHealth();
+  if (health.ok())
+    checks.push_back(exchange::CenterHealth(*health, current->policy, NowUnixSeconds()));
+  else
+    checks.push_back(FailedCheck("center", "no answer: " + health.status().message()));
+  return checks;
 }
 
 void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
@@ -451,6 +518,45 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
       else
         std::printf("clock skew %+.3f s against the center (round trip %.3f s)\n", c.skew_seconds,
                     c.round_trip_seconds);
+      return Status::Ok();
+    });
+  });
+
+  auto* health = exchange.add_subcommand(
+      "health",
+      "Check this gateway host: its registry, its certificate, its clock against the center, "
+      "and the center's own health (exit 4 when a check failed)");
+  auto hs = AddGatewayOptions(health);
+  health->callback([&ctx, hs] {
+    Run(ctx, [&]() -> Status {
+      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *hs));
+      TESSERA_ASSIGN_OR_RETURN(exchange::GatewayConfig config, BaseGatewayConfig(ctx, *hs));
+      const std::vector<exchange::HealthCheck> checks = GatewayHealth(ctx, *hs, std::move(config));
+      const std::vector<std::string> failed = exchange::FailedChecks(checks);
+      if (ctx.json) {
+        json list = json::array();
+        for (const exchange::HealthCheck& c : checks) {
+          json j = c.values;
+          j["name"] = c.name;
+          j["state"] = std::string(exchange::HealthStateName(c.state));
+          j["detail"] = c.detail;
+          list.push_back(std::move(j));
+        }
+        PrintJson({{"ok", failed.empty()}, {"failed", failed}, {"checks", list}});
+      } else {
+        for (const exchange::HealthCheck& c : checks) {
+          const char* label = c.state == exchange::HealthState::kOk        ? "ok"
+                              : c.state == exchange::HealthState::kWarning ? "WARNING"
+                                                                           : "FAILED";
+          std::printf("%-7s  %-11s  %s\n", label, c.name.c_str(), c.detail.c_str());
+        }
+        std::string names;
+        for (const std::string& n : failed) names += (names.empty() ? "" : ", ") + n;
+        if (!failed.empty())
+          std::fprintf(stderr, "error: health check(s) failed: %s\n", names.c_str());
+      }
+      // As for `verify`: a report was made, and it found problems.
+      if (!failed.empty()) ctx.exit_code = kExitProblems;
       return Status::Ok();
     });
   });

@@ -188,6 +188,12 @@ Result<ClockReading> Gateway::CheckClock() {
   return impl_->ReadClock(*c);
 }
 
+Result<nlohmann::json> Gateway::CenterHealth() {
+  TESSERA_ASSIGN_OR_RETURN(Registry reg, impl_->LoadRegistry());
+  TESSERA_ASSIGN_OR_RETURN(CenterClient * c, impl_->Client(reg));
+  return c->GetJson("/v1/health");
+}
+
 Status Gateway::Impl::RecordRecipientState(const std::string& id, const std::string& recipient,
                                            const std::string& state, const std::string& reason_code,
                                            const std::string& reason, int64_t at,

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/status.hpp"
 #include "exchange/registry.hpp"
 
@@ -124,6 +126,8 @@ class Gateway {
   Result<std::vector<InboxEntry>> Inbox();
   Result<std::vector<SentEntry>> Sent(const std::string& id = "");
   Result<ClockReading> CheckClock();
+  // The home center's GET /v1/health answer (exchange/health.hpp reads it).
+  Result<nlohmann::json> CenterHealth();
 
  private:
   struct Impl;

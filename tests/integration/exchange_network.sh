@@ -9,8 +9,10 @@
 #   - a document carrying malware is stopped at the sending gateway;
 #   - a suspended agency can neither send nor receive, its documents are held, and it gets
 #     them after an authorised resume;
+#   - `exchange health` reports a gateway's registry, certificate, clock and center as ok;
 #   - an agency whose certificate has expired, and a gateway connecting from an address
-#     not registered for it, are refused before any request is read;
+#     not registered for it, are refused before any request is read; the expired one's
+#     `exchange health` fails, naming the expiry;
 #   - a center killed with SIGKILL under load and restarted loses no accepted document,
 #     and the recipient sees each one exactly once.
 # Usage: exchange_network.sh PATH/TO/tessera
@@ -175,6 +177,25 @@ expect_rc "status of the 一文多發" 0 GA status "$ID2" --json
 states=$(python3 -c "import json; print(' '.join(r['recipient']+'='+r['state'] for r in json.load(open('$WORK/last.log'))['recipients']))")
 [ "$states" = "$B=received $C=received" ] && ok "both recipients received ($states)" || bad "states: $states"
 
+# --- health: A's registry, certificate, clock and center, each checked against the policy
+expect_rc "A's health" 0 GA health --json
+python3 - "$WORK/last.log" << 'PY' && ok "A's registry, certificate, clock and center are ok" || bad "A's health"
+import json, sys
+r = json.load(open(sys.argv[1]))
+c = {x["name"]: x for x in r["checks"]}
+center = c["center"]
+# A small disk under the scenario's spool is a genuine warning, not a failure of the test.
+center_ok = center["state"] == "ok" or (center["state"] == "warning" and center["spool_free_bytes"] < 2**30)
+good = (r["ok"] and list(c) == ["registry", "certificate", "clock", "center"] and center_ok
+        and all(c[n]["state"] == "ok" for n in ("registry", "certificate", "clock"))
+        and center["center"] == "center-a" and center["deliveries"].get("delivered", 0) >= 3)
+if not good:
+    print(json.dumps(r, indent=2))
+sys.exit(0 if good else 1)
+PY
+expect_rc "A's health for people" 0 GA health
+in_log "one line per check, naming the center" "center-a: registry serial"
+
 # --- malware is stopped at the sending gateway
 printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > docs/report.odt.eicar
 mkdir -p bad && cp docs/letter.di bad/letter.di && cp docs/附件一.pdf bad/ && cp docs/report.odt.eicar bad/report.odt
@@ -230,6 +251,9 @@ python3 -c "import json,sys; e=[x for x in json.load(open('$WORK/last.log')) if 
 # --- refused before any request: an expired certificate, a wrong source address
 expect_fail "an expired certificate is refused" GW e "$E" 127.0.0.14 receive --wait 1
 in_log "the refusal names the expiry" "expired"
+expect_rc "E's health fails" 4 GW e "$E" 127.0.0.14 health
+in_log "E's health names the certificate's expiry" "the certificate expired on 2025-01-01"
+in_log "and the failed checks" "health check(s) failed: certificate"
 expect_fail "a gateway at an unregistered address is refused" GW a "$A" 127.0.0.99 receive --wait 1
 in_log "the refusal names the address" "127.0.0.99"
 check "the refusals are in center-a's audit log" grep -q "connection-refused" <(TESSERA_HOME=$WORK/center-a "$TESSERA" archive audit 2>&1)
