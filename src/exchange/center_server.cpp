@@ -978,6 +978,12 @@ Result<std::unique_ptr<CenterServer>> CenterServer::Start(CenterServerConfig con
   // TLS 1.2 only with forward-secret AEAD suites.
   SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // No session resumption: every connection shows its certificate, and is admitted on it,
+  // afresh. (A client offering a session otherwise failed its handshake, since a server
+  // that asks for certificates must name a session context to resume.)
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   boost::system::error_code ec;
   impl->tls.use_certificate_chain_file(c.certificate.string(), ec);
   if (!ec) impl->tls.use_private_key_file(c.key.string(), ssl::context::pem, ec);

@@ -254,6 +254,10 @@ in_log "the refusal names the expiry" "expired"
 expect_rc "E's health fails" 4 GW e "$E" 127.0.0.14 health
 in_log "E's health names the certificate's expiry" "the certificate expired on 2025-01-01"
 in_log "and the failed checks" "health check(s) failed: certificate"
+# Each connection is a full handshake: the center check, on a second connection, hears the
+# same refusal, not a failed session resumption.
+check "the center check gives the center's refusal too" test "$(grep -c "expired" "$WORK/last.log")" -ge 3
+check "no TLS alert from a resumed session" bash -c "! grep -q 'alert internal error' '$WORK/last.log'"
 expect_fail "a gateway at an unregistered address is refused" GW a "$A" 127.0.0.99 receive --wait 1
 in_log "the refusal names the address" "127.0.0.99"
 check "the refusals are in center-a's audit log" grep -q "connection-refused" <(TESSERA_HOME=$WORK/center-a "$TESSERA" archive audit 2>&1)
