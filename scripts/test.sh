@@ -104,7 +104,8 @@ for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh 
   tests/integration/archive_volume.sh tests/integration/archive_journal.sh \
   tests/integration/pki_cli.sh tests/integration/exchange_validate.sh \
   tests/integration/exchange_registry.sh tests/integration/guard_syslog.sh \
-  tests/integration/exchange_network.sh tests/integration/exchange_expiry.sh; do
+  tests/integration/exchange_network.sh tests/integration/exchange_expiry.sh \
+  tests/integration/exchange_large.sh; do
   [ -f "$script" ] || continue
   run_script "$(basename "$script" .sh)" bash "$script" "$TESSERA"
 done

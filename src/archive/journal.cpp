@@ -81,6 +81,28 @@ std::vector<std::string> JournalRecipients(ByteView raw, const MailEnvelope& env
   return found;
 }
 
+namespace {
+
+Delivery JournalDelivery(const MailEnvelope& envelope, MailProtocol protocol,
+                         const std::string& peer, std::vector<std::string> recipients) {
+  Delivery d;
+  d.source = protocol == MailProtocol::kLmtp ? "lmtp" : "smtp";
+  // The peer's address without its port: a redelivery of the same message over another
+  // connection is the same delivery.
+  d.origin = peer.substr(0, peer.rfind(':'));
+  d.envelope_from = envelope.from;
+  d.recipients = std::move(recipients);
+  d.received_at = NowUnixSeconds();
+  return d;
+}
+
+void Logged(const AddOutcome& added, const std::string& peer, const Delivery& d) {
+  spdlog::info("journal: message {} from {} {} ({} recipient(s))", added.message, peer,
+               added.new_delivery ? "archived" : "was archived before", d.recipients.size());
+}
+
+}  // namespace
+
 Status ArchiveJournaled(MessageStore& store, const MailEnvelope& envelope, MailProtocol protocol,
                         const std::string& peer, ByteView raw, const JournalOptions& options) {
   ParsedMessage parsed;
@@ -90,17 +112,33 @@ Status ArchiveJournaled(MessageStore& store, const MailEnvelope& envelope, MailP
     spdlog::warn("journal: a message from {} cannot be parsed ({}); archived as received", peer,
                  p.status().message());
   }
-  Delivery d;
-  d.source = protocol == MailProtocol::kLmtp ? "lmtp" : "smtp";
-  // The peer's address without its port: a redelivery of the same message over another
-  // connection is the same delivery.
-  d.origin = peer.substr(0, peer.rfind(':'));
-  d.envelope_from = envelope.from;
-  d.recipients = JournalRecipients(raw, envelope, options);
-  d.received_at = NowUnixSeconds();
+  const Delivery d =
+      JournalDelivery(envelope, protocol, peer, JournalRecipients(raw, envelope, options));
   TESSERA_ASSIGN_OR_RETURN(AddOutcome added, store.Add(raw, parsed, d));
-  spdlog::info("journal: message {} from {} {} ({} recipient(s))", added.message, peer,
-               added.new_delivery ? "archived" : "was archived before", d.recipients.size());
+  Logged(added, peer, d);
+  return Status::Ok();
+}
+
+Status ArchiveJournaledStreamed(MessageStore& store, const MailEnvelope& envelope,
+                                MailProtocol protocol, const std::string& peer,
+                                const MessageStore::MessageWriter& write,
+                                const JournalOptions& options) {
+  std::vector<std::string> recipients = envelope.recipients;
+  if (!options.recipients_header.empty()) {
+    // The fields that open the header are in the first bytes; the rest is not needed.
+    constexpr size_t kHead = 256 * 1024;
+    Bytes head;
+    Status read = write([&](ByteView piece) -> Status {
+      const size_t take = std::min(piece.size(), kHead - head.size());
+      head.insert(head.end(), piece.begin(), piece.begin() + static_cast<std::ptrdiff_t>(take));
+      return head.size() < kHead ? Status::Ok() : Status::Unavailable("enough");
+    });
+    if (!read.ok() && head.size() < kHead) return read;
+    recipients = JournalRecipients(head, envelope, options);
+  }
+  const Delivery d = JournalDelivery(envelope, protocol, peer, std::move(recipients));
+  TESSERA_ASSIGN_OR_RETURN(AddOutcome added, store.AddStreamed(write, d));
+  Logged(added, peer, d);
   return Status::Ok();
 }
 

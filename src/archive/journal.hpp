@@ -29,5 +29,11 @@ std::vector<std::string> JournalRecipients(ByteView raw, const MailEnvelope& env
 // is archived as received all the same; only a storage failure is an error.
 Status ArchiveJournaled(MessageStore& store, const MailEnvelope& envelope, MailProtocol protocol,
                         const std::string& peer, ByteView raw, const JournalOptions& options);
+// The same for a message too large to hold in memory, given as MessageStore::AddStreamed
+// takes it (its header is read from the first pieces it gives).
+Status ArchiveJournaledStreamed(MessageStore& store, const MailEnvelope& envelope,
+                                MailProtocol protocol, const std::string& peer,
+                                const MessageStore::MessageWriter& write,
+                                const JournalOptions& options);
 
 }  // namespace tessera::archive

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +87,14 @@ class MessageStore {
   // records committed) when this returns OK; a crash before leaves nothing half-recorded.
   Result<AddOutcome> Add(ByteView raw, const ParsedMessage& parsed, const Delivery& delivery);
 
+  // The same for a message too large to hold in memory. `write` hands the message's bytes,
+  // in order, to the function it is given; it is called more than once (to hash the
+  // message, then to store it) and must hand over the same bytes each time. The message
+  // is stored in pieces (object version 2) and parsed from what was stored, so memory
+  // stays bounded whatever its size.
+  using MessageWriter = std::function<Status(const std::function<Status(ByteView)>&)>;
+  Result<AddOutcome> AddStreamed(const MessageWriter& write, const Delivery& delivery);
+
   // Groups the Adds that follow, until CommitBatch(), into one commit: their objects
   // reach the device together (one file-system sync, not two per message) and then their
   // records in one transaction. Nothing added in a batch counts as archived before
@@ -103,6 +112,13 @@ class MessageStore {
   Result<std::vector<StoredDelivery>> DeliveriesAfter(int64_t after, size_t limit);
   // The message's bytes as received, checked against its recorded SHA-256.
   Result<Bytes> Raw(int64_t id);
+  // The same handed to `sink` a piece at a time (memory bounded for a message stored in
+  // pieces); the check against the SHA-256 fails after the last piece.
+  Status ReadRaw(int64_t id, const std::function<Status(ByteView)>& sink);
+  // The message for reading at any position (ParseMessage of a MessageSource): a message
+  // stored in pieces is read a piece at a time, each authenticated as it is read; one
+  // stored whole is read whole.
+  Result<std::unique_ptr<MessageSource>> OpenMessage(int64_t id);
   uint64_t MessageCount();
 
   // Whether an import already finished this file, unchanged since (same size and mtime).
@@ -135,6 +151,14 @@ class MessageStore {
   MessageStore(std::unique_ptr<Database> db, std::unique_ptr<store::FileStore> objects,
                std::unique_ptr<Keys> keys);
   Status AppendChain(const std::string& kind, int64_t ref, ByteView digest);
+  // The records of an Add: the message (when `object_size` is set, the size of its newly
+  // written object) and its delivery, in one transaction unless a batch is open.
+  Result<AddOutcome> Record(ByteView sha, uint64_t size, const ParsedMessage* parsed,
+                            std::optional<uint64_t> object_size, const Delivery& delivery);
+  // The version of the message's object (1 whole, 2 in pieces); Corruption when it is
+  // missing or not a message object.
+  Result<uint8_t> ObjectVersion(const StoredMessage& m);
+  Result<std::unique_ptr<MessageSource>> OpenPieces(const StoredMessage& m);
   // Every delivery, or those of one message, or those after a delivery id, in the order
   // recorded.
   Result<std::vector<StoredDelivery>> SelectDeliveries(std::optional<int64_t> message,

@@ -2,6 +2,7 @@
 
 #include <gmime/gmime.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -103,20 +104,30 @@ std::string MimeType(GMimeObject* object) {
   return Utf8(s.c_str());  // a type is ASCII, but mail may say anything
 }
 
-void ParseInto(GMimeMessage* message, ParsedMessage& out);
+// The size of a part's content as sent (before its transfer encoding is undone).
+uint64_t EncodedSize(GMimePart* part) {
+  GMimeDataWrapper* content = g_mime_part_get_content(part);
+  GMimeStream* stream = content ? g_mime_data_wrapper_get_stream(content) : nullptr;
+  const gint64 n = stream ? g_mime_stream_length(stream) : 0;
+  return n > 0 ? static_cast<uint64_t>(n) : 0;
+}
 
-void ParseObject(GMimeObject* object, ParsedMessage& out) {
+constexpr uint64_t kNoLimit = ~uint64_t{0};
+
+void ParseInto(GMimeMessage* message, ParsedMessage& out, uint64_t max_part_bytes);
+
+void ParseObject(GMimeObject* object, ParsedMessage& out, uint64_t max_part_bytes) {
   if (GMIME_IS_MULTIPART(object)) {
     GMimeMultipart* multipart = GMIME_MULTIPART(object);
     for (int i = 0; i < g_mime_multipart_get_count(multipart); ++i)
-      ParseObject(g_mime_multipart_get_part(multipart, i), out);
+      ParseObject(g_mime_multipart_get_part(multipart, i), out, max_part_bytes);
     return;
   }
   if (GMIME_IS_MESSAGE_PART(object)) {
     GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
     if (inner) {
       ParsedMessage attached;
-      ParseInto(inner, attached);
+      ParseInto(inner, attached, max_part_bytes);
       out.attached_messages.push_back(std::move(attached));
     }
     return;
@@ -126,6 +137,21 @@ void ParseObject(GMimeObject* object, ParsedMessage& out) {
   const std::string type = MimeType(object);
   const char* filename = g_mime_part_get_filename(part);
   const bool text = type.rfind("text/", 0) == 0;
+  const uint64_t encoded_size = max_part_bytes == kNoLimit ? 0 : EncodedSize(part);
+  if (encoded_size > max_part_bytes) {
+    if (text && !g_mime_part_is_attachment(part)) {
+      out.problems.push_back(type + " part of " + std::to_string(encoded_size) +
+                             " bytes: too large, its text was not read");
+      return;
+    }
+    MailAttachment a;
+    if (filename) a.filename = Utf8(filename);
+    a.content_type = type;
+    a.content_omitted = true;
+    a.encoded_size = encoded_size;
+    out.attachments.push_back(std::move(a));
+    return;
+  }
   if (text && !g_mime_part_is_attachment(part)) {
     const char* charset = g_mime_object_get_content_type_parameter(object, "charset");
     Bytes raw = PartContent(part);
@@ -154,7 +180,7 @@ void ParseObject(GMimeObject* object, ParsedMessage& out) {
   }
 }
 
-void ParseInto(GMimeMessage* message, ParsedMessage& out) {
+void ParseInto(GMimeMessage* message, ParsedMessage& out, uint64_t max_part_bytes) {
   if (const char* id = g_mime_message_get_message_id(message)) out.message_id = Utf8(id);
   if (const char* subject = g_mime_message_get_subject(message)) out.subject = Utf8(subject);
   AddAddresses(message, "From", g_mime_message_get_from(message), out.from);
@@ -164,7 +190,133 @@ void ParseInto(GMimeMessage* message, ParsedMessage& out) {
   AddAddresses(message, "Bcc", g_mime_message_get_bcc(message), out.bcc);
   AddAddresses(message, "Reply-To", g_mime_message_get_reply_to(message), out.reply_to);
   if (GDateTime* date = g_mime_message_get_date(message)) out.date = g_date_time_to_unix(date);
-  if (GMimeObject* body = g_mime_message_get_mime_part(message)) ParseObject(body, out);
+  if (GMimeObject* body = g_mime_message_get_mime_part(message))
+    ParseObject(body, out, max_part_bytes);
+}
+
+// --- A GMime stream over a MessageSource ----------------------------------------------
+// GMime's parser keeps a part's content as a substream of a seekable stream it parses
+// (rather than a copy in memory), so a message read through this stream is parsed
+// without being held: only the parts that are decoded are.
+
+// What a stream and its substreams share: the source, and the first error it gave.
+struct SourceState {
+  std::shared_ptr<MessageSource> source;
+  Status error;
+};
+
+struct TesseraSourceStream {
+  GMimeStream parent;
+  std::shared_ptr<SourceState>* state;
+};
+struct TesseraSourceStreamClass {
+  GMimeStreamClass parent_class;
+};
+
+// The GType is named TesseraSourceStream (names are global in a process).
+G_DEFINE_TYPE(TesseraSourceStream, tessera_source_stream, GMIME_TYPE_STREAM)
+
+SourceState& StateOf(GMimeStream* stream) {
+  return **reinterpret_cast<TesseraSourceStream*>(stream)->state;
+}
+
+gint64 EndOf(GMimeStream* stream) {
+  return stream->bound_end != -1 ? stream->bound_end
+                                 : static_cast<gint64>(StateOf(stream).source->size());
+}
+
+ssize_t SourceStreamRead(GMimeStream* stream, char* buf, size_t len) {
+  SourceState& state = StateOf(stream);
+  const gint64 end = EndOf(stream);
+  if (stream->position >= end) return 0;
+  len = static_cast<size_t>(std::min<gint64>(static_cast<gint64>(len), end - stream->position));
+  auto got = state.source->ReadAt(static_cast<uint64_t>(stream->position),
+                                  reinterpret_cast<uint8_t*>(buf), len);
+  if (!got.ok()) {
+    if (state.error.ok()) state.error = got.status();
+    return -1;
+  }
+  stream->position += static_cast<gint64>(*got);
+  return static_cast<ssize_t>(*got);
+}
+
+ssize_t SourceStreamWrite(GMimeStream*, const char*, size_t) {
+  return -1;  // read only
+}
+
+int SourceStreamNothing(GMimeStream*) {
+  return 0;
+}
+
+gboolean SourceStreamEos(GMimeStream* stream) {
+  return stream->position >= EndOf(stream);
+}
+
+int SourceStreamReset(GMimeStream* stream) {
+  stream->position = stream->bound_start;
+  return 0;
+}
+
+gint64 SourceStreamSeek(GMimeStream* stream, gint64 offset, GMimeSeekWhence whence) {
+  gint64 real = stream->position;
+  switch (whence) {
+    case GMIME_STREAM_SEEK_SET:
+      real = offset;
+      break;
+    case GMIME_STREAM_SEEK_CUR:
+      real = stream->position + offset;
+      break;
+    case GMIME_STREAM_SEEK_END:
+      real = EndOf(stream) + offset;
+      break;
+  }
+  stream->position =
+      std::clamp(real, stream->bound_start, std::max(stream->bound_start, EndOf(stream)));
+  return stream->position;
+}
+
+gint64 SourceStreamTell(GMimeStream* stream) {
+  return stream->position;
+}
+
+gint64 SourceStreamLength(GMimeStream* stream) {
+  return EndOf(stream) - stream->bound_start;
+}
+
+GMimeStream* NewSourceStream(std::shared_ptr<SourceState> state, gint64 start, gint64 end) {
+  auto* stream =
+      static_cast<TesseraSourceStream*>(g_object_new(tessera_source_stream_get_type(), nullptr));
+  stream->state = new std::shared_ptr<SourceState>(std::move(state));
+  g_mime_stream_construct(GMIME_STREAM(stream), start, end);
+  return GMIME_STREAM(stream);
+}
+
+GMimeStream* SourceStreamSubstream(GMimeStream* stream, gint64 start, gint64 end) {
+  return NewSourceStream(*reinterpret_cast<TesseraSourceStream*>(stream)->state, start, end);
+}
+
+void SourceStreamFinalize(GObject* object) {
+  delete reinterpret_cast<TesseraSourceStream*>(object)->state;
+  G_OBJECT_CLASS(tessera_source_stream_parent_class)->finalize(object);
+}
+
+void tessera_source_stream_init(TesseraSourceStream* stream) {
+  stream->state = nullptr;
+}
+
+void tessera_source_stream_class_init(TesseraSourceStreamClass* klass) {
+  G_OBJECT_CLASS(klass)->finalize = SourceStreamFinalize;
+  GMimeStreamClass* s = GMIME_STREAM_CLASS(klass);
+  s->read = SourceStreamRead;
+  s->write = SourceStreamWrite;
+  s->flush = SourceStreamNothing;
+  s->close = SourceStreamNothing;
+  s->eos = SourceStreamEos;
+  s->reset = SourceStreamReset;
+  s->seek = SourceStreamSeek;
+  s->tell = SourceStreamTell;
+  s->length = SourceStreamLength;
+  s->substream = SourceStreamSubstream;
 }
 
 }  // namespace
@@ -187,7 +339,24 @@ Result<ParsedMessage> ParseMessage(ByteView raw) {
                            (text.note.empty() ? "" : " (" + text.note + ")"));
     return out;
   }
-  ParseInto(message.get(), out);
+  ParseInto(message.get(), out, kNoLimit);
+  return out;
+}
+
+Result<ParsedMessage> ParseMessage(std::shared_ptr<MessageSource> source, uint64_t max_part_bytes) {
+  if (source->size() == 0) return Status::InvalidArgument("the message is empty");
+  InitGMime();
+  auto state = std::make_shared<SourceState>();
+  state->source = std::move(source);
+  GPtr<GMimeStream> stream(NewSourceStream(state, 0, -1));
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+  g_mime_parser_set_persist_stream(parser.get(), TRUE);
+  GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), ParserOptions()));
+  ParsedMessage out;
+  if (message) ParseInto(message.get(), out, max_part_bytes);
+  if (!state->error.ok()) return state->error;
+  if (!message) out.problems.push_back("no message header: its text was not read");
   return out;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@ struct MailAttachment {
   std::string filename;      // UTF-8; empty when the part names none
   std::string content_type;  // lower case, e.g. "application/pdf"
   Bytes content;             // transfer encoding undone
+  // Set when the part was larger than the parse's limit (ParseMessage from a
+  // MessageSource): `content` is then left empty.
+  bool content_omitted = false;
+  uint64_t encoded_size = 0;  // the part's size as sent (set with content_omitted)
 };
 
 struct ParsedMessage {
@@ -47,5 +52,22 @@ struct ParsedMessage {
 // InvalidArgument for empty input; anything else parses (input without a header as
 // plain text, with a problem noted). Thread-safe.
 Result<ParsedMessage> ParseMessage(ByteView raw);
+
+// A message's bytes, read at any position: for messages too large to hold in memory.
+class MessageSource {
+ public:
+  virtual ~MessageSource() = default;
+  virtual uint64_t size() const = 0;
+  // Up to `n` bytes from `position` (fewer only at the end); an error when the bytes
+  // cannot be read or are not what was stored.
+  virtual Result<size_t> ReadAt(uint64_t position, uint8_t* out, size_t n) = 0;
+};
+
+// The same, reading the message through `source` and holding only what it returns: parts
+// whose encoded size is above `max_part_bytes` are not decoded (an attachment is listed
+// with content_omitted; a text part's text is left out, with a problem noted). Memory is
+// bounded by `max_part_bytes` and the message's structure, not its size. Fails only when
+// `source` does. Not thread-safe for one source.
+Result<ParsedMessage> ParseMessage(std::shared_ptr<MessageSource> source, uint64_t max_part_bytes);
 
 }  // namespace tessera::archive

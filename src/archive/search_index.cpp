@@ -26,6 +26,10 @@ constexpr const char* kLastDelivery = "tessera:last-delivery";
 constexpr const char* kLastDestroyed = "tessera:last-destroyed";
 constexpr const char* kHasAttachment = "KATTACHMENT";
 constexpr size_t kCatchUpBatch = 500;  // deliveries per commit
+// A message up to this size is read and parsed whole; a larger one is read a piece at a
+// time, and its parts larger than this are listed (name, type) but not decoded, so that
+// indexing holds a few times this much, whatever the message's size.
+constexpr uint64_t kWholeMessageBytes = 16u << 20;
 // Positions between fields, so that a phrase never runs from one field into the next.
 constexpr uint32_t kFieldGap = 100;
 
@@ -78,6 +82,12 @@ void AddMessageText(DocumentBuilder& b, const ParsedMessage& p, json& summary,
   for (const MailAttachment& a : p.attachments) {
     b.Field(a.filename, kAttachmentName);
     if (!a.filename.empty()) summary["attachments"].push_back(a.filename);
+    if (a.content_omitted) {
+      problems.push_back(where + ": attachment '" + a.filename + "' (" +
+                         std::to_string(a.encoded_size) +
+                         " bytes) is too large to have its text indexed; it is found by its name");
+      continue;
+    }
     Result<std::string> text = AttachmentText(a);
     if (text.ok()) {
       b.Field(*text, nullptr);
@@ -253,8 +263,19 @@ struct BuiltDocument {
   std::vector<std::string> problems;
 };
 
+// The message parsed for the index (see kWholeMessageBytes). InvalidArgument when it is
+// empty; other errors when it cannot be read.
+Result<ParsedMessage> ReadForIndex(MessageStore& store, const StoredMessage& m) {
+  if (m.size <= kWholeMessageBytes) {
+    TESSERA_ASSIGN_OR_RETURN(Bytes raw, store.Raw(m.id));
+    return ParseMessage(raw);
+  }
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<MessageSource> source, store.OpenMessage(m.id));
+  return ParseMessage(std::shared_ptr<MessageSource>(std::move(source)), kWholeMessageBytes);
+}
+
 BuiltDocument BuildDocument(const StoredMessage& m, const std::vector<StoredDelivery>& deliveries,
-                            const Result<Bytes>& raw) {
+                            const Result<ParsedMessage>& parsed) {
   BuiltDocument out;
   DocumentBuilder b;
   json summary = {{"message_id", m.message_id},
@@ -263,13 +284,13 @@ BuiltDocument BuildDocument(const StoredMessage& m, const std::vector<StoredDeli
                   {"recipients", json::array()},
                   {"attachments", json::array()}};
   const std::string where = "message " + std::to_string(m.id);
-  if (!raw.ok()) {
+  if (parsed.ok()) {
+    AddMessageText(b, *parsed, summary, out.problems, where, true);
+  } else if (parsed.status().code() != StatusCode::kInvalidArgument) {  // not just empty
     // Indexed from what the records say; `archive verify` names the damage.
-    out.problems.push_back(where + ": " + raw.status().message());
+    out.problems.push_back(where + ": " + parsed.status().message());
     b.Field(m.subject, kSubject);
     b.Field(m.from, kFrom);
-  } else if (Result<ParsedMessage> p = ParseMessage(*raw); p.ok()) {
-    AddMessageText(b, *p, summary, out.problems, where, true);
   }
   for (const StoredDelivery& d : deliveries) {
     b.Field(d.delivery.envelope_from, kFrom);
@@ -311,7 +332,7 @@ Result<CatchUpReport> SearchIndex::CatchUp(MessageStore& store, Progress* progre
       for (int64_t id : messages) {
         TESSERA_ASSIGN_OR_RETURN(StoredMessage m, store.Find(id));
         TESSERA_ASSIGN_OR_RETURN(std::vector<StoredDelivery> deliveries, store.Deliveries(id));
-        BuiltDocument built = BuildDocument(m, deliveries, store.Raw(id));
+        BuiltDocument built = BuildDocument(m, deliveries, ReadForIndex(store, m));
         for (std::string& problem : built.problems) report.problems.push_back(std::move(problem));
         db.replace_document(static_cast<Xapian::docid>(id), built.doc);
         report.messages++;

@@ -5,6 +5,8 @@
 // 發文字號, 主旨, 發文機關, 速別 or 密等, and by its attachments' text.
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 
 #include "archive/journal.hpp"
 #include "archive/message_store.hpp"
@@ -32,6 +34,25 @@ std::string Base64Lines(ByteView data) {
   std::string out;
   for (size_t i = 0; i < flat.size(); i += 76) out += flat.substr(i, 76) + "\r\n";
   return out;
+}
+
+// The same for a file, handed to `sink` a piece at a time: 57 bytes make one line of 76
+// characters, so pieces of whole lines join into exactly what Base64Lines makes.
+Status Base64FileLines(const fs::path& path, const std::function<Status(ByteView)>& sink) {
+  constexpr size_t kLine = 57, kPiece = kLine * 4096;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path.string());
+  std::vector<char> buffer(kPiece);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const size_t n = static_cast<size_t>(in.gcount());
+    if (n == 0) break;
+    const std::string lines =
+        Base64Lines(ByteView(reinterpret_cast<const uint8_t*>(buffer.data()), n));
+    TESSERA_RETURN_IF_ERROR(sink(AsBytes(lines)));
+  }
+  if (in.bad()) return Status::IOError("cannot read " + path.string());
+  return Status::Ok();
 }
 
 std::string RfcDate() {
@@ -75,23 +96,28 @@ Status JournalExchangeDocument(const Context& ctx, const exchange::DocumentEvent
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(event.files, ec)) files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  for (const fs::path& f : files) {
-    TESSERA_ASSIGN_OR_RETURN(Bytes bytes, ReadFile(f));
-    const std::string name = EncodedWord(f.filename().string());
-    m += "--" + boundary + "\r\nContent-Type: application/octet-stream; name=\"" + name + "\"\r\n";
-    m += "Content-Disposition: attachment; filename=\"" + name +
-         "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-    m += Base64Lines(bytes);
-  }
-  m += "--" + boundary + "--\r\n";
+  // The files (a document's attachments may be hundreds of megabytes) are read as the
+  // message is written out, never held: the archive takes it a piece at a time.
+  auto write = [&](const std::function<Status(ByteView)>& sink) -> Status {
+    TESSERA_RETURN_IF_ERROR(sink(AsBytes(m)));
+    for (const fs::path& f : files) {
+      const std::string name = EncodedWord(f.filename().string());
+      TESSERA_RETURN_IF_ERROR(
+          sink(AsBytes("--" + boundary + "\r\nContent-Type: application/octet-stream; name=\"" +
+                       name + "\"\r\nContent-Disposition: attachment; filename=\"" + name +
+                       "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")));
+      TESSERA_RETURN_IF_ERROR(Base64FileLines(f, sink));
+    }
+    return sink(AsBytes("--" + boundary + "--\r\n"));
+  };
 
   TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ctx.home + "/archive"));
   archive::MailEnvelope envelope{"exchange-gateway", event.sender + "@exchange.invalid", {}};
   for (const std::string& r : event.recipients)
     envelope.recipients.push_back(r + "@exchange.invalid");
-  TESSERA_RETURN_IF_ERROR(archive::ArchiveJournaled(*store, envelope, archive::MailProtocol::kLmtp,
-                                                    "exchange gateway", AsBytes(m),
-                                                    archive::JournalOptions{""}));
+  TESSERA_RETURN_IF_ERROR(
+      archive::ArchiveJournaledStreamed(*store, envelope, archive::MailProtocol::kLmtp,
+                                        "exchange gateway", write, archive::JournalOptions{""}));
   UpdateSearchIndex(ctx, *store);
   return Status::Ok();
 }

@@ -7,13 +7,16 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "base/files.hpp"
 #include "crypto/openssl_util.hpp"
@@ -177,15 +180,16 @@ int64_t SigningTime(CMS_SignerInfo* si) {
 }
 
 // Verifies the one signature of SignedData `cms`, writing the content to `out`; returns
-// the signer (content left empty).
-Result<CmsSigned> VerifySignedData(CMS_ContentInfo* cms, BIO* out) {
+// the signer (content left empty). The content is read from `detached` when given (the
+// structure then has none), else from the structure.
+Result<CmsSigned> VerifySignedData(CMS_ContentInfo* cms, BIO* out, BIO* detached = nullptr) {
   STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
   if (sk_CMS_SignerInfo_num(infos) != 1)
     return Status::Corruption("the SignedData has " + std::to_string(sk_CMS_SignerInfo_num(infos)) +
                               " signers; tessera expects exactly one");
   // The signer's certificate chain is the caller's to judge (the exchange asks its
   // registry); the signature over the content must verify here.
-  if (CMS_verify(cms, nullptr, nullptr, nullptr, out, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) != 1)
+  if (CMS_verify(cms, nullptr, nullptr, detached, out, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) != 1)
     return Status::Corruption("the CMS signature does not verify (" + internal::TakeOpenSslError() +
                               "): the document was altered or is incomplete");
   CertificateStack signers(CMS_get0_signers(cms));
@@ -261,37 +265,384 @@ class StagedFile {
   bool committed_ = false;
 };
 
-// A read-only mapping of a whole file: OpenSSL's parser copies what it keeps, so the
-// mapped pages (clean page cache, not heap) are needed only while parsing.
-class MappedFile {
+// --- Reading CMS files in bounded memory ---------------------------------------------
+//
+// OpenSSL decodes a CMS structure only whole. A document's structure is small but for its
+// one large field, the content (the ciphertext of AuthEnvelopedData, the signed content
+// of SignedData), so that field is read apart: the BER of the file is walked once to copy
+// everything else into a small "detached" structure that OpenSSL decodes, and the content
+// is then streamed to OpenSSL (CMS_decrypt and CMS_verify take detached content as a BIO).
+
+// A file read at any position through a buffer.
+class FileReader {
  public:
-  ~MappedFile() {
-    if (data_ != nullptr) ::munmap(data_, size_);
-  }
-  Status Map(int fd, const fs::path& path) {
+  FileReader(int fd, fs::path path) : fd_(fd), path_(std::move(path)), buffer_(kReadBuffer) {}
+
+  Status Open() {
     struct stat st {};
-    if (::fstat(fd, &st) != 0) return Status::FromErrno("cannot read " + path.string(), errno);
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_ == 0) return Status::Corruption(path.string() + " is empty");
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) return Status::FromErrno("cannot map " + path.string(), errno);
-    data_ = static_cast<uint8_t*>(p);
-    ::madvise(data_, size_, MADV_SEQUENTIAL);
+    if (::fstat(fd_, &st) != 0) return Status::FromErrno("cannot read " + path_.string(), errno);
+    size_ = static_cast<uint64_t>(st.st_size);
     return Status::Ok();
   }
-  ByteView view() const { return {data_, size_}; }
+  uint64_t position() const { return position_; }
+  uint64_t size() const { return size_; }
+  const fs::path& path() const { return path_; }
+  void Seek(uint64_t position) { position_ = position; }
+  Status Skip(uint64_t n) {
+    if (position_ > size_ || n > size_ - position_) return Truncated();
+    position_ += n;
+    return Status::Ok();
+  }
+  // Exactly `n` bytes, or Corruption when the file ends first.
+  Status Read(uint8_t* out, size_t n) {
+    while (n > 0) {
+      TESSERA_ASSIGN_OR_RETURN(size_t got, ReadSome(out, n));
+      if (got == 0) return Truncated();
+      out += got;
+      n -= got;
+    }
+    return Status::Ok();
+  }
+  // Up to `n` bytes; 0 at the end of the file.
+  Result<size_t> ReadSome(uint8_t* out, size_t n) {
+    if (position_ < start_ || position_ >= start_ + filled_) {
+      start_ = position_;
+      filled_ = 0;
+      while (filled_ == 0) {
+        const ssize_t got =
+            ::pread(fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(start_));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return Status::FromErrno("cannot read " + path_.string(), errno);
+        if (got == 0) return size_t{0};
+        filled_ = static_cast<size_t>(got);
+      }
+    }
+    const size_t offset = static_cast<size_t>(position_ - start_);
+    n = std::min(n, filled_ - offset);
+    std::memcpy(out, buffer_.data() + offset, n);
+    position_ += n;
+    return n;
+  }
+  Status Truncated() const {
+    return Status::Corruption(path_.string() + ": the CMS structure is cut short");
+  }
 
  private:
-  uint8_t* data_ = nullptr;
-  size_t size_ = 0;
+  static constexpr size_t kReadBuffer = 256 * 1024;
+  int fd_;
+  fs::path path_;
+  std::vector<uint8_t> buffer_;
+  uint64_t size_ = 0;
+  uint64_t position_ = 0;
+  uint64_t start_ = 0;  // the file position of buffer_[0]
+  size_t filled_ = 0;
 };
 
-Result<Cms> ParseCmsFile(int fd, const fs::path& path, int nid, const char* what) {
-  MappedFile mapped;
-  TESSERA_RETURN_IF_ERROR(mapped.Map(fd, path));
-  auto cms = ParseCms(mapped.view(), nid, what);
-  if (!cms.ok()) return cms.status().WithContext(path.string());
+// One BER identifier and length, as read and as encoded.
+struct BerHeader {
+  uint64_t start = 0;  // the file position of its first byte
+  int tag_class = 0;   // 0 universal, 1 application, 2 context-specific, 3 private
+  bool constructed = false;
+  uint64_t tag = 0;
+  bool indefinite = false;
+  uint64_t length = 0;  // of the value, when definite
+  uint8_t encoded[16] = {};
+  size_t identifier_size = 0, size = 0;  // of the identifier, of identifier and length
+
+  bool IsEndOfContents() const {
+    return tag_class == 0 && !constructed && tag == 0 && !indefinite && length == 0;
+  }
+  bool Is(int cls, uint64_t number) const { return tag_class == cls && tag == number; }
+};
+
+constexpr int kUniversal = 0, kContextSpecific = 2;
+constexpr uint64_t kOctetStringTag = 4, kSequenceTag = 16;
+constexpr int kMaxBerDepth = 32;
+// Everything of a CMS structure but its content: certificates, recipient infos, signer
+// infos. Far more than tessera's documents carry; a bound on what a damaged or hostile
+// file can make us hold.
+constexpr size_t kMaxDetachedStructure = 8u << 20;
+
+Result<BerHeader> ReadBerHeader(FileReader& r) {
+  BerHeader h;
+  h.start = r.position();
+  auto next = [&](uint8_t& b) -> Status {
+    if (h.size == sizeof h.encoded)
+      return Status::Corruption(r.path().string() + ": a BER header is too long");
+    TESSERA_RETURN_IF_ERROR(r.Read(&b, 1));
+    h.encoded[h.size++] = b;
+    return Status::Ok();
+  };
+  uint8_t b = 0;
+  TESSERA_RETURN_IF_ERROR(next(b));
+  h.tag_class = b >> 6;
+  h.constructed = (b & 0x20) != 0;
+  h.tag = b & 0x1f;
+  if (h.tag == 0x1f) {  // high tag number form: base-128 digits
+    h.tag = 0;
+    do {
+      TESSERA_RETURN_IF_ERROR(next(b));
+      if (h.tag >> 50) return Status::Corruption(r.path().string() + ": a BER tag is too large");
+      h.tag = (h.tag << 7) | (b & 0x7f);
+    } while (b & 0x80);
+  }
+  h.identifier_size = h.size;
+  TESSERA_RETURN_IF_ERROR(next(b));
+  if (b == 0x80) {
+    if (!h.constructed)
+      return Status::Corruption(r.path().string() + ": a primitive BER value has no length");
+    h.indefinite = true;
+  } else if (b & 0x80) {
+    const int digits = b & 0x7f;
+    if (digits > 8) return Status::Corruption(r.path().string() + ": a BER length is too large");
+    for (int i = 0; i < digits; ++i) {
+      TESSERA_RETURN_IF_ERROR(next(b));
+      h.length = (h.length << 8) | b;
+    }
+  } else {
+    h.length = b;
+  }
+  if (!h.indefinite && h.length > r.size() - r.position()) return r.Truncated();
+  return h;
+}
+
+// Calls `child` for each element inside the constructed `h`, which the reader has just
+// read, until its end (its length, or its end-of-contents octets, which are consumed).
+// `child` reads or skips the whole element it is given.
+template <typename F>
+Status ForEachChild(FileReader& r, const BerHeader& h, F&& child) {
+  const uint64_t end = h.start + h.size + h.length;
+  while (true) {
+    if (!h.indefinite && r.position() == end) return Status::Ok();
+    TESSERA_ASSIGN_OR_RETURN(BerHeader c, ReadBerHeader(r));
+    if (h.indefinite && c.IsEndOfContents()) return Status::Ok();
+    TESSERA_RETURN_IF_ERROR(child(c));
+    if (!h.indefinite && r.position() > end)
+      return Status::Corruption(r.path().string() + ": a BER element overruns its parent");
+  }
+}
+
+// Passes over the value of `h` (whose header was just read).
+Status SkipBerValue(FileReader& r, const BerHeader& h, int depth) {
+  if (depth > kMaxBerDepth) return Status::Corruption(r.path().string() + ": BER nested too deep");
+  if (!h.indefinite) return r.Skip(h.length);
+  return ForEachChild(r, h, [&](const BerHeader& c) { return SkipBerValue(r, c, depth + 1); });
+}
+
+// The structure of a CMS file without its content, and where the content is.
+struct Detached {
+  Bytes structure;
+  uint64_t content = 0;  // the file position of the content element
+  bool found = false;
+
+  Status Room(uint64_t n, const FileReader& r) const {
+    if (n > kMaxDetachedStructure - structure.size())
+      return Status::Corruption(r.path().string() +
+                                ": the CMS structure around the content is implausibly large");
+    return Status::Ok();
+  }
+  Status Append(const uint8_t* data, size_t n, const FileReader& r) {
+    TESSERA_RETURN_IF_ERROR(Room(n, r));
+    structure.insert(structure.end(), data, data + n);
+    return Status::Ok();
+  }
+};
+
+// Copies the element `h` (header just read) to `out` as it is.
+Status CopyBerElement(FileReader& r, const BerHeader& h, Detached& out, int depth) {
+  if (depth > kMaxBerDepth) return Status::Corruption(r.path().string() + ": BER nested too deep");
+  TESSERA_RETURN_IF_ERROR(out.Append(h.encoded, h.size, r));
+  if (h.indefinite) {
+    TESSERA_RETURN_IF_ERROR(ForEachChild(
+        r, h, [&](const BerHeader& c) { return CopyBerElement(r, c, out, depth + 1); }));
+    static constexpr uint8_t kEnd[2] = {0, 0};
+    return out.Append(kEnd, 2, r);
+  }
+  TESSERA_RETURN_IF_ERROR(out.Room(h.length, r));
+  const size_t at = out.structure.size();
+  out.structure.resize(at + h.length);
+  return r.Read(out.structure.data() + at, h.length);
+}
+
+// Where the content sits in both kinds of ContentInfo read here:
+//   ContentInfo { contentType, [0] EXPLICIT SEQUENCE {          -- SignedData / AuthEnvelopedData
+//       ..., SEQUENCE { contentType, ..., [0] content }, ... } }
+//                -- EncapsulatedContentInfo / EncryptedContentInfo: the first SEQUENCE in it
+struct BerStep {
+  int tag_class;
+  uint64_t tag;
+};
+constexpr BerStep kPathToContent[] = {{kContextSpecific, 0},
+                                      {kUniversal, kSequenceTag},
+                                      {kUniversal, kSequenceTag},
+                                      {kContextSpecific, 0}};
+
+// Copies the constructed element `h` (header just read) to `out` with an indefinite length,
+// its elements as they are but for the first that matches `path[0]`, which is rewritten
+// the same way along the rest of the path; the element at the end of the path is left out
+// and its position noted.
+Status DetachAlong(FileReader& r, const BerHeader& h, std::span<const BerStep> path, Detached& out,
+                   int depth) {
+  if (!h.constructed)
+    return Status::Corruption(r.path().string() + ": not the CMS structure expected");
+  TESSERA_RETURN_IF_ERROR(out.Append(h.encoded, h.identifier_size, r));
+  static constexpr uint8_t kIndefinite = 0x80;
+  TESSERA_RETURN_IF_ERROR(out.Append(&kIndefinite, 1, r));
+  bool taken = false;
+  TESSERA_RETURN_IF_ERROR(ForEachChild(r, h, [&](const BerHeader& c) -> Status {
+    if (taken || !c.Is(path[0].tag_class, path[0].tag)) return CopyBerElement(r, c, out, depth + 1);
+    taken = true;
+    if (path.size() > 1) return DetachAlong(r, c, path.subspan(1), out, depth + 1);
+    out.content = c.start;
+    out.found = true;
+    return SkipBerValue(r, c, depth + 1);
+  }));
+  if (!taken) return Status::Corruption(r.path().string() + ": the CMS structure has no content");
+  static constexpr uint8_t kEnd[2] = {0, 0};
+  return out.Append(kEnd, 2, r);
+}
+
+// The CMS structure of type `nid` in the file, decoded without its content; `content` is
+// set to the file position of the content element.
+Result<Cms> ParseCmsFileDetached(FileReader& r, int nid, const char* what, uint64_t* content) {
+  r.Seek(0);
+  Detached detached;
+  auto root = ReadBerHeader(r);
+  Status walked = root.ok() ? (root->Is(kUniversal, kSequenceTag)
+                                   ? DetachAlong(r, *root, kPathToContent, detached, 0)
+                                   : Status::Corruption(r.path().string() + ": not CMS"))
+                            : root.status();
+  if (walked.ok() && r.position() != r.size())
+    walked = Status::Corruption(r.path().string() + ": unexpected bytes after the structure");
+  if (walked.code() == StatusCode::kCorruption)
+    return Status::Corruption(std::string("not a CMS structure (expected ") + what +
+                              "): " + walked.message());
+  TESSERA_RETURN_IF_ERROR(walked);
+  auto cms = ParseCms(detached.structure, nid, what);
+  if (!cms.ok()) return cms.status().WithContext(r.path().string());
+  *content = detached.content;
   return cms;
+}
+
+// The bytes of a BER OCTET STRING content element, primitive or constructed of pieces (as
+// streaming writers make it), read in order without holding them: AuthEnvelopedData's
+// [0] IMPLICIT OCTET STRING, or SignedData's [0] EXPLICIT around one OCTET STRING.
+class ContentReader {
+ public:
+  ContentReader(FileReader& r, uint64_t element) : r_(r) { r_.Seek(element); }
+
+  // Up to `n` bytes; 0 at the end of the content.
+  Result<size_t> Read(uint8_t* out, size_t n) {
+    while (left_ == 0) {
+      if (done_) return size_t{0};
+      TESSERA_RETURN_IF_ERROR(Next());
+    }
+    TESSERA_ASSIGN_OR_RETURN(size_t got, r_.ReadSome(out, std::min<uint64_t>(n, left_)));
+    if (got == 0) return r_.Truncated();
+    left_ -= got;
+    return got;
+  }
+  const Status& status() const { return status_; }
+  void set_status(Status st) { status_ = std::move(st); }
+  bool done() const { return done_ && left_ == 0; }
+
+ private:
+  struct Frame {
+    bool indefinite;
+    uint64_t end;
+  };
+  Status Corrupt(const std::string& why) const {
+    return Status::Corruption(r_.path().string() + ": the CMS content " + why);
+  }
+  // Moves to the next primitive piece, or to the end.
+  Status Next() {
+    if (!started_) {
+      started_ = true;
+      TESSERA_ASSIGN_OR_RETURN(BerHeader h, ReadBerHeader(r_));
+      if (!h.Is(kContextSpecific, 0)) return Corrupt("is not where the structure says");
+      return Enter(h);
+    }
+    if (frames_.empty()) {
+      done_ = true;
+      return Status::Ok();
+    }
+    const Frame f = frames_.back();
+    if (!f.indefinite && r_.position() == f.end) {
+      frames_.pop_back();
+      return Status::Ok();
+    }
+    TESSERA_ASSIGN_OR_RETURN(BerHeader h, ReadBerHeader(r_));
+    if (f.indefinite && h.IsEndOfContents()) {
+      frames_.pop_back();
+      return Status::Ok();
+    }
+    if (!h.Is(kUniversal, kOctetStringTag)) return Corrupt("holds something other than octets");
+    if (!f.indefinite && (h.indefinite || h.start + h.size + h.length > f.end))
+      return Corrupt("overruns its element");
+    return Enter(h);
+  }
+  Status Enter(const BerHeader& h) {
+    if (!h.constructed) {
+      left_ = h.length;
+      if (frames_.empty()) done_ = true;  // the whole content was one primitive piece
+      return Status::Ok();
+    }
+    if (frames_.size() >= kMaxBerDepth) return Corrupt("is nested too deep");
+    frames_.push_back({h.indefinite, h.start + h.size + h.length});
+    return Status::Ok();
+  }
+
+  FileReader& r_;
+  std::vector<Frame> frames_;
+  uint64_t left_ = 0;
+  bool started_ = false;
+  bool done_ = false;
+  Status status_;
+};
+
+// A source BIO reading a ContentReader: the detached content handed to CMS_decrypt and
+// CMS_verify. An error is kept in the reader, and the BIO reports a failed read.
+int ContentBioRead(BIO* bio, char* out, int n) {
+  BIO_clear_retry_flags(bio);
+  auto* reader = static_cast<ContentReader*>(BIO_get_data(bio));
+  if (n <= 0) return 0;
+  auto got = reader->Read(reinterpret_cast<uint8_t*>(out), static_cast<size_t>(n));
+  if (!got.ok()) {
+    reader->set_status(got.status());
+    return -1;
+  }
+  return static_cast<int>(*got);
+}
+
+long ContentBioCtrl(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
+  auto* reader = static_cast<ContentReader*>(BIO_get_data(bio));
+  switch (cmd) {
+    case BIO_CTRL_EOF:
+      return reader->done() ? 1 : 0;
+    case BIO_CTRL_FLUSH:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+int ContentBioCreate(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+Bio ContentBio(ContentReader& reader) {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "CMS content");
+    if (m == nullptr || BIO_meth_set_read(m, ContentBioRead) != 1 ||
+        BIO_meth_set_ctrl(m, ContentBioCtrl) != 1 || BIO_meth_set_create(m, ContentBioCreate) != 1)
+      internal::FatalOpenSslError("BIO_meth_new");
+    return m;
+  }();
+  Bio bio(BIO_new(method));
+  if (!bio) internal::FatalOpenSslError("BIO_new");
+  BIO_set_data(bio.get(), &reader);
+  return bio;
 }
 
 // The streaming filter BIOs that BIO_new_CMS puts in front of `below`: finishing them
@@ -435,31 +786,45 @@ Result<CmsSigned> CmsDecryptAndVerifyFile(const fs::path& in, const fs::path& ou
   Status st;
   FdCloser input{OpenForReading(in, &st)};
   TESSERA_RETURN_IF_ERROR(st);
-  TESSERA_ASSIGN_OR_RETURN(
-      Cms envelope,
-      ParseCmsFile(input.fd, in, NID_id_smime_ct_authEnvelopedData, "AuthEnvelopedData"));
+  FileReader encrypted(input.fd, in);
+  TESSERA_RETURN_IF_ERROR(encrypted.Open());
+  uint64_t ciphertext = 0;
+  TESSERA_ASSIGN_OR_RETURN(Cms envelope,
+                           ParseCmsFileDetached(encrypted, NID_id_smime_ct_authEnvelopedData,
+                                                "AuthEnvelopedData", &ciphertext));
   TESSERA_RETURN_IF_ERROR(CheckRecipient(envelope.get(), cert, key));
 
   // Decrypted into a file that vanishes when closed: the tag is checked only at the end.
   FdCloser inner{AnonymousFile(out.parent_path(), &st)};
   TESSERA_RETURN_IF_ERROR(st);
   {
+    ContentReader content(encrypted, ciphertext);
+    Bio source = ContentBio(content);
     Bio sink = StagedFile::BufferedFdBio(inner.fd);
-    if (CMS_decrypt(envelope.get(), key.native(), cert.native(), nullptr, sink.get(), CMS_BINARY) !=
-        1)
-      return Status::Corruption(in.string() + ": cannot decrypt (" + internal::TakeOpenSslError() +
+    if (CMS_decrypt(envelope.get(), key.native(), cert.native(), source.get(), sink.get(),
+                    CMS_BINARY) != 1) {
+      const std::string why = internal::TakeOpenSslError();
+      if (!content.status().ok()) return content.status();
+      return Status::Corruption(in.string() + ": cannot decrypt (" + why +
                                 "): the encrypted document is damaged or was altered");
+    }
     if (BIO_flush(sink.get()) != 1)
       return Status::IOError("cannot write a temporary file in " + out.parent_path().string() +
                              ": " + internal::TakeOpenSslError());
   }
-  envelope.reset();  // frees the ciphertext before the SignedData is parsed
-  TESSERA_ASSIGN_OR_RETURN(Cms signed_data,
-                           ParseCmsFile(inner.fd, in, NID_pkcs7_signed, "SignedData"));
+  envelope.reset();
 
+  FileReader decrypted(inner.fd, in);
+  TESSERA_RETURN_IF_ERROR(decrypted.Open());
+  uint64_t signed_content = 0;
+  TESSERA_ASSIGN_OR_RETURN(Cms signed_data, ParseCmsFileDetached(decrypted, NID_pkcs7_signed,
+                                                                 "SignedData", &signed_content));
   StagedFile staged(out);
   TESSERA_RETURN_IF_ERROR(staged.Open(0600));
-  auto verified = VerifySignedData(signed_data.get(), staged.bio());
+  ContentReader content(decrypted, signed_content);
+  Bio source = ContentBio(content);
+  auto verified = VerifySignedData(signed_data.get(), staged.bio(), source.get());
+  if (!content.status().ok()) return content.status();
   if (!verified.ok()) return verified.status().WithContext(in.string());
   TESSERA_RETURN_IF_ERROR(staged.Commit());
   return verified;

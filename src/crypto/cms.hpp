@@ -53,11 +53,11 @@ Status CmsSignAndEncryptFile(const std::filesystem::path& in, const std::filesys
 // (durably, mode 0600, and only once the tag and the signature have verified); returns the
 // signer's certificate and signing time (content left empty). Errors as CmsDecrypt and
 // CmsVerify; NotFound when `in` does not exist.
-// Memory: OpenSSL decodes a CMS structure only whole, so this is NOT bounded. The file is
-// mapped and its chunked ciphertext collected into one heap buffer, then the decrypted
-// SignedData (kept in an unnamed temporary file next to `out`) likewise: the peak is about
-// 2.5 times the size of `in` (measured: +253 MiB for a 100 MiB document), about half of it
-// clean page cache of the mapping. Callers size documents, or their concurrency, by that.
+// Memory stays bounded here too, whatever the size: OpenSSL decodes a CMS structure only
+// whole, so the content (ciphertext, then signed content) is read apart, streamed to
+// OpenSSL as detached content, and only the rest of each structure (certificates,
+// recipient and signer infos; at most 8 MiB, else Corruption) is decoded in memory. The
+// decrypted SignedData waits in an unnamed temporary file next to `out`.
 Result<CmsSigned> CmsDecryptAndVerifyFile(const std::filesystem::path& in,
                                           const std::filesystem::path& out, const Certificate& cert,
                                           const PrivateKey& key);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 #include "base/files.hpp"
 #include "store/names.hpp"
@@ -125,6 +126,39 @@ Status FileStore::PutImpl(const std::string& name, ByteView data, bool sync) {
     if (st.ok()) st = write();
   }
   if (!st.ok()) return Error("put", name, st);
+  return Status::Ok();
+}
+
+Status FileStore::PutStreamed(const std::string& name, const ObjectWriter& write, bool sync) {
+  TESSERA_RETURN_IF_ERROR(CheckName(name));
+  const fs::path path = root_ / name;
+  // A temporary name that IsTempFileName recognises, as WriteFileAtomic makes.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rng() % 1000000007ULL);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ENOENT) {
+    TESSERA_RETURN_IF_ERROR(RootGoneOr(Status::Ok()));
+    TESSERA_RETURN_IF_ERROR(MakeDirs(path.parent_path(), 0700));
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  }
+  if (fd < 0) return Error("put", name, Status::FromErrno("cannot create " + tmp.string(), errno));
+  uint64_t offset = 0;
+  Status st = write([&](ByteView piece) -> Status {
+    TESSERA_RETURN_IF_ERROR(WriteAllAt(fd, piece, offset, tmp));
+    offset += piece.size();
+    return Status::Ok();
+  });
+  if (st.ok() && sync && ::fsync(fd) != 0)
+    st = Status::FromErrno("cannot sync " + tmp.string(), errno);
+  ::close(fd);
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
+    st = Status::FromErrno("cannot rename to " + path.string(), errno);
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
+    return Error("put", name, st);
+  }
+  if (sync) TESSERA_RETURN_IF_ERROR(SyncDirectory(path.parent_path()));
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,11 @@ class FileStore : public ObjectStore {
   Status PutUnsynced(const std::string& name, ByteView data);
   // Makes every object written so far durable.
   Status SyncAll();
+  // Put of an object too large to hold in memory: `write` hands its bytes, in order, to
+  // the function it is given. As durable as Put (with `sync`; else as PutUnsynced), and
+  // nothing is left behind when `write` or the writing fails.
+  using ObjectWriter = std::function<Status(const std::function<Status(ByteView)>&)>;
+  Status PutStreamed(const std::string& name, const ObjectWriter& write, bool sync);
   Result<Bytes> Get(const std::string& name) override;
   Result<uint64_t> Stat(const std::string& name) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;

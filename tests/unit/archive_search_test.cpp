@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "archive/attachment_text.hpp"
@@ -392,6 +393,51 @@ TEST_F(SearchTest, ChineseQueriesFindExactlyTheRightMessages) {
   EXPECT_TRUE(Find("國稅局長").empty());
   EXPECT_TRUE(Find("，").empty()) << "punctuation alone matches nothing";
   EXPECT_EQ(Find("").size(), 5u) << "an empty query lists everything";
+}
+
+TEST_F(SearchTest, AMessageLargerThanMemoryIsIndexedByItsTextAndItsAttachmentsNames) {
+  // 20 MB of attachment (a stored-in-pieces message above the whole-message limit), a
+  // small PDF whose text is indexed, and a body.
+  std::string head =
+      "From: lin@ntbt.gov.tw\r\nTo: it@ntbt.gov.tw\r\nSubject: survey data\r\n"
+      "Date: Thu, 04 Jan 2024 09:00:00 +0800\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n\r\n校園空間測繪資料\r\n--b\r\n"
+      "Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" +
+      Base64(ChinesePdf("570B7A055C40")) +
+      "\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Disposition: attachment; filename=\"survey.bin\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n";
+  std::string line(76, 'A');
+  line += "\r\n";
+  auto write = [&](const std::function<Status(ByteView)>& sink) -> Status {
+    TESSERA_RETURN_IF_ERROR(sink(AsBytes(head)));
+    std::string lines;
+    for (int i = 0; i < 1000; ++i) lines += line;
+    for (int i = 0; i < 270; ++i) TESSERA_RETURN_IF_ERROR(sink(AsBytes(lines)));
+    return sink(AsBytes(std::string("--b--\r\n")));
+  };
+  Delivery d;
+  d.source = "test";
+  d.envelope_from = "lin@ntbt.gov.tw";
+  d.received_at = 1700000000;
+  auto added = store_->AddStreamed(write, d);
+  ASSERT_OK(added);
+  ASSERT_GT(store_->Find(added->message)->size, 20u << 20);
+
+  auto index = SearchIndex::OpenForWriting(dir_.path() / "index");
+  ASSERT_OK(index);
+  auto report = (*index)->CatchUp(*store_, nullptr);
+  ASSERT_OK(report);
+  EXPECT_THAT(report->problems,
+              ElementsAre(::testing::AllOf(HasSubstr("'survey.bin' (2105"),
+                                           HasSubstr("is too large to have its text indexed"))));
+  index->reset();
+  EXPECT_EQ(Find("測繪資料"), (std::set<int64_t>{added->message}));
+  EXPECT_EQ(Find("國稅局"), (std::set<int64_t>{added->message})) << "the small PDF's text";
+  EXPECT_EQ(Find("attachment:survey"), (std::set<int64_t>{added->message}));
+  EXPECT_EQ(Find("subject:survey"), (std::set<int64_t>{added->message}));
 }
 
 TEST_F(SearchTest, TheIndexFollowsTheStoreAndHasOneWriter) {

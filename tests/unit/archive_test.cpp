@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
 #include <string>
 
 #include "archive/charset.hpp"
@@ -199,6 +201,77 @@ TEST(ArchiveMime, MalformedMailStillParsesAndEmptyIsRefused) {
   ParsedMessage undeclared = Parse("Subject: x\r\n\r\n" + kBig5Backup + "\r\n");
   EXPECT_EQ(undeclared.text, "郵件備份\r\n");
   EXPECT_THAT(undeclared.problems, ElementsAre(HasSubstr("read as CP950")));
+}
+
+// A message read through a MessageSource, counting what is read, failing from `fail_at`.
+class TestSource : public MessageSource {
+ public:
+  explicit TestSource(std::string raw, uint64_t fail_at = ~uint64_t{0})
+      : raw_(std::move(raw)), fail_at_(fail_at) {}
+  uint64_t size() const override { return raw_.size(); }
+  Result<size_t> ReadAt(uint64_t position, uint8_t* out, size_t n) override {
+    if (position >= raw_.size()) return size_t{0};
+    if (position + n > fail_at_) return Status::Corruption("piece 7 fails authentication");
+    n = std::min<size_t>(n, raw_.size() - position);
+    std::memcpy(out, raw_.data() + position, n);
+    reads_ += n;
+    return n;
+  }
+  uint64_t reads() const { return reads_; }
+
+ private:
+  std::string raw_;
+  uint64_t fail_at_;
+  uint64_t reads_ = 0;
+};
+
+TEST(ArchiveMime, FromASourceLargePartsAreListedNotDecoded) {
+  std::string big;
+  for (int i = 0; i < 40000; ++i)
+    big += "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5\r\n";
+  const std::string raw =
+      "From: =?UTF-8?B?6YSt?= <cheng@ntbt.gov.tw>\r\nSubject: =?UTF-8?B?5YWs5paH?=\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n\r\n函轉 本文\r\n--b\r\n"
+      "Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b\r\n"
+      "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+      "filename=\"big.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      big + "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + big + "--b--\r\n";
+  // Without a limit: what parsing the bytes gives.
+  const ParsedMessage whole = Parse(raw);
+  auto all = ParseMessage(std::make_shared<TestSource>(raw), ~uint64_t{0});
+  ASSERT_OK(all);
+  EXPECT_EQ(all->subject, "公文");
+  EXPECT_EQ(all->text, whole.text);
+  ASSERT_EQ(all->attachments.size(), 2u);
+  EXPECT_EQ(all->attachments[1].content, whole.attachments[1].content);
+  EXPECT_FALSE(all->attachments[1].content_omitted);
+
+  // With one: the small attachment and text are decoded, the large ones are not.
+  auto source = std::make_shared<TestSource>(raw);
+  auto limited = ParseMessage(source, 100000);
+  ASSERT_OK(limited);
+  EXPECT_EQ(limited->subject, "公文");
+  EXPECT_EQ(limited->from[0].name, "鄭");
+  EXPECT_EQ(limited->text, "函轉 本文");
+  ASSERT_EQ(limited->attachments.size(), 2u);
+  EXPECT_EQ(AsString(limited->attachments[0].content), "%PDF-1.4\n");
+  EXPECT_FALSE(limited->attachments[0].content_omitted);
+  EXPECT_EQ(limited->attachments[1].filename, "big.bin");
+  EXPECT_TRUE(limited->attachments[1].content_omitted);
+  EXPECT_TRUE(limited->attachments[1].content.empty());
+  EXPECT_GE(limited->attachments[1].encoded_size, big.size() - 2);
+  EXPECT_THAT(limited->problems, ElementsAre(HasSubstr("too large, its text was not read")));
+  // The large parts were passed over once, by the parser, not read again to decode.
+  EXPECT_LT(source->reads(), raw.size() + 100000);
+
+  // A source that fails: the failure, not a message missing its end.
+  auto failing = ParseMessage(std::make_shared<TestSource>(raw, raw.size() / 2), 100000);
+  EXPECT_EQ(failing.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(failing.status().message(), HasSubstr("piece 7"));
+  EXPECT_EQ(ParseMessage(std::make_shared<TestSource>(""), 0).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 }  // namespace

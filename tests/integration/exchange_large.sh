@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# A 函 with a 100 MiB attachment through a real exchange on 127.0.0.1 (one center, agency
+# gateways A and B at their own loopback addresses, certificates from a test CA made
+# here), through the `tessera` program as a clerk runs it:
+#   - A sends it, B receives it, and the attachment arrives byte-identical;
+#   - the send and the receive finish (each under a timeout, so that a hang fails the
+#     scenario rather than blocking CI);
+#   - both gateways journal it, attachment included, into their archives, which find it;
+#   - the sending gateway, the receiving gateway and the center stream the document: the
+#     peak resident memory (max RSS) of each stays far below what holding it would take
+#     (the numbers are printed);
+#   - an attachment over libclamav's default file limit (100 MiB) is scanned all the same:
+#     one carrying EICAR is stopped at the sending gateway.
+# Usage: exchange_large.sh PATH/TO/tessera
+set -euo pipefail
+TESSERA=$(realpath "${1:?usage: exchange_large.sh PATH/TO/tessera}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/integration/scenario.sh
+. "$(dirname "$0")/scenario.sh"
+scenario_begin exchange-large
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$1)" "$WORK/last.log"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+PIDS=()
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
+}
+trap 'stop_all; rm -rf "$WORK"' EXIT
+
+A=A15060000H  # 臺南市政府
+B=376570000A  # 臺南市政府教育局
+PC=$(free_port)
+SIZE_MIB=100
+# Bounds on each process's peak resident memory (max RSS), from what was measured here for
+# the 100 MiB document: the center 25 MiB; each gateway 61-63 MiB, of which about 34 MiB
+# is there for any document (libclamav with the test signatures, TLS, SQLite, Xapian) and
+# about 30 MiB is libclamav scanning the 100 MiB file (it keeps about a quarter of a file
+# it scans resident: +32 MiB for 100 MiB in a bare libclamav program). tessera's own
+# streaming holds a few buffers of 256 KiB to 1 MiB. One more copy of the document (or of
+# its encrypted or base64 form) would add 100 MiB or more, so these bounds prove that it
+# streams, with room to spare for other machines.
+CENTER_LIMIT_MIB=48
+GATEWAY_LIMIT_MIB=88
+
+# --- a test CA and every party's certificate
+mkdir -p certs
+"$TESSERA" pki init-ca --dir ca --name "Tessera Test GCA" > /dev/null
+issue() { "$TESSERA" pki issue --ca ca "$@" > /dev/null; }
+issue --name center --ip 127.0.0.1 --out certs/center
+issue --name "$A 臺南市政府" --ip 127.0.0.11 --out certs/a
+issue --name "$B 臺南市政府教育局" --ip 127.0.0.12 --key-type rsa --out certs/b
+ok "test CA and certificates made"
+
+# --- the registry, kept in the center's home, and installed on every host
+export TESSERA_HOME=$WORK/center
+R() { "$TESSERA" exchange registry "$@"; }
+check "registry init" R init --network tainan-test
+check "trust anchor" R anchor add ca/ca.pem
+check "the center" R center add center --url "https://127.0.0.1:$PC" --ip 127.0.0.1 --cert certs/center.pem
+check "agency A" R agency add "$A" --name 臺南市政府 --center center --cert certs/a.pem --ip 127.0.0.11
+check "agency B" R agency add "$B" --name 臺南市政府教育局 --center center --cert certs/b.pem --ip 127.0.0.12
+check "publish" R publish
+PUB=$WORK/center/exchange/management/management.pub.pem
+REG=$WORK/center/exchange/management/current.json
+for host in center a b; do
+  TESSERA_HOME=$WORK/$host "$TESSERA" exchange registry install "$REG" --key "$PUB" > /dev/null
+done
+ok "registry installed on every host"
+
+# --- the center
+TESSERA_HOME=$WORK/center "$TESSERA" exchange center run --id center --listen "127.0.0.1:$PC" \
+  --cert certs/center.pem --key certs/center.key > "$WORK/center.log" 2>&1 &
+CENTER_PID=$!
+PIDS+=("$CENTER_PID")
+center_up() {
+  for _ in $(seq 100); do
+    grep -q "listening" "$WORK/center.log" 2> /dev/null && return 0
+    sleep 0.1
+  done
+  cat "$WORK/center.log"
+  return 1
+}
+check "the center is up" center_up
+
+# --- the document: a 函 with a 100 MiB attachment of random bytes
+bash "$ROOT/scripts/make-clamav-test-db.sh" "$WORK/clamav" > /dev/null
+mkdir -p docs
+head -c $((SIZE_MIB << 20)) /dev/urandom > docs/survey.bin
+cat > docs/letter.di << XML
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE 函 SYSTEM "104_2_utf8.dtd" [
+<!ENTITY ATTCH1 SYSTEM "survey.bin" NDATA _X>
+<!NOTATION _X SYSTEM "">
+]>
+<函>
+<發文機關><全銜>臺南市政府</全銜><機關代碼>$A</機關代碼></發文機關>
+<函類別 代碼="函"/>
+<地址>708201臺南市安平區永華路2段6號</地址>
+<聯絡方式>承辦人：蘇建勳</聯絡方式>
+<聯絡方式>電話：06-2991111轉1182</聯絡方式>
+<受文者><全銜>臺南市政府教育局</全銜><機關代碼>$B</機關代碼></受文者>
+<發文日期><年月日>中華民國115年12月3日</年月日></發文日期>
+<發文字號><字>府研智</字><文號><年度>115</年度><流水號>0681936</流水號></文號></發文字號>
+<速別 代碼="普通件"/>
+<附件><文字>校園空間測繪資料</文字><附件檔名 附件名="ATTCH1"/></附件>
+<主旨><文字>檢送本市各級學校校園空間測繪資料1份，請查照。</文字></主旨>
+<段落 段名="說明："><條列 序號="一、"><文字>資料量大，請以公文電子交換接收。</文字></條列></段落>
+<正本><全銜>臺南市政府教育局</全銜></正本>
+<署名>市長 黃偉哲</署名>
+</函>
+XML
+check "the 函 is valid" "$TESSERA" exchange validate docs/letter.di --attach docs/survey.bin
+
+# gateway HOST CODE IP: the command line of `tessera exchange` as that agency's gateway,
+# in GATEWAY, the subcommand and its arguments to follow, the gateway's options in OPTIONS
+# (an array, not a function, so that timeout and /usr/bin/time can run it).
+gateway() {
+  GATEWAY=(env "TESSERA_HOME=$WORK/$1" "$TESSERA" exchange)
+  OPTIONS=(--agency "$2" --cert "certs/$1.pem" --key "certs/$1.key" --source-address "$3"
+    --malware-db "$WORK/clamav")
+}
+GA() { gateway a "$A" 127.0.0.11; "${GATEWAY[@]}" "$@" "${OPTIONS[@]}"; }
+GB() { gateway b "$B" 127.0.0.12; "${GATEWAY[@]}" "$@" "${OPTIONS[@]}"; }
+# measured NAME SECONDS HOST CODE IP ARGS...: the gateway command under a timeout and
+# /usr/bin/time, its peak RSS (KiB) and wall time (s) written to NAME.time.
+measured() {
+  local name=$1 seconds=$2
+  gateway "$3" "$4" "$5"
+  shift 5
+  /usr/bin/time -f '%M %e' -o "$WORK/$name.time" timeout "$seconds" "${GATEWAY[@]}" "$@" "${OPTIONS[@]}"
+}
+
+# Generous limits: each takes seconds here; only a hang or a crawl reaches them.
+expect_rc "A sends the 函 with its ${SIZE_MIB} MiB attachment" 0 measured send 90 a "$A" 127.0.0.11 send docs/letter.di --attach docs/survey.bin --json
+ID=$(json_field '["id"]')
+expect_rc "B receives it" 0 measured receive 90 b "$B" 127.0.0.12 receive --wait 10 --json
+if [ "$(json_field '["documents"]')" = 1 ]; then ok "B got one document"; else bad "B got $(json_field '["documents"]') documents"; fi
+expect_rc "B's inbox" 0 GB inbox --json
+FILES=$(json_field '[0]["files"]')
+check "the DI arrived byte-identical" cmp docs/letter.di "$FILES/letter.di"
+check "the ${SIZE_MIB} MiB attachment arrived byte-identical" cmp docs/survey.bin "$FILES/survey.bin"
+# Both archives keep the document with its attachment (the gateways journal what they send
+# and receive), and find it by its subject.
+expect_rc "A's archive finds the sent 函" 0 env TESSERA_HOME="$WORK/a" "$TESSERA" archive search 測繪資料 --json
+in_log "with its attachment" "survey.bin"
+expect_rc "B's archive finds the received 函" 0 env TESSERA_HOME="$WORK/b" "$TESSERA" archive search 測繪資料 --json
+in_log "with its attachment" "survey.bin"
+check "B's archived copy reads back whole, against its SHA-256" \
+  env TESSERA_HOME="$WORK/b" timeout 60 "$TESSERA" archive verify --read-data
+expect_rc "A collects B's receipt" 0 measured receipt 60 a "$A" 127.0.0.11 receive --wait 10 --json
+expect_rc "A's status of the document" 0 GA status "$ID" --json
+state=$(json_field '["recipients"][0]["state"]')
+if [ "$state" = received ]; then ok "B's signed receipt says received"; else bad "B's state is $state"; fi
+
+# --- peak memory: the gateways' from /usr/bin/time, the center's from the kernel's
+# high-water mark, read while it still runs
+center_hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$CENTER_PID/status")
+read -r send_kib send_s < "$WORK/send.time"
+read -r recv_kib recv_s < "$WORK/receive.time"
+echo "document: ${SIZE_MIB} MiB attachment; send ${send_s} s, receive ${recv_s} s"
+bounded() {  # bounded WHAT KIB LIMIT_MIB
+  local mib=$(($2 / 1024))
+  if [ "$mib" -lt "$3" ]; then
+    ok "$1: peak RSS $mib MiB (< $3 MiB)"
+  else
+    bad "$1: peak RSS $mib MiB, not under $3 MiB for a ${SIZE_MIB} MiB document"
+  fi
+}
+bounded "the sending gateway" "$send_kib" "$GATEWAY_LIMIT_MIB"
+bounded "the receiving gateway" "$recv_kib" "$GATEWAY_LIMIT_MIB"
+bounded "the center" "$center_hwm" "$CENTER_LIMIT_MIB"
+
+# --- over libclamav's default file limit, an infected attachment is still found
+mkdir -p bad
+cp docs/letter.di bad/letter.di
+# shellcheck disable=SC2016 # the test string, not an expansion
+printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > bad/survey.bin
+truncate -s $(((SIZE_MIB << 20) + 4096)) bad/survey.bin
+expect_fail "an attachment of ${SIZE_MIB} MiB + 4 KiB carrying EICAR is refused" \
+  measured infected 90 a "$A" 127.0.0.11 send bad/letter.di --attach bad/survey.bin
+in_log "the sender is told it carries malware" "malware"
+
+stop_all
+PIDS=()
+finish
