@@ -35,7 +35,7 @@ SIZE_MIB=100
 # Bounds on each process's peak resident memory (max RSS), from what was measured here for
 # the 100 MiB document: the center 25 MiB; each gateway 61-63 MiB, of which about 34 MiB
 # is there for any document (libclamav with the test signatures, TLS, SQLite, Xapian) and
-# about 30 MiB is libclamav scanning the 100 MiB file (it keeps about a quarter of a file
+# about 30 MiB is libclamav scanning the 100 MiB file (it keeps a quarter to a third of a file
 # it scans resident: +32 MiB for 100 MiB in a bare libclamav program). tessera's own
 # streaming holds a few buffers of 256 KiB to 1 MiB. One more copy of the document (or of
 # its encrypted or base64 form) would add 100 MiB or more, so these bounds prove that it
