@@ -22,15 +22,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/scenario.sh
 . "$(dirname "$0")/scenario.sh"
 scenario_begin exchange-network
-json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$1)" "$WORK/last.log"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-PIDS=()
-stop_all() {
-  for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
-}
-trap 'stop_all; rm -rf "$WORK"' EXIT
+# shellcheck source=tests/integration/exchange_lib.sh
+. "$ROOT/tests/integration/exchange_lib.sh"
 
 A=A15060000H  # 臺南市政府
 B=376570000A  # 臺南市政府教育局
