@@ -9,6 +9,10 @@ namespace tessera {
 namespace {
 // A database another process holds locked is waited for this long before Unavailable.
 constexpr int kBusyTimeoutMs = 30000;
+// Statements kept per database: distinct texts, and idle copies of one text (a statement
+// in use by two callers at once is prepared twice).
+constexpr size_t kMaxCachedTexts = 128;
+constexpr size_t kMaxIdleCopies = 4;
 }  // namespace
 
 Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& path) {
@@ -31,6 +35,13 @@ Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& pa
 }
 
 Database::~Database() {
+  {
+    std::lock_guard lock(cache_->mutex);
+    cache_->closed = true;
+    for (auto& [sql, statements] : cache_->idle)
+      for (sqlite3_stmt* stmt : statements) sqlite3_finalize(stmt);
+    cache_->idle.clear();
+  }
   sqlite3_close_v2(db_);
 }
 
@@ -70,11 +81,21 @@ Status Database::Exec(std::string_view sql) {
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
+  {
+    std::string text(sql);
+    std::lock_guard lock(cache_->mutex);
+    auto it = cache_->idle.find(text);
+    if (it != cache_->idle.end() && !it->second.empty()) {
+      sqlite3_stmt* stmt = it->second.back();
+      it->second.pop_back();
+      return Statement(this, stmt, std::move(text), cache_);
+    }
+  }
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK)
     return Error("cannot prepare a database statement");
-  return Statement(this, stmt);
+  return Statement(this, stmt, std::string(sql), cache_);
 }
 
 int64_t Database::LastInsertId() const {
@@ -92,20 +113,45 @@ int64_t Database::Changes() const {
 Statement::Statement(Statement&& other) noexcept
     : db_(other.db_),
       stmt_(std::exchange(other.stmt_, nullptr)),
+      sql_(std::move(other.sql_)),
+      cache_(std::move(other.cache_)),
       bind_error_(std::move(other.bind_error_)) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    Release();
     db_ = other.db_;
     stmt_ = std::exchange(other.stmt_, nullptr);
+    sql_ = std::move(other.sql_);
+    cache_ = std::move(other.cache_);
     bind_error_ = std::move(other.bind_error_);
   }
   return *this;
 }
 
 Statement::~Statement() {
-  sqlite3_finalize(stmt_);
+  Release();
+}
+
+void Statement::Release() {
+  sqlite3_stmt* stmt = std::exchange(stmt_, nullptr);
+  if (stmt == nullptr) return;
+  // A statement left mid-way would hold its read transaction open while cached.
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (cache_) {
+    std::lock_guard lock(cache_->mutex);
+    if (!cache_->closed) {
+      auto [it, added] = cache_->idle.try_emplace(std::move(sql_));
+      if ((!added || cache_->idle.size() <= kMaxCachedTexts) &&
+          it->second.size() < kMaxIdleCopies) {
+        it->second.push_back(stmt);
+        return;
+      }
+      if (added) cache_->idle.erase(it);
+    }
+  }
+  sqlite3_finalize(stmt);
 }
 
 Statement& Statement::Bind(int index, int64_t value) {
@@ -179,9 +225,14 @@ bool Statement::IsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
+Status Database::RunOne(std::string_view sql) {
+  TESSERA_ASSIGN_OR_RETURN(Statement statement, Prepare(sql));
+  return statement.Run();
+}
+
 Result<Transaction> Transaction::Begin(Database& db) {
   const bool nested = db.InTransaction();
-  TESSERA_RETURN_IF_ERROR(db.Exec(nested ? "SAVEPOINT nested" : "BEGIN IMMEDIATE"));
+  TESSERA_RETURN_IF_ERROR(db.RunOne(nested ? "SAVEPOINT nested" : "BEGIN IMMEDIATE"));
   return Transaction(&db, nested);
 }
 
@@ -191,7 +242,7 @@ Transaction::~Transaction() {
 
 Status Transaction::Commit() {
   Database* db = std::exchange(db_, nullptr);
-  Status st = db->Exec(nested_ ? "RELEASE nested" : "COMMIT");
+  Status st = db->RunOne(nested_ ? "RELEASE nested" : "COMMIT");
   if (!st.ok()) (void)db->Exec(nested_ ? "ROLLBACK TO nested; RELEASE nested" : "ROLLBACK");
   return st;
 }

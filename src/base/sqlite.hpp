@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "base/bytes.hpp"
 #include "base/status.hpp"
@@ -31,6 +34,9 @@ class Database {
 
   // Runs one or more statements that return no rows.
   Status Exec(std::string_view sql);
+  // One statement. Statements are kept when done with and handed out again for the same
+  // text, so a statement run often is compiled once, not each time (compiling costs more
+  // than running most of them).
   Result<Statement> Prepare(std::string_view sql);
   int64_t LastInsertId() const;
   // Rows changed by the last INSERT, UPDATE or DELETE.
@@ -39,11 +45,24 @@ class Database {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  // Statements done with, by their text, for Prepare to hand out again. Shared with the
+  // statements themselves, so one that outlives its database finalizes itself instead.
+  struct StatementCache {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle;
+    bool closed = false;
+  };
+
+  Database(sqlite3* db, std::filesystem::path path)
+      : db_(db), path_(std::move(path)), cache_(std::make_shared<StatementCache>()) {}
   Status Error(std::string_view what) const;
+  // One statement through the cache (for the transaction statements run most often).
+  Status RunOne(std::string_view sql);
   friend class Statement;
+  friend class Transaction;
   sqlite3* db_;
   std::filesystem::path path_;
+  std::shared_ptr<StatementCache> cache_;
 };
 
 // A prepared statement. Parameters are numbered from 1, columns from 0.
@@ -71,9 +90,15 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(Database* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Database* db, sqlite3_stmt* stmt, std::string sql,
+            std::shared_ptr<Database::StatementCache> cache)
+      : db_(db), stmt_(stmt), sql_(std::move(sql)), cache_(std::move(cache)) {}
+  // Returns the statement to its database's cache, or finalizes it.
+  void Release();
   Database* db_;
   sqlite3_stmt* stmt_;
+  std::string sql_;  // as given to Prepare: the cache's key
+  std::shared_ptr<Database::StatementCache> cache_;
   Status bind_error_;  // the first failed Bind, reported by Step/Run
 };
 

@@ -52,7 +52,46 @@ constexpr int kMaxWaitSeconds = 60;
 constexpr uint32_t kHeaderLimit = 64 * 1024;
 constexpr size_t kSpoolChunkBytes = 256 * 1024;  // a payload is written and hashed in these
 
-// The registry in use, replaced as it is reloaded; readers take a snapshot.
+// A spooled payload sent as a response body in large pieces. Beast's file_body reads 4 KB
+// at a time, and each piece then costs a read, a TLS record and a send of its own.
+struct SpoolFileBody {
+  struct value_type {
+    beast::file file;
+    uint64_t size = 0;
+  };
+  static uint64_t size(const value_type& body) { return body.size; }
+
+  class writer {
+   public:
+    using const_buffers_type = asio::const_buffer;
+    template <bool isRequest, class Fields>
+    writer(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(beast::error_code& ec) {
+      remain_ = body_.size;
+      ec = {};
+    }
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(remain_, kSpoolChunkBytes));
+      ec = {};
+      if (want == 0) return boost::none;
+      if (!piece_) piece_ = std::make_unique_for_overwrite<char[]>(kSpoolChunkBytes);
+      const size_t got = body_.file.read(piece_.get(), want, ec);
+      if (ec) return boost::none;
+      if (got == 0) {  // the file is shorter than it was when the response was sized
+        ec = http::error::short_read;
+        return boost::none;
+      }
+      remain_ -= got;
+      return {{const_buffers_type(piece_.get(), got), remain_ > 0}};
+    }
+
+   private:
+    value_type& body_;
+    uint64_t remain_ = 0;
+    std::unique_ptr<char[]> piece_;
+  };
+};
+
 // The registry in force, with its trust index built once when it is installed (parsing
 // every registered certificate for each connection and item would cost more than the
 // rest of accepting it).
@@ -664,13 +703,23 @@ awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer&
     fs::remove(incoming, removed);
     co_return false;
   }
-  // The hash is checked and the payload flushed to the disk off the network and storage
-  // threads; only the commit waits for the storage thread.
+  // The hash is checked, the payload flushed to the disk and the center's receipt signed
+  // off the network and storage threads; only the commit waits for the storage thread.
+  Bytes receipt_signed;
   Status written = co_await OnWorker([&]() -> Status {
     TESSERA_ASSIGN_OR_RETURN(crypto::FileDigest d, crypto::Sha256File(incoming));
     if (HexEncode(d.sha256) != h.payload_sha256)
       return Status::Corruption("the payload does not match the SHA-256 in its signed header");
-    return SyncFile(incoming);
+    TESSERA_RETURN_IF_ERROR(SyncFile(incoming));
+    Receipt receipt;
+    receipt.kind = ReceiptKind::kAccepted;
+    receipt.document_id = h.id;
+    receipt.document_sender = h.from;
+    receipt.issuer = "center:" + config.center_id;
+    receipt.at = NowUnixSeconds();
+    receipt.payload_sha256 = h.payload_sha256;
+    TESSERA_ASSIGN_OR_RETURN(receipt_signed, SignReceipt(receipt, certificate, key));
+    return Status::Ok();
   });
   if (!written.ok()) {
     std::error_code rm;
@@ -678,16 +727,8 @@ awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer&
     co_return co_await refuse(written);
   }
   auto accepted = co_await OnStorage([&]() -> Result<AcceptedItem> {
-    Result<AcceptedItem> r = store->Accept(sealed, incoming, routes, [&]() -> Result<Bytes> {
-      Receipt receipt;
-      receipt.kind = ReceiptKind::kAccepted;
-      receipt.document_id = h.id;
-      receipt.document_sender = h.from;
-      receipt.issuer = "center:" + config.center_id;
-      receipt.at = NowUnixSeconds();
-      receipt.payload_sha256 = h.payload_sha256;
-      return SignReceipt(receipt, certificate, key);
-    });
+    Result<AcceptedItem> r =
+        store->Accept(sealed, incoming, routes, [&]() -> Result<Bytes> { return receipt_signed; });
     Audit(peer.name, "exchange.accept",
           ItemKindName(h.kind) + " " + h.id + " from " + h.from + " to " + Join(recipients),
           r.ok() ? (r->duplicate ? "resend recognised" : "accepted as " + std::to_string(r->seq))
@@ -753,12 +794,13 @@ awaitable<bool> CenterServer::Impl::Pull(Stream& stream, const http::request<htt
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
     co_return req.keep_alive() && !ec;
   }
-  http::response<http::file_body> res{http::status::ok, req.version()};
+  http::response<SpoolFileBody> res{http::status::ok, req.version()};
   res.set(http::field::server, "tessera");
   res.set(http::field::content_type, "application/octet-stream");
   res.set("Tessera-Routing", Base64Encode(item->header));
   res.set("Tessera-Delivery", std::to_string(item->delivery));
-  res.body().open(item->payload.c_str(), beast::file_mode::scan, ec);
+  res.body().file.open(item->payload.c_str(), beast::file_mode::scan, ec);
+  if (!ec) res.body().size = res.body().file.size(ec);
   if (ec) {
     auto err = TextResponse(req.version(), 503, "the spool lost an item: " + ec.message() + "\n");
     co_await http::async_write(stream, err, asio::redirect_error(use_awaitable, ec));

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -290,5 +291,50 @@ TEST(Sqlite, ATransactionInsideAnotherIsASavepoint) {
     ASSERT_TRUE(inner->Commit().ok());
   }  // the outer one rolls back, and the inner's commit with it
   EXPECT_EQ(count(), 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Sqlite, StatementsAreReusedWithoutTheirBindingsOrOpenReads) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("tessera-sqlite-cache-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto db = tessera::Database::Open(dir / "t.db");
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE t(v INTEGER); INSERT INTO t VALUES(1), (2), (3)").ok());
+  const std::string select = "SELECT count(*) FROM t WHERE v >= ?";
+  {
+    // The same text twice at once: two statements, each with its own bindings.
+    auto a = (*db)->Prepare(select);
+    auto b = (*db)->Prepare(select);
+    ASSERT_TRUE(a.ok() && b.ok());
+    a->Bind(1, 2);
+    b->Bind(1, 3);
+    ASSERT_TRUE(*a->Step() && *b->Step());
+    EXPECT_EQ(a->Int(0), 2);
+    EXPECT_EQ(b->Int(0), 1);
+  }
+  {
+    // Handed out again: the earlier binding is gone (NULL matches nothing).
+    auto again = (*db)->Prepare(select);
+    ASSERT_TRUE(again.ok() && *again->Step());
+    EXPECT_EQ(again->Int(0), 0);
+  }
+  {
+    // Left after its first row: returned to the cache reset, so it holds no read open and
+    // the table can be dropped.
+    auto rows = (*db)->Prepare("SELECT v FROM t");
+    ASSERT_TRUE(rows.ok() && *rows->Step());
+  }
+  EXPECT_TRUE((*db)->Exec("DROP TABLE t").ok());
+  // A statement that outlives its database finalizes itself (AddressSanitizer checks it).
+  std::optional<tessera::Statement> orphan;
+  {
+    auto q = (*db)->Prepare("SELECT 1");
+    ASSERT_TRUE(q.ok());
+    orphan.emplace(std::move(q).value());
+  }
+  db->reset();
+  orphan.reset();
   std::filesystem::remove_all(dir);
 }
