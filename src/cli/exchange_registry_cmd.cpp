@@ -547,8 +547,10 @@ void AddGroupAnchorRevokePolicyCommands(CLI::App& registry, Context& ctx) {
           exchange::Policy& p = r.policy;
           if (*skew) p.max_clock_skew_seconds = o->skew;
           if (*mb) {
-            if (o->message_mb <= 0 || o->message_mb > 4096)
-              return Status::InvalidArgument("--max-message-mb must be from 1 to 4096");
+            if (o->message_mb <= 0 || o->message_mb > 2048)
+              return Status::InvalidArgument(
+                  "--max-message-mb must be from 1 to 2048: a larger document cannot be "
+                  "scanned for malware whole");
             p.max_message_bytes = static_cast<uint64_t>(o->message_mb) << 20;
           }
           if ((*days && o->expiry_days <= 0) || (*seconds && o->expiry_seconds <= 0))

@@ -322,9 +322,10 @@ void CheckPolicy(const Policy& p, Checker& check) {
                 "; it must be from " + std::to_string(lo) + " to " + std::to_string(hi) + unit);
   };
   out_of("max_clock_skew_seconds", p.max_clock_skew_seconds, 1, 3600, " s");
-  if (p.max_message_bytes < 1024 || p.max_message_bytes > (uint64_t{4} << 30))
+  // Past 2 GiB libclamav cannot scan a document whole, and the gateways refuse it.
+  if (p.max_message_bytes < 1024 || p.max_message_bytes > kMaxPolicyMessageBytes)
     check.Add("policy: max_message_bytes is " + std::to_string(p.max_message_bytes) +
-              "; it must be from 1 KiB to 4 GiB");
+              "; it must be from 1 KiB to 2 GiB (the most a malware scan covers)");
   for (int d : p.certificate_warning_days) out_of("a certificate warning", d, 1, 366, " days");
   // Seconds are allowed for trials and drills of the expiry; `policy set` warns about them.
   out_of("delivery_expiry_seconds", p.delivery_expiry_seconds, 1, 366 * 86400, " s");

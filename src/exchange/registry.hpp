@@ -27,6 +27,9 @@
 
 namespace tessera::exchange {
 
+// The largest max_message_bytes a registry may set: what libclamav scans whole.
+inline constexpr uint64_t kMaxPolicyMessageBytes = uint64_t{2} << 30;
+
 struct Policy {
   int64_t max_clock_skew_seconds = 30;               // hosts refuse to sign beyond it
   uint64_t max_message_bytes = uint64_t{256} << 20;  // an envelope, all attachments in

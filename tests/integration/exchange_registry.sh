@@ -121,6 +121,9 @@ expect_rc "policy set" 0 R policy set --validity-hours 2 --poll-seconds 120 --ma
   --delivery-expiry-days 3 --max-clock-skew 20 --json
 check "the policy changed" test "$(json_field '["policy"]["max_message_bytes"]')" = $((64 << 20))
 expect_rc "polling slower than half the validity is refused" 2 R policy set --poll-seconds 7200
+expect_rc "documents larger than a malware scan covers are refused" 2 \
+  R policy set --max-message-mb 2049
+in_log "saying why" "cannot be scanned for malware whole"
 
 # --- suspension
 expect_rc "an unknown reason is refused" 2 R suspend A17000000J --reason bored
@@ -186,6 +189,7 @@ in_log "says when it expires" "expires "
 
 # A changed byte inside the signed text.
 sed 's/203.0.113.9/203.0.113.8/' "$MGMT/current.json" > tampered.json
+# shellcheck disable=SC2016  # $0 is expanded by the inner shell, on purpose
 check "the tampered copy differs" bash -c '! cmp -s tampered.json "$0"' "$MGMT/current.json"
 expect_rc "a changed byte is refused" 1 H install tampered.json
 in_log "as not verifying" "does not verify"
