@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,34 @@ Bytes RedeliveryMessage(ByteView raw, const std::string& resent_from,
                         const std::vector<std::string>& resent_to, int64_t now,
                         const JournalOptions& journal);
 
-// Re-delivers each message; one result per message, in order. Fails as a whole only if a
-// message cannot be read from the store (NotFound, Corruption).
+// The same made a piece at a time, for messages larger than memory: `header` (the
+// Resent- block) and then the message without the `recipients_header` fields at its top,
+// handed to `out` in order. Only the fields being taken off are held (until each is
+// known to end); the output does not depend on where the message is cut into pieces.
+class RedeliveryWriter {
+ public:
+  using Output = std::function<Status(ByteView)>;
+  RedeliveryWriter(std::string header, std::string recipients_header, Output out)
+      : header_(std::move(header)), name_(std::move(recipients_header)), out_(std::move(out)) {}
+  Status Write(ByteView piece);
+  Status Finish();
+
+ private:
+  // Takes the journal's fields off the top of what is held; once the first other byte is
+  // known (or at the `end`), writes the header and what follows.
+  Status Strip(bool end);
+
+  std::string header_, name_;
+  Output out_;
+  std::string held_;       // the top of the message, while it may still be a field to take off
+  bool stripping_ = true;  // the header has not been written yet
+};
+
+// Re-delivers each message, read from the store a piece at a time and sent as it is read;
+// one result per message, in order. A message whose bytes fail their check (a damaged
+// piece, or the SHA-256 after the last) is not delivered: its DATA is abandoned before
+// the final dot. Fails as a whole only if a message cannot be read from the store
+// (NotFound, Corruption).
 Result<std::vector<RedeliverResult>> Redeliver(MessageStore& store, const std::vector<int64_t>& ids,
                                                const RedeliverOptions& options);
 

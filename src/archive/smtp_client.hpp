@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.hpp"
@@ -30,5 +32,35 @@ Result<SmtpRelay> ParseSmtpUrl(const std::string& url);
 // InvalidArgument for 5xx).
 Status SendMail(const SmtpRelay& relay, const std::string& from,
                 const std::vector<std::string>& recipients, ByteView message);
+
+// Hands a message's bytes, in order and a piece at a time, to the function it is given.
+using MailWriter = std::function<Status(const std::function<Status(ByteView)>&)>;
+// The same for a message that `write` hands over a piece at a time (memory stays bounded
+// whatever its size). When `write` fails, the transaction is abandoned before the final
+// dot (the connection is dropped, so the relay discards what it received: no partial
+// message is delivered) and its error is returned.
+Status SendMail(const SmtpRelay& relay, const std::string& from,
+                const std::vector<std::string>& recipients, const MailWriter& write);
+
+// A message turned into the text of SMTP DATA (RFC 5321 4.5.2) a piece at a time: every
+// line ends in CRLF (whether it ended in LF or CRLF), a line that starts with '.' gets
+// one more, and Finish() ends a last line that lacks a line break and adds the final
+// ".". The output does not depend on where the message is cut into pieces; `out`
+// receives it in pieces of at most about 256 KiB.
+class SmtpDataEncoder {
+ public:
+  using Output = std::function<Status(std::string_view)>;
+  explicit SmtpDataEncoder(Output out) : out_(std::move(out)) {}
+  Status Write(ByteView piece);
+  Status Finish();
+
+ private:
+  Status Flush();
+
+  Output out_;
+  std::string buffer_;
+  bool line_start_ = true;  // the next byte starts a line
+  bool held_cr_ = false;    // a CR was read and not written: it may end the line
+};
 
 }  // namespace tessera::archive
