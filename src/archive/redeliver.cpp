@@ -102,22 +102,6 @@ Status RedeliveryWriter::Strip(bool end) {
   return st;
 }
 
-Bytes RedeliveryMessage(ByteView raw, const std::string& resent_from,
-                        const std::vector<std::string>& resent_to, int64_t now,
-                        const JournalOptions& journal) {
-  // The journal's recipient fields open the header (see journal.hpp): they go, so that no
-  // recipient of the restored copy learns who else (Bcc) received it.
-  Bytes out;
-  RedeliveryWriter writer(ResentHeader(resent_from, resent_to, now), journal.recipients_header,
-                          [&](ByteView bytes) {
-                            out.insert(out.end(), bytes.begin(), bytes.end());
-                            return Status::Ok();
-                          });
-  (void)writer.Write(raw);  // appending to memory does not fail
-  (void)writer.Finish();
-  return out;
-}
-
 Result<std::vector<RedeliverResult>> Redeliver(MessageStore& store, const std::vector<int64_t>& ids,
                                                const RedeliverOptions& options) {
   std::vector<RedeliverResult> results;
@@ -139,6 +123,8 @@ Result<std::vector<RedeliverResult>> Redeliver(MessageStore& store, const std::v
       results.push_back(std::move(r));
       continue;
     }
+    // The journal's recipient fields open the header (see journal.hpp): they go, so that
+    // no recipient of the restored copy learns who else (Bcc) received it.
     const std::string header = ResentHeader(options.from, r.recipients, options.now);
     Status read;  // the store's failure, told apart from the relay's
     r.status = SendMail(

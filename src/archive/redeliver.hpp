@@ -30,16 +30,11 @@ struct RedeliverResult {
   Status status;  // OK when the relay accepted it
 };
 
-// The bytes to send: `raw` without the journal's recipient fields at its top, under a
-// Resent-Date/From/To/Message-ID block.
-Bytes RedeliveryMessage(ByteView raw, const std::string& resent_from,
-                        const std::vector<std::string>& resent_to, int64_t now,
-                        const JournalOptions& journal);
-
-// The same made a piece at a time, for messages larger than memory: `header` (the
-// Resent- block) and then the message without the `recipients_header` fields at its top,
-// handed to `out` in order. Only the fields being taken off are held (until each is
-// known to end); the output does not depend on where the message is cut into pieces.
+// The bytes to send, made a piece at a time (a message may be larger than memory):
+// `header` (the Resent-Date/From/To/Message-ID block) and then the message without the
+// `recipients_header` fields at its top, handed to `out` in order. Only the fields being
+// taken off are held, until each is known to end (more than 16 MiB of them is
+// FailedPrecondition); the output does not depend on where the message is cut.
 class RedeliveryWriter {
  public:
   using Output = std::function<Status(ByteView)>;

@@ -164,12 +164,6 @@ Status SmtpDataEncoder::Finish() {
 }
 
 Status SendMail(const SmtpRelay& relay, const std::string& from,
-                const std::vector<std::string>& recipients, ByteView message) {
-  return SendMail(relay, from, recipients,
-                  [&](const std::function<Status(ByteView)>& sink) { return sink(message); });
-}
-
-Status SendMail(const SmtpRelay& relay, const std::string& from,
                 const std::vector<std::string>& recipients, const MailWriter& write) {
   if (recipients.empty()) return Status::InvalidArgument("no recipient to send the message to");
   Connection c;

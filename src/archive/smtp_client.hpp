@@ -26,19 +26,16 @@ struct SmtpRelay {
 // "smtp://host:port" (port default 25) to a relay; InvalidArgument otherwise.
 Result<SmtpRelay> ParseSmtpUrl(const std::string& url);
 
-// Sends `message` (lines ending in LF or CRLF) from `from` to `recipients`. OK only when
-// the relay accepted it (250 after the final dot); otherwise the error names the command
-// and the relay's reply (Unavailable when it cannot be reached or answers 4xx,
-// InvalidArgument for 5xx).
-Status SendMail(const SmtpRelay& relay, const std::string& from,
-                const std::vector<std::string>& recipients, ByteView message);
-
-// Hands a message's bytes, in order and a piece at a time, to the function it is given.
+// Hands a message's bytes (lines ending in LF or CRLF), in order and a piece at a time, to
+// the function it is given.
 using MailWriter = std::function<Status(const std::function<Status(ByteView)>&)>;
-// The same for a message that `write` hands over a piece at a time (memory stays bounded
-// whatever its size). When `write` fails, the transaction is abandoned before the final
-// dot (the connection is dropped, so the relay discards what it received: no partial
-// message is delivered) and its error is returned.
+// Sends the message that `write` hands over from `from` to `recipients`, as it is handed
+// over (memory stays bounded whatever its size). OK only when the relay accepted it (250
+// after the final dot); otherwise the error names the command and the relay's reply
+// (Unavailable when it cannot be reached or answers 4xx, InvalidArgument for 5xx). When
+// `write` fails, the transaction is abandoned before the final dot (the connection is
+// dropped, so the relay discards what it received: no partial message is delivered) and
+// its error is returned.
 Status SendMail(const SmtpRelay& relay, const std::string& from,
                 const std::vector<std::string>& recipients, const MailWriter& write);
 
