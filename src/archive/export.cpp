@@ -1,61 +1,50 @@
 #include "archive/export.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <ctime>
 #include <string>
 
 #include "archive/mbox.hpp"
 #include "base/files.hpp"
+#include "base/pending_file.hpp"
 
 namespace tessera::archive {
 
 namespace fs = std::filesystem;
 
-namespace {}  // namespace
+namespace {
+
+// The envelope sender and time of the message's first delivery, for its "From " line.
+void FirstDelivery(MessageStore& store, int64_t id, std::string& sender, int64_t& when) {
+  auto deliveries = store.Deliveries(id);
+  if (deliveries.ok() && !deliveries->empty()) {
+    sender = deliveries->front().delivery.envelope_from;
+    when = deliveries->front().delivery.received_at;
+  }
+}
+
+}  // namespace
 
 Status ExportMbox(MessageStore& store, const std::vector<int64_t>& ids, const fs::path& out) {
-  const fs::path tmp = out.string() + ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("cannot create " + tmp.string(), errno);
-  uint64_t offset = 0;
-  Status st;
+  // Each message is read a piece at a time; the file is put in place only when every
+  // message was read whole and matched its SHA-256.
+  TESSERA_ASSIGN_OR_RETURN(PendingFile file, PendingFile::Create(out, 0600));
   for (int64_t id : ids) {
-    auto raw = store.Raw(id);
-    if (!raw.ok()) {
-      st = raw.status();
-      break;
-    }
-    auto deliveries = store.Deliveries(id);
     std::string sender;
     int64_t when = 0;
-    if (deliveries.ok() && !deliveries->empty()) {
-      sender = deliveries->front().delivery.envelope_from;
-      when = deliveries->front().delivery.received_at;
-    }
-    const std::string entry = MboxEntry(*raw, sender, when);
-    st = WriteAllAt(fd, AsBytes(entry), offset, tmp);
-    if (!st.ok()) break;
-    offset += entry.size();
+    FirstDelivery(store, id, sender, when);
+    MboxEntryWriter entry(sender, when, [&](std::string_view bytes) { return file.Append(bytes); });
+    TESSERA_RETURN_IF_ERROR(store.ReadRaw(id, [&](ByteView piece) { return entry.Write(piece); }));
+    TESSERA_RETURN_IF_ERROR(entry.Finish());
   }
-  if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno("cannot sync " + tmp.string(), errno);
-  ::close(fd);
-  if (st.ok() && ::rename(tmp.c_str(), out.c_str()) != 0)
-    st = Status::FromErrno("cannot rename " + tmp.string() + " to " + out.string(), errno);
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  return SyncDirectory(out.has_parent_path() ? out.parent_path() : fs::path("."));
+  return file.Commit();
 }
 
 Status ExportEml(MessageStore& store, const std::vector<int64_t>& ids, const fs::path& dir) {
   TESSERA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   for (int64_t id : ids) {
-    TESSERA_ASSIGN_OR_RETURN(Bytes raw, store.Raw(id));
-    TESSERA_RETURN_IF_ERROR(WriteFileAtomic(dir / (std::to_string(id) + ".eml"), raw, 0600));
+    TESSERA_ASSIGN_OR_RETURN(PendingFile file,
+                             PendingFile::Create(dir / (std::to_string(id) + ".eml"), 0600));
+    TESSERA_RETURN_IF_ERROR(store.ReadRaw(id, [&](ByteView piece) { return file.Append(piece); }));
+    TESSERA_RETURN_IF_ERROR(file.Commit());
   }
   return Status::Ok();
 }

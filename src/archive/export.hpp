@@ -1,7 +1,10 @@
 // Exporting archived messages in the forms mail clients open: one .eml file per message,
 // or one mbox (mboxrd: lines starting with "From ", after any '>'s, gain one '>', which
-// ReadMbox and mail clients take off again). Every message is read through the store, so
-// it is checked against its SHA-256 on the way out.
+// ReadMbox and mail clients take off again). Every message is read through the store a
+// piece at a time (memory stays bounded whatever its size) and checked against its
+// SHA-256 on the way out; a file is put in place (renamed from a hidden temporary name)
+// only after every message in it passed that check, so a damaged message never leaves a
+// file that looks complete.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 #include "archive/mbox.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -42,30 +43,93 @@ std::string FromLine(const std::string& sender, int64_t when) {
   return "From " + (sender.empty() ? std::string("MAILER-DAEMON") : sender) + " " + date + "\n";
 }
 
-// The message with every line that starts with '>'s and "From " given one more '>'.
-std::string Escaped(ByteView raw) {
-  std::string out;
-  out.reserve(raw.size() + raw.size() / 64 + 2);
-  const std::string_view text = AsString(raw);
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    end = end == std::string_view::npos ? text.size() : end + 1;
-    const std::string_view line = text.substr(start, end - start);
-    size_t quotes = 0;
-    while (quotes < line.size() && line[quotes] == '>') ++quotes;
-    if (line.substr(quotes).starts_with("From ")) out += '>';
-    out += line;
-    start = end;
-  }
-  if (out.empty() || out.back() != '\n') out += '\n';
-  return out;
-}
-
 }  // namespace
 
 std::string MboxEntry(ByteView raw, const std::string& sender, int64_t when) {
-  return FromLine(sender, when) + Escaped(raw) + "\n";
+  std::string entry;
+  entry.reserve(raw.size() + raw.size() / 64 + 128);
+  MboxEntryWriter writer(sender, when, [&](std::string_view bytes) {
+    entry.append(bytes);
+    return Status::Ok();
+  });
+  (void)writer.Write(raw);  // appending to a string does not fail
+  (void)writer.Finish();
+  return entry;
+}
+
+namespace {
+constexpr size_t kEntryFlushBytes = 1 << 20;
+constexpr std::string_view kFrom = "From ";
+}  // namespace
+
+MboxEntryWriter::MboxEntryWriter(const std::string& sender, int64_t when, Output out)
+    : out_(std::move(out)), buffer_(FromLine(sender, when)) {}
+
+Status MboxEntryWriter::Flush() {
+  if (buffer_.empty()) return Status::Ok();
+  Status st = out_(buffer_);
+  buffer_.clear();
+  return st;
+}
+
+Status MboxEntryWriter::Put(std::string_view bytes) {
+  if (bytes.empty()) return Status::Ok();
+  buffer_.append(bytes);
+  last_ = bytes.back();
+  empty_ = false;
+  return buffer_.size() >= kEntryFlushBytes ? Flush() : Status::Ok();
+}
+
+Status MboxEntryWriter::PutQuotes(uint64_t n) {
+  static const std::string kQuotes(4096, '>');
+  while (n > 0) {
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(n, kQuotes.size()));
+    TESSERA_RETURN_IF_ERROR(Put(std::string_view(kQuotes).substr(0, take)));
+    n -= take;
+  }
+  return Status::Ok();
+}
+
+// The held-back start of a line, now that it is known whether it is ">*From ".
+Status MboxEntryWriter::ResolveLineStart(bool is_from) {
+  line_start_ = false;
+  TESSERA_RETURN_IF_ERROR(PutQuotes(quotes_ + (is_from ? 1 : 0)));
+  TESSERA_RETURN_IF_ERROR(Put(kFrom.substr(0, matched_)));
+  quotes_ = 0;
+  matched_ = 0;
+  return Status::Ok();
+}
+
+Status MboxEntryWriter::Write(ByteView piece) {
+  std::string_view text = AsString(piece);
+  while (!text.empty()) {
+    if (line_start_) {
+      const char c = text.front();
+      if (matched_ == 0 && c == '>') {
+        ++quotes_;
+      } else if (c == kFrom[matched_]) {
+        if (++matched_ == kFrom.size()) TESSERA_RETURN_IF_ERROR(ResolveLineStart(true));
+      } else {
+        TESSERA_RETURN_IF_ERROR(ResolveLineStart(false));
+        continue;  // `c` is an ordinary byte of the line
+      }
+      text.remove_prefix(1);
+      continue;
+    }
+    const size_t lf = text.find('\n');
+    const size_t take = lf == std::string_view::npos ? text.size() : lf + 1;
+    TESSERA_RETURN_IF_ERROR(Put(text.substr(0, take)));
+    text.remove_prefix(take);
+    if (lf != std::string_view::npos) line_start_ = true;
+  }
+  return Status::Ok();
+}
+
+Status MboxEntryWriter::Finish() {
+  if (line_start_) TESSERA_RETURN_IF_ERROR(ResolveLineStart(false));
+  if (empty_ || last_ != '\n') TESSERA_RETURN_IF_ERROR(Put("\n"));
+  TESSERA_RETURN_IF_ERROR(Put("\n"));
+  return Flush();
 }
 
 Status ReadMbox(const std::string& path, const std::function<Status(MboxMessage&)>& message) {

@@ -32,4 +32,31 @@ Status ReadMbox(const std::string& path, const std::function<Status(MboxMessage&
 // ReadMbox gives the message back exactly (with that line break).
 std::string MboxEntry(ByteView raw, const std::string& sender, int64_t when);
 
+// The same entry made from the message a piece at a time, for messages larger than
+// memory: `out` receives the entry's bytes in order, in pieces of at most about 1 MiB.
+// Escaping does not depend on where the message is cut into pieces.
+class MboxEntryWriter {
+ public:
+  using Output = std::function<Status(std::string_view)>;
+  MboxEntryWriter(const std::string& sender, int64_t when, Output out);
+  // The next bytes of the message.
+  Status Write(ByteView piece);
+  // The end of the message: the line break it may lack and the blank line after it.
+  Status Finish();
+
+ private:
+  Status Put(std::string_view bytes);
+  Status PutQuotes(uint64_t n);
+  Status Flush();
+  Status ResolveLineStart(bool is_from);
+
+  Output out_;
+  std::string buffer_;
+  bool line_start_ = true;  // no byte of the current line decided yet
+  uint64_t quotes_ = 0;     // '>'s at the start of the line, held back
+  size_t matched_ = 0;      // of "From " after them, held back
+  char last_ = '\n';        // the last byte of the message written ('\n': none yet)
+  bool empty_ = true;
+};
+
 }  // namespace tessera::archive

@@ -110,11 +110,23 @@ class MessageStore {
   // Up to `limit` deliveries recorded after the one with id `after`, in the order recorded
   // (for those that follow the archive, such as the search index).
   Result<std::vector<StoredDelivery>> DeliveriesAfter(int64_t after, size_t limit);
-  // The message's bytes as received, checked against its recorded SHA-256.
+  // The message's bytes as received, checked against its recorded SHA-256. Holds the
+  // whole message: for messages known to be small; others are read with ReadRaw.
   Result<Bytes> Raw(int64_t id);
   // The same handed to `sink` a piece at a time (memory bounded for a message stored in
-  // pieces); the check against the SHA-256 fails after the last piece.
+  // pieces); the check against the SHA-256 fails after the last piece, so a reader that
+  // must not give out a damaged message (an export, a redelivery) keeps what it wrote
+  // from counting until ReadRaw returned OK. A message stored whole (version 1) is read
+  // and checked whole, then handed over in one piece.
   Status ReadRaw(int64_t id, const std::function<Status(ByteView)>& sink);
+  // Reads the message from start to end and checks it (every piece, its SHA-256) without
+  // holding it: for readers that must know it is intact before they give out any of it.
+  Status Check(int64_t id);
+  // The message parsed: read whole when it is at most `whole_bytes` long, else through
+  // OpenMessage with parts larger than `whole_bytes` left undecoded (ParseMessage of a
+  // MessageSource), so memory stays bounded whatever its size. InvalidArgument when the
+  // message is empty; other errors when it cannot be read.
+  Result<ParsedMessage> Parse(const StoredMessage& m, uint64_t whole_bytes);
   // The message for reading at any position (ParseMessage of a MessageSource): a message
   // stored in pieces is read a piece at a time, each authenticated as it is read; one
   // stored whole is read whole.

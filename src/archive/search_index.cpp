@@ -263,17 +263,6 @@ struct BuiltDocument {
   std::vector<std::string> problems;
 };
 
-// The message parsed for the index (see kWholeMessageBytes). InvalidArgument when it is
-// empty; other errors when it cannot be read.
-Result<ParsedMessage> ReadForIndex(MessageStore& store, const StoredMessage& m) {
-  if (m.size <= kWholeMessageBytes) {
-    TESSERA_ASSIGN_OR_RETURN(Bytes raw, store.Raw(m.id));
-    return ParseMessage(raw);
-  }
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<MessageSource> source, store.OpenMessage(m.id));
-  return ParseMessage(std::shared_ptr<MessageSource>(std::move(source)), kWholeMessageBytes);
-}
-
 BuiltDocument BuildDocument(const StoredMessage& m, const std::vector<StoredDelivery>& deliveries,
                             const Result<ParsedMessage>& parsed) {
   BuiltDocument out;
@@ -332,7 +321,7 @@ Result<CatchUpReport> SearchIndex::CatchUp(MessageStore& store, Progress* progre
       for (int64_t id : messages) {
         TESSERA_ASSIGN_OR_RETURN(StoredMessage m, store.Find(id));
         TESSERA_ASSIGN_OR_RETURN(std::vector<StoredDelivery> deliveries, store.Deliveries(id));
-        BuiltDocument built = BuildDocument(m, deliveries, ReadForIndex(store, m));
+        BuiltDocument built = BuildDocument(m, deliveries, store.Parse(m, kWholeMessageBytes));
         for (std::string& problem : built.problems) report.problems.push_back(std::move(problem));
         db.replace_document(static_cast<Xapian::docid>(id), built.doc);
         report.messages++;

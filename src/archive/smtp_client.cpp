@@ -117,8 +117,54 @@ Result<SmtpRelay> ParseSmtpUrl(const std::string& url) {
   return relay;
 }
 
+namespace {
+constexpr size_t kDataFlushBytes = 256 << 10;
+}  // namespace
+
+Status SmtpDataEncoder::Flush() {
+  if (buffer_.empty()) return Status::Ok();
+  Status st = out_(buffer_);
+  buffer_.clear();
+  return st;
+}
+
+Status SmtpDataEncoder::Write(ByteView piece) {
+  for (const uint8_t byte : piece) {
+    const char c = static_cast<char>(byte);
+    if (held_cr_) {
+      held_cr_ = false;
+      if (c == '\n') {
+        buffer_ += "\r\n";
+        line_start_ = true;
+        continue;
+      }
+      buffer_ += '\r';  // a CR inside a line stays
+    }
+    if (line_start_ && c == '.') buffer_ += '.';
+    line_start_ = false;
+    if (c == '\r') {
+      held_cr_ = true;
+    } else if (c == '\n') {
+      buffer_ += "\r\n";
+      line_start_ = true;
+    } else {
+      buffer_ += c;
+    }
+    if (buffer_.size() >= kDataFlushBytes) TESSERA_RETURN_IF_ERROR(Flush());
+  }
+  return Status::Ok();
+}
+
+Status SmtpDataEncoder::Finish() {
+  if (held_cr_ || !line_start_) buffer_ += "\r\n";
+  held_cr_ = false;
+  line_start_ = true;
+  buffer_ += ".\r\n";
+  return Flush();
+}
+
 Status SendMail(const SmtpRelay& relay, const std::string& from,
-                const std::vector<std::string>& recipients, ByteView message) {
+                const std::vector<std::string>& recipients, const MailWriter& write) {
   if (recipients.empty()) return Status::InvalidArgument("no recipient to send the message to");
   Connection c;
   TESSERA_RETURN_IF_ERROR(c.Connect(relay));
@@ -133,23 +179,10 @@ Status SendMail(const SmtpRelay& relay, const std::string& from,
   }
   TESSERA_RETURN_IF_ERROR(c.Send("DATA\r\n"));
   TESSERA_RETURN_IF_ERROR(c.Expect('3', "DATA"));
-  // Lines to CRLF, a leading dot doubled (RFC 5321 4.5.2), and the final dot.
-  std::string data;
-  data.reserve(message.size() + message.size() / 32 + 8);
-  const std::string_view text = AsString(message);
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t lf = text.find('\n', start);
-    std::string_view line =
-        text.substr(start, lf == std::string_view::npos ? text.size() - start : lf - start);
-    start = lf == std::string_view::npos ? text.size() : lf + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty() && line.front() == '.') data += '.';
-    data.append(line);
-    data += "\r\n";
-  }
-  data += ".\r\n";
-  TESSERA_RETURN_IF_ERROR(c.Send(data));
+  SmtpDataEncoder data([&](std::string_view text) { return c.Send(text); });
+  // An error here returns before the final dot; the connection is closed on the way out.
+  TESSERA_RETURN_IF_ERROR(write([&](ByteView piece) { return data.Write(piece); }));
+  TESSERA_RETURN_IF_ERROR(data.Finish());
   TESSERA_RETURN_IF_ERROR(c.Expect('2', "the message"));
   (void)c.Send("QUIT\r\n");
   return Status::Ok();

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.hpp"
@@ -24,11 +26,38 @@ struct SmtpRelay {
 // "smtp://host:port" (port default 25) to a relay; InvalidArgument otherwise.
 Result<SmtpRelay> ParseSmtpUrl(const std::string& url);
 
-// Sends `message` (lines ending in LF or CRLF) from `from` to `recipients`. OK only when
-// the relay accepted it (250 after the final dot); otherwise the error names the command
-// and the relay's reply (Unavailable when it cannot be reached or answers 4xx,
-// InvalidArgument for 5xx).
+// Hands a message's bytes (lines ending in LF or CRLF), in order and a piece at a time, to
+// the function it is given.
+using MailWriter = std::function<Status(const std::function<Status(ByteView)>&)>;
+// Sends the message that `write` hands over from `from` to `recipients`, as it is handed
+// over (memory stays bounded whatever its size). OK only when the relay accepted it (250
+// after the final dot); otherwise the error names the command and the relay's reply
+// (Unavailable when it cannot be reached or answers 4xx, InvalidArgument for 5xx). When
+// `write` fails, the transaction is abandoned before the final dot (the connection is
+// dropped, so the relay discards what it received: no partial message is delivered) and
+// its error is returned.
 Status SendMail(const SmtpRelay& relay, const std::string& from,
-                const std::vector<std::string>& recipients, ByteView message);
+                const std::vector<std::string>& recipients, const MailWriter& write);
+
+// A message turned into the text of SMTP DATA (RFC 5321 4.5.2) a piece at a time: every
+// line ends in CRLF (whether it ended in LF or CRLF), a line that starts with '.' gets
+// one more, and Finish() ends a last line that lacks a line break and adds the final
+// ".". The output does not depend on where the message is cut into pieces; `out`
+// receives it in pieces of at most about 256 KiB.
+class SmtpDataEncoder {
+ public:
+  using Output = std::function<Status(std::string_view)>;
+  explicit SmtpDataEncoder(Output out) : out_(std::move(out)) {}
+  Status Write(ByteView piece);
+  Status Finish();
+
+ private:
+  Status Flush();
+
+  Output out_;
+  std::string buffer_;
+  bool line_start_ = true;  // the next byte starts a line
+  bool held_cr_ = false;    // a CR was read and not written: it may end the line
+};
 
 }  // namespace tessera::archive

@@ -20,6 +20,7 @@
 #include "base/clock.hpp"
 #include "base/files.hpp"
 #include "base/json_fields.hpp"
+#include "base/pending_file.hpp"
 #include "base/version.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/random.hpp"
@@ -338,10 +339,17 @@ class TarWriter {
   }
 
   Status Add(const std::string& name, ByteView data, unsigned mode, int64_t mtime) {
+    TESSERA_RETURN_IF_ERROR(Begin(name, data.size(), mode, mtime));
+    return Write(data);
+  }
+
+  // A member of `size` bytes, whose data the Write()s that follow give (in total exactly
+  // `size` bytes), for members too large to hold in memory.
+  Status Begin(const std::string& name, uint64_t size, unsigned mode, int64_t mtime) {
     struct archive_entry* entry = archive_entry_new();
     if (!entry) return Status::Internal("libarchive: out of memory");
     archive_entry_set_pathname(entry, name.c_str());
-    archive_entry_set_size(entry, static_cast<la_int64_t>(data.size()));
+    archive_entry_set_size(entry, static_cast<la_int64_t>(size));
     archive_entry_set_filetype(entry, AE_IFREG);
     archive_entry_set_perm(entry, mode);
     // Within what ustar holds (0 to 8^11-1), so that no pax header is needed.
@@ -349,6 +357,10 @@ class TarWriter {
     int r = archive_write_header(a_, entry);
     archive_entry_free(entry);
     if (r != ARCHIVE_OK) return Failed();
+    return Status::Ok();
+  }
+
+  Status Write(ByteView data) {
     size_t done = 0;
     while (done < data.size()) {
       const la_ssize_t n = archive_write_data(a_, data.data() + done, data.size() - done);
@@ -793,12 +805,11 @@ Result<VolumeExportReport> WriteVolumes(MessageStore& store, const VolumePlan& p
                              "-" + LocalDate(EffectiveDate(messages.back())) + "-" + number +
                              kFileSuffix;
     const fs::path path = dir / name;
-    const fs::path tmp = dir / ("." + name + ".tmp");
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return undo(Status::FromErrno("cannot create " + tmp.string(), errno));
+    auto file = PendingFile::Create(path, 0600);
+    if (!file.ok()) return undo(file.status());
     {
       TarWriter tar;
-      st = tar.Open(fd, path);
+      st = tar.Open(file->fd(), path);
       if (st.ok()) st = tar.Add(kManifestName, AsBytes(manifest), 0644, created);
       if (st.ok()) st = tar.Add(kSignatureName, signature, 0644, created);
       if (st.ok()) st = tar.Add(kReadmeName, AsBytes(kReadme), 0644, created);
@@ -806,12 +817,10 @@ Result<VolumeExportReport> WriteVolumes(MessageStore& store, const VolumePlan& p
       if (st.ok()) st = tar.Add(kSumsName, AsBytes(sums), 0644, created);
       for (const VolumeMessage& m : messages) {
         if (!st.ok()) break;
-        auto raw = store.Raw(m.id);  // checked against its SHA-256
-        if (!raw.ok()) {
-          st = raw.status();
-          break;
-        }
-        st = tar.Add(m.path, *raw, 0600, EffectiveDate(m));
+        // Read a piece at a time and checked against its SHA-256 after the last: a
+        // message that fails leaves no volume (the temporary file is removed).
+        st = tar.Begin(m.path, m.size, 0600, EffectiveDate(m));
+        if (st.ok()) st = store.ReadRaw(m.id, [&](ByteView piece) { return tar.Write(piece); });
         if (progress) {
           progress->Add(1, m.size);
           progress->Tick(name);
@@ -819,14 +828,8 @@ Result<VolumeExportReport> WriteVolumes(MessageStore& store, const VolumePlan& p
       }
       if (st.ok()) st = tar.Close();
     }
-    if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno("cannot sync " + tmp.string(), errno);
-    ::close(fd);
-    if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-      st = Status::FromErrno("cannot rename " + tmp.string() + " to " + path.string(), errno);
-    if (!st.ok()) {
-      ::unlink(tmp.c_str());
-      return undo(st);
-    }
+    if (st.ok()) st = file->Commit();
+    if (!st.ok()) return undo(st);
     written.push_back(path);
     std::error_code ec;
     report.files.push_back(

@@ -24,6 +24,10 @@ using nlohmann::json;
 
 namespace {
 
+// `archive show` parses a message up to this size whole; a larger one a piece at a time,
+// its parts larger than this listed but not decoded (memory stays bounded).
+constexpr uint64_t kShowWholeBytes = 16u << 20;
+
 std::string ArchiveDir(const Context& ctx) {
   return ctx.home + "/archive";
 }
@@ -172,24 +176,31 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
             archive::Principal who,
             Authorize(ctx, *store, archive::Permission::kReadOwnMail, action, std::to_string(*id)));
         TESSERA_RETURN_IF_ERROR(AuthorizeMessages(ctx, *store, who, {*id}, action));
-        TESSERA_ASSIGN_OR_RETURN(Bytes bytes, store->Raw(*id));
+        TESSERA_ASSIGN_OR_RETURN(archive::StoredMessage m, store->Find(*id));
+        // The message is read a piece at a time, whatever its size; a damaged one is
+        // reported before any of it is shown (standard output cannot be taken back).
+        TESSERA_RETURN_IF_ERROR(store->Check(*id));
         // Nothing is shown that the audit log did not record first.
         TESSERA_RETURN_IF_ERROR(Audit(ctx, action, std::to_string(*id), "shown"));
         if (*raw) {
-          if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size())
-            return Status::IOError("cannot write to standard output");
-          return Status::Ok();
+          return store->ReadRaw(*id, [](ByteView piece) {
+            if (std::fwrite(piece.data(), 1, piece.size(), stdout) != piece.size())
+              return Status::IOError("cannot write to standard output");
+            return Status::Ok();
+          });
         }
-        TESSERA_ASSIGN_OR_RETURN(archive::StoredMessage m, store->Find(*id));
         TESSERA_ASSIGN_OR_RETURN(auto deliveries, store->Deliveries(*id));
-        auto parsed = archive::ParseMessage(bytes);
+        auto parsed = store->Parse(m, kShowWholeBytes);
+        if (!parsed.ok() && parsed.status().code() != StatusCode::kInvalidArgument)
+          return parsed.status();  // not just empty
         archive::ParsedMessage p = parsed.ok() ? std::move(*parsed) : archive::ParsedMessage{};
         if (ctx.json) {
           json atts = json::array();
           for (const auto& a : p.attachments)
             atts.push_back({{"filename", a.filename},
                             {"content_type", a.content_type},
-                            {"size", a.content.size()}});
+                            {"size", a.content_omitted ? a.encoded_size : a.content.size()},
+                            {"decoded", !a.content_omitted}});
           json ds = json::array();
           for (const auto& d : deliveries)
             ds.push_back({{"received_at", Time(d.delivery.received_at)},
@@ -233,9 +244,10 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
                       rcpts.c_str());
         }
         for (const auto& a : p.attachments)
-          std::printf("Attachment: %s (%s, %s)\n",
+          std::printf("Attachment: %s (%s, %s%s)\n",
                       a.filename.empty() ? "(unnamed)" : a.filename.c_str(), a.content_type.c_str(),
-                      HumanBytes(a.content.size()).c_str());
+                      HumanBytes(a.content_omitted ? a.encoded_size : a.content.size()).c_str(),
+                      a.content_omitted ? " as sent" : "");
         for (const auto& problem : p.problems) std::printf("Note: %s\n", problem.c_str());
         std::printf("\n%s", p.text.c_str());
         if (!p.text.empty() && p.text.back() != '\n') std::printf("\n");

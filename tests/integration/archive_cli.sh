@@ -119,6 +119,20 @@ OBJ=$(find "$WORK/home/archive/messages" -type f | sort | sed -n 1p)
 printf 'X' | dd of="$OBJ" bs=1 seek=40 conv=notrunc status=none
 expect_rc "verify --read-data finds the changed message" 4 A verify --read-data
 in_log "names it" "altered"
+# Reading it back fails, and gives out nothing that could pass for the message.
+BAD_ID=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select id from messages where lower(hex(sha256))=?', (sys.argv[2],)).fetchone()[0])" "$WORK/home/archive/archive.db" "$(basename "$OBJ")")
+rc=0
+"$TESSERA" archive show "$BAD_ID" --raw > "$WORK/bad.eml" 2> "$WORK/bad.err" || rc=$?
+if [ "$rc" -ne 0 ] && [ ! -s "$WORK/bad.eml" ] && grep -qF altered "$WORK/bad.err"; then
+  ok "show --raw of the changed message fails, saying why, and writes nothing"
+else
+  bad "show --raw of the changed message: exit $rc, $(stat -c %s "$WORK/bad.eml") bytes out"
+fi
+mkdir -p "$WORK/bad"
+expect_fail "export of the changed message fails" A export "$BAD_ID" --format mbox --out "$WORK/bad/out.mbox"
+in_log "saying why" "altered"
+expect_fail "so does its export as .eml" A export "$BAD_ID" --out "$WORK/bad/eml"
+if [ -z "$(find "$WORK/bad" -type f 2> /dev/null)" ]; then ok "the exports leave no file behind"; else bad "left behind: $(find "$WORK/bad" -type f)"; fi
 python3 -c "import sqlite3; c=sqlite3.connect('$WORK/home/archive/archive.db'); c.execute(\"update deliveries set folder='elsewhere' where id=2\"); c.commit()"
 expect_rc "verify finds the edited record" 4 A verify --json
 in_log "names it" "delivery 2 was changed"

@@ -12,10 +12,12 @@
 #include "archive/export.hpp"
 #include "archive/importer.hpp"
 #include "archive/journal.hpp"
+#include "archive/mbox.hpp"
 #include "archive/message_store.hpp"
 #include "base/files.hpp"
 #include "base/sqlite.hpp"
 #include "crypto/random.hpp"
+#include "piece_messages.hpp"
 #include "status_matchers.hpp"
 #include "temp_dir.hpp"
 
@@ -398,6 +400,72 @@ TEST(ArchiveExport, MboxAndEmlGiveBackTheMessagesAsReceived) {
   EXPECT_EQ(ExportMbox(**store, {ids[0], 999}, dir.path() / "bad.mbox").code(),
             StatusCode::kNotFound);
   EXPECT_FALSE(fs::exists(dir.path() / "bad.mbox"));
+}
+
+TEST(Mbox, AnEntryWrittenInPiecesIsTheSameWhereverItIsCut) {
+  const std::string raw = ">From a\nFrom b\r\n>>From c\n>>Fro\nFrom\n.From \n>\nFrom ";
+  const std::string whole = MboxEntry(AsBytes(raw), "s@x", 0);
+  EXPECT_EQ(whole,
+            "From s@x Thu Jan  1 00:00:00 1970\n"
+            ">>From a\n>From b\r\n>>>From c\n>>Fro\nFrom\n.From \n>\n>From \n\n");
+  for (size_t i = 0; i <= raw.size(); ++i) {
+    for (size_t j = i; j <= raw.size(); ++j) {
+      std::string out;
+      MboxEntryWriter w("s@x", 0, [&](std::string_view b) {
+        out += b;
+        return Status::Ok();
+      });
+      const std::string_view text = raw;
+      ASSERT_OK(w.Write(AsBytes(text.substr(0, i))));
+      ASSERT_OK(w.Write(AsBytes(text.substr(i, j - i))));
+      ASSERT_OK(w.Write(AsBytes(text.substr(j))));
+      ASSERT_OK(w.Finish());
+      ASSERT_EQ(out, whole) << "cut at " << i << " and " << j;
+    }
+  }
+  EXPECT_EQ(MboxEntry({}, "", 0), "From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n\n\n");
+}
+
+TEST(ArchiveExport, AMessageInPiecesIsExportedByteForByteAndADamagedOneNotAtAll) {
+  TempDir dir;
+  const fs::path home = dir.path() / "archive";
+  auto store = MessageStore::Open(home);
+  ASSERT_OK(store);
+  // Lines an mbox escapes, cut across four piece boundaries at every place.
+  const std::string raw = piece_test::MessageAcrossPieces(5, "\r\n>From x\r\nFrom y");
+  ASSERT_GT(raw.size(), 4 * piece_test::kPiece);
+  const int64_t id = piece_test::AddInPieces(**store, raw);
+  ASSERT_OK(ExportEml(**store, {id}, dir.path() / "eml"));
+  auto eml = ReadFile(dir.path() / "eml" / (std::to_string(id) + ".eml"));
+  ASSERT_OK(eml);
+  EXPECT_TRUE(AsString(*eml) == raw) << "the .eml differs from the message";
+  ASSERT_OK(ExportMbox(**store, {id}, dir.path() / "out.mbox"));
+  auto mbox = ReadFile(dir.path() / "out.mbox");
+  ASSERT_OK(mbox);
+  EXPECT_TRUE(AsString(*mbox) == MboxEntry(AsBytes(raw), "clerk@ntbt.gov.tw", 1700000000))
+      << "the mbox differs from the message's entry";
+  std::vector<std::string> back;
+  ASSERT_OK(ReadMbox((dir.path() / "out.mbox").string(), [&](MboxMessage& m) {
+    back.emplace_back(AsString(m.raw));
+    return Status::Ok();
+  }));
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_TRUE(back[0] == raw);
+
+  // The last piece damaged: the pieces before it were handed out already, yet no file
+  // appears, not even under a temporary name.
+  const Bytes good = piece_test::DamageLastPiece(**store, home, id);
+  const fs::path out = dir.path() / "out";
+  fs::create_directories(out);
+  auto eml_bad = ExportEml(**store, {id}, out / "eml");
+  EXPECT_EQ(eml_bad.code(), StatusCode::kCorruption) << eml_bad.ToString();
+  auto mbox_bad = ExportMbox(**store, {id}, out / "bad.mbox");
+  EXPECT_EQ(mbox_bad.code(), StatusCode::kCorruption) << mbox_bad.ToString();
+  EXPECT_THAT(mbox_bad.message(), HasSubstr("fails authentication"));
+  for (const auto& e : fs::recursive_directory_iterator(out))
+    EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();
+  piece_test::PutBack(**store, home, id, good);
+  EXPECT_OK(ExportMbox(**store, {id}, out / "bad.mbox"));
 }
 
 TEST(ArchiveStore, AJournalCopySentAgainIsTheSameDelivery) {

@@ -16,6 +16,7 @@
 
 #include "base/files.hpp"
 #include "crypto/hash.hpp"
+#include "piece_messages.hpp"
 #include "status_matchers.hpp"
 #include "temp_dir.hpp"
 
@@ -392,6 +393,38 @@ TEST_F(ArchiveVolume, AMessageLargerThanAVolumeGetsOneOfItsOwn) {
   auto verified = VerifyVolumes(Volumes(), nullptr, nullptr);
   ASSERT_OK(verified);
   EXPECT_TRUE(verified->ok());
+}
+
+TEST_F(ArchiveVolume, AMessageInPiecesIsWrittenByteForByteAndADamagedOneLeavesNoVolume) {
+  const fs::path home = work_.path() / "pieces";
+  std::unique_ptr<MessageStore> store = OpenStore(home);
+  ASSERT_TRUE(store);
+  const std::string raw = piece_test::MessageAcrossPieces(3, "\r\n.x");  // dated 2024-01-02
+  const int64_t id = piece_test::AddInPieces(*store, raw);
+  ASSERT_OK(AddText(*store, Message("small", kJan1 + 10), ADelivery("INBOX", {"a@x"})));
+  auto exported = Export(*store, key_, Volumes(), std::nullopt, kJan1 + 60 * kDay);
+  ASSERT_OK(exported);
+  ASSERT_EQ(exported->report.files.size(), 1u);
+  const std::string member = "messages/" + HexEncode(store->Find(id)->sha256) + ".eml";
+  bool found = false;
+  for (const auto& [name, data] : ReadTar(exported->report.files[0].path)) {
+    if (name != member) continue;
+    found = true;
+    EXPECT_TRUE(data == raw) << "the volume's copy differs from the message";
+  }
+  EXPECT_TRUE(found) << member;
+  auto verified = VerifyVolumes(Volumes(), nullptr, nullptr);
+  ASSERT_OK(verified);
+  EXPECT_THAT(AllProblems(*verified), IsEmpty());
+
+  // Damaged in its last piece: the export fails and leaves no volume, finished or not.
+  piece_test::DamageLastPiece(*store, home, id);
+  const fs::path other = work_.path() / "other";
+  auto failed = Export(*store, key_, other, std::nullopt, kJan1 + 60 * kDay);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kCorruption) << failed.status().ToString();
+  for (const auto& e : fs::recursive_directory_iterator(other))
+    EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();
 }
 
 TEST_F(ArchiveVolume, ADirectoryThatHoldsVolumesIsNotExportedInto) {

@@ -15,6 +15,7 @@
 #include "base/files.hpp"
 #include "base/json_fields.hpp"
 #include "base/memory.hpp"
+#include "base/pending_file.hpp"
 #include "base/progress.hpp"
 #include "base/sqlite.hpp"
 #include "base/status.hpp"
@@ -106,6 +107,37 @@ TEST(Files, AtomicWriteReadAndModes) {
   EXPECT_EQ(entries, 1);
   EXPECT_EQ(ReadFile(dir / "missing").status().code(), StatusCode::kNotFound);
   EXPECT_FALSE(WriteFileAtomic(dir / "nodir" / "x", std::string_view("x")).ok());
+  fs::remove_all(dir);
+}
+
+TEST(Files, APendingFileAppearsOnlyWhenCommitted) {
+  fs::path dir = fs::temp_directory_path() / ("tessera-pending-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  auto regular_files = [&] {
+    int n = 0;
+    for (auto& e : fs::directory_iterator(dir)) n += e.is_regular_file();
+    return n;
+  };
+  {
+    auto dropped = PendingFile::Create(dir / "dropped", 0600);
+    ASSERT_TRUE(dropped.ok());
+    ASSERT_TRUE(dropped->Append(std::string_view("half of it")).ok());
+    EXPECT_EQ(regular_files(), 1);  // the temporary file, under a hidden name
+    EXPECT_EQ(dropped->temporary().filename().string().rfind(".dropped.tmp-", 0), 0u);
+  }
+  EXPECT_EQ(regular_files(), 0) << "dropped without Commit: nothing is left";
+  auto kept = PendingFile::Create(dir / "kept", 0600);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_TRUE(kept->Append(std::string_view("one, ")).ok());
+  ASSERT_TRUE(kept->Append(AsBytes("two")).ok());
+  EXPECT_FALSE(fs::exists(dir / "kept"));
+  PendingFile moved = std::move(*kept);
+  ASSERT_TRUE(moved.Commit().ok());
+  EXPECT_EQ(*ReadTextFile(dir / "kept"), "one, two");
+  EXPECT_EQ(regular_files(), 1);
+  EXPECT_FALSE(moved.Append(std::string_view("more")).ok());
+  EXPECT_FALSE(PendingFile::Create(dir / "nodir" / "x").ok());
   fs::remove_all(dir);
 }
 

@@ -14,6 +14,7 @@
 #include "archive/mail_listener.hpp"
 #include "archive/redeliver.hpp"
 #include "archive/smtp_session.hpp"
+#include "piece_messages.hpp"
 
 namespace tessera::archive {
 namespace {
@@ -382,6 +383,107 @@ TEST_F(ListenerTest, ArchivedMailIsRedeliveredWithoutItsBccFields) {
   EXPECT_EQ(sent.find("X-Envelope-To"), std::string::npos) << "the Bcc fields stay in the archive";
   EXPECT_NE(sent.find("\r\n\r\n.dot line\r\nend\r\n"), std::string::npos) << "dot-stuffing undone";
   EXPECT_EQ(received_[1].envelope.recipients, (std::vector<std::string>{"other@gov.tw"}));
+}
+
+TEST_F(ListenerTest, AMessageInPiecesIsRedeliveredByteForByteAndADamagedOneNotAtAll) {
+  MailListenerConfig smtp;
+  smtp.protocol = MailProtocol::kSmtp;
+  Start({smtp});
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tessera-redeliver-XXXXXX").string();
+  const std::filesystem::path dir = ::mkdtemp(tmpl.data());
+  // "\r\n." cut across three piece boundaries at every place: "\r" | "\n.", "\r\n" | ".",
+  // "\r\n." | "dot"; the journal's Bcc fields on top.
+  const std::string fields = "X-Envelope-To: chief@gov.tw\r\nX-Envelope-To: secret@gov.tw\r\n";
+  const std::string raw = piece_test::MessageAcrossPieces(4, "\r\n.dot\r\n..two\r\n", fields);
+  const std::string stripped = raw.substr(fields.size());
+  {
+    auto store = MessageStore::Open(dir);
+    ASSERT_TRUE(store.ok());
+    const int64_t id = piece_test::AddInPieces(**store, raw);
+    RedeliverOptions o;
+    o.relay = *ParseSmtpUrl("smtp://127.0.0.1:" + std::to_string(server_->ports()[0]));
+    o.from = "archive@ntbt.gov.tw";
+    o.to = {"other@gov.tw"};
+    o.now = 1700000000;
+    auto results = Redeliver(**store, {id}, o);
+    ASSERT_TRUE(results.ok()) << results.status().ToString();
+    EXPECT_TRUE((*results)[0].status.ok()) << (*results)[0].status.ToString();
+
+    // Damaged in its last piece: most of it was sent before the damage was found, but the
+    // DATA never ends, so the relay delivers nothing.
+    const Bytes good = piece_test::DamageLastPiece(**store, dir, id);
+    auto damaged = Redeliver(**store, {id}, o);
+    EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption) << damaged.status().ToString();
+    piece_test::PutBack(**store, dir, id, good);
+    results = Redeliver(**store, {id}, o);
+    ASSERT_TRUE(results.ok()) << results.status().ToString();
+    EXPECT_TRUE((*results)[0].status.ok()) << (*results)[0].status.ToString();
+  }
+  std::filesystem::remove_all(dir);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a late delivery would show
+
+  std::lock_guard lock(mu_);
+  ASSERT_EQ(received_.size(), 2u) << "the damaged message must not be delivered";
+  for (const Received& r : received_) {
+    const std::string sent(AsString(r.message));
+    ASSERT_GT(sent.size(), stripped.size());
+    EXPECT_TRUE(sent.ends_with(stripped)) << "the message as archived, without the Bcc fields";
+    const std::string resent = sent.substr(0, sent.size() - stripped.size());
+    EXPECT_EQ(resent.rfind("Resent-Date: ", 0), 0u) << resent;
+    EXPECT_EQ(std::count(resent.begin(), resent.end(), '\n'), 4) << resent;
+    EXPECT_NE(resent.find("\r\nResent-To: other@gov.tw\r\n"), std::string::npos) << resent;
+  }
+}
+
+TEST(SmtpData, EncodedTheSameWhereverTheMessageIsCut) {
+  const std::string raw = ".a\r\n..b\nc\r\r\n\r.d\r\n.\r\nend\r";
+  auto encode = [](const std::vector<std::string_view>& pieces) {
+    std::string out;
+    SmtpDataEncoder e([&](std::string_view b) {
+      out += b;
+      return Status::Ok();
+    });
+    for (std::string_view p : pieces) EXPECT_TRUE(e.Write(AsBytes(p)).ok());
+    EXPECT_TRUE(e.Finish().ok());
+    return out;
+  };
+  const std::string whole = encode({raw});
+  EXPECT_EQ(whole, "..a\r\n...b\r\nc\r\r\n\r.d\r\n..\r\nend\r\n.\r\n");
+  const std::string_view text = raw;
+  for (size_t i = 0; i <= raw.size(); ++i)
+    for (size_t j = i; j <= raw.size(); ++j)
+      ASSERT_EQ(encode({text.substr(0, i), text.substr(i, j - i), text.substr(j)}), whole)
+          << "cut at " << i << " and " << j;
+  EXPECT_EQ(encode({}), ".\r\n");
+  EXPECT_EQ(encode({"a\n"}), "a\r\n.\r\n");
+}
+
+TEST(Redelivery, TheJournalFieldsGoWhereverTheMessageIsCut) {
+  const std::string raw =
+      "x-envelope-to: a@b\r\n\tfold@c\r\nX-Envelope-To: d@e\r\nX-Envelope-Toz: keep\r\n"
+      "Subject: s\r\n\r\nX-Envelope-To: body\r\n";
+  auto rewrite = [](const std::vector<std::string_view>& pieces) {
+    std::string out;
+    RedeliveryWriter w("Resent-From: <r@x>\r\n", "X-Envelope-To", [&](ByteView b) {
+      out += AsString(b);
+      return Status::Ok();
+    });
+    for (std::string_view p : pieces) EXPECT_TRUE(w.Write(AsBytes(p)).ok());
+    EXPECT_TRUE(w.Finish().ok());
+    return out;
+  };
+  const std::string whole = rewrite({raw});
+  EXPECT_EQ(whole,
+            "Resent-From: <r@x>\r\nX-Envelope-Toz: keep\r\nSubject: s\r\n\r\n"
+            "X-Envelope-To: body\r\n");
+  const std::string_view text = raw;
+  for (size_t i = 0; i <= raw.size(); ++i)
+    for (size_t j = i; j <= raw.size(); ++j)
+      ASSERT_EQ(rewrite({text.substr(0, i), text.substr(i, j - i), text.substr(j)}), whole)
+          << "cut at " << i << " and " << j;
+  EXPECT_EQ(rewrite({"X-Envelope-To: a\r\n"}), "Resent-From: <r@x>\r\n");
+  EXPECT_EQ(rewrite({"X-Env"}), "Resent-From: <r@x>\r\nX-Env");
+  EXPECT_EQ(rewrite({}), "Resent-From: <r@x>\r\n");
 }
 
 TEST(SmtpUrl, Parse) {
