@@ -9,6 +9,8 @@
 #     "received" receipt;
 #   - the gateway database is shared: `exchange send`/`inbox`/`status`/`receipts`, and a
 #     hand-run `exchange receive`, work while the daemons poll;
+#   - each daemon checks its health at start: A's certificate, 20 days from expiry, is
+#     warned about in its log;
 #   - the center's audit records (exchange.accept of the document) reach the collector;
 #   - a gateway whose center is gone logs the error and backs off (no spinning);
 #   - SIGTERM stops each serve within a few seconds, exit 0;
@@ -44,7 +46,8 @@ mkdir -p certs
 issue() { "$TESSERA" pki issue --ca ca "$@" > /dev/null; }
 issue --name management --ip 127.0.0.1 --out certs/management
 issue --name center-a --ip 127.0.0.1 --out certs/center-a
-issue --name "$A 臺南市政府" --ip 127.0.0.11 --out certs/a
+# A's certificate expires in 20 days: its daemon's health check must warn about it.
+issue --name "$A 臺南市政府" --ip 127.0.0.11 --days 20 --out certs/a
 issue --name "$B 臺南市政府教育局" --ip 127.0.0.12 --key-type rsa --out certs/b
 R() { TESSERA_HOME=$WORK/management "$TESSERA" exchange registry "$@"; }
 check "registry init" R init --network serve-test
@@ -254,7 +257,11 @@ check "A's receipts list the document" grep -q "$ID" last.log
 expect_rc "a hand-run receive on B works beside B's daemon" 0 GB exchange receive --wait 1 --json
 in_log "and reports in JSON" '"documents": 0'
 check "B's daemon logged what it received" grep -q "exchange gateway $B: 1 document(s) received" b.log
-check "A's daemon checked its health" grep -q "exchange gateway $A: health" a.log
+check "A's daemon checked its health and warns of its certificate's expiry" grep -q "exchange gateway $A: health WARNING certificate" a.log
+# (B's center may warn of a small disk under the scenario's spool: only the certificate counts.)
+check "B's daemon checked its health too" grep -q "exchange gateway $B: health" b.log
+check "and found nothing wrong with B's certificate (a year of validity)" \
+  bash -c "! grep -Eq 'exchange gateway $B: health (WARNING|FAILED) certificate' '$WORK/b.log'"
 
 # --- center-a's audit records at the collector
 collected() { grep -q "exchange.accept .*document $ID from $A to $B" "$WORK/collected.log"; }
