@@ -8,6 +8,7 @@
 #include "base/clock.hpp"
 #include "cli/cli.hpp"
 #include "guard/audit_log.hpp"
+#include "server/audit.hpp"
 
 namespace tessera::cli {
 
@@ -34,13 +35,7 @@ std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store,
 
 Status Audit(const Context& ctx, const std::string& action, const std::string& target,
              const std::string& outcome) {
-  TESSERA_ASSIGN_OR_RETURN(auto log, guard::AuditLog::Open(ctx.home));
-  Status st = log->Append(guard::CurrentActor(), action, target, outcome);
-  if (!st.ok())
-    return Status(st.code(),
-                  "the audit log could not record this " + action + " (" + st.message() +
-                      "); searches, views, exports and restores are refused until it can");
-  return st;
+  return server::RecordAudit(ctx.home, action, target, outcome);
 }
 
 void AddArchiveAuditCommand(CLI::App& archive, Context& ctx) {

@@ -86,8 +86,6 @@ std::string UpdateSearchIndex(const Context& ctx, archive::MessageStore& store,
 void AddVaultCheckCommands(CLI::App& vault, Context& ctx);  // verify, repair, replace-store
 void AddVaultPruneCommands(CLI::App& vault, Context& ctx);  // forget
 void AddVaultDrillCommands(CLI::App& vault, Context& ctx);  // drill, drills
-// Puts a document an agency gateway sent or received into the archive (exchange_journal.cpp).
-Status JournalExchangeDocument(const Context& ctx, const exchange::DocumentEvent& event);
 // The parts of `exchange` kept in their own files.
 void AddExchangeDocumentCommands(CLI::App& exchange, Context& ctx);  // validate, show
 void AddExchangeRegistryCommands(CLI::App& exchange, Context& ctx);  // registry ...

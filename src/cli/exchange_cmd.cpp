@@ -3,11 +3,8 @@
 // `resume`), and an agency gateway (`send`, `receive`, `inbox`, `status`, `receipts`,
 // `flush`, `clock`, `health`). Documents (`validate`, `show`) and the registry have files
 // of their own.
-#include <toml++/toml.h>
-
 #include <cstdio>
 #include <memory>
-#include <sstream>
 
 #include "base/clock.hpp"
 #include "base/log.hpp"
@@ -21,7 +18,7 @@
 #include "exchange/registry_store.hpp"
 #include "guard/audit_log.hpp"
 #include "guard/malware_scanner.hpp"
-#include "server/serve.hpp"
+#include "server/exchange_roles.hpp"
 
 namespace tessera::cli {
 namespace fs = std::filesystem;
@@ -29,41 +26,7 @@ using nlohmann::json;
 
 namespace {
 
-// The [exchange] table of the settings file, under the options given on the command line.
-struct ExchangeSettings {
-  std::string agency;       // a gateway's agency code
-  std::string center_id;    // a center's id
-  std::string certificate;  // this host's PEM certificate
-  std::string key;          // and its key
-  std::string listen = "127.0.0.1:7443";
-  std::string management_url;  // where the signed registry is fetched from
-  std::string malware_db;      // ClamAV signature directory
-  std::string source_address;  // connect from this local address
-  bool allow_tls12 = false;
-};
-
-Status ReadExchangeSettings(const Context& ctx, ExchangeSettings& s) {
-  if (ctx.settings.empty()) return Status::Ok();
-  try {
-    toml::table t = toml::parse_file(ctx.settings);
-    auto e = t["exchange"];
-    if (s.agency.empty()) s.agency = e["agency"].value_or(std::string());
-    if (s.center_id.empty()) s.center_id = e["center_id"].value_or(std::string());
-    if (s.certificate.empty()) s.certificate = e["certificate"].value_or(std::string());
-    if (s.key.empty()) s.key = e["key"].value_or(std::string());
-    if (s.management_url.empty()) s.management_url = e["management_url"].value_or(std::string());
-    if (s.malware_db.empty()) s.malware_db = e["malware_db"].value_or(std::string());
-    if (s.source_address.empty()) s.source_address = e["source_address"].value_or(std::string());
-    s.listen = e["listen"].value_or(s.listen);
-    s.allow_tls12 = s.allow_tls12 || e["allow_tls12"].value_or(false);
-  } catch (const toml::parse_error& err) {
-    std::ostringstream where;
-    where << err.source().begin;
-    return Status::InvalidArgument("settings file " + ctx.settings + " is not valid TOML at " +
-                                   where.str() + ": " + std::string(err.description()));
-  }
-  return Status::Ok();
-}
+using server::ExchangeSettings;
 
 // Options every exchange role shares.
 std::shared_ptr<ExchangeSettings> AddIdentityOptions(CLI::App* cmd) {
@@ -80,90 +43,6 @@ std::shared_ptr<ExchangeSettings> AddIdentityOptions(CLI::App* cmd) {
                   "Connect from this local address, the one registered for this host (else "
                   "[exchange] source_address)");
   return s;
-}
-
-Status Require(const std::string& value, const char* what, const char* option) {
-  if (value.empty())
-    return Status::InvalidArgument(std::string("give ") + what + " with " + option +
-                                   " or in [exchange] of tessera.toml");
-  return Status::Ok();
-}
-
-// This host's registry, fetched anew from the management center when it is due for a
-// poll (or expired) and a management URL is known. A failed fetch keeps the copy held
-// while it is valid; an expired copy is refused (fail closed).
-Result<exchange::Registry> HostRegistry(const Context& ctx, const ExchangeSettings& s) {
-  TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, exchange::HostManagementKey(ctx.home));
-  const int64_t now = NowUnixSeconds();
-  auto held = exchange::ReadHostRegistry(ctx.home, key);
-  const bool due = !held.ok() || now - held->issued_at >= held->policy.registry_poll_seconds ||
-                   now >= held->expires_at;
-  if (due && !s.management_url.empty() && held.ok() && !s.certificate.empty() && !s.key.empty()) {
-    exchange::ClientTls tls;
-    tls.certificate = s.certificate;
-    tls.key = s.key;
-    for (const std::string& pem : held->trust_anchors) tls.anchors_pem += pem;
-    tls.allow_tls12 = s.allow_tls12;
-    tls.source_address = s.source_address;
-    auto client = exchange::CenterClient::Create(s.management_url, std::move(tls));
-    if (client.ok()) {
-      auto wire = (*client)->GetText("/v1/registry");
-      if (wire.ok()) {
-        auto installed = exchange::InstallRegistry(ctx.home, *wire, key, now);
-        if (!installed.ok())
-          spdlog::warn("exchange: the fetched registry was not installed: {}",
-                       installed.status().ToString());
-      } else {
-        spdlog::warn("exchange: cannot fetch the registry: {}", wire.status().ToString());
-      }
-    }
-  }
-  return exchange::LoadHostRegistry(ctx.home, key, now);
-}
-
-fs::path ExchangeDir(const Context& ctx) {
-  return fs::path(ctx.home) / "exchange";
-}
-
-// A gateway's configuration without its malware scanner, which only sending and
-// receiving need.
-Result<exchange::GatewayConfig> BaseGatewayConfig(const Context& ctx, const ExchangeSettings& s) {
-  TESSERA_RETURN_IF_ERROR(Require(s.agency, "this agency's code", "--agency"));
-  TESSERA_RETURN_IF_ERROR(Require(s.certificate, "the agency's certificate", "--cert"));
-  TESSERA_RETURN_IF_ERROR(Require(s.key, "the agency's key", "--key"));
-  exchange::GatewayConfig config;
-  config.agency = s.agency;
-  config.dir = ExchangeDir(ctx) / "gateway";
-  config.certificate = s.certificate;
-  config.key = s.key;
-  config.allow_tls12 = s.allow_tls12;
-  config.source_address = s.source_address;
-  config.load_registry = [&ctx, s] { return HostRegistry(ctx, s); };
-  config.on_document = [&ctx](const exchange::DocumentEvent& e) {
-    return JournalExchangeDocument(ctx, e);
-  };
-  config.audit = [&ctx](const std::string& action, const std::string& target,
-                        const std::string& outcome) {
-    Status st = Audit(ctx, action, target, outcome);
-    if (!st.ok()) spdlog::error("exchange: {}", st.ToString());
-  };
-  return config;
-}
-
-Result<std::unique_ptr<exchange::Gateway>> OpenGateway(
-    const Context& ctx, const ExchangeSettings& s,
-    std::shared_ptr<guard::MalwareScanner>* keep_scanner) {
-  TESSERA_ASSIGN_OR_RETURN(exchange::GatewayConfig config, BaseGatewayConfig(ctx, s));
-  TESSERA_RETURN_IF_ERROR(Require(s.malware_db, "a ClamAV signature directory", "--malware-db"));
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<guard::MalwareScanner> loaded,
-                           guard::MalwareScanner::Load(s.malware_db));
-  std::shared_ptr<guard::MalwareScanner> scanner(std::move(loaded));
-  if (keep_scanner) *keep_scanner = scanner;
-  config.scan = [scanner](const fs::path& file) -> Result<std::string> {
-    TESSERA_ASSIGN_OR_RETURN(guard::ScanVerdict v, scanner->ScanFile(file));
-    return v.infected ? v.signature : std::string();
-  };
-  return exchange::Gateway::Open(std::move(config));
 }
 
 std::shared_ptr<ExchangeSettings> AddGatewayOptions(CLI::App* cmd) {
@@ -194,28 +73,16 @@ void AddCenterCommands(CLI::App& exchange, Context& ctx) {
       "Also serve this home's published registry at /v1/registry (the management center)");
   run->callback([&ctx, s, publish] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *s));
-      TESSERA_RETURN_IF_ERROR(Require(s->center_id, "this center's id", "--id"));
-      TESSERA_RETURN_IF_ERROR(Require(s->certificate, "the center's certificate", "--cert"));
-      TESSERA_RETURN_IF_ERROR(Require(s->key, "the center's key", "--key"));
-      TESSERA_ASSIGN_OR_RETURN(auto listen, server::ParseListenAddress(s->listen));
-      exchange::CenterServerConfig config;
-      config.center_id = s->center_id;
-      config.address = listen.first;
-      config.port = listen.second;
-      config.dir = ExchangeDir(ctx) / "center";
-      config.audit_dir = ctx.home;
-      config.certificate = s->certificate;
-      config.key = s->key;
-      config.allow_tls12 = s->allow_tls12;
-      config.load_registry = [&ctx, settings = *s] { return HostRegistry(ctx, settings); };
-      if (*publish) config.published_registry = ExchangeDir(ctx) / "management" / "current.json";
-      TESSERA_ASSIGN_OR_RETURN(auto server, exchange::CenterServer::Start(std::move(config)));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *s));
+      TESSERA_ASSIGN_OR_RETURN(exchange::CenterServerConfig config,
+                               server::CenterConfig(ctx.home, *s, *publish));
+      const std::string address = config.address;
+      const fs::path spool = config.dir;
+      TESSERA_ASSIGN_OR_RETURN(auto center, exchange::CenterServer::Start(std::move(config)));
       std::printf("exchange center %s listening on %s:%u (mutual TLS), spool %s\n",
-                  s->center_id.c_str(), listen.first.c_str(), server->port(),
-                  (ExchangeDir(ctx) / "center").c_str());
+                  s->center_id.c_str(), address.c_str(), center->port(), spool.c_str());
       std::fflush(stdout);
-      return server->Run(true);
+      return center->Run(true);
     });
   });
 
@@ -236,8 +103,8 @@ void AddCenterCommands(CLI::App& exchange, Context& ctx) {
       const auto codes = exchange::SuspensionReasonCodes();
       if (std::find(codes.begin(), codes.end(), *reason) == codes.end())
         return Status::InvalidArgument("--reason must be one of the regulation's reasons");
-      TESSERA_ASSIGN_OR_RETURN(auto store,
-                               exchange::CenterStore::Open(ExchangeDir(ctx) / "center"));
+      TESSERA_ASSIGN_OR_RETURN(
+          auto store, exchange::CenterStore::Open(server::ExchangeDir(ctx.home) / "center"));
       exchange::Suspension s{*reason, *note, guard::CurrentActor(), NowUnixSeconds()};
       TESSERA_RETURN_IF_ERROR(
           Audit(ctx, "exchange.suspend", *agency, *reason + (note->empty() ? "" : ": " + *note)));
@@ -261,8 +128,8 @@ void AddCenterCommands(CLI::App& exchange, Context& ctx) {
       ->required();
   resume->callback([&ctx, resume_agency, resume_note] {
     Run(ctx, [&]() -> Status {
-      TESSERA_ASSIGN_OR_RETURN(auto store,
-                               exchange::CenterStore::Open(ExchangeDir(ctx) / "center"));
+      TESSERA_ASSIGN_OR_RETURN(
+          auto store, exchange::CenterStore::Open(server::ExchangeDir(ctx.home) / "center"));
       TESSERA_RETURN_IF_ERROR(Audit(ctx, "exchange.resume", *resume_agency, *resume_note));
       TESSERA_RETURN_IF_ERROR(store->Resume(*resume_agency));
       if (ctx.json)
@@ -297,63 +164,6 @@ void PrintSent(const exchange::SentEntry& e) {
                 r.reason_code.empty() ? "" : ("  " + r.reason_code + ": " + r.reason).c_str());
 }
 
-// Every check of `exchange health` for this gateway (exchange/health.hpp); one that
-// cannot be made is failed, saying why.
-std::vector<exchange::HealthCheck> GatewayHealth(const Context& ctx, const ExchangeSettings& s,
-                                                 exchange::GatewayConfig config) {
-  using exchange::FailedCheck;
-  const int64_t now = NowUnixSeconds();
-  std::vector<exchange::HealthCheck> checks;
-  // Fetched anew when due, as any gateway command would; then the copy held, expired or
-  // not, is the evidence.
-  Result<exchange::Registry> current = HostRegistry(ctx, s);
-  auto key = exchange::HostManagementKey(ctx.home);
-  Result<exchange::Registry> held = key.ok() ? exchange::ReadHostRegistry(ctx.home, *key)
-                                             : Result<exchange::Registry>(key.status());
-  if (held.ok())
-    checks.push_back(
-        exchange::RegistryHealth(held->serial, held->issued_at, held->expires_at, now));
-  else
-    checks.push_back(FailedCheck("registry", held.status().message()));
-  const exchange::Policy policy = held.ok() ? held->policy : exchange::Policy{};
-
-  auto cert = crypto::Certificate::Load(s.certificate);
-  if (cert.ok())
-    checks.push_back(
-        exchange::CertificateHealth(cert->NotAfter(), policy.certificate_warning_days, now));
-  else
-    checks.push_back(FailedCheck("certificate", cert.status().message()));
-
-  auto unchecked = [&checks](const std::string& why) {
-    checks.push_back(FailedCheck("clock", "not checked: " + why));
-    checks.push_back(FailedCheck("center", "not checked: " + why));
-  };
-  if (!current.ok()) {
-    unchecked(current.status().message());
-    return checks;
-  }
-  // One registry for the whole report.
-  config.load_registry = [reg = *current]() -> Result<exchange::Registry> { return reg; };
-  auto gateway = exchange::Gateway::Open(std::move(config));
-  if (!gateway.ok()) {
-    unchecked(gateway.status().message());
-    return checks;
-  }
-  auto clock = (*gateway)->CheckClock();
-  if (clock.ok())
-    checks.push_back(exchange::ClockHealth(clock->skew_seconds, clock->round_trip_seconds,
-                                           current->policy.max_clock_skew_seconds));
-  else
-    checks.push_back(
-        FailedCheck("clock", "cannot read the center's clock: " + clock.status().message()));
-  auto health = (*gateway)->CenterHealth();
-  if (health.ok())
-    checks.push_back(exchange::CenterHealth(*health, current->policy, NowUnixSeconds()));
-  else
-    checks.push_back(FailedCheck("center", "no answer: " + health.status().message()));
-  return checks;
-}
-
 void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   auto* send = exchange.add_subcommand(
       "send", "Send a 公文: validate, scan, sign, encrypt and hand it to the center");
@@ -366,8 +176,8 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   send->add_option("--attach", *attach, "An attachment the DI declares (repeat for each)");
   send->callback([&ctx, s, di, sw, attach] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *s));
-      TESSERA_ASSIGN_OR_RETURN(auto gateway, OpenGateway(ctx, *s, nullptr));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *s));
+      TESSERA_ASSIGN_OR_RETURN(auto gateway, server::OpenGateway(ctx.home, *s));
       exchange::SendRequest req{*di, *sw, {}};
       for (const std::string& a : *attach) req.attachments.emplace_back(a);
       TESSERA_ASSIGN_OR_RETURN(exchange::SendResult sent, gateway->Send(req));
@@ -392,8 +202,8 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   receive->add_option("--max", *max, "At most this many items");
   receive->callback([&ctx, rs, wait, max] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *rs));
-      TESSERA_ASSIGN_OR_RETURN(auto gateway, OpenGateway(ctx, *rs, nullptr));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *rs));
+      TESSERA_ASSIGN_OR_RETURN(auto gateway, server::OpenGateway(ctx.home, *rs));
       TESSERA_ASSIGN_OR_RETURN(exchange::ReceiveReport r, gateway->Receive(*wait, *max));
       if (ctx.json) {
         PrintJson({{"documents", r.documents},
@@ -417,8 +227,8 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   auto is = AddGatewayOptions(inbox);
   inbox->callback([&ctx, is] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *is));
-      TESSERA_ASSIGN_OR_RETURN(auto gateway, OpenGateway(ctx, *is, nullptr));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *is));
+      TESSERA_ASSIGN_OR_RETURN(auto gateway, server::OpenGateway(ctx.home, *is));
       TESSERA_ASSIGN_OR_RETURN(auto entries, gateway->Inbox());
       json out = json::array();
       for (const auto& e : entries) {
@@ -454,8 +264,8 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   status->add_option("id", *id, "The document's id, as `send` printed it")->required();
   status->callback([&ctx, ss, id] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *ss));
-      TESSERA_ASSIGN_OR_RETURN(auto gateway, OpenGateway(ctx, *ss, nullptr));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *ss));
+      TESSERA_ASSIGN_OR_RETURN(auto gateway, server::OpenGateway(ctx.home, *ss));
       TESSERA_ASSIGN_OR_RETURN(auto sent, gateway->Sent(*id));
       if (ctx.json)
         PrintJson(SentJson(sent.front()));
@@ -470,8 +280,8 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   auto rcs = AddGatewayOptions(receipts);
   receipts->callback([&ctx, rcs] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *rcs));
-      TESSERA_ASSIGN_OR_RETURN(auto gateway, OpenGateway(ctx, *rcs, nullptr));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *rcs));
+      TESSERA_ASSIGN_OR_RETURN(auto gateway, server::OpenGateway(ctx.home, *rcs));
       TESSERA_ASSIGN_OR_RETURN(auto sent, gateway->Sent());
       json out = json::array();
       for (const auto& e : sent) {
@@ -493,8 +303,8 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   auto fs_ = AddGatewayOptions(flush);
   flush->callback([&ctx, fs_] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *fs_));
-      TESSERA_ASSIGN_OR_RETURN(auto gateway, OpenGateway(ctx, *fs_, nullptr));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *fs_));
+      TESSERA_ASSIGN_OR_RETURN(auto gateway, server::OpenGateway(ctx.home, *fs_));
       TESSERA_RETURN_IF_ERROR(gateway->Flush());
       if (!ctx.json)
         std::printf("nothing is waiting to be sent\n");
@@ -510,8 +320,8 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   auto cs = AddGatewayOptions(clock);
   clock->callback([&ctx, cs] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *cs));
-      TESSERA_ASSIGN_OR_RETURN(auto gateway, OpenGateway(ctx, *cs, nullptr));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *cs));
+      TESSERA_ASSIGN_OR_RETURN(auto gateway, server::OpenGateway(ctx.home, *cs));
       TESSERA_ASSIGN_OR_RETURN(exchange::ClockReading c, gateway->CheckClock());
       if (ctx.json)
         PrintJson({{"skew_seconds", c.skew_seconds}, {"round_trip_seconds", c.round_trip_seconds}});
@@ -529,9 +339,11 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
   auto hs = AddGatewayOptions(health);
   health->callback([&ctx, hs] {
     Run(ctx, [&]() -> Status {
-      TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(ctx, *hs));
-      TESSERA_ASSIGN_OR_RETURN(exchange::GatewayConfig config, BaseGatewayConfig(ctx, *hs));
-      const std::vector<exchange::HealthCheck> checks = GatewayHealth(ctx, *hs, std::move(config));
+      TESSERA_RETURN_IF_ERROR(server::ReadExchangeSettings(ctx.settings, *hs));
+      TESSERA_ASSIGN_OR_RETURN(exchange::GatewayConfig config,
+                               server::BaseGatewayConfig(ctx.home, *hs));
+      const std::vector<exchange::HealthCheck> checks =
+          server::GatewayHealth(ctx.home, *hs, std::move(config));
       const std::vector<std::string> failed = exchange::FailedChecks(checks);
       if (ctx.json) {
         json list = json::array();

@@ -6,6 +6,7 @@
 #include "base/clock.hpp"
 #include "base/log.hpp"
 #include "cli/cli.hpp"
+#include "guard/syslog_options.hpp"
 #include "guard/syslog_shipper.hpp"
 
 namespace tessera::cli {
@@ -13,13 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-struct SyslogOptions {
-  std::string collector, ca, cert, key, server_name, hostname, facility = "local4",
-                                                               sd_id = "tessera@32473";
+// The shipping options, and --once.
+struct SyslogOptions : guard::SyslogShipOptions {
   bool once = false;
-  double period = 10;
-  double timeout = 10;
-  size_t batch = 500;
 };
 
 void AddCollectorOptions(CLI::App* cmd, SyslogOptions& o) {
@@ -35,18 +32,7 @@ void AddCollectorOptions(CLI::App* cmd, SyslogOptions& o) {
 
 Result<std::unique_ptr<guard::SyslogShipper>> OpenShipper(const Context& ctx,
                                                           const SyslogOptions& o) {
-  guard::SyslogTlsOptions tls;
-  TESSERA_RETURN_IF_ERROR(guard::ParseCollector(o.collector, tls));
-  tls.ca_file = o.ca;
-  tls.cert_file = o.cert;
-  tls.key_file = o.key;
-  tls.server_name = o.server_name;
-  tls.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
-  guard::SyslogFormat format;
-  TESSERA_ASSIGN_OR_RETURN(format.facility, guard::ParseFacility(o.facility));
-  format.sd_id = o.sd_id;
-  format.hostname = o.hostname;
-  return guard::SyslogShipper::Open(ctx.home, std::move(tls), std::move(format));
+  return guard::OpenSyslogShipper(ctx.home, o);
 }
 
 void PrintReport(const Context& ctx, const guard::SyslogShipper& shipper,

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   app.add_option("--home", ctx.home,
                  "Directory of local state (default: $TESSERA_HOME, else ./var)");
-  app.add_option("--config", ctx.settings,
+  app.add_option("--config,--settings", ctx.settings,
                  "Settings file (default: $TESSERA_CONFIG, else ./tessera.toml if present)");
   app.add_option("--vault", ctx.vault_name, "Name of the vault to use")->capture_default_str();
   app.add_flag("--json", ctx.json, "Machine-readable output (JSON)");

@@ -1,5 +1,7 @@
 #include "exchange/gateway.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -623,7 +625,10 @@ Result<ReceiveReport> Gateway::Receive(int wait_seconds, int max_items) {
   TESSERA_ASSIGN_OR_RETURN(Registry reg, g.LoadRegistry());
   TESSERA_ASSIGN_OR_RETURN(CenterClient * c, g.Client(reg));
   for (int n = 0; n < max_items; ++n) {
-    const fs::path part = g.config.dir / "incoming" / "pull.part";
+    // Named after the process: a `tessera serve` gateway daemon and a `tessera exchange
+    // receive` may pull at the same time (the center leases each item to one of them).
+    const fs::path part =
+        g.config.dir / "incoming" / ("pull-" + std::to_string(::getpid()) + ".part");
     TESSERA_ASSIGN_OR_RETURN(std::optional<PulledItem> item,
                              c->Pull(n == 0 ? wait_seconds : 1, part));
     if (!item) break;

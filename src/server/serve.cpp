@@ -1,13 +1,23 @@
 #include "server/serve.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "archive/mail_listener.hpp"
 #include "archive/message_store.hpp"
 #include "archive/search_index.hpp"
 #include "base/log.hpp"
+#include "exchange/center_server.hpp"
+#include "guard/syslog_shipper.hpp"
 
 namespace tessera::server {
 namespace {
@@ -16,6 +26,226 @@ std::string HostName() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
   return name;
+}
+
+// A role ready to run: `run` serves until `stop` is called (from another thread).
+struct Role {
+  std::string name;
+  std::function<Status()> run;
+  std::function<void()> stop;
+};
+
+// What Prepare* add to: the roles, and the lines of the "running" text.
+struct Plan {
+  std::vector<Role> roles;
+  std::string text;
+};
+
+// A flag to wait on, for roles whose work runs on threads of their own.
+class StopFlag {
+ public:
+  void Set() {
+    {
+      std::lock_guard lock(mu_);
+      set_ = true;
+    }
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return set_; });
+  }
+
+ private:
+  std::mutex mu_;  // guards set_
+  std::condition_variable cv_;
+  bool set_ = false;
+};
+
+// SIGINT and SIGTERM blocked in this thread (and so in every thread started after) while
+// it lives; Wait() takes them with sigtimedwait. Signals that arrived and were not taken
+// are dropped at the end, so that unblocking does not kill the process.
+class BlockedSignals {
+ public:
+  BlockedSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~BlockedSignals() {
+    timespec zero{0, 0};
+    while (sigtimedwait(&set_, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  BlockedSignals(const BlockedSignals&) = delete;
+  BlockedSignals& operator=(const BlockedSignals&) = delete;
+  // A signal taken within `ms` milliseconds, or 0.
+  int Wait(long ms) {
+    timespec t{ms / 1000, (ms % 1000) * 1000000};
+    int sig = sigtimedwait(&set_, nullptr, &t);
+    return sig > 0 ? sig : 0;
+  }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+};
+
+std::string Absolute(const std::filesystem::path& p) {
+  std::error_code ec;
+  return std::filesystem::absolute(p, ec).string();
+}
+
+Status PrepareArchive(const ServeConfig& config, Plan& plan) {
+  const ArchiveRoleConfig& ac = config.archive;
+  std::vector<archive::MailListenerConfig> listeners;
+  std::vector<std::string> names;
+  for (auto [text, protocol] : {std::pair{ac.lmtp, archive::MailProtocol::kLmtp},
+                                std::pair{ac.smtp, archive::MailProtocol::kSmtp}}) {
+    if (text.empty()) continue;
+    auto where = ParseListenAddress(text);
+    if (!where.ok())
+      return Status::InvalidArgument(std::string("[archive] ") +
+                                     (protocol == archive::MailProtocol::kLmtp ? "lmtp" : "smtp") +
+                                     ": " + where.status().message());
+    archive::MailListenerConfig l;
+    l.address = where->first;
+    l.port = where->second;
+    l.protocol = protocol;
+    l.hostname = ac.hostname.empty() ? HostName() : ac.hostname;
+    l.limits.max_message_bytes = ac.max_message_bytes;
+    listeners.push_back(l);
+    names.push_back(protocol == archive::MailProtocol::kLmtp ? "LMTP" : "SMTP");
+  }
+  if (listeners.empty()) return Status::Ok();  // the archive role is off
+
+  const std::filesystem::path archive_dir = config.home / "archive";
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<archive::MessageStore> opened,
+                           archive::MessageStore::Open(archive_dir));
+  std::shared_ptr<archive::MessageStore> store(std::move(opened));
+  archive::MessageStore* s = store.get();
+  const archive::JournalOptions journal = ac.journal;
+  TESSERA_ASSIGN_OR_RETURN(
+      std::unique_ptr<archive::MailServer> bound,
+      archive::MailServer::Bind(listeners, [s, journal](const archive::MailEnvelope& envelope,
+                                                        archive::MailProtocol protocol,
+                                                        const std::string& peer, Bytes message) {
+        return archive::ArchiveJournaled(*s, envelope, protocol, peer, message, journal);
+      }));
+  std::shared_ptr<archive::MailServer> server(std::move(bound));
+
+  // The search index follows the store: what arrived is indexed every two seconds, on the
+  // storage thread, so indexing never races a message being stored. Documents the
+  // exchange gateway journals are indexed here too (the index is this process's).
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<archive::SearchIndex> opened_index,
+                           archive::SearchIndex::OpenForWriting(archive_dir / "index"));
+  std::shared_ptr<archive::SearchIndex> index(std::move(opened_index));
+  archive::SearchIndex* ix = index.get();
+  server->RunPeriodically(std::chrono::seconds(2), [s, ix] {
+    Result<archive::CatchUpReport> r = ix->CatchUp(*s, nullptr);
+    if (!r.ok()) {
+      spdlog::error("search index: {} (messages stay archived; indexing is tried again)",
+                    r.status().ToString());
+      return;
+    }
+    if (r->messages) spdlog::info("search index: indexed {} message(s)", r->messages);
+    for (const std::string& p : r->problems) spdlog::warn("search index: {}", p);
+  });
+
+  plan.text += "  archive:         " + Absolute(archive_dir) + " (" +
+               std::to_string(s->MessageCount()) + " messages)\n";
+  const std::vector<uint16_t> ports = server->ports();
+  for (size_t i = 0; i < listeners.size(); ++i)
+    plan.text += "  " + names[i] + " listener:   " + listeners[i].address + ":" +
+                 std::to_string(ports[i]) + " (journal: every message is archived)\n";
+  if (!ac.journal.recipients_header.empty())
+    plan.text += "  true recipients: from the " + ac.journal.recipients_header +
+                 " fields an MTA prepends (README, \"Journaling from Postfix\")\n";
+  plan.roles.push_back(Role{
+      "archive listener",
+      [server, store, index] {
+        TESSERA_RETURN_IF_ERROR(server->Run(/*stop_on_signals=*/false));
+        spdlog::warn("tessera serve: the archive listener stopped; the archive holds {} messages",
+                     store->MessageCount());
+        return Status::Ok();
+      },
+      [server] { server->Stop(); }});
+  return Status::Ok();
+}
+
+Status PrepareCenter(const ServeConfig& config, Plan& plan) {
+  const ExchangeSettings& s = config.exchange.settings;
+  if (s.center_id.empty()) return Status::Ok();
+  TESSERA_RETURN_IF_ERROR(CheckIdentityFiles(s));
+  if (auto listen = ParseListenAddress(s.listen); !listen.ok())
+    return Status::InvalidArgument("[exchange] listen: " + listen.status().message());
+  auto made = CenterConfig(config.home, s, config.exchange.publish_registry);
+  if (!made.ok())
+    return Status(made.status().code(),
+                  "[exchange] (exchange center " + s.center_id + "): " + made.status().message());
+  exchange::CenterServerConfig cc = std::move(*made);
+  const std::string address = cc.address;
+  const std::string spool = Absolute(cc.dir);
+  auto started = exchange::CenterServer::Start(std::move(cc));
+  if (!started.ok())
+    return Status(started.status().code(), "exchange center " + s.center_id + " ([exchange] " +
+                                               "listen = " + s.listen +
+                                               "): " + started.status().message());
+  std::shared_ptr<exchange::CenterServer> center(std::move(*started));
+  plan.text +=
+      "  exchange center: " + s.center_id + " on " + address + ":" +
+      std::to_string(center->port()) + " (mutual TLS), spool " + spool +
+      (config.exchange.publish_registry ? "; publishes the registry at /v1/registry" : "") + "\n";
+  plan.roles.push_back(Role{"exchange center " + s.center_id,
+                            [center] { return center->Run(/*stop_on_signals=*/false); },
+                            [center] { center->Stop(); }});
+  return Status::Ok();
+}
+
+Status PrepareGateway(const ServeConfig& config, Plan& plan) {
+  const ExchangeSettings& s = config.exchange.settings;
+  if (s.agency.empty()) return Status::Ok();
+  auto opened = GatewayDaemon::Open(config.home, s, config.exchange.gateway);
+  if (!opened.ok())
+    return Status(opened.status().code(),
+                  "agency gateway " + s.agency + ": " + opened.status().message());
+  std::shared_ptr<GatewayDaemon> daemon(std::move(*opened));
+  const GatewayDaemonOptions& o = config.exchange.gateway;
+  plan.text += "  agency gateway:  " + s.agency + ", state " +
+               Absolute(ExchangeDir(config.home) / "gateway") + "; receives by long poll (" +
+               std::to_string(o.receive_wait.count()) + " s), flushes every " +
+               std::to_string(o.flush_period.count()) + " s, checks its health every " +
+               std::to_string(o.health_period.count()) + " s\n";
+  plan.roles.push_back(Role{"agency gateway " + s.agency, [daemon] { return daemon->Run(); },
+                            [daemon] { daemon->Stop(); }});
+  return Status::Ok();
+}
+
+Status PrepareSyslog(const ServeConfig& config, Plan& plan) {
+  if (!config.syslog) return Status::Ok();
+  const guard::SyslogShipOptions o = *config.syslog;
+  TESSERA_RETURN_IF_ERROR(guard::CheckSyslogFiles(o, "[guard.syslog]"));
+  auto opened = guard::OpenSyslogShipper(config.home, o);
+  if (!opened.ok())
+    return Status(opened.status().code(), "[guard.syslog]: " + opened.status().message());
+  std::shared_ptr<guard::SyslogShipper> shipper(std::move(*opened));
+  auto flag = std::make_shared<StopFlag>();
+  char period[32];
+  std::snprintf(period, sizeof period, "%g", o.period);
+  plan.text += "  syslog shipper:  the audit log of " + Absolute(config.home) + " to " +
+               shipper->destination() + " (TLS) every " + period + " s\n";
+  plan.roles.push_back(Role{
+      "syslog shipper",
+      [shipper, flag, o] {
+        shipper->Start(std::chrono::milliseconds(static_cast<int64_t>(o.period * 1000)), o.batch);
+        flag->Wait();
+        shipper->Stop();
+        return Status::Ok();
+      },
+      [flag] { flag->Set(); }});
+  return Status::Ok();
 }
 
 }  // namespace
@@ -48,72 +278,50 @@ Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& t
 }
 
 Status Serve(const ServeConfig& config, const std::function<void(const std::string&)>& ready) {
-  const ArchiveRoleConfig& ac = config.archive;
-  std::vector<archive::MailListenerConfig> listeners;
-  std::vector<std::string> names;
-  for (auto [text, protocol] : {std::pair{ac.lmtp, archive::MailProtocol::kLmtp},
-                                std::pair{ac.smtp, archive::MailProtocol::kSmtp}}) {
-    if (text.empty()) continue;
-    TESSERA_ASSIGN_OR_RETURN(auto where, ParseListenAddress(text));
-    archive::MailListenerConfig l;
-    l.address = where.first;
-    l.port = where.second;
-    l.protocol = protocol;
-    l.hostname = ac.hostname.empty() ? HostName() : ac.hostname;
-    l.limits.max_message_bytes = ac.max_message_bytes;
-    listeners.push_back(l);
-    names.push_back(protocol == archive::MailProtocol::kLmtp ? "LMTP" : "SMTP");
-  }
-  if (listeners.empty())
+  // Before any role starts a thread: every thread inherits the mask, and the signals
+  // reach only the wait below.
+  BlockedSignals signals;
+  Plan plan;
+  TESSERA_RETURN_IF_ERROR(PrepareArchive(config, plan));
+  TESSERA_RETURN_IF_ERROR(PrepareCenter(config, plan));
+  TESSERA_RETURN_IF_ERROR(PrepareGateway(config, plan));
+  TESSERA_RETURN_IF_ERROR(PrepareSyslog(config, plan));
+  if (plan.roles.empty())
     return Status::InvalidArgument(
-        "no role has anything to serve: set [archive] lmtp or smtp in the settings");
+        "no role has anything to serve: set [archive] lmtp or smtp, [exchange] center_id or "
+        "agency, or [guard.syslog] collector in the settings");
 
-  const std::filesystem::path archive_dir = config.home / "archive";
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<archive::MessageStore> store,
-                           archive::MessageStore::Open(archive_dir));
-  archive::MessageStore* s = store.get();
-  const archive::JournalOptions journal = ac.journal;
-  TESSERA_ASSIGN_OR_RETURN(
-      std::unique_ptr<archive::MailServer> server,
-      archive::MailServer::Bind(listeners, [s, journal](const archive::MailEnvelope& envelope,
-                                                        archive::MailProtocol protocol,
-                                                        const std::string& peer, Bytes message) {
-        return archive::ArchiveJournaled(*s, envelope, protocol, peer, message, journal);
-      }));
+  std::mutex mu;  // guards first_error
+  Status first_error;
+  std::atomic<bool> ended{false};
+  std::vector<std::thread> threads;
+  for (const Role& role : plan.roles) {
+    threads.emplace_back([&role, &mu, &first_error, &ended] {
+      Status st = role.run();
+      if (!st.ok()) {
+        spdlog::error("tessera serve: {} failed: {}", role.name, st.ToString());
+        std::lock_guard lock(mu);
+        if (first_error.ok()) first_error = Status(st.code(), role.name + ": " + st.message());
+      }
+      ended = true;
+    });
+  }
+  ready("tessera serve: running\n  home:            " + Absolute(config.home) + "\n" + plan.text +
+        "Stop with Ctrl-C or SIGTERM.");
 
-  // The search index follows the store: what arrived is indexed every two seconds, on the
-  // storage thread, so indexing never races a message being stored.
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<archive::SearchIndex> index,
-                           archive::SearchIndex::OpenForWriting(archive_dir / "index"));
-  archive::SearchIndex* ix = index.get();
-  server->RunPeriodically(std::chrono::seconds(2), [s, ix] {
-    Result<archive::CatchUpReport> r = ix->CatchUp(*s, nullptr);
-    if (!r.ok()) {
-      spdlog::error("search index: {} (messages stay archived; indexing is tried again)",
-                    r.status().ToString());
-      return;
-    }
-    if (r->messages) spdlog::info("search index: indexed {} message(s)", r->messages);
-    for (const std::string& p : r->problems) spdlog::warn("search index: {}", p);
-  });
-
-  std::error_code ec;
-  std::string text = "tessera serve: running\n";
-  text += "  home:            " + std::filesystem::absolute(config.home, ec).string() + "\n";
-  text += "  archive:         " + std::filesystem::absolute(archive_dir, ec).string() + " (" +
-          std::to_string(s->MessageCount()) + " messages)\n";
-  const std::vector<uint16_t> ports = server->ports();
-  for (size_t i = 0; i < listeners.size(); ++i)
-    text += "  " + names[i] + " listener:   " + listeners[i].address + ":" +
-            std::to_string(ports[i]) + " (journal: every message is archived)\n";
-  if (!ac.journal.recipients_header.empty())
-    text += "  true recipients: from the " + ac.journal.recipients_header +
-            " fields an MTA prepends (README, \"Journaling from Postfix\")\n";
-  text += "Stop with Ctrl-C or SIGTERM.";
-  ready(text);
-  TESSERA_RETURN_IF_ERROR(server->Run(/*stop_on_signals=*/true));
-  spdlog::warn("tessera serve: stopped; the archive holds {} messages", s->MessageCount());
-  return Status::Ok();
+  int sig = 0;
+  while (sig == 0 && !ended) sig = signals.Wait(200);
+  if (sig != 0)
+    spdlog::warn("tessera serve: signal {} received, stopping every role", sig);
+  else
+    spdlog::error("tessera serve: a role stopped; stopping the others");
+  for (auto it = plan.roles.rbegin(); it != plan.roles.rend(); ++it) it->stop();
+  for (std::thread& t : threads) t.join();
+  spdlog::warn("tessera serve: stopped");
+  std::lock_guard lock(mu);
+  if (sig == 0 && first_error.ok())
+    return Status::Internal("tessera serve: a role stopped without being asked to");
+  return first_error;
 }
 
 }  // namespace tessera::server

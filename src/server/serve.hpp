@@ -1,16 +1,27 @@
-// `tessera serve`: the daemon roles of one installation, wired together. Today that is
-// the archive role: the journaling listener (LMTP and SMTP) storing into the message
-// store under the home directory. With no settings it runs on ./var, listening on
-// 127.0.0.1 only.
+// `tessera serve`: the daemon roles of one installation, wired together and run in one
+// process (under systemd, one service). The settings file chooses the roles:
+//   - archive: the journaling listener (LMTP and SMTP, [archive] lmtp/smtp) storing into
+//     the message store under the home directory, its search index kept up to date;
+//   - exchange center: when [exchange] center_id is set (the management center also
+//     publishes the registry: [exchange] publish_registry = true);
+//   - agency gateway: when [exchange] agency is set, a GatewayDaemon (server/
+//     gateway_daemon.hpp) receiving by long poll, flushing and checking its health;
+//   - syslog shipper: when [guard.syslog] collector is set, the audit log of the home
+//     shipped to the SOC's collector (guard/syslog_shipper.hpp).
+// With no settings it runs the archive listener alone on ./var, on 127.0.0.1 only.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "archive/journal.hpp"
 #include "base/status.hpp"
+#include "guard/syslog_options.hpp"
+#include "server/exchange_roles.hpp"
+#include "server/gateway_daemon.hpp"
 
 namespace tessera::server {
 
@@ -22,19 +33,35 @@ struct ArchiveRoleConfig {
   archive::JournalOptions journal;
 };
 
+struct ExchangeRoleConfig {
+  ExchangeSettings settings;      // center_id set: a center; agency set: a gateway; or both
+  bool publish_registry = false;  // the center serves <home>/exchange/management/current.json
+  GatewayDaemonOptions gateway;
+};
+
 struct ServeConfig {
   std::filesystem::path home = "var";
   ArchiveRoleConfig archive;
+  ExchangeRoleConfig exchange;
+  std::optional<guard::SyslogShipOptions> syslog;  // set: ship the audit log
 };
+
+// Reads the [archive], [exchange] and [guard.syslog] tables of `settings_file` over the
+// values in `config` (nothing when the name is empty). InvalidArgument naming the file
+// and the key when the file is not valid TOML or a value is out of range.
+Status ReadServeSettings(const std::string& settings_file, ServeConfig& config);
 
 // "127.0.0.1:10024", "[::1]:24" or ":25" (all IPv4 interfaces) into address and port;
 // InvalidArgument naming `text` otherwise.
 Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text);
 
-// Opens every role's state, binds every listener, calls `ready` with what an operator
-// needs to know (where the data is, what listens where), and serves until SIGINT or
-// SIGTERM. Fails before serving anything if a listener cannot be bound or the state
-// cannot be opened.
+// Opens every configured role's state, loads its certificates and keys, binds every
+// listener, calls `ready` with what an operator needs to know (where the data is, what
+// runs and listens where), and serves, each role on a thread of its own, until SIGINT or
+// SIGTERM; then stops every role and returns OK. Fails before serving anything, with an
+// error naming the setting, if a role cannot start; fails when no role is configured.
+// SIGINT and SIGTERM are blocked in the calling thread while it runs (and so in every
+// thread it starts): call it before any other thread is started.
 Status Serve(const ServeConfig& config, const std::function<void(const std::string&)>& ready);
 
 }  // namespace tessera::server

@@ -1,8 +1,6 @@
-// Every document an agency gateway sends or receives goes into the archive as one mail
-// message (DESIGN.md: the exchange reaches the archive only through the gateway's
-// DocumentEvent, wired here): the rendered 函 as the text, the DI fields in headers, and
-// the DI, SW and attachments as attachments, so that archive search finds a document by
-// 發文字號, 主旨, 發文機關, 速別 or 密等, and by its attachments' text.
+#include "server/exchange_journal.hpp"
+
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -10,13 +8,14 @@
 
 #include "archive/journal.hpp"
 #include "archive/message_store.hpp"
+#include "archive/search_index.hpp"
 #include "base/files.hpp"
-#include "cli/cli.hpp"
+#include "base/log.hpp"
 #include "crypto/random.hpp"
 #include "exchange/document.hpp"
 #include "exchange/document_render.hpp"
 
-namespace tessera::cli {
+namespace tessera::server {
 namespace fs = std::filesystem;
 namespace {
 
@@ -64,9 +63,29 @@ std::string RfcDate() {
   return buf;
 }
 
+// Indexes what the archive stored since the last indexing, when the index is free: a
+// running `tessera serve` holds it and indexes within seconds. What it says is logged at
+// info, so that a command's output (e.g. `exchange send --json`) stays what it was.
+void UpdateIndex(const fs::path& home, archive::MessageStore& store) {
+  auto index = archive::SearchIndex::OpenForWriting(home / "archive" / "index");
+  if (!index.ok()) {
+    if (index.status().code() != StatusCode::kUnavailable)
+      spdlog::info("search index: {} (the document is archived; indexing is tried again later)",
+                   index.status().ToString());
+    return;
+  }
+  Result<archive::CatchUpReport> r = (*index)->CatchUp(store, nullptr);
+  if (!r.ok()) {
+    spdlog::info("search index: {} (the document is archived; indexing is tried again later)",
+                 r.status().ToString());
+    return;
+  }
+  for (const std::string& p : r->problems) spdlog::info("search index: {}", p);
+}
+
 }  // namespace
 
-Status JournalExchangeDocument(const Context& ctx, const exchange::DocumentEvent& event) {
+Status JournalExchangeDocument(const fs::path& home, const exchange::DocumentEvent& event) {
   TESSERA_ASSIGN_OR_RETURN(Bytes di, ReadFile(event.files / event.document));
   TESSERA_ASSIGN_OR_RETURN(exchange::OfficialDocument doc,
                            exchange::ParseDocument(di, event.document));
@@ -111,15 +130,15 @@ Status JournalExchangeDocument(const Context& ctx, const exchange::DocumentEvent
     return sink(AsBytes("--" + boundary + "--\r\n"));
   };
 
-  TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(ctx.home + "/archive"));
+  TESSERA_ASSIGN_OR_RETURN(auto store, archive::MessageStore::Open(home / "archive"));
   archive::MailEnvelope envelope{"exchange-gateway", event.sender + "@exchange.invalid", {}};
   for (const std::string& r : event.recipients)
     envelope.recipients.push_back(r + "@exchange.invalid");
   TESSERA_RETURN_IF_ERROR(
       archive::ArchiveJournaledStreamed(*store, envelope, archive::MailProtocol::kLmtp,
                                         "exchange gateway", write, archive::JournalOptions{""}));
-  UpdateSearchIndex(ctx, *store);
+  UpdateIndex(home, *store);
   return Status::Ok();
 }
 
-}  // namespace tessera::cli
+}  // namespace tessera::server

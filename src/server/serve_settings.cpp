@@ -1,0 +1,105 @@
+// ReadServeSettings (server/serve.hpp): the settings file's tables for the roles of
+// `tessera serve`.
+#include <toml++/toml.h>
+
+#include <sstream>
+
+#include "server/serve.hpp"
+
+namespace tessera::server {
+namespace {
+
+Status ReadArchive(const toml::table& t, const std::string& file, ArchiveRoleConfig& config) {
+  auto a = t["archive"];
+  config.lmtp = a["lmtp"].value_or(config.lmtp);
+  config.smtp = a["smtp"].value_or(config.smtp);
+  config.hostname = a["hostname"].value_or(config.hostname);
+  config.journal.recipients_header =
+      a["recipients_header"].value_or(config.journal.recipients_header);
+  if (auto mib = a["max_message_mib"].value<int64_t>()) {
+    if (*mib < 1 || *mib > 4096)
+      return Status::InvalidArgument("settings file " + file +
+                                     ": [archive] max_message_mib must be 1 to 4096");
+    config.max_message_bytes = static_cast<uint64_t>(*mib) << 20;
+  }
+  return Status::Ok();
+}
+
+Status ReadSeconds(toml::node_view<const toml::node> table, const char* key,
+                   const std::string& where, int64_t low, int64_t high, std::chrono::seconds& out) {
+  if (!table[key]) return Status::Ok();
+  auto v = table[key].value<int64_t>();
+  if (!v || *v < low || *v > high)
+    return Status::InvalidArgument(where + " " + key + " must be a number of seconds, " +
+                                   std::to_string(low) + " to " + std::to_string(high));
+  out = std::chrono::seconds(*v);
+  return Status::Ok();
+}
+
+Status ReadExchangeRole(const toml::table& t, const std::string& file, ExchangeRoleConfig& c) {
+  auto e = t["exchange"];
+  const std::string where = "settings file " + file + ": [exchange]";
+  if (e["publish_registry"] && !e["publish_registry"].is_boolean())
+    return Status::InvalidArgument(where + " publish_registry must be true or false");
+  c.publish_registry = e["publish_registry"].value_or(c.publish_registry);
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(e, "receive_wait", where, 1, 60, c.gateway.receive_wait));
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(e, "flush_period", where, 1, 86400, c.gateway.flush_period));
+  TESSERA_RETURN_IF_ERROR(
+      ReadSeconds(e, "health_period", where, 1, 7 * 86400, c.gateway.health_period));
+  return Status::Ok();
+}
+
+Status ReadSyslog(const toml::table& t, const std::string& file,
+                  std::optional<guard::SyslogShipOptions>& out) {
+  auto g = t["guard"]["syslog"];
+  if (!g) return Status::Ok();
+  const std::string where = "settings file " + file + ": [guard.syslog]";
+  guard::SyslogShipOptions o = out.value_or(guard::SyslogShipOptions{});
+  o.collector = g["collector"].value_or(o.collector);
+  if (o.collector.empty()) return Status::Ok();  // the table without a collector: off
+  o.ca = g["ca"].value_or(o.ca);
+  o.cert = g["cert"].value_or(o.cert);
+  o.key = g["key"].value_or(o.key);
+  o.server_name = g["server_name"].value_or(o.server_name);
+  o.hostname = g["hostname"].value_or(o.hostname);
+  o.facility = g["facility"].value_or(o.facility);
+  o.sd_id = g["sd_id"].value_or(o.sd_id);
+  for (auto [key, field, low, high] : {std::tuple{"period", &o.period, 0.1, 86400.0},
+                                       std::tuple{"timeout", &o.timeout, 0.1, 600.0}}) {
+    if (!g[key]) continue;
+    auto v = g[key].value<double>();
+    if (!v || *v < low || *v > high)
+      return Status::InvalidArgument(where + " " + key + " must be a number of seconds, " +
+                                     std::to_string(low) + " to " + std::to_string(high));
+    *field = *v;
+  }
+  if (g["batch"]) {
+    auto v = g["batch"].value<int64_t>();
+    if (!v || *v < 1 || *v > 100000)
+      return Status::InvalidArgument(where + " batch must be 1 to 100000");
+    o.batch = static_cast<size_t>(*v);
+  }
+  out = o;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadServeSettings(const std::string& file, ServeConfig& config) {
+  if (file.empty()) return Status::Ok();
+  TESSERA_RETURN_IF_ERROR(ReadExchangeSettings(file, config.exchange.settings));
+  try {
+    toml::table t = toml::parse_file(file);
+    TESSERA_RETURN_IF_ERROR(ReadArchive(t, file, config.archive));
+    TESSERA_RETURN_IF_ERROR(ReadExchangeRole(t, file, config.exchange));
+    TESSERA_RETURN_IF_ERROR(ReadSyslog(t, file, config.syslog));
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    return Status::InvalidArgument("settings file " + file + " is not valid TOML at " +
+                                   where.str() + ": " + std::string(e.description()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace tessera::server
