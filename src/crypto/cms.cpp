@@ -28,9 +28,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using internal::Bio;
+using internal::BioBytes;
+using internal::EmptyMemoryBio;
+using internal::MemoryBio;
 using internal::Owned;
 
-using Bio = Owned<BIO, BIO_free_all>;
 using Cms = Owned<CMS_ContentInfo, CMS_ContentInfo_free>;
 void FreeCertificateStack(STACK_OF(X509) * s) {
   sk_X509_free(s);  // a macro: it needs a function to point to
@@ -38,25 +41,6 @@ void FreeCertificateStack(STACK_OF(X509) * s) {
 using CertificateStack = Owned<STACK_OF(X509), FreeCertificateStack>;
 
 constexpr size_t kCopyBuffer = 1 << 20;
-
-Bio MemoryBio(ByteView data) {
-  static const uint8_t kNothing = 0;  // BIO_new_mem_buf refuses a null pointer
-  Bio bio(BIO_new_mem_buf(data.empty() ? &kNothing : data.data(), static_cast<int>(data.size())));
-  if (!bio) internal::FatalOpenSslError("BIO_new_mem_buf");
-  return bio;
-}
-
-Bio EmptyMemoryBio() {
-  Bio bio(BIO_new(BIO_s_mem()));
-  if (!bio) internal::FatalOpenSslError("BIO_new");
-  return bio;
-}
-
-Bytes BioBytes(BIO* bio) {
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
-  return Bytes(data, data + n);
-}
 
 Bytes ToDer(CMS_ContentInfo* cms) {
   unsigned char* der = nullptr;

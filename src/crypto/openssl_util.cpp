@@ -7,6 +7,39 @@
 
 namespace tessera::crypto::internal {
 
+Bio MemoryBio(std::string_view data) {
+  static const char kNothing = 0;  // BIO_new_mem_buf refuses a null pointer
+  Bio bio(BIO_new_mem_buf(data.empty() ? &kNothing : data.data(), static_cast<int>(data.size())));
+  if (!bio) FatalOpenSslError("BIO_new_mem_buf");
+  return bio;
+}
+
+Bio MemoryBio(ByteView data) {
+  return MemoryBio(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
+Bio EmptyMemoryBio() {
+  Bio bio(BIO_new(BIO_s_mem()));
+  if (!bio) FatalOpenSslError("BIO_new");
+  return bio;
+}
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+Bytes BioBytes(BIO* bio) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  return Bytes(data, data + n);
+}
+
+int NoPassphrase(char*, int, int, void*) {
+  return -1;
+}
+
 std::string TakeOpenSslError() {
   unsigned long last = 0;
   // The last error is the most specific; earlier ones are usually its causes.

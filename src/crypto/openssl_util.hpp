@@ -2,12 +2,15 @@
 // algorithms fetched once per process. Not part of the module's contract.
 #pragma once
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "base/bytes.hpp"
 
 namespace tessera::crypto::internal {
 
@@ -22,6 +25,20 @@ struct Freer {
 };
 template <typename T, auto Free>
 using Owned = std::unique_ptr<T, Freer<Free>>;
+
+using Bio = Owned<BIO, BIO_free_all>;
+// A read-only BIO over `data`, which is not copied and must outlive it (empty is fine).
+Bio MemoryBio(std::string_view data);
+Bio MemoryBio(ByteView data);
+// An empty BIO that grows as it is written to.
+Bio EmptyMemoryBio();
+// What a memory BIO holds.
+std::string BioText(BIO* bio);
+Bytes BioBytes(BIO* bio);
+
+// OpenSSL's passphrase callback that never asks (its default prompts on the terminal):
+// an encrypted PEM simply does not load.
+int NoPassphrase(char* buf, int size, int rwflag, void* userdata);
 
 // The text of the most recent OpenSSL error, or "unknown OpenSSL error"; empties
 // OpenSSL's error queue so that a stale error is not blamed on a later call.

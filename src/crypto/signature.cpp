@@ -24,21 +24,15 @@ constexpr size_t kEd25519KeySize = 32;
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using Bio = std::unique_ptr<BIO, BioFree>;
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-
-// Never asks for a passphrase (OpenSSL's default would prompt on the terminal): an
-// encrypted PEM simply does not load.
-int NoPassphrase(char*, int, int, void*) {
-  return -1;
-}
+using internal::Bio;
+using internal::BioText;
+using internal::MemoryBio;
+using internal::NoPassphrase;
 
 Pkey PrivatePkey(ByteView seed) {
   Pkey p(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
@@ -50,18 +44,6 @@ Pkey PublicPkey(ByteView raw) {
   Pkey p(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, raw.data(), raw.size()));
   if (!p) internal::FatalOpenSslError("EVP_PKEY_new_raw_public_key");
   return p;
-}
-
-Bio MemoryBio(std::string_view text) {
-  Bio bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-  if (!bio) internal::FatalOpenSslError("BIO_new_mem_buf");
-  return bio;
-}
-
-std::string BioText(BIO* bio) {
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(n));
 }
 
 }  // namespace

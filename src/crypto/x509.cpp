@@ -29,9 +29,13 @@ namespace tessera::crypto {
 
 namespace {
 
+using internal::Bio;
+using internal::BioText;
+using internal::EmptyMemoryBio;
+using internal::MemoryBio;
+using internal::NoPassphrase;
 using internal::Owned;
 
-using Bio = Owned<BIO, BIO_free>;
 using Pkey = Owned<EVP_PKEY, EVP_PKEY_free>;
 using X509Ptr = Owned<X509, X509_free>;
 using Store = Owned<X509_STORE, X509_STORE_free>;
@@ -49,30 +53,6 @@ constexpr int64_t kSecondsPerDay = 24 * 60 * 60;
 
 std::shared_ptr<X509> Share(X509* x) {
   return std::shared_ptr<X509>(x, X509_free);
-}
-
-// Never asks for a passphrase (OpenSSL's default would prompt on the terminal): an
-// encrypted PEM simply does not load.
-int NoPassphrase(char*, int, int, void*) {
-  return -1;
-}
-
-Bio MemoryBio(std::string_view text) {
-  Bio bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-  if (!bio) internal::FatalOpenSslError("BIO_new_mem_buf");
-  return bio;
-}
-
-Bio EmptyMemoryBio() {
-  Bio bio(BIO_new(BIO_s_mem()));
-  if (!bio) internal::FatalOpenSslError("BIO_new");
-  return bio;
-}
-
-std::string BioText(BIO* bio) {
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(n));
 }
 
 // RFC 2253 order and escaping, but UTF-8 left readable (agency names are Chinese).
