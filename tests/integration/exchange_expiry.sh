@@ -75,23 +75,7 @@ check "center up" start_center
 
 bash "$ROOT/scripts/make-clamav-test-db.sh" "$WORK/clamav" > /dev/null
 mkdir -p docs
-cat > docs/letter.di << XML
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE 函 SYSTEM "104_2_utf8.dtd">
-<函>
-<發文機關><全銜>臺南市政府</全銜><機關代碼>$A</機關代碼></發文機關>
-<函類別 代碼="函"/>
-<地址>708201臺南市安平區永華路2段6號</地址>
-<聯絡方式>承辦人：蘇建勳</聯絡方式>
-<受文者><全銜>臺南市政府教育局</全銜><機關代碼>$B</機關代碼></受文者>
-<發文日期><年月日>中華民國115年12月3日</年月日></發文日期>
-<發文字號><字>府研智</字><文號><年度>115</年度><流水號>0681936</流水號></文號></發文字號>
-<速別 代碼="普通件"/>
-<主旨><文字>請於期限內收文</文字></主旨>
-<正本><全銜>臺南市政府教育局</全銜></正本>
-<署名>市長 黃偉哲</署名>
-</函>
-XML
+write_letter docs/letter.di 0681936 請於期限內收文
 
 GW() {  # GW HOST CODE IP command...
   local host=$1 code=$2 ip=$3

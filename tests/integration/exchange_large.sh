@@ -95,29 +95,7 @@ check "the center is up" center_up
 bash "$ROOT/scripts/make-clamav-test-db.sh" "$WORK/clamav" > /dev/null
 mkdir -p docs
 head -c $((SIZE_MIB << 20)) /dev/urandom > docs/survey.bin
-cat > docs/letter.di << XML
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE 函 SYSTEM "104_2_utf8.dtd" [
-<!ENTITY ATTCH1 SYSTEM "survey.bin" NDATA _X>
-<!NOTATION _X SYSTEM "">
-]>
-<函>
-<發文機關><全銜>臺南市政府</全銜><機關代碼>$A</機關代碼></發文機關>
-<函類別 代碼="函"/>
-<地址>708201臺南市安平區永華路2段6號</地址>
-<聯絡方式>承辦人：蘇建勳</聯絡方式>
-<聯絡方式>電話：06-2991111轉1182</聯絡方式>
-<受文者><全銜>臺南市政府教育局</全銜><機關代碼>$B</機關代碼></受文者>
-<發文日期><年月日>中華民國115年12月3日</年月日></發文日期>
-<發文字號><字>府研智</字><文號><年度>115</年度><流水號>0681936</流水號></文號></發文字號>
-<速別 代碼="普通件"/>
-<附件><文字>校園空間測繪資料</文字><附件檔名 附件名="ATTCH1"/></附件>
-<主旨><文字>檢送本市各級學校校園空間測繪資料1份，請查照。</文字></主旨>
-<段落 段名="說明："><條列 序號="一、"><文字>資料量大，請以公文電子交換接收。</文字></條列></段落>
-<正本><全銜>臺南市政府教育局</全銜></正本>
-<署名>市長 黃偉哲</署名>
-</函>
-XML
+write_letter docs/letter.di 0681936 檢送本市各級學校校園空間測繪資料1份，請查照。 survey.bin
 check "the 函 is valid" "$TESSERA" exchange validate docs/letter.di --attach docs/survey.bin
 
 # gateway HOST CODE IP: the command line of `tessera exchange` as that agency's gateway,

@@ -91,33 +91,7 @@ bash "$ROOT/scripts/make-clamav-test-db.sh" "$WORK/clamav" > /dev/null
 mkdir -p docs
 printf '%%PDF-1.4 說明 (a stand-in for a PDF)\n' > docs/附件一.pdf
 python3 -c "import os; open('docs/report.odt','wb').write(os.urandom(200000))"
-letter() {  # letter FILE TO_NAME TO_CODE SUBJECT [ATTACHMENT DECLS]
-  cat > "$1" << XML
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE 函 SYSTEM "104_2_utf8.dtd" [
-<!ENTITY ATTCH1 SYSTEM "附件一.pdf" NDATA _X>
-<!ENTITY ATTCH2 SYSTEM "report.odt" NDATA _X>
-<!NOTATION _X SYSTEM "">
-]>
-<函>
-<發文機關><全銜>臺南市政府</全銜><機關代碼>$A</機關代碼></發文機關>
-<函類別 代碼="函"/>
-<地址>708201臺南市安平區永華路2段6號</地址>
-<聯絡方式>承辦人：蘇建勳</聯絡方式>
-<聯絡方式>電話：06-2991111轉1182</聯絡方式>
-<受文者><全銜>$2</全銜><機關代碼>$3</機關代碼></受文者>
-<發文日期><年月日>中華民國115年12月3日</年月日></發文日期>
-<發文字號><字>府研智</字><文號><年度>115</年度><流水號>0681935</流水號></文號></發文字號>
-<速別 代碼="普通件"/>
-<附件><文字>防疫期間公文相關系統因應方式說明</文字><附件檔名 附件名="ATTCH1 ATTCH2"/></附件>
-<主旨><文字>$4</文字></主旨>
-<段落 段名="說明："><條列 序號="一、"><文字>依檔管局110年5月27日檔資字第1100022201號函辦理。</文字></條列></段落>
-<正本><全銜>$2</全銜></正本>
-<署名>市長 黃偉哲</署名>
-</函>
-XML
-}
-letter docs/letter.di 臺南市政府教育局 "$B" 函轉有關啟動居家辦公期間進行公文電子交換作業相關事宜
+write_letter docs/letter.di 0681935 函轉有關啟動居家辦公期間進行公文電子交換作業相關事宜 附件一.pdf report.odt
 
 GW() {  # GW HOST CODE IP command...
   local host=$1 code=$2 ip=$3
@@ -204,6 +178,9 @@ in_log "B is told it is suspended" "suspended"
 check "center-a resumes B" env TESSERA_HOME="$WORK/center-a" "$TESSERA" exchange resume "$B" --note "incident closed"
 expect_rc "B receives the held document after resume" 0 GB receive --wait 5 --json
 [ "$(json_field '["documents"]')" = 1 ] && ok "the held document was delivered" || bad "B got $(json_field '["documents"]')"
+expect_rc "inbox after the resume" 0 GB inbox --json
+check "the delivered document is the one held" \
+  python3 -c "import json,sys; sys.exit(0 if any(e['id'] == '$ID3' for e in json.load(open('$WORK/last.log'))) else 1)"
 check "center-a suspends A" env TESSERA_HOME="$WORK/center-a" "$TESSERA" exchange suspend "$A" --reason malware
 expect_fail "suspended A cannot send" GA send docs/letter.di --attach docs/附件一.pdf --attach docs/report.odt
 in_log "A is told it is suspended" "suspended"
@@ -258,7 +235,7 @@ check "the refusals are in center-a's audit log" grep -q "connection-refused" <(
 # --- SIGKILL a center under load: nothing accepted is lost, nothing is duplicated
 N=20
 (
-  for i in $(seq $N); do GA send docs/letter.di --attach docs/附件一.pdf --attach docs/report.odt > /dev/null 2>&1 || true; done
+  for _ in $(seq $N); do GA send docs/letter.di --attach docs/附件一.pdf --attach docs/report.odt > /dev/null 2>&1 || true; done
 ) &
 LOAD=$!
 sleep 1.5

@@ -193,28 +193,7 @@ check "gateway B's serve starts" start_serve b
 # --- A sends with the CLI while its daemon runs; nobody calls receive or flush
 mkdir -p docs
 printf '%%PDF-1.4 說明 (a stand-in for a PDF)\n' > docs/附件一.pdf
-cat > docs/letter.di << XML
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE 函 SYSTEM "104_2_utf8.dtd" [
-<!ENTITY ATTCH1 SYSTEM "附件一.pdf" NDATA _X>
-<!NOTATION _X SYSTEM "">
-]>
-<函>
-<發文機關><全銜>臺南市政府</全銜><機關代碼>$A</機關代碼></發文機關>
-<函類別 代碼="函"/>
-<地址>708201臺南市安平區永華路2段6號</地址>
-<聯絡方式>承辦人：蘇建勳</聯絡方式>
-<受文者><全銜>臺南市政府教育局</全銜><機關代碼>$B</機關代碼></受文者>
-<發文日期><年月日>中華民國115年12月3日</年月日></發文日期>
-<發文字號><字>府研智</字><文號><年度>115</年度><流水號>0681935</流水號></文號></發文字號>
-<速別 代碼="普通件"/>
-<附件><文字>說明資料</文字><附件檔名 附件名="ATTCH1"/></附件>
-<主旨><文字>函轉有關啟動居家辦公期間進行公文電子交換作業相關事宜</文字></主旨>
-<段落 段名="說明："><條列 序號="一、"><文字>依檔管局110年5月27日檔資字第1100022201號函辦理。</文字></條列></段落>
-<正本><全銜>臺南市政府教育局</全銜></正本>
-<署名>市長 黃偉哲</署名>
-</函>
-XML
+write_letter docs/letter.di 0681935 函轉有關啟動居家辦公期間進行公文電子交換作業相關事宜 附件一.pdf
 GA() { "$TESSERA" --settings "$WORK/a.toml" "$@"; }
 GB() { "$TESSERA" --settings "$WORK/b.toml" "$@"; }
 expect_rc "A sends a 函 with an attachment (CLI, A's daemon running)" 0 GA exchange send docs/letter.di --attach docs/附件一.pdf --json
