@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -24,6 +26,29 @@
 namespace tessera::exchange {
 namespace fs = std::filesystem;
 namespace {
+
+// An item is pulled into a file named after the pulling process: a `tessera serve` gateway
+// daemon and a `tessera exchange receive` may pull at the same time (the center leases
+// each item to one of them).
+std::string PullFileName(pid_t pid) {
+  return "pull-" + std::to_string(pid) + ".part";
+}
+
+// Removes the pull files of processes that are no longer running (one killed mid-pull):
+// the center redelivers their items. Other files, and a running process's, are left.
+void RemoveAbandonedPulls(const fs::path& incoming) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(incoming, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() <= 10 || name.rfind("pull-", 0) != 0 || !name.ends_with(".part")) continue;
+    const std::string digits = name.substr(5, name.size() - 10);
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (::kill(pid, 0) == 0 || errno == EPERM) continue;
+    std::error_code removed;
+    fs::remove(e.path(), removed);
+  }
+}
 
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS sent(
@@ -177,6 +202,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(GatewayConfig config) {
                                    config.certificate.string());
   for (const char* sub : {"outbox", "inbox", "incoming", "receipts", "rejected"})
     TESSERA_RETURN_IF_ERROR(MakeDirs(config.dir / sub, 0700));
+  RemoveAbandonedPulls(config.dir / "incoming");
   TESSERA_ASSIGN_OR_RETURN(auto db, Database::Open(config.dir / "gateway.db"));
   TESSERA_RETURN_IF_ERROR(db->Exec(kSchema));
   auto impl = std::make_unique<Impl>(std::move(config), std::move(cert), std::move(key));
@@ -625,10 +651,7 @@ Result<ReceiveReport> Gateway::Receive(int wait_seconds, int max_items) {
   TESSERA_ASSIGN_OR_RETURN(Registry reg, g.LoadRegistry());
   TESSERA_ASSIGN_OR_RETURN(CenterClient * c, g.Client(reg));
   for (int n = 0; n < max_items; ++n) {
-    // Named after the process: a `tessera serve` gateway daemon and a `tessera exchange
-    // receive` may pull at the same time (the center leases each item to one of them).
-    const fs::path part =
-        g.config.dir / "incoming" / ("pull-" + std::to_string(::getpid()) + ".part");
+    const fs::path part = g.config.dir / "incoming" / PullFileName(::getpid());
     TESSERA_ASSIGN_OR_RETURN(std::optional<PulledItem> item,
                              c->Pull(n == 0 ? wait_seconds : 1, part));
     if (!item) break;

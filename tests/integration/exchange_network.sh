@@ -105,8 +105,19 @@ GC() { GW c "$C" 127.0.0.13 "$@"; }
 
 expect_rc "A sends a 函 with two attachments to B" 0 GA send docs/letter.di --attach docs/附件一.pdf --attach docs/report.odt --json
 ID1=$(json_field '["id"]')
+# What a gateway process killed mid-pull left is removed; a running process's file is kept.
+INCOMING_B=$WORK/b/exchange/gateway/incoming
+mkdir -p "$INCOMING_B"
+sleep 0 &
+DEAD=$!
+wait "$DEAD"
+echo partial > "$INCOMING_B/pull-$DEAD.part"
+echo partial > "$INCOMING_B/pull-$$.part"
 expect_rc "B receives" 0 GB receive --wait 5 --json
 [ "$(json_field '["documents"]')" = 1 ] && ok "B got one document" || bad "B got $(json_field '["documents"]') documents"
+check "a finished process's half-pulled file is removed" test ! -e "$INCOMING_B/pull-$DEAD.part"
+check "a running process's pull file is kept" test -e "$INCOMING_B/pull-$$.part"
+rm -f "$INCOMING_B/pull-$$.part"
 expect_rc "B's inbox" 0 GB inbox --json
 FILES=$(json_field '[0]["files"]')
 check "the DI arrived byte-identical" cmp docs/letter.di "$FILES/letter.di"
