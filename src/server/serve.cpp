@@ -98,6 +98,15 @@ std::string Absolute(const std::filesystem::path& p) {
   return std::filesystem::absolute(p, ec).string();
 }
 
+// The archive role's parts. The listener's storage thread uses the store and the index
+// until the listener is destroyed (it joins the thread then), so it is declared last and
+// destroyed first.
+struct ArchiveRole {
+  std::unique_ptr<archive::MessageStore> store;
+  std::unique_ptr<archive::SearchIndex> index;
+  std::unique_ptr<archive::MailServer> server;
+};
+
 Status PrepareArchive(const ServeConfig& config, Plan& plan) {
   const ArchiveRoleConfig& ac = config.archive;
   std::vector<archive::MailListenerConfig> listeners;
@@ -122,27 +131,25 @@ Status PrepareArchive(const ServeConfig& config, Plan& plan) {
   if (listeners.empty()) return Status::Ok();  // the archive role is off
 
   const std::filesystem::path archive_dir = config.home / "archive";
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<archive::MessageStore> opened,
-                           archive::MessageStore::Open(archive_dir));
-  std::shared_ptr<archive::MessageStore> store(std::move(opened));
-  archive::MessageStore* s = store.get();
+  auto role = std::make_shared<ArchiveRole>();
+  TESSERA_ASSIGN_OR_RETURN(role->store, archive::MessageStore::Open(archive_dir));
+  archive::MessageStore* s = role->store.get();
   const archive::JournalOptions journal = ac.journal;
   TESSERA_ASSIGN_OR_RETURN(
-      std::unique_ptr<archive::MailServer> bound,
+      role->server,
       archive::MailServer::Bind(listeners, [s, journal](const archive::MailEnvelope& envelope,
                                                         archive::MailProtocol protocol,
                                                         const std::string& peer, Bytes message) {
         return archive::ArchiveJournaled(*s, envelope, protocol, peer, message, journal);
       }));
-  std::shared_ptr<archive::MailServer> server(std::move(bound));
+  archive::MailServer* server = role->server.get();
 
   // The search index follows the store: what arrived is indexed every two seconds, on the
   // storage thread, so indexing never races a message being stored. Documents the
   // exchange gateway journals are indexed here too (the index is this process's).
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<archive::SearchIndex> opened_index,
+  TESSERA_ASSIGN_OR_RETURN(role->index,
                            archive::SearchIndex::OpenForWriting(archive_dir / "index"));
-  std::shared_ptr<archive::SearchIndex> index(std::move(opened_index));
-  archive::SearchIndex* ix = index.get();
+  archive::SearchIndex* ix = role->index.get();
   server->RunPeriodically(std::chrono::seconds(2), [s, ix] {
     Result<archive::CatchUpReport> r = ix->CatchUp(*s, nullptr);
     if (!r.ok()) {
@@ -165,13 +172,13 @@ Status PrepareArchive(const ServeConfig& config, Plan& plan) {
                  " fields an MTA prepends (README, \"Journaling from Postfix\")\n";
   plan.roles.push_back(Role{
       "archive listener",
-      [server, store, index] {
-        TESSERA_RETURN_IF_ERROR(server->Run(/*stop_on_signals=*/false));
+      [role] {
+        TESSERA_RETURN_IF_ERROR(role->server->Run(/*stop_on_signals=*/false));
         spdlog::warn("tessera serve: the archive listener stopped; the archive holds {} messages",
-                     store->MessageCount());
+                     role->store->MessageCount());
         return Status::Ok();
       },
-      [server] { server->Stop(); }});
+      [role] { role->server->Stop(); }});
   return Status::Ok();
 }
 
