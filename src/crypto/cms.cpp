@@ -179,13 +179,9 @@ Result<CmsSigned> VerifySignedData(CMS_ContentInfo* cms, BIO* out, BIO* detached
   CertificateStack signers(CMS_get0_signers(cms));
   if (!signers || sk_X509_num(signers.get()) != 1)
     return Status::Corruption("the signer's certificate is not in the SignedData");
-  unsigned char* der = nullptr;
-  const int n = i2d_X509(sk_X509_value(signers.get(), 0), &der);
-  if (n <= 0) internal::FatalOpenSslError("i2d_X509");
-  auto signer = Certificate::FromDer(ByteView(der, static_cast<size_t>(n)));
-  OPENSSL_free(der);
-  if (!signer.ok()) return Status::Corruption("the signer's certificate is damaged");
-  return CmsSigned{{}, *signer, SigningTime(sk_CMS_SignerInfo_value(infos, 0))};
+  return CmsSigned{{},
+                   Certificate::Share(sk_X509_value(signers.get(), 0)),
+                   SigningTime(sk_CMS_SignerInfo_value(infos, 0))};
 }
 
 // A file written under a temporary name next to its final one and renamed into place

@@ -51,7 +51,8 @@ using CertificateStack = Owned<STACK_OF(X509), FreeCertificateStack>;
 
 constexpr int64_t kSecondsPerDay = 24 * 60 * 60;
 
-std::shared_ptr<X509> Share(X509* x) {
+// Takes ownership of `x`.
+std::shared_ptr<X509> Adopt(X509* x) {
   return std::shared_ptr<X509>(x, X509_free);
 }
 
@@ -265,7 +266,7 @@ Result<Certificate> Certificate::FromPem(std::string_view pem) {
     internal::TakeOpenSslError();
     return Status::InvalidArgument("no PEM \"CERTIFICATE\" block");
   }
-  return Certificate(Share(x));
+  return Certificate(Adopt(x));
 }
 
 Result<std::vector<Certificate>> Certificate::AllFromPem(std::string_view pem) {
@@ -273,7 +274,7 @@ Result<std::vector<Certificate>> Certificate::AllFromPem(std::string_view pem) {
   std::vector<Certificate> out;
   ERR_clear_error();
   while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr))
-    out.push_back(Certificate(Share(x)));
+    out.push_back(Certificate(Adopt(x)));
   // The loop ends at the end of the text (no further start line) or at a damaged block.
   const unsigned long error = ERR_peek_last_error();
   const bool at_end =
@@ -284,6 +285,11 @@ Result<std::vector<Certificate>> Certificate::AllFromPem(std::string_view pem) {
                                    " of the PEM text is damaged (" + why + ")");
   if (out.empty()) return Status::InvalidArgument("no PEM \"CERTIFICATE\" block");
   return out;
+}
+
+Certificate Certificate::Share(X509* x) {
+  if (X509_up_ref(x) != 1) internal::FatalOpenSslError("X509_up_ref");
+  return Certificate(Adopt(x));
 }
 
 Result<Certificate> Certificate::FromDer(ByteView der) {
@@ -297,7 +303,7 @@ Result<Certificate> Certificate::FromDer(ByteView der) {
     X509_free(x);
     return Status::InvalidArgument("a DER X.509 certificate followed by unexpected bytes");
   }
-  return Certificate(Share(x));
+  return Certificate(Adopt(x));
 }
 
 Result<Certificate> Certificate::Load(const std::filesystem::path& path) {

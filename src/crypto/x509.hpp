@@ -30,6 +30,10 @@ class Certificate {
   // Every certificate in `pem`, in order (a chain file); InvalidArgument when none.
   static Result<std::vector<Certificate>> AllFromPem(std::string_view pem);
   static Result<Certificate> FromDer(ByteView der);
+  // Another reference to a certificate OpenSSL has already parsed (say, one inside a CMS
+  // structure): no copy and no second parse, which with OpenSSL 3.0 costs more than a
+  // signature check (every parse looks up a key decoder). `x` must not be null.
+  static Certificate Share(X509* x);
   // NotFound when the file is missing, InvalidArgument naming it when it holds none.
   static Result<Certificate> Load(const std::filesystem::path& path);
 

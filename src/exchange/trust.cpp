@@ -1,6 +1,7 @@
 #include "exchange/trust.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace tessera::exchange {
 
@@ -23,18 +24,43 @@ Result<std::vector<crypto::Certificate>> TrustAnchors(const Registry& registry) 
 TrustIndex::TrustIndex(const Registry& registry)
     : revoked_(registry.revoked_fingerprints.begin(), registry.revoked_fingerprints.end()),
       parties_(registry),
-      anchors_(TrustAnchors(registry)) {}
+      anchors_(TrustAnchors(registry)) {
+  if (!anchors_.ok()) return;
+  anchors_valid_from_ = std::numeric_limits<int64_t>::min();
+  anchors_valid_until_ = std::numeric_limits<int64_t>::max();
+  for (const crypto::Certificate& a : *anchors_) {
+    anchors_valid_from_ = std::max(anchors_valid_from_, a.NotBefore());
+    anchors_valid_until_ = std::min(anchors_valid_until_, a.NotAfter());
+  }
+}
+
+bool TrustIndex::ChainVerifiedBefore(const std::string& fingerprint) const {
+  std::lock_guard lock(verified_mu_);
+  return verified_.count(fingerprint) > 0;
+}
 
 Result<Party> TrustIndex::Identify(const crypto::Certificate& cert, int64_t now) const {
   const std::string fingerprint = cert.Fingerprint();
-  const std::string who = "certificate " + fingerprint.substr(0, 16) + " (" + cert.Subject() + ")";
+  auto who = [&] {
+    return "certificate " + fingerprint.substr(0, 16) + " (" + cert.Subject() + ")";
+  };
   if (revoked_.count(fingerprint))
-    return Status::PermissionDenied(who + " is revoked in the registry");
+    return Status::PermissionDenied(who() + " is revoked in the registry");
   std::optional<Party> party = parties_.Find(fingerprint);
-  if (!party) return Status::PermissionDenied(who + " is not registered to any agency or center");
+  if (!party) return Status::PermissionDenied(who() + " is not registered to any agency or center");
   if (!anchors_.ok()) return anchors_.status();
+  // Verifying the chain is a signature check; a registered certificate is seen again and
+  // again (every item its agency sends), and its chain, once verified, holds for as long
+  // as every certificate in it is within its validity.
+  const bool within_validity = now >= cert.NotBefore() && now <= cert.NotAfter() &&
+                               now >= anchors_valid_from_ && now <= anchors_valid_until_;
+  if (within_validity && ChainVerifiedBefore(fingerprint)) return *party;
   Status chain = crypto::VerifyChain(cert, {}, *anchors_, now);
-  if (!chain.ok()) return Status::PermissionDenied(who + ": " + chain.message());
+  if (!chain.ok()) return Status::PermissionDenied(who() + ": " + chain.message());
+  if (within_validity) {
+    std::lock_guard lock(verified_mu_);
+    verified_.insert(fingerprint);
+  }
   return *party;
 }
 

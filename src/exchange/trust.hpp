@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,8 +21,10 @@ Result<std::vector<crypto::Certificate>> TrustAnchors(const Registry& registry);
 
 // What deciding trust under one registry needs, worked out once: the registered
 // fingerprints and the parsed anchors. A host checking many certificates under the
-// registry it installed builds one per registry; immutable, so usable from several
-// threads at once.
+// registry it installed builds one per registry; usable from several threads at once.
+// A certificate's chain is verified once: later decisions on it check only that `now`
+// still lies within the validity of the certificate and of every anchor (the registry,
+// and so the index, is replaced when anchors or revocations change).
 class TrustIndex {
  public:
   explicit TrustIndex(const Registry& registry);
@@ -29,9 +32,15 @@ class TrustIndex {
   Result<Party> Identify(const crypto::Certificate& cert, int64_t now) const;
 
  private:
+  bool ChainVerifiedBefore(const std::string& fingerprint) const;
+
   std::set<std::string> revoked_;
   CertificateIndex parties_;
   Result<std::vector<crypto::Certificate>> anchors_;
+  int64_t anchors_valid_from_ = 0;                       // the latest NotBefore of the anchors
+  int64_t anchors_valid_until_ = 0;                      // the earliest NotAfter of the anchors
+  mutable std::mutex verified_mu_;                       // guards verified_
+  mutable std::set<std::string, std::less<>> verified_;  // fingerprints whose chain verified
 };
 
 // TrustIndex(registry).Identify(cert, now), for a single decision.

@@ -17,6 +17,7 @@
 #include "base/files.hpp"
 #include "crypto/x509.hpp"
 #include "exchange/registry_store.hpp"
+#include "exchange/trust.hpp"
 #include "status_matchers.hpp"
 #include "temp_dir.hpp"
 
@@ -694,6 +695,69 @@ TEST_F(RegistryStoreTest, HostRefusesAnotherNetworkAndASerialReused) {
   r = InstallRegistry(host(), SignRegistry(reused, key), *pub, kNow);
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("other contents"));
+}
+
+// A trust decision is remembered only within the validity of the certificate and the
+// anchors: a certificate identified once is refused the moment it expires, one that does
+// not chain to an anchor is refused every time, and a revoked one never gets as far as its chain.
+TEST(TrustIndex, IdentifiesRegisteredCertificatesAndNeverRemembersPastExpiry) {
+  auto ca_key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
+  ASSERT_OK(ca_key);
+  crypto::CertificateRequest ca_request;
+  ca_request.common_name = "test CA";
+  ca_request.ca = true;
+  ca_request.not_before = kNow - 86400;
+  ca_request.not_after = kNow + 10 * 86400;
+  auto ca = crypto::IssueCertificate(ca_request, *ca_key, nullptr, *ca_key);
+  ASSERT_OK(ca);
+  auto issue = [&](const std::string& name, int64_t not_after, const crypto::Certificate* issuer,
+                   const crypto::PrivateKey& issuer_key) -> crypto::Certificate {
+    auto key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
+    EXPECT_OK(key);
+    crypto::CertificateRequest request;
+    request.common_name = name;
+    request.not_before = kNow - 3600;
+    request.not_after = not_after;
+    auto cert = crypto::IssueCertificate(request, *key, issuer, issuer_key);
+    EXPECT_OK(cert);
+    return *cert;
+  };
+  const crypto::Certificate tax = issue("tax", kNow + 86400, &*ca, *ca_key);
+  const crypto::Certificate labor = issue("labor", kNow + 86400, &*ca, *ca_key);
+  auto other_ca_key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
+  ASSERT_OK(other_ca_key);
+  ca_request.common_name = "another CA";
+  auto other_ca = crypto::IssueCertificate(ca_request, *other_ca_key, nullptr, *other_ca_key);
+  ASSERT_OK(other_ca);
+  const crypto::Certificate foreign = issue("foreign", kNow + 86400, &*other_ca, *other_ca_key);
+
+  Registry r = Sample();
+  r.trust_anchors = {ca->Pem()};
+  r.agencies[0].certificates = {tax.Pem(), foreign.Pem()};
+  r.agencies[1].certificates = {labor.Pem()};
+  r.revoked_fingerprints = {labor.Fingerprint()};
+  const TrustIndex index(r);
+
+  for (int round = 0; round < 2; ++round) {
+    Result<Party> party = index.Identify(tax, kNow);
+    ASSERT_OK(party);
+    EXPECT_EQ(party->id, "A15060000H");
+    Result<Party> refused = index.Identify(foreign, kNow);
+    EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
+    refused = index.Identify(labor, kNow);
+    EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
+    EXPECT_THAT(refused.status().message(), HasSubstr("revoked"));
+  }
+  // Past the certificate's end, and past the anchor's, though the chain verified before.
+  EXPECT_EQ(index.Identify(tax, kNow + 2 * 86400).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(index.Identify(tax, kNow - 7200).status().code(), StatusCode::kPermissionDenied);
+  const crypto::Certificate long_lived = issue("long", kNow + 100 * 86400, &*ca, *ca_key);
+  r.agencies[0].certificates = {long_lived.Pem()};
+  const TrustIndex later(r);
+  EXPECT_OK(later.Identify(long_lived, kNow));
+  EXPECT_EQ(later.Identify(long_lived, kNow + 20 * 86400).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_OK(later.Identify(long_lived, kNow));
 }
 
 }  // namespace
