@@ -124,8 +124,10 @@ RunResult Run(const std::vector<Prepared>& docs, int senders, double rate, const
   auto receive = [&] {
     auto client = CenterClient::Create(url, b_tls);
     const fs::path part = scratch / ("pulled-" + HexEncode(crypto::RandomBytes(6)));
+    std::optional<int64_t> pulled_before;  // acknowledged with the next pull
     while (done < docs.size()) {
-      auto item = (*client)->Pull(1, part);
+      auto item = (*client)->Pull(1, part, pulled_before);
+      pulled_before.reset();
       if (!item.ok()) {
         std::fprintf(stderr, "pull: %s\n", item.status().ToString().c_str());
         std::exit(1);
@@ -140,7 +142,10 @@ RunResult Run(const std::vector<Prepared>& docs, int senders, double rate, const
           ++done;
         }
       }
-      Status ack = (*client)->Acknowledge((*item)->delivery);
+      pulled_before = (*item)->delivery;
+    }
+    if (pulled_before) {
+      Status ack = (*client)->Acknowledge(*pulled_before);
       if (!ack.ok()) {
         std::fprintf(stderr, "ack: %s\n", ack.ToString().c_str());
         std::exit(1);

@@ -224,13 +224,15 @@ Result<Bytes> CenterClient::PostItem(ByteView sealed_header, const fs::path& pay
   return ToBytes(r.body);
 }
 
-Result<std::optional<PulledItem>> CenterClient::Pull(int wait_seconds,
-                                                     const fs::path& payload_out) {
+Result<std::optional<PulledItem>> CenterClient::Pull(int wait_seconds, const fs::path& payload_out,
+                                                     std::optional<int64_t> acknowledge) {
   const std::string what = "fetching from " + base_url_;
   std::ofstream out(payload_out, std::ios::binary | std::ios::trunc);
   if (!out) return Status::IOError("cannot write " + payload_out.string());
   Response r;
-  impl_->Reset(base_url_ + "/v1/inbox?wait=" + std::to_string(wait_seconds), r);
+  std::string url = base_url_ + "/v1/inbox?wait=" + std::to_string(wait_seconds);
+  if (acknowledge) url += "&ack=" + std::to_string(*acknowledge);
+  impl_->Reset(url, r);
   r.file = &out;
   TESSERA_RETURN_IF_ERROR(impl_->Perform(r, what));
   out.close();

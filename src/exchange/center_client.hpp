@@ -53,9 +53,12 @@ class CenterClient {
   Result<Bytes> PostItem(ByteView sealed_header, const std::filesystem::path& payload,
                          const std::vector<std::string>& recipients = {});
   // Waits up to `wait_seconds` for the next item for this agency; its payload is written
-  // to `payload_out`. nullopt when nothing came.
-  Result<std::optional<PulledItem>> Pull(int wait_seconds,
-                                         const std::filesystem::path& payload_out);
+  // to `payload_out`. nullopt when nothing came. With `acknowledge`, the center first
+  // records that delivery (the item pulled before) as held safely, as Acknowledge does,
+  // in the same request: once Pull succeeds, that acknowledgement has been committed,
+  // whether or not a new item came.
+  Result<std::optional<PulledItem>> Pull(int wait_seconds, const std::filesystem::path& payload_out,
+                                         std::optional<int64_t> acknowledge = std::nullopt);
   Status Acknowledge(int64_t delivery);
   // A GET of a JSON resource ("/v1/status/<id>", "/v1/health", "/v1/time").
   Result<nlohmann::json> GetJson(const std::string& path);

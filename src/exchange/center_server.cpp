@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -156,6 +157,28 @@ std::vector<std::string> Split(const std::string& s) {
     start = comma + 1;
   }
   return out;
+}
+
+// The value of `name` in the query of `target` ("/v1/inbox?wait=5&ack=12"), when it is a
+// whole number.
+std::optional<int64_t> QueryNumber(std::string_view target, std::string_view name) {
+  const size_t question = target.find('?');
+  if (question == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.size() <= name.size() || pair.substr(0, name.size()) != name ||
+        pair[name.size()] != '=')
+      continue;
+    const std::string_view digits = pair.substr(name.size() + 1);
+    int64_t value = 0;
+    const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (err != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
 }
 
 int HttpStatusFor(const Status& st) {
@@ -325,6 +348,8 @@ struct CenterServer::Impl {
                            http::request_parser<http::empty_body>& parser, const Peer& peer);
   awaitable<bool> Pull(Stream& stream, const http::request<http::empty_body>& req,
                        const Peer& peer);
+  // Records that `peer` holds delivery `delivery` safely (storage thread).
+  Status AcknowledgeDelivery(const Peer& peer, int64_t delivery);
   awaitable<void> ReloadRegistry();
   void Notify(const std::string& agency);
   void Background();
@@ -504,12 +529,7 @@ awaitable<bool> CenterServer::Impl::Handle(Stream& stream, beast::flat_buffer& b
                                 asio::redirect_error(use_awaitable, ec));
       if (ec) co_return false;
     }
-    Status st = co_await OnStorage([&] {
-      Status s = store->Acknowledge(peer.party.id, delivery, NowUnixSeconds());
-      Audit(peer.name, "exchange.deliver", "delivery " + std::to_string(delivery),
-            s.ok() ? "acknowledged" : s.message());
-      return s;
-    });
+    Status st = co_await OnStorage([&] { return AcknowledgeDelivery(peer, delivery); });
     auto res = TextResponse(version, st.ok() ? 204 : HttpStatusFor(st),
                             st.ok() ? "" : st.message() + "\n");
     if (st.ok()) res.body().clear(), res.prepare_payload();
@@ -751,26 +771,42 @@ awaitable<bool> CenterServer::Impl::PostItem(Stream& stream, beast::flat_buffer&
   co_return keep_alive && !ec;
 }
 
+Status CenterServer::Impl::AcknowledgeDelivery(const Peer& peer, int64_t delivery) {
+  Status s = store->Acknowledge(peer.party.id, delivery, NowUnixSeconds());
+  Audit(peer.name, "exchange.deliver", "delivery " + std::to_string(delivery),
+        s.ok() ? "acknowledged" : s.message());
+  return s;
+}
+
 awaitable<bool> CenterServer::Impl::Pull(Stream& stream, const http::request<http::empty_body>& req,
                                          const Peer& peer) {
   boost::system::error_code ec;
   const std::string target(req.target());
-  int wait = 0;
-  const size_t at = target.find("wait=");
-  if (at != std::string::npos) {
-    try {
-      wait = std::clamp(std::stoi(target.substr(at + 5)), 0, kMaxWaitSeconds);
-    } catch (const std::exception&) {
-    }
+  const std::optional<int64_t> wait_asked = QueryNumber(target, "wait");
+  const int wait =
+      static_cast<int>(std::clamp<int64_t>(wait_asked.value_or(0), 0, kMaxWaitSeconds));
+  // `ack=D` acknowledges the delivery pulled before, in the same storage job as the
+  // lease of the next: a recipient then makes one request per item, not two.
+  std::optional<int64_t> ack = QueryNumber(target, "ack");
+  if (!ack && target.find("ack=") != std::string::npos) {
+    auto res = TextResponse(req.version(), 400, "bad delivery number in ack=\n");
+    co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+    co_return false;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait);
   asio::steady_timer timer(io);
   std::optional<LeasedItem> item;
   while (true) {
-    auto leased = co_await OnStorage(
-        [&] { return store->Lease(peer.party.id, NowUnixSeconds(), config.lease_seconds); });
+    auto leased = co_await OnStorage([&]() -> Result<std::optional<LeasedItem>> {
+      if (ack) {
+        TESSERA_RETURN_IF_ERROR(AcknowledgeDelivery(peer, *ack));
+        ack.reset();
+      }
+      return store->Lease(peer.party.id, NowUnixSeconds(), config.lease_seconds);
+    });
     if (!leased.ok()) {
-      auto res = TextResponse(req.version(), 503, leased.status().message() + "\n");
+      auto res = TextResponse(req.version(), HttpStatusFor(leased.status()),
+                              leased.status().message() + "\n");
       co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
       co_return false;
     }

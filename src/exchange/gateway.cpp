@@ -650,17 +650,21 @@ Result<ReceiveReport> Gateway::Receive(int wait_seconds, int max_items) {
   ReceiveReport report;
   TESSERA_ASSIGN_OR_RETURN(Registry reg, g.LoadRegistry());
   TESSERA_ASSIGN_OR_RETURN(CenterClient * c, g.Client(reg));
+  // Only once an item and its receipt are committed here may the center forget it: its
+  // acknowledgement rides on the next pull, or goes alone after the last item.
+  std::optional<int64_t> handled;
   for (int n = 0; n < max_items; ++n) {
     const fs::path part = g.config.dir / "incoming" / PullFileName(::getpid());
     TESSERA_ASSIGN_OR_RETURN(std::optional<PulledItem> item,
-                             c->Pull(n == 0 ? wait_seconds : 1, part));
+                             c->Pull(n == 0 ? wait_seconds : 1, part, handled));
+    handled.reset();
     if (!item) break;
     TESSERA_RETURN_IF_ERROR(g.HandleItem(reg, *item, report));
-    // Only now, with the item and its receipt committed, may the center forget it.
-    TESSERA_RETURN_IF_ERROR(c->Acknowledge(item->delivery));
+    handled = item->delivery;
     std::error_code ec;
     fs::remove(part, ec);
   }
+  if (handled) TESSERA_RETURN_IF_ERROR(c->Acknowledge(*handled));
   Status flushed = Flush();
   if (!flushed.ok())
     report.problems.push_back("receipts not yet handed to the center: " + flushed.message());

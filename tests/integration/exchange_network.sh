@@ -118,6 +118,21 @@ expect_rc "B receives" 0 GB receive --wait 5 --json
 check "a finished process's half-pulled file is removed" test ! -e "$INCOMING_B/pull-$DEAD.part"
 check "a running process's pull file is kept" test -e "$INCOMING_B/pull-$$.part"
 rm -f "$INCOMING_B/pull-$$.part"
+# An acknowledgement riding on a pull (GET /v1/inbox?ack=D) is refused when it names no
+# delivery of the caller's, or no number; nothing is leased then.
+BCURL() {
+  curl -s -o "$WORK/curl.out" -w '%{http_code}' --interface 127.0.0.12 --cacert ca/ca.pem \
+    --cert certs/b.pem --key certs/b.key "https://127.0.0.1:$PA$1"
+}
+code=$(BCURL "/v1/inbox?wait=0&ack=999999")
+[ "$code" = 404 ] && ok "an acknowledgement of another's delivery is refused (404)" || bad "ack=999999 answered $code: $(cat "$WORK/curl.out")"
+code=$(BCURL "/v1/inbox?wait=0&ack=12x")
+[ "$code" = 400 ] && ok "an acknowledgement without a number is refused (400)" || bad "ack=12x answered $code: $(cat "$WORK/curl.out")"
+# B's receive acknowledged its document on its next pull: the center holds it as delivered.
+code=$(curl -s -o "$WORK/curl.out" -w '%{http_code}' --interface 127.0.0.11 --cacert ca/ca.pem \
+  --cert certs/a.pem --key certs/a.key "https://127.0.0.1:$PA/v1/status/$ID1")
+state=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['recipients'][0]['state'])" "$WORK/curl.out" 2>/dev/null)
+[ "$code" = 200 ] && [ "$state" = delivered ] && ok "center-a holds B's copy as delivered (acknowledged)" || bad "center-a status: $code $(cat "$WORK/curl.out")"
 expect_rc "B's inbox" 0 GB inbox --json
 FILES=$(json_field '[0]["files"]')
 check "the DI arrived byte-identical" cmp docs/letter.di "$FILES/letter.di"
