@@ -76,12 +76,15 @@ Status CheckSigner(const Certificate& signer, const PrivateKey& key) {
 }
 
 // SignedData for `signer` with SHA-256, not yet finished (CMS_final or a stream does it).
-Cms NewSignedData(const Certificate& signer, const PrivateKey& key, unsigned flags) {
+Cms NewSignedData(const Certificate& signer, const PrivateKey& key, unsigned flags,
+                  SignerCertificate certificate = SignerCertificate::kEmbed) {
   Cms cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags | CMS_PARTIAL));
   if (!cms) internal::FatalOpenSslError("CMS_sign");
-  // The signer's certificate is included (no CMS_NOCERTS); signingTime is added as a
-  // signed attribute.
-  if (CMS_add1_signer(cms.get(), signer.native(), key.native(), internal::Sha256Md(), 0) == nullptr)
+  // The signer is named by issuer and serial number; signingTime is added as a signed
+  // attribute.
+  const unsigned signer_flags = certificate == SignerCertificate::kOmit ? CMS_NOCERTS : 0;
+  if (CMS_add1_signer(cms.get(), signer.native(), key.native(), internal::Sha256Md(),
+                      signer_flags) == nullptr)
     internal::FatalOpenSslError("CMS_add1_signer");
   return cms;
 }
@@ -163,14 +166,40 @@ int64_t SigningTime(CMS_SignerInfo* si) {
   return static_cast<int64_t>(::timegm(&tm));
 }
 
+// When SignedData `cms` carries no certificate, sets its (one) signer's from `lookup`.
+Status SetSignerFromLookup(CMS_ContentInfo* cms, const SignerLookup& lookup) {
+  STACK_OF(X509)* embedded = CMS_get1_certs(cms);
+  const bool has_certificates = embedded != nullptr && sk_X509_num(embedded) > 0;
+  sk_X509_pop_free(embedded, X509_free);
+  if (has_certificates) return Status::Ok();
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+  ASN1_OCTET_STRING* key_id = nullptr;
+  X509_NAME* issuer = nullptr;
+  ASN1_INTEGER* serial = nullptr;
+  if (CMS_SignerInfo_get0_signer_id(si, &key_id, &issuer, &serial) != 1 || issuer == nullptr ||
+      serial == nullptr)
+    return Status::Corruption(
+        "the SignedData carries no certificate and does not name its signer by issuer and "
+        "serial number");
+  std::optional<Certificate> found = lookup(IssuerAndSerialKey(issuer, serial));
+  if (!found)
+    return Status::PermissionDenied(
+        "the SignedData names a signer whose certificate this host does not know, and "
+        "carries none");
+  CMS_SignerInfo_set1_signer_cert(si, found->native());
+  return Status::Ok();
+}
+
 // Verifies the one signature of SignedData `cms`, writing the content to `out`; returns
 // the signer (content left empty). The content is read from `detached` when given (the
 // structure then has none), else from the structure.
-Result<CmsSigned> VerifySignedData(CMS_ContentInfo* cms, BIO* out, BIO* detached = nullptr) {
+Result<CmsSigned> VerifySignedData(CMS_ContentInfo* cms, BIO* out, BIO* detached = nullptr,
+                                   const SignerLookup* lookup = nullptr) {
   STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
   if (sk_CMS_SignerInfo_num(infos) != 1)
     return Status::Corruption("the SignedData has " + std::to_string(sk_CMS_SignerInfo_num(infos)) +
                               " signers; tessera expects exactly one");
+  if (lookup != nullptr) TESSERA_RETURN_IF_ERROR(SetSignerFromLookup(cms, *lookup));
   // The signer's certificate chain is the caller's to judge (the exchange asks its
   // registry); the signature over the content must verify here.
   if (CMS_verify(cms, nullptr, nullptr, detached, out, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) != 1)
@@ -688,9 +717,10 @@ struct FdCloser {
 
 }  // namespace
 
-Result<Bytes> CmsSign(ByteView content, const Certificate& signer, const PrivateKey& key) {
+Result<Bytes> CmsSign(ByteView content, const Certificate& signer, const PrivateKey& key,
+                      SignerCertificate certificate) {
   TESSERA_RETURN_IF_ERROR(CheckSigner(signer, key));
-  Cms cms = NewSignedData(signer, key, CMS_BINARY);
+  Cms cms = NewSignedData(signer, key, CMS_BINARY, certificate);
   Bio in = MemoryBio(content);
   if (CMS_final(cms.get(), in.get(), nullptr, CMS_BINARY) != 1)
     return Status::Internal("cannot sign: " + internal::TakeOpenSslError());
@@ -703,6 +733,24 @@ Result<CmsSigned> CmsVerify(ByteView der) {
   TESSERA_ASSIGN_OR_RETURN(CmsSigned verified, VerifySignedData(cms.get(), out.get()));
   verified.content = BioBytes(out.get());
   return verified;
+}
+
+Result<CmsSigned> CmsVerify(ByteView der, const SignerLookup& lookup) {
+  TESSERA_ASSIGN_OR_RETURN(Cms cms, ParseCms(der, NID_pkcs7_signed, "SignedData"));
+  Bio out = EmptyMemoryBio();
+  TESSERA_ASSIGN_OR_RETURN(CmsSigned verified,
+                           VerifySignedData(cms.get(), out.get(), nullptr, &lookup));
+  verified.content = BioBytes(out.get());
+  return verified;
+}
+
+SignerLookup OnlySigner(Certificate certificate) {
+  return [certificate = std::move(certificate)](ByteView issuer_and_serial) {
+    const Bytes own = certificate.IssuerAndSerial();
+    return std::equal(own.begin(), own.end(), issuer_and_serial.begin(), issuer_and_serial.end())
+               ? std::optional<Certificate>(certificate)
+               : std::nullopt;
+  };
 }
 
 Result<Bytes> CmsEncrypt(ByteView content, const std::vector<Certificate>& recipients) {

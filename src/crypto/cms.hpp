@@ -1,5 +1,6 @@
 // CMS (RFC 5652) signing and encryption, as the exchange's end-to-end envelope uses them:
-// SignedData with SHA-256, the content attached and the signer's certificate included;
+// SignedData with SHA-256, the content attached and the signer's certificate included
+// (or, where the verifier holds it, only named by issuer and serial number);
 // AuthEnvelopedData with AES-256-GCM content encryption (RFC 5083/5084), the key
 // transported to every recipient certificate (RSA key transport, or ECDH key agreement
 // for P-256). RSA recipients get the content key by RSAES-OAEP (SHA-256), EC recipients by
@@ -14,6 +15,8 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "base/bytes.hpp"
@@ -22,7 +25,13 @@
 
 namespace tessera::crypto {
 
-Result<Bytes> CmsSign(ByteView content, const Certificate& signer, const PrivateKey& key);
+// Whether SignedData carries the signer's certificate. A verifier that holds it already
+// (the exchange's registry) needs only the signer's name, and with OpenSSL 3.0 parsing
+// an embedded certificate costs more than checking the signature.
+enum class SignerCertificate { kEmbed, kOmit };
+
+Result<Bytes> CmsSign(ByteView content, const Certificate& signer, const PrivateKey& key,
+                      SignerCertificate certificate = SignerCertificate::kEmbed);
 
 struct CmsSigned {
   Bytes content;
@@ -32,6 +41,15 @@ struct CmsSigned {
 // Corruption when `der` is not SignedData with exactly one signer, or the signature does
 // not verify.
 Result<CmsSigned> CmsVerify(ByteView der);
+
+// Finds the certificate a SignedData names its signer by (RFC 5652 IssuerAndSerialNumber,
+// as Certificate::IssuerAndSerial encodes it); nullopt when the verifier knows none.
+using SignerLookup = std::function<std::optional<Certificate>(ByteView issuer_and_serial)>;
+// The same for SignedData that may omit the signer's certificate: an embedded one is
+// used when there is one, else `lookup`'s. PermissionDenied when it finds none.
+Result<CmsSigned> CmsVerify(ByteView der, const SignerLookup& lookup);
+// A look-up that knows `certificate` alone (a host opening what it signed itself).
+SignerLookup OnlySigner(Certificate certificate);
 
 // InvalidArgument when `recipients` is empty or holds a key outside CheckKeyPolicy. (CmsSign
 // likewise refuses such a signer, or a key that is not the signer certificate's.)

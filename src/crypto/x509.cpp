@@ -374,6 +374,24 @@ std::string Certificate::SerialHex() const {
   return out;
 }
 
+Bytes Certificate::IssuerAndSerial() const {
+  return IssuerAndSerialKey(X509_get_issuer_name(x_.get()), X509_get0_serialNumber(x_.get()));
+}
+
+Bytes IssuerAndSerialKey(const X509_NAME* issuer, const ASN1_INTEGER* serial) {
+  unsigned char* name_der = nullptr;
+  const int name_len = i2d_X509_NAME(issuer, &name_der);
+  if (name_len <= 0) internal::FatalOpenSslError("i2d_X509_NAME");
+  Bytes out(name_der, name_der + name_len);
+  OPENSSL_free(name_der);
+  unsigned char* serial_der = nullptr;
+  const int serial_len = i2d_ASN1_INTEGER(serial, &serial_der);
+  if (serial_len <= 0) internal::FatalOpenSslError("i2d_ASN1_INTEGER");
+  out.insert(out.end(), serial_der, serial_der + serial_len);
+  OPENSSL_free(serial_der);
+  return out;
+}
+
 int64_t Certificate::NotBefore() const {
   return TimeToUnix(X509_get0_notBefore(x_.get()));
 }

@@ -19,6 +19,8 @@
 #include "base/status.hpp"
 
 typedef struct x509_st X509;
+typedef struct X509_name_st X509_NAME;
+typedef struct asn1_string_st ASN1_INTEGER;
 typedef struct evp_pkey_st EVP_PKEY;
 
 namespace tessera::crypto {
@@ -44,7 +46,10 @@ class Certificate {
   std::string CommonName() const;  // "" when there is none
   std::string Issuer() const;
   std::string SerialHex() const;  // lower-case hex, as `openssl x509 -serial` but lower case
-  int64_t NotBefore() const;      // Unix seconds
+  // The DER of the issuer's name followed by the DER of the serial number: what CMS
+  // names a signer or recipient by (IssuerAndSerialNumber), as a look-up key.
+  Bytes IssuerAndSerial() const;
+  int64_t NotBefore() const;  // Unix seconds
   int64_t NotAfter() const;
   std::string KeyDescription() const;            // "RSA 2048", "ECDSA P-256", ...
   std::vector<std::string> IpAddresses() const;  // subjectAltName iPAddress entries
@@ -59,6 +64,10 @@ class Certificate {
   explicit Certificate(std::shared_ptr<X509> x) : x_(std::move(x)) {}
   std::shared_ptr<X509> x_;
 };
+
+// Certificate::IssuerAndSerial's encoding of a name and a serial number OpenSSL parsed
+// elsewhere (a CMS signer's identifier).
+Bytes IssuerAndSerialKey(const X509_NAME* issuer, const ASN1_INTEGER* serial);
 
 enum class KeyKind { kRsa2048, kRsa3072, kEcP256 };
 

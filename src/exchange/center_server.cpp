@@ -595,7 +595,8 @@ Result<CenterServer::Impl::Admission> CenterServer::Impl::AdmitItem(const std::s
   auto header_bytes = Base64Decode(routing);
   if (!header_bytes.ok() || header_bytes->empty())
     return Status::InvalidArgument("the request has no valid Tessera-Routing header");
-  TESSERA_ASSIGN_OR_RETURN(SealedHeader sealed, OpenHeader(*header_bytes));
+  TESSERA_ASSIGN_OR_RETURN(SealedHeader sealed,
+                           OpenHeader(*header_bytes, installed.trust->Signers()));
   const RoutingHeader& h = sealed.header;
   TESSERA_ASSIGN_OR_RETURN(Party signer, installed.trust->Identify(sealed.signer, now));
   if (SignerName(signer) != h.from)
@@ -953,7 +954,7 @@ void CenterServer::Impl::ForwardAndExpire(
     h.payload_size = signed_receipt->size();
     auto sealed_der = SealHeader(h, certificate, key);
     if (!sealed_der.ok()) continue;
-    auto sealed = OpenHeader(*sealed_der);
+    auto sealed = OpenHeader(*sealed_der, crypto::OnlySigner(certificate));
     if (!sealed.ok()) continue;
     const Agency* sender = reg->FindAgency(e.sender);
     if (sender == nullptr) continue;

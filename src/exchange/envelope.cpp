@@ -54,11 +54,11 @@ Result<Bytes> SealHeader(const RoutingHeader& header, const crypto::Certificate&
                       {"created_at", header.created_at},
                       {"payload_sha256", header.payload_sha256},
                       {"payload_size", header.payload_size}};
-  return crypto::CmsSign(AsBytes(j.dump()), signer, key);
+  return crypto::CmsSign(AsBytes(j.dump()), signer, key, crypto::SignerCertificate::kOmit);
 }
 
-Result<SealedHeader> OpenHeader(ByteView der) {
-  TESSERA_ASSIGN_OR_RETURN(crypto::CmsSigned opened, crypto::CmsVerify(der));
+Result<SealedHeader> OpenHeader(ByteView der, const crypto::SignerLookup& signers) {
+  TESSERA_ASSIGN_OR_RETURN(crypto::CmsSigned opened, crypto::CmsVerify(der, signers));
   SealedHeader out{RoutingHeader{}, opened.signer, Bytes(der.begin(), der.end())};
   RoutingHeader& h = out.header;
   try {

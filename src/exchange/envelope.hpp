@@ -12,6 +12,7 @@
 
 #include "base/bytes.hpp"
 #include "base/status.hpp"
+#include "crypto/cms.hpp"
 #include "crypto/x509.hpp"
 
 namespace tessera::exchange {
@@ -36,7 +37,10 @@ bool IsValidItemId(const std::string& id);
 // A fresh id: "<UTC date and time>-<16 random hex digits>".
 std::string NewItemId();
 
-// The header as CMS SignedData (DER) over its JSON, signed by `signer`.
+// The header as CMS SignedData (DER) over its JSON, signed by `signer`. The signer's
+// certificate is not embedded, only named (issuer and serial number): it is registered,
+// and every center and gateway holds the registry (parsing an embedded certificate cost
+// a center more than checking the signature).
 Result<Bytes> SealHeader(const RoutingHeader& header, const crypto::Certificate& signer,
                          const crypto::PrivateKey& key);
 
@@ -45,8 +49,10 @@ struct SealedHeader {
   crypto::Certificate signer;  // whose signature verified; the caller checks who that is
   Bytes der;                   // the signed form, kept to pass on unchanged
 };
-// Corruption when the signature does not verify or the JSON is not a version-1 header
-// with valid fields.
-Result<SealedHeader> OpenHeader(ByteView der);
+// The signer's certificate is the embedded one (headers sealed by earlier versions carry
+// it), else the one `signers` finds (TrustIndex::Signers). Corruption when the signature
+// does not verify or the JSON is not a version-1 header with valid fields;
+// PermissionDenied when the signer's certificate is neither embedded nor found.
+Result<SealedHeader> OpenHeader(ByteView der, const crypto::SignerLookup& signers);
 
 }  // namespace tessera::exchange

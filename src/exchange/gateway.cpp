@@ -7,8 +7,10 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
@@ -124,6 +126,27 @@ struct Gateway::Impl {
   }
 
   Result<Registry> LoadRegistry() { return config.load_registry(); }
+
+  // The trust index of `reg`, built once for each registry the gateway loads (it finds
+  // the registered certificates that routing headers name their signers by).
+  std::shared_ptr<const TrustIndex> trust;
+  std::pair<uint64_t, int64_t> trust_registry{0, 0};  // serial and issue time of trust's
+  const TrustIndex& Trust(const Registry& reg) {
+    if (!trust || trust_registry != std::pair(reg.serial, reg.issued_at)) {
+      trust = std::make_shared<const TrustIndex>(reg);
+      trust_registry = {reg.serial, reg.issued_at};
+    }
+    return *trust;
+  }
+  // Finds who signed a routing header: this gateway itself, or a registered party.
+  crypto::SignerLookup HeaderSigners(const Registry& reg) {
+    const TrustIndex& index = Trust(reg);
+    crypto::SignerLookup own = crypto::OnlySigner(certificate);
+    return [&index, own = std::move(own)](ByteView issuer_and_serial) {
+      std::optional<crypto::Certificate> found = own(issuer_and_serial);
+      return found ? found : index.FindSigner(issuer_and_serial);
+    };
+  }
 
   // A client for this agency's home center under `reg`.
   Result<CenterClient*> Client(const Registry& reg) {
@@ -249,7 +272,7 @@ Status Gateway::Impl::RecordRecipientState(const std::string& id, const std::str
 Status Gateway::Impl::PostPending(const Registry& reg, const std::string& id, Bytes header,
                                   const fs::path& payload, bool is_receipt, SendResult* result) {
   TESSERA_ASSIGN_OR_RETURN(CenterClient * c, Client(reg));
-  TESSERA_ASSIGN_OR_RETURN(SealedHeader sealed, OpenHeader(header));
+  TESSERA_ASSIGN_OR_RETURN(SealedHeader sealed, OpenHeader(header, HeaderSigners(reg)));
   auto receipt_der = c->PostItem(header, payload);
   if (!receipt_der.ok()) return receipt_der.status();
   TESSERA_ASSIGN_OR_RETURN(SignedReceipt receipt, OpenReceipt(*receipt_der));
@@ -622,13 +645,13 @@ Status Gateway::Impl::HandleDocument(const Registry& reg, const SealedHeader& se
 
 Status Gateway::Impl::HandleItem(const Registry& reg, const PulledItem& item,
                                  ReceiveReport& report) {
-  auto sealed = OpenHeader(item.header);
+  auto sealed = OpenHeader(item.header, HeaderSigners(reg));
   if (!sealed.ok()) {
     report.problems.push_back("an item with an unreadable header was dropped: " +
                               sealed.status().message());
     return Status::Ok();
   }
-  auto signer = IdentifyCertificate(reg, sealed->signer, NowUnixSeconds());
+  auto signer = Trust(reg).Identify(sealed->signer, NowUnixSeconds());
   auto hash = HashFile(item.payload);
   if (!signer.ok() || SignerName(*signer) != sealed->header.from || !hash.ok() ||
       *hash != sealed->header.payload_sha256 ||

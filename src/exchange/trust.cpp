@@ -25,6 +25,10 @@ TrustIndex::TrustIndex(const Registry& registry)
     : revoked_(registry.revoked_fingerprints.begin(), registry.revoked_fingerprints.end()),
       parties_(registry),
       anchors_(TrustAnchors(registry)) {
+  for (const Agency& a : registry.agencies)
+    registered_pems_.insert(registered_pems_.end(), a.certificates.begin(), a.certificates.end());
+  for (const Center& c : registry.centers)
+    registered_pems_.insert(registered_pems_.end(), c.certificates.begin(), c.certificates.end());
   if (!anchors_.ok()) return;
   anchors_valid_from_ = std::numeric_limits<int64_t>::min();
   anchors_valid_until_ = std::numeric_limits<int64_t>::max();
@@ -62,6 +66,21 @@ Result<Party> TrustIndex::Identify(const crypto::Certificate& cert, int64_t now)
     verified_.insert(fingerprint);
   }
   return *party;
+}
+
+std::optional<crypto::Certificate> TrustIndex::FindSigner(ByteView issuer_and_serial) const {
+  std::call_once(signers_built_, [this] {
+    for (const std::string& pem : registered_pems_)
+      if (auto cert = crypto::Certificate::FromPem(pem); cert.ok())
+        signers_.emplace(cert->IssuerAndSerial(), *cert);
+  });
+  auto it = signers_.find(Bytes(issuer_and_serial.begin(), issuer_and_serial.end()));
+  if (it == signers_.end()) return std::nullopt;
+  return it->second;
+}
+
+crypto::SignerLookup TrustIndex::Signers() const {
+  return [this](ByteView issuer_and_serial) { return FindSigner(issuer_and_serial); };
 }
 
 Result<Party> IdentifyCertificate(const Registry& registry, const crypto::Certificate& cert,

@@ -5,12 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/status.hpp"
+#include "crypto/cms.hpp"
 #include "crypto/x509.hpp"
 #include "exchange/registry.hpp"
 
@@ -30,6 +33,12 @@ class TrustIndex {
   explicit TrustIndex(const Registry& registry);
   // PermissionDenied saying why when `cert` is not trusted at `now`.
   Result<Party> Identify(const crypto::Certificate& cert, int64_t now) const;
+  // The registered certificate (an agency's or a center's, trusted or not: Identify
+  // decides) that CMS names by `issuer_and_serial`; nullopt when none is. The registered
+  // certificates are parsed on the first call.
+  std::optional<crypto::Certificate> FindSigner(ByteView issuer_and_serial) const;
+  // FindSigner as a look-up for OpenHeader; valid while this index lives.
+  crypto::SignerLookup Signers() const;
 
  private:
   bool ChainVerifiedBefore(const std::string& fingerprint) const;
@@ -41,6 +50,9 @@ class TrustIndex {
   int64_t anchors_valid_until_ = 0;                      // the earliest NotAfter of the anchors
   mutable std::mutex verified_mu_;                       // guards verified_
   mutable std::set<std::string, std::less<>> verified_;  // fingerprints whose chain verified
+  std::vector<std::string> registered_pems_;             // every agency's and center's
+  mutable std::once_flag signers_built_;
+  mutable std::map<Bytes, crypto::Certificate> signers_;  // by IssuerAndSerial
 };
 
 // TrustIndex(registry).Identify(cert, now), for a single decision.

@@ -127,6 +127,56 @@ TEST_F(Cms, SignAndVerifyRsaAndEc) {
             StatusCode::kInvalidArgument);
 }
 
+// SignedData without the signer's certificate verifies only against the certificate the
+// verifier finds under the issuer and serial it names; an embedded certificate, when
+// there is one, is used whatever the look-up would say.
+TEST_F(Cms, SignerCertificateOmittedIsFoundByIssuerAndSerial) {
+  for (const Party* signer : {rsa_, ec_}) {
+    auto omitted = CmsSign(AsBytes(kDocument), signer->cert, signer->key, SignerCertificate::kOmit);
+    ASSERT_OK(omitted);
+    auto embedded = CmsSign(AsBytes(kDocument), signer->cert, signer->key);
+    ASSERT_OK(embedded);
+    EXPECT_LT(omitted->size() + signer->cert.Der().size() / 2, embedded->size());
+    int lookups = 0;
+    Bytes asked;
+    auto registry = [&](ByteView issuer_and_serial) -> std::optional<Certificate> {
+      ++lookups;
+      asked.assign(issuer_and_serial.begin(), issuer_and_serial.end());
+      for (const Party* p : {rsa_, ec_, rsa2_})
+        if (p->cert.IssuerAndSerial() == asked) return p->cert;
+      return std::nullopt;
+    };
+    auto verified = CmsVerify(*omitted, registry);
+    ASSERT_OK(verified);
+    EXPECT_EQ(lookups, 1);
+    EXPECT_EQ(asked, signer->cert.IssuerAndSerial());
+    EXPECT_EQ(AsString(verified->content), kDocument);
+    EXPECT_TRUE(verified->signer == signer->cert);
+    // Without a look-up there is no certificate to check the signature with.
+    EXPECT_EQ(CmsVerify(*omitted).status().code(), StatusCode::kCorruption);
+    // A verifier that knows no such signer refuses it.
+    auto unknown = CmsVerify(*omitted, [](ByteView) { return std::optional<Certificate>(); });
+    EXPECT_EQ(unknown.status().code(), StatusCode::kPermissionDenied);
+    // Another certificate under that name does not verify the signature.
+    auto impostor = CmsVerify(*omitted, [&](ByteView) { return std::optional(stranger_->cert); });
+    EXPECT_EQ(impostor.status().code(), StatusCode::kCorruption);
+    // An embedded certificate is used, not the look-up.
+    lookups = 0;
+    auto with_certificate = CmsVerify(*embedded, [&](ByteView) {
+      ++lookups;
+      return std::optional(stranger_->cert);
+    });
+    ASSERT_OK(with_certificate);
+    EXPECT_EQ(lookups, 0);
+    EXPECT_TRUE(with_certificate->signer == signer->cert);
+  }
+  // The key names every certificate apart, and is the same for a certificate parsed anew.
+  EXPECT_NE(rsa_->cert.IssuerAndSerial(), ec_->cert.IssuerAndSerial());
+  auto reparsed = Certificate::FromDer(ec_->cert.Der());
+  ASSERT_OK(reparsed);
+  EXPECT_EQ(reparsed->IssuerAndSerial(), ec_->cert.IssuerAndSerial());
+}
+
 TEST_F(Cms, TamperedSignedDataIsCorruption) {
   auto signed_der = CmsSign(AsBytes(kDocument), ec_->cert, ec_->key);
   ASSERT_OK(signed_der);

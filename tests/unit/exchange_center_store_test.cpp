@@ -59,7 +59,7 @@ class CenterStoreTest : public ::testing::Test {
     h.payload_size = content.size();
     auto der = SealHeader(h, *cert_, *key_);
     EXPECT_TRUE(der.ok()) << der.status().ToString();
-    auto sealed = OpenHeader(*der);
+    auto sealed = OpenHeader(*der, crypto::OnlySigner(*cert_));
     EXPECT_TRUE(sealed.ok()) << sealed.status().ToString();
     return *sealed;
   }

@@ -14,8 +14,11 @@
 #include <string>
 #include <thread>
 
+#include "base/clock.hpp"
 #include "base/files.hpp"
+#include "crypto/cms.hpp"
 #include "crypto/x509.hpp"
+#include "exchange/envelope.hpp"
 #include "exchange/registry_store.hpp"
 #include "exchange/trust.hpp"
 #include "status_matchers.hpp"
@@ -758,6 +761,67 @@ TEST(TrustIndex, IdentifiesRegisteredCertificatesAndNeverRemembersPastExpiry) {
   EXPECT_EQ(later.Identify(long_lived, kNow + 20 * 86400).status().code(),
             StatusCode::kPermissionDenied);
   EXPECT_OK(later.Identify(long_lived, kNow));
+}
+
+// A routing header carries no certificate, only its signer's name: a host opens it with
+// the registered certificate its trust index finds, and a host that does not know the
+// signer cannot. Headers sealed with the certificate inside (earlier versions) still open.
+TEST(TrustIndex, FindsTheRegisteredSignerOfARoutingHeader) {
+  auto ca_key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
+  ASSERT_OK(ca_key);
+  crypto::CertificateRequest request;
+  request.common_name = "test CA";
+  request.ca = true;
+  auto ca = crypto::IssueCertificate(request, *ca_key, nullptr, *ca_key);
+  ASSERT_OK(ca);
+  auto key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
+  ASSERT_OK(key);
+  request.common_name = "A15060000H";
+  request.ca = false;
+  auto cert = crypto::IssueCertificate(request, *key, &*ca, *ca_key);
+  ASSERT_OK(cert);
+
+  Registry r = Sample();
+  r.trust_anchors = {ca->Pem()};
+  r.agencies[0].certificates = {cert->Pem()};
+  const TrustIndex index(r);
+  RoutingHeader h;
+  h.id = NewItemId();
+  h.from = "A15060000H";
+  h.to = {"A17000000J"};
+  h.created_at = kNow;
+  h.payload_sha256 = std::string(64, 'a');
+  h.payload_size = 1;
+  auto sealed = SealHeader(h, *cert, *key);
+  ASSERT_OK(sealed);
+  auto opened = OpenHeader(*sealed, index.Signers());
+  ASSERT_OK(opened);
+  EXPECT_TRUE(opened->signer == *cert);
+  EXPECT_EQ(opened->header.id, h.id);
+  ASSERT_OK(index.Identify(opened->signer, NowUnixSeconds()));
+
+  Registry without = r;
+  without.agencies[0].certificates.clear();
+  const TrustIndex stranger(without);
+  EXPECT_EQ(OpenHeader(*sealed, stranger.Signers()).status().code(), StatusCode::kPermissionDenied);
+
+  // As earlier versions sealed headers: the certificate inside, whoever the look-up knows.
+  nlohmann::json j = {{"format", "tessera-item-header"},
+                      {"version", 1},
+                      {"kind", "document"},
+                      {"id", h.id},
+                      {"from", h.from},
+                      {"to", h.to},
+                      {"created_at", h.created_at},
+                      {"payload_sha256", h.payload_sha256},
+                      {"payload_size", h.payload_size}};
+  auto embedded = crypto::CmsSign(AsBytes(j.dump()), *cert, *key);
+  ASSERT_OK(embedded);
+  EXPECT_LT(sealed->size() + cert->Der().size() / 2, embedded->size())
+      << "the certificate is not in a sealed header";
+  auto old_form = OpenHeader(*embedded, stranger.Signers());
+  ASSERT_OK(old_form);
+  EXPECT_TRUE(old_form->signer == *cert);
 }
 
 }  // namespace
