@@ -9,23 +9,17 @@
 # Usage: guard_syslog.sh PATH/TO/tessera
 set -euo pipefail
 TESSERA=$(realpath "${1:?usage: guard_syslog.sh PATH/TO/tessera}")
+HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/scenario.sh
-. "$(dirname "$0")/scenario.sh"
+. "$HERE/scenario.sh"
 scenario_begin guard-syslog
-command -v rsyslogd >/dev/null || { echo "FAILED: rsyslogd is missing (apt-get install rsyslog rsyslog-gnutls)"; echo "0 passed, 1 failed"; exit 1; }
+# shellcheck source=tests/integration/soc_collector_lib.sh
+. "$HERE/soc_collector_lib.sh"
 
-RSYSLOG_PID=
 SHIPPER_PID=
-stop_rsyslog() {
-  if [ -n "$RSYSLOG_PID" ] && kill -0 "$RSYSLOG_PID" 2>/dev/null; then
-    kill "$RSYSLOG_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$RSYSLOG_PID" 2>/dev/null || break; sleep 0.1; done
-  fi
-  RSYSLOG_PID=
-}
 cleanup() {
   if [ -n "$SHIPPER_PID" ]; then kill "$SHIPPER_PID" 2>/dev/null || true; fi
-  stop_rsyslog
+  soc_collector_stop
   chmod -R u+rwx "$WORK" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -33,49 +27,14 @@ trap cleanup EXIT
 
 # --- a test PKI: one CA, the collector's certificate for 127.0.0.1, a client certificate;
 # and a second CA that signed nothing of this collector's.
-mkdir -p pki
-cert() { # cert NAME CA SUBJECT-ALT-NAME
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "pki/$1.key" -subj "/CN=$1" -out "pki/$1.csr" 2>/dev/null
-  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" > "pki/$1.ext"
-  openssl x509 -req -in "pki/$1.csr" -CA "pki/$2.pem" -CAkey "pki/$2.key" -CAcreateserial \
-    -days 2 -extfile "pki/$1.ext" -out "pki/$1.pem" 2>/dev/null
-}
-for ca in ca other-ca; do
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -keyout "pki/$ca.key" -subj "/CN=tessera test $ca" -out "pki/$ca.pem" 2>/dev/null
-done
-cert collector ca "IP:127.0.0.1,DNS:collector.test"
-cert client ca "DNS:tessera.test"
+soc_ca ca
+soc_ca other-ca
+soc_cert collector ca "IP:127.0.0.1,DNS:collector.test"
+soc_cert client ca "DNS:tessera.test"
 check "the test PKI verifies" openssl verify -CAfile pki/ca.pem pki/collector.pem pki/client.pem
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p rsyslog
-cat > rsyslog.conf <<CONF
-global(workDirectory="$WORK/rsyslog" maxMessageSize="64k"
-       DefaultNetstreamDriverCAFile="$WORK/pki/ca.pem"
-       DefaultNetstreamDriverCertFile="$WORK/pki/collector.pem"
-       DefaultNetstreamDriverKeyFile="$WORK/pki/collector.key")
-module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1"
-       StreamDriver.AuthMode="x509/certvalid")
-input(type="imtcp" address="127.0.0.1" port="$PORT")
-template(name="soc" type="string"
-         string="%syslogfacility-text%.%syslogseverity-text% %app-name% %msgid% %structured-data% %msg%\n")
-if \$app-name == "tessera" then {
-  action(type="omfile" file="$WORK/collected.log" template="soc")
-  stop
-}
-CONF
-start_rsyslog() {
-  rsyslogd -n -f "$WORK/rsyslog.conf" -i "$WORK/rsyslog/rsyslogd.pid" > "$WORK/rsyslog.out" 2>&1 &
-  RSYSLOG_PID=$!
-  for _ in $(seq 100); do
-    (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "rsyslogd did not listen on $PORT:"; cat "$WORK/rsyslog.out"
-  return 1
-}
+soc_collector_configure "$PORT"
 
 T() { "$TESSERA" "$@"; }
 SHIP=(guard syslog ship --collector "127.0.0.1:$PORT" --ca pki/ca.pem --cert pki/client.pem
@@ -102,7 +61,7 @@ assert ids == seqs, "sequenceId: %s" % ids
 PY
 }
 
-check "rsyslogd starts with TLS on 127.0.0.1:$PORT" start_rsyslog
+check "rsyslogd starts with TLS on 127.0.0.1:$PORT" soc_collector_start
 search 公文 國稅局 '"會議紀錄"'
 N=$(head_seq)
 check "three searches wrote audit records" test "$N" -ge 3
@@ -117,14 +76,14 @@ expect_rc "nothing pending: ship sends nothing" 0 T "${SHIP[@]}" --once
 in_log "zero" "0 record(s) shipped"
 
 # --- the collector goes down: records wait in the audit log
-stop_rsyslog
+soc_collector_stop
 search 檔案 郵件 備份
 M=$(head_seq)
 expect_rc "ship while the collector is down fails" 1 T "${SHIP[@]}" --once
 in_log "and says the records wait" "wait in the audit log"
 expect_rc "status" 0 T guard syslog status --json
 check "the backlog is the three new records" python3 -c "import json; d=json.load(open('$WORK/last.log')); c=d['destinations'][0]; assert d['head']==$M and c['cursor']==$N and c['backlog']==$M-$N, d"
-check "rsyslogd restarts" start_rsyslog
+check "rsyslogd restarts" soc_collector_start
 expect_rc "ship again" 0 T "${SHIP[@]}" --once
 in_log "sends the backlog" "$((M - N)) record(s) shipped"
 check "the collector has seq 1..$M: nothing lost, nothing twice" collected_ok "$M"
@@ -167,5 +126,5 @@ seqs = [int(m.group(1)) for m in re.finditer(r'seq="(\d+)"', open("$WORK/collect
 assert seqs == list(range(1, $L + 1)) + [$L - 1, $L], seqs
 PY
 
-stop_rsyslog
+soc_collector_stop
 finish

@@ -25,11 +25,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 scenario_begin serve-roles
 # shellcheck source=tests/integration/exchange_lib.sh
 . "$ROOT/tests/integration/exchange_lib.sh"
-command -v rsyslogd > /dev/null || {
-  echo "FAILED: rsyslogd is missing (apt-get install rsyslog rsyslog-gnutls)"
-  echo "0 passed, 1 failed"
-  exit 1
-}
+# shellcheck source=tests/integration/soc_collector_lib.sh
+. "$ROOT/tests/integration/soc_collector_lib.sh"
 unset TESSERA_HOME  # every host's home is in its settings file ([paths] home)
 
 A=A15060000H  # 臺南市政府
@@ -66,47 +63,15 @@ ok "registry installed on every host"
 bash "$ROOT/scripts/make-clamav-test-db.sh" "$WORK/clamav" > /dev/null
 
 # --- the SOC's collector: rsyslogd with TLS (gtls, mutual) on 127.0.0.1, its own PKI
-mkdir -p pki rsyslog
-cert() { # cert NAME SUBJECT-ALT-NAME
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "pki/$1.key" -subj "/CN=$1" -out "pki/$1.csr" 2> /dev/null
-  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$2" > "pki/$1.ext"
-  openssl x509 -req -in "pki/$1.csr" -CA pki/ca.pem -CAkey pki/ca.key -CAcreateserial \
-    -days 2 -extfile "pki/$1.ext" -out "pki/$1.pem" 2> /dev/null
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -keyout pki/ca.key -subj "/CN=tessera test soc ca" -out pki/ca.pem 2> /dev/null
-cert collector "IP:127.0.0.1"
-cert client "DNS:tessera.test"
-cat > rsyslog.conf << CONF
-global(workDirectory="$WORK/rsyslog" maxMessageSize="64k"
-       DefaultNetstreamDriverCAFile="$WORK/pki/ca.pem"
-       DefaultNetstreamDriverCertFile="$WORK/pki/collector.pem"
-       DefaultNetstreamDriverKeyFile="$WORK/pki/collector.key")
-module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1"
-       StreamDriver.AuthMode="x509/certvalid")
-input(type="imtcp" address="127.0.0.1" port="$PS")
-template(name="soc" type="string" string="%syslogfacility-text% %app-name% %msgid% %structured-data% %msg%\n")
-if \$app-name == "tessera" then {
-  action(type="omfile" file="$WORK/collected.log" template="soc")
-  stop
-}
-CONF
-rsyslogd -n -f "$WORK/rsyslog.conf" -i "$WORK/rsyslog/rsyslogd.pid" > "$WORK/rsyslog.out" 2>&1 &
-PIDS+=($!)
-up=no
-for _ in $(seq 100); do
-  if (echo > "/dev/tcp/127.0.0.1/$PS") 2> /dev/null; then
-    up=yes
-    break
-  fi
-  sleep 0.1
-done
-if [ "$up" = yes ]; then
+soc_ca ca
+soc_cert collector ca "IP:127.0.0.1"
+soc_cert client ca "DNS:tessera.test"
+soc_collector_configure "$PS"
+if soc_collector_start; then
+  PIDS+=("$SOC_PID")
   ok "rsyslogd listens with TLS on 127.0.0.1:$PS"
 else
   bad "rsyslogd did not start"
-  cat rsyslog.out
 fi
 
 # --- the settings files, one per host
@@ -245,7 +210,7 @@ check "and found nothing wrong with B's certificate (a year of validity)" \
 # --- center-a's audit records at the collector
 collected() { grep -q "exchange.accept .*document $ID from $A to $B" "$WORK/collected.log"; }
 poll "center-a's audit record of the document reached the collector" 20 collected
-check "with the facility from [guard.syslog] (local5)" grep -q "^local5 tessera exchange.accept .*document $ID" collected.log
+check "with the facility from [guard.syslog] (local5)" grep -q "^local5\.[a-z]* tessera exchange.accept .*document $ID" collected.log
 check "center-a's shipping cursor moved" bash -c "TESSERA_HOME='$WORK/center-a' '$TESSERA' guard syslog status | grep -q '127.0.0.1:$PS: shipped up to seq [1-9]'"
 
 # --- settings that cannot start fail before serving, naming the setting
