@@ -1,17 +1,22 @@
-// `tessera guard ...`: the security controls shared by every role. For now the shipping of
-// the audit log to a SOC's syslog collector (RFC 5424 over TLS) and its backlog.
+// `tessera guard ...`: the security controls shared by every role: the shipping of the
+// audit log to a SOC's syslog collector (RFC 5424 over TLS) and its backlog, and the
+// audit log's signed checkpoints and end-to-end verification.
 #include <csignal>
 #include <cstdio>
 
 #include "base/clock.hpp"
+#include "base/files.hpp"
 #include "base/log.hpp"
 #include "cli/cli.hpp"
+#include "crypto/signature.hpp"
+#include "guard/audit_log.hpp"
 #include "guard/syslog_options.hpp"
 #include "guard/syslog_shipper.hpp"
 
 namespace tessera::cli {
 namespace {
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 // The shipping options, and --once.
@@ -151,11 +156,102 @@ void AddSyslogCommands(CLI::App& guard, Context& ctx) {
 
 }  // namespace
 
+// The checkpoint signing key of the log in `home`: made on first use, its public half
+// written beside it for copying elsewhere.
+Result<crypto::SigningKey> CheckpointKey(const std::string& home) {
+  TESSERA_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::LoadOrCreate(
+                                                       guard::AuditLog::CheckpointKeyPath(home),
+                                                       "the audit checkpoint key"));
+  const fs::path pub = guard::AuditLog::CheckpointPublicKeyPath(home);
+  std::error_code ec;
+  if (!fs::exists(pub, ec))
+    TESSERA_RETURN_IF_ERROR(WriteFileAtomic(pub, key.public_key().Pem(), 0644));
+  return key;
+}
+
+void AddAuditCommands(CLI::App& guard, Context& ctx) {
+  auto* audit = guard.add_subcommand(
+      "audit", "The hash-chained audit log: signed checkpoints, and verifying it end to end");
+  audit->require_subcommand(1);
+
+  auto* checkpoint = audit->add_subcommand(
+      "checkpoint",
+      "Sign a checkpoint of the audit log as it is now (Ed25519, key audit-checkpoint.key) and "
+      "record it; keep a copy (--out) and the public key apart from this host");
+  auto out = std::make_shared<std::string>();
+  checkpoint->add_option("--out", *out, "Also write the checkpoint (JSON) to this file");
+  checkpoint->callback([&ctx, out] {
+    Run(ctx, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(crypto::SigningKey key, CheckpointKey(ctx.home));
+      TESSERA_ASSIGN_OR_RETURN(auto log, guard::AuditLog::Open(ctx.home));
+      TESSERA_ASSIGN_OR_RETURN(guard::AuditCheckpoint c, log->Checkpoint(key));
+      if (!out->empty()) TESSERA_RETURN_IF_ERROR(WriteFileAtomic(*out, c.ToJson() + "\n", 0644));
+      if (ctx.json) {
+        PrintJson(json::parse(c.ToJson()));
+        return Status::Ok();
+      }
+      std::printf("checkpoint of record %lld (link %s) signed by key %s%s\n",
+                  static_cast<long long>(c.seq), c.head.c_str(), c.key.c_str(),
+                  out->empty() ? "" : (", written to " + *out).c_str());
+      return Status::Ok();
+    });
+  });
+
+  struct VerifyOptions {
+    std::string key;
+    std::vector<std::string> checkpoints;
+  };
+  auto o = std::make_shared<VerifyOptions>();
+  auto* verify = audit->add_subcommand(
+      "verify",
+      "Check the audit log end to end: the chain of every record, and every checkpoint it "
+      "records or you give; exit 4 when something is wrong");
+  verify->add_option("--key", o->key,
+                     "The checkpoint public key (PEM) from a copy kept apart (default: the one "
+                     "beside the log, which whoever can rewrite the log can replace too)");
+  verify->add_option("--checkpoint", o->checkpoints,
+                     "A checkpoint kept apart (from `guard audit checkpoint --out`)");
+  verify->callback([&ctx, o] {
+    Run(ctx, [&]() -> Status {
+      guard::CheckpointTrust trust;
+      if (!o->key.empty()) {
+        TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::Load(o->key));
+        trust.key = key;
+      }
+      for (const std::string& file : o->checkpoints) {
+        TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(file));
+        auto c = guard::AuditCheckpoint::FromJson(text);
+        if (!c.ok()) return Status::InvalidArgument(file + ": " + c.status().message());
+        trust.kept_apart.push_back(*c);
+      }
+      TESSERA_ASSIGN_OR_RETURN(auto log, guard::AuditLog::Open(ctx.home));
+      TESSERA_ASSIGN_OR_RETURN(guard::AuditVerifyReport v, log->Verify(trust));
+      if (!v.problems.empty()) ctx.exit_code = kExitProblems;
+      if (ctx.json) {
+        PrintJson({{"ok", v.problems.empty()},
+                   {"records", v.records},
+                   {"head", v.head},
+                   {"checkpoints", v.checkpoints},
+                   {"problems", v.problems}});
+        return Status::Ok();
+      }
+      for (const std::string& p : v.problems) std::printf("PROBLEM: %s\n", p.c_str());
+      std::printf("%llu records, chain head %s; %llu checkpoint(s) checked; %s\n",
+                  static_cast<unsigned long long>(v.records), v.head.c_str(),
+                  static_cast<unsigned long long>(v.checkpoints),
+                  v.problems.empty() ? "audit log OK" : "audit log DAMAGED");
+      return Status::Ok();
+    });
+  });
+}
+
 void AddGuardCommands(CLI::App& app, Context& ctx) {
   auto* guard = app.add_subcommand(
-      "guard", "Security controls shared by every role: audit shipping to a SOC, ...");
+      "guard",
+      "Security controls shared by every role: audit shipping to a SOC, audit verification");
   guard->require_subcommand(1);
   AddSyslogCommands(*guard, ctx);
+  AddAuditCommands(*guard, ctx);
 }
 
 }  // namespace tessera::cli

@@ -126,5 +126,30 @@ seqs = [int(m.group(1)) for m in re.finditer(r'seq="(\d+)"', open("$WORK/collect
 assert seqs == list(range(1, $L + 1)) + [$L - 1, $L], seqs
 PY
 
+# --- signed checkpoints: one kept apart (and shipped to the SOC) shows the log cut back
+mkdir -p "$WORK/kept"
+expect_rc "a signed checkpoint of the audit log, a copy kept apart" 0 \
+  T guard audit checkpoint --out "$WORK/kept/checkpoint.json"
+check "its public key is beside the log" test -s "$TESSERA_HOME/audit-checkpoint.pub.pem"
+cp "$TESSERA_HOME/audit-checkpoint.pub.pem" "$WORK/kept/key.pub.pem"
+expect_rc "ship the checkpoint's record" 0 T "${SHIP[@]}" --once
+check "the SOC holds the checkpoint, signature and all" \
+  grep -q "guard.audit-checkpoint .*signed by key [0-9a-f]\{64\}: [0-9a-f]\{128\}" collected.log
+expect_rc "the log verifies against the checkpoint and key kept apart" 0 \
+  T guard audit verify --checkpoint "$WORK/kept/checkpoint.json" --key "$WORK/kept/key.pub.pem"
+in_log "every checkpoint checked" "2 checkpoint(s) checked; audit log OK"
+# Someone with the files removes the newest records, checkpoints included, triggers and all.
+python3 - "$TESSERA_HOME/audit.db" << 'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("""DROP TRIGGER audit_no_delete; DROP TRIGGER audit_checkpoints_no_delete;
+DELETE FROM audit_checkpoints; DELETE FROM audit WHERE seq >= 3;""")
+db.commit()
+PY
+expect_rc "the chain alone still verifies" 0 T guard audit verify
+expect_rc "the checkpoint kept apart shows the cut" 4 \
+  T guard audit verify --checkpoint "$WORK/kept/checkpoint.json" --key "$WORK/kept/key.pub.pem"
+in_log "it says records were removed from the end" "records were removed from the end"
+
 soc_collector_stop
 finish

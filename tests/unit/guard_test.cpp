@@ -1,5 +1,5 @@
 // The hash-chained audit log: append-only, and an edited, removed or reordered record is
-// found by Verify().
+// found by Verify(); signed checkpoints kept apart show truncation and rewriting.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -7,7 +7,9 @@
 
 #include <filesystem>
 
+#include "base/bytes.hpp"
 #include "base/sqlite.hpp"
+#include "crypto/signature.hpp"
 #include "guard/audit_log.hpp"
 #include "status_matchers.hpp"
 
@@ -96,6 +98,78 @@ TEST_F(AuditLogTest, TheKeyFileMustBePrivate) {
   fs::remove(dir_ / "audit.key");
   EXPECT_EQ(AuditLog::Open(dir_).status().code(), StatusCode::kFailedPrecondition)
       << "a new key would make the log unverifiable";
+}
+
+// A checkpoint kept apart, checked with the public key kept apart, shows a log cut back
+// below it, a log rewritten with the HMAC key, a forged or altered checkpoint; the intact
+// log passes with every checkpoint.
+TEST_F(AuditLogTest, SignedCheckpointsShowTruncationRewritingAndForgery) {
+  const crypto::SigningKey key = crypto::SigningKey::Generate();
+  CheckpointTrust trust;
+  trust.key = key.public_key();
+  AuditCheckpoint kept;
+  {
+    auto log = AuditLog::Open(dir_);
+    ASSERT_OK(log);
+    auto c = (*log)->Checkpoint(key);
+    ASSERT_OK(c);
+    EXPECT_EQ(c->seq, 3);
+    EXPECT_EQ(c->key, key.public_key().Fingerprint());
+    kept = *c;
+    auto round_trip = AuditCheckpoint::FromJson(c->ToJson());
+    ASSERT_OK(round_trip);
+    EXPECT_EQ(round_trip->SignedText(), c->SignedText());
+    EXPECT_EQ(round_trip->signature, c->signature);
+    ASSERT_OK((*log)->Append("alice (uid 1000)", "archive.search", "稅", "1 match"));
+    auto recorded = (*log)->Checkpoints();
+    ASSERT_OK(recorded);
+    ASSERT_EQ(recorded->size(), 1u);
+    trust.kept_apart = {kept};
+    auto v = (*log)->Verify(trust);
+    ASSERT_OK(v);
+    EXPECT_TRUE(v->problems.empty()) << v->problems[0];
+    EXPECT_EQ(v->checkpoints, 2u);
+    EXPECT_EQ(v->records, 5u);  // three, the checkpoint's record, and one more
+  }
+  auto problems = [&](const CheckpointTrust& t) {
+    auto log = AuditLog::Open(dir_);
+    EXPECT_OK(log);
+    auto v = (*log)->Verify(t);
+    EXPECT_OK(v);
+    return v->problems;
+  };
+  // Signed by another key: refused under the trusted one.
+  const crypto::SigningKey other = crypto::SigningKey::Generate();
+  AuditCheckpoint forged = kept;
+  forged.key = other.public_key().Fingerprint();
+  forged.signature = HexEncode(other.Sign(AsBytes(forged.SignedText())));
+  CheckpointTrust with_forged{key.public_key(), {forged}};
+  EXPECT_THAT(problems(with_forged), ::testing::Contains(HasSubstr("not the trusted key")));
+  // Altered after signing.
+  AuditCheckpoint altered = kept;
+  altered.seq = 2;
+  CheckpointTrust with_altered{key.public_key(), {altered}};
+  EXPECT_THAT(problems(with_altered), ::testing::Contains(HasSubstr("does not verify")));
+
+  // Records 3 and after removed, checkpoints too: a valid chain, but shorter than the
+  // checkpoint kept apart.
+  Tamper(
+      "DROP TRIGGER audit_checkpoints_no_delete; DELETE FROM audit_checkpoints; "
+      "DELETE FROM audit WHERE seq >= 3");
+  EXPECT_TRUE(problems({}).empty()) << "the chain alone cannot tell";
+  EXPECT_THAT(problems(trust), ::testing::Contains(HasSubstr("beyond the log's end")));
+
+  // Rewritten with the HMAC key: a fresh log under the same key, records of its own.
+  fs::remove(dir_ / "audit.db");
+  fs::remove(dir_ / "audit.db-wal");
+  fs::remove(dir_ / "audit.db-shm");
+  {
+    auto log = AuditLog::Open(dir_);
+    ASSERT_OK(log);
+    for (int i = 0; i < 4; ++i) ASSERT_OK((*log)->Append("mallory", "archive.search", "x", "0"));
+  }
+  EXPECT_TRUE(problems({}).empty()) << "the chain alone cannot tell";
+  EXPECT_THAT(problems(trust), ::testing::Contains(HasSubstr("the log was rewritten")));
 }
 
 TEST(CurrentActor, NamesTheUser) {
