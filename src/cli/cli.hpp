@@ -58,6 +58,7 @@ void AddServeCommand(CLI::App& app, Context& ctx);
 void AddExchangeCommands(CLI::App& app, Context& ctx);  // 公文 exchange
 void AddPkiCommands(CLI::App& app, Context& ctx);       // a test CA and certificates
 void AddGuardCommands(CLI::App& app, Context& ctx);     // audit shipping to a SOC, ...
+void AddReleaseCommands(CLI::App& app, Context& ctx);   // signed releases
 void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
 void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
 void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx);

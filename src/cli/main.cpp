@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   tessera::cli::AddExchangeCommands(app, ctx);
   tessera::cli::AddPkiCommands(app, ctx);
   tessera::cli::AddGuardCommands(app, ctx);
+  tessera::cli::AddReleaseCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,6 @@
 // The hash-chained audit log: append-only, and an edited, removed or reordered record is
-// found by Verify(); signed checkpoints kept apart show truncation and rewriting.
+// found by Verify(); signed checkpoints kept apart show truncation and rewriting. Signed
+// releases verify only as signed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -8,10 +9,13 @@
 #include <filesystem>
 
 #include "base/bytes.hpp"
+#include "base/files.hpp"
 #include "base/sqlite.hpp"
 #include "crypto/signature.hpp"
 #include "guard/audit_log.hpp"
+#include "guard/release.hpp"
 #include "status_matchers.hpp"
+#include "temp_dir.hpp"
 
 namespace tessera::guard {
 namespace {
@@ -170,6 +174,59 @@ TEST_F(AuditLogTest, SignedCheckpointsShowTruncationRewritingAndForgery) {
   }
   EXPECT_TRUE(problems({}).empty()) << "the chain alone cannot tell";
   EXPECT_THAT(problems(trust), ::testing::Contains(HasSubstr("the log was rewritten")));
+}
+
+// A signed release verifies only as signed: under the trusted key, with every file
+// present, unchanged, with its mode, and nothing added; an altered manifest or another
+// key is refused. The manifest hash (what a registry lists) follows the manifest.
+TEST(Release, SignedReleaseVerifiesAndEveryChangeIsFound) {
+  TempDir dir;
+  const fs::path root = dir.path() / "release";
+  fs::create_directories(root / "bin");
+  ASSERT_OK(WriteFileAtomic(root / "bin" / "tessera", std::string_view("program"), 0755));
+  ASSERT_OK(WriteFileAtomic(root / "README", std::string_view("說明"), 0644));
+  fs::create_symlink("README", root / "LIESMICH");
+  const crypto::SigningKey key = crypto::SigningKey::Generate();
+  auto manifest = ScanRelease(root, "1.2.3", 1796000000);
+  ASSERT_OK(manifest);
+  ASSERT_EQ(manifest->files.size(), 3u);
+  EXPECT_EQ(manifest->files[0].path, "LIESMICH");
+  EXPECT_TRUE(manifest->files[0].symlink);
+  EXPECT_EQ(manifest->files[2].path, "bin/tessera");
+  EXPECT_EQ(manifest->files[2].mode, 0755u);
+  const SignedRelease release = SignRelease(*manifest, key);
+  auto read_back = SignedRelease::FromJson(release.ToJson());
+  ASSERT_OK(read_back);
+  EXPECT_EQ(read_back->manifest.Sha256(), release.manifest.Sha256());
+
+  auto problems = [&](const SignedRelease& r, const crypto::PublicKey& trusted) {
+    auto check = VerifyRelease(r, trusted, root);
+    EXPECT_OK(check);
+    return check->problems;
+  };
+  EXPECT_TRUE(problems(*read_back, key.public_key()).empty());
+  const crypto::SigningKey other = crypto::SigningKey::Generate();
+  EXPECT_THAT(problems(*read_back, other.public_key()),
+              ::testing::Contains(HasSubstr("not the trusted key")));
+  SignedRelease altered = *read_back;
+  altered.manifest.files[2].sha256 = std::string(64, '0');
+  EXPECT_NE(altered.manifest.Sha256(), release.manifest.Sha256());
+  EXPECT_THAT(problems(altered, key.public_key()),
+              ::testing::Contains(HasSubstr("signature does not verify")));
+
+  ASSERT_OK(WriteFileAtomic(root / "bin" / "tessera", std::string_view("trojan!"), 0755));
+  ASSERT_EQ(::chmod((root / "README").c_str(), 0666), 0);
+  ASSERT_OK(WriteFileAtomic(root / "bin" / "helper", std::string_view("x"), 0755));
+  fs::remove(root / "LIESMICH");
+  EXPECT_THAT(problems(*read_back, key.public_key()),
+              ::testing::UnorderedElementsAre(HasSubstr("bin/tessera differs"),
+                                              HasSubstr("README has mode 0666"),
+                                              HasSubstr("bin/helper is not part of the release"),
+                                              HasSubstr("LIESMICH is missing")));
+  // A manifest cannot reach outside its directory.
+  std::string escaping = release.ToJson();
+  escaping.replace(escaping.find("\"bin/tessera\""), 13, "\"../../etc/x\"");
+  EXPECT_EQ(SignedRelease::FromJson(escaping).status().code(), StatusCode::kCorruption);
 }
 
 TEST(CurrentActor, NamesTheUser) {

@@ -1,0 +1,61 @@
+// Signed releases (更版檢核碼驗證): a release is a directory of files (the program, its
+// helpers, data); its manifest lists every file below it with its SHA-256, size and mode,
+// with the version and date, and the publisher signs the manifest (Ed25519). Before an
+// update is installed, the files are verified against a manifest signed by the key the
+// host trusts (a copy of the publisher's public key kept apart); the management center
+// publishes each release's manifest hash in its registry (exchange/registry.hpp).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.hpp"
+#include "crypto/signature.hpp"
+
+namespace tessera::guard {
+
+struct ReleaseFile {
+  std::string path;    // relative to the release directory, '/'-separated
+  std::string sha256;  // lower-case hex; for a symbolic link, of its target text
+  uint64_t size = 0;
+  uint32_t mode = 0;  // permission bits (0755, ...)
+  bool symlink = false;
+};
+
+struct ReleaseManifest {
+  std::string version;
+  int64_t date = 0;                // Unix seconds
+  std::vector<ReleaseFile> files;  // sorted by path
+  // The exact bytes signed, and what the registry's release hash is taken over.
+  std::string CanonicalJson() const;
+  std::string Sha256() const;  // of CanonicalJson(), lower-case hex
+};
+
+struct SignedRelease {
+  ReleaseManifest manifest;
+  std::string key;        // fingerprint of the signing key (crypto::PublicKey::Fingerprint)
+  std::string signature;  // Ed25519 over manifest.CanonicalJson(), hex
+  std::string ToJson() const;
+  // Corruption naming what is wrong when `text` is not a release ToJson wrote.
+  static Result<SignedRelease> FromJson(std::string_view text);
+};
+
+// The manifest of every regular file and symbolic link below `dir` (other kinds are
+// refused: InvalidArgument naming one). NotFound when `dir` does not exist.
+Result<ReleaseManifest> ScanRelease(const std::filesystem::path& dir, std::string version,
+                                    int64_t date);
+SignedRelease SignRelease(ReleaseManifest manifest, const crypto::SigningKey& key);
+
+struct ReleaseCheck {
+  size_t files = 0;                   // files checked
+  std::vector<std::string> problems;  // empty when the release is intact and signed
+};
+// Whether `release` is signed by `trusted` and `dir` holds exactly its files, unchanged:
+// a problem for a bad signature, another key, a missing, changed or added file.
+Result<ReleaseCheck> VerifyRelease(const SignedRelease& release, const crypto::PublicKey& trusted,
+                                   const std::filesystem::path& dir);
+
+}  // namespace tessera::guard
