@@ -11,10 +11,12 @@
 #include "base/files.hpp"
 #include "base/progress.hpp"
 #include "cli/cli.hpp"
+#include "crypto/signature.hpp"
 #include "crypto/x509.hpp"
 #include "exchange/registry.hpp"
 #include "exchange/registry_store.hpp"
 #include "guard/audit_log.hpp"
+#include "guard/release.hpp"
 
 namespace tessera::cli {
 
@@ -488,6 +490,45 @@ void AddGroupAnchorRevokePolicyCommands(CLI::App& registry, Context& ctx) {
           return Status::Ok();
         }));
         Done(ctx, "trust anchor " + fingerprint + " added", {{"fingerprint", fingerprint}});
+        return Status::Ok();
+      });
+    });
+  }
+  {
+    auto* release = registry.add_subcommand(
+        "release", "Software releases hosts may run (their signed manifests' hashes)");
+    release->require_subcommand(1);
+    auto* cmd = release->add_subcommand(
+        "add", "List a signed release (from `tessera release sign`) as one hosts may run");
+    struct Options {
+      std::string release, key;
+    };
+    auto o = std::make_shared<Options>();
+    cmd->add_option("--release", o->release, "The signed release")->required();
+    cmd->add_option("--key", o->key, "The publisher's public key (PEM) it must be signed with")
+        ->required();
+    cmd->callback([&ctx, o] {
+      Run(ctx, [&]() -> Status {
+        TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::Load(o->key));
+        TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(o->release));
+        auto signed_release = guard::SignedRelease::FromJson(text);
+        if (!signed_release.ok())
+          return Status::InvalidArgument(o->release + ": " + signed_release.status().message());
+        TESSERA_RETURN_IF_ERROR(guard::VerifyReleaseSignature(*signed_release, key));
+        const std::string version = signed_release->manifest.version;
+        const std::string hash = signed_release->manifest.Sha256();
+        TESSERA_RETURN_IF_ERROR(EditDraft(ctx, [&](Registry& r) -> Status {
+          for (const auto& x : r.releases)
+            if (x.version == version)
+              return Status::AlreadyExists("release " + version + " is listed already (" +
+                                           x.sha256 + ")");
+          r.releases.push_back({version, hash});
+          return Status::Ok();
+        }));
+        TESSERA_RETURN_IF_ERROR(
+            Audit(ctx, "exchange.registry.release", version, "listed with manifest " + hash));
+        Done(ctx, "release " + version + " listed (manifest SHA-256 " + hash + ")",
+             {{"release", {{"version", version}, {"sha256", hash}}}});
         return Status::Ok();
       });
     });

@@ -134,18 +134,22 @@ SignedRelease SignRelease(ReleaseManifest manifest, const crypto::SigningKey& ke
   return r;
 }
 
+Status VerifyReleaseSignature(const SignedRelease& release, const crypto::PublicKey& trusted) {
+  if (release.key != trusted.Fingerprint())
+    return Status::PermissionDenied("the release is signed by key " + release.key.substr(0, 16) +
+                                    ", not the trusted key " + trusted.Fingerprint().substr(0, 16));
+  auto signature = HexDecode(release.signature);
+  if (!signature.ok() || !trusted.Verify(AsBytes(release.manifest.CanonicalJson()), *signature))
+    return Status::Corruption(
+        "the release's signature does not verify: its manifest was altered after signing");
+  return Status::Ok();
+}
+
 Result<ReleaseCheck> VerifyRelease(const SignedRelease& release, const crypto::PublicKey& trusted,
                                    const fs::path& dir) {
   ReleaseCheck check;
-  if (release.key != trusted.Fingerprint()) {
-    check.problems.push_back("the release is signed by key " + release.key.substr(0, 16) +
-                             ", not the trusted key " + trusted.Fingerprint().substr(0, 16));
-  } else {
-    auto signature = HexDecode(release.signature);
-    if (!signature.ok() || !trusted.Verify(AsBytes(release.manifest.CanonicalJson()), *signature))
-      check.problems.push_back(
-          "the release's signature does not verify: its manifest was altered after signing");
-  }
+  if (Status signed_by = VerifyReleaseSignature(release, trusted); !signed_by.ok())
+    check.problems.push_back(signed_by.message());
   TESSERA_ASSIGN_OR_RETURN(std::vector<ReleaseFile> present, DescribeAll(dir));
   std::map<std::string, const ReleaseFile*> on_disk;
   for (const ReleaseFile& f : present) on_disk[f.path] = &f;

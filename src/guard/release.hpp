@@ -49,6 +49,10 @@ Result<ReleaseManifest> ScanRelease(const std::filesystem::path& dir, std::strin
                                     int64_t date);
 SignedRelease SignRelease(ReleaseManifest manifest, const crypto::SigningKey& key);
 
+// PermissionDenied when `release` is signed by another key than `trusted`, Corruption when
+// its signature does not verify (the manifest was altered).
+Status VerifyReleaseSignature(const SignedRelease& release, const crypto::PublicKey& trusted);
+
 struct ReleaseCheck {
   size_t files = 0;                   // files checked
   std::vector<std::string> problems;  // empty when the release is intact and signed

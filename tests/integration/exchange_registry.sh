@@ -125,6 +125,21 @@ expect_rc "documents larger than a malware scan covers are refused" 2 \
   R policy set --max-message-mb 2049
 in_log "saying why" "cannot be scanned for malware whole"
 
+# --- software releases hosts may run: the hash of a manifest signed by the publisher
+mkdir -p rel/bin && cp "$TESSERA" rel/bin/tessera
+expect_rc "a publisher's key" 0 "$TESSERA" release key --out publisher
+expect_rc "another key" 0 "$TESSERA" release key --out stranger
+expect_rc "sign release 0.1.0" 0 "$TESSERA" release sign rel --version 0.1.0 --key publisher.key \
+  --out rel-0.1.0.json --json
+RELEASE_HASH=$(json_field '["manifest_sha256"]')
+expect_rc "a release signed by another key is refused" 1 \
+  R release add --release rel-0.1.0.json --key stranger.pub.pem
+in_log "saying whose key signed it" "not the trusted key"
+expect_rc "release add" 0 R release add --release rel-0.1.0.json --key publisher.pub.pem --json
+check "listed with its manifest's hash" test "$(json_field '["release"]["sha256"]')" = "$RELEASE_HASH"
+expect_rc "the same version again" 1 R release add --release rel-0.1.0.json --key publisher.pub.pem
+check "the release listing is in the audit log" test "$(audited exchange.registry.release 0.1.0)" = 1
+
 # --- suspension
 expect_rc "an unknown reason is refused" 2 R suspend A17000000J --reason bored
 in_log "listing the codes" "certificate-lost"
