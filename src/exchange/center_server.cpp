@@ -382,7 +382,7 @@ void CenterServer::Impl::Drain() {
     drain_posted = false;
   }
   // If a batch transaction cannot be begun, each job commits on its own instead.
-  Result<Transaction> spool_batch = store->BeginBatch();
+  Result<CenterStore::Batch> spool_batch = store->BeginBatch();
   Result<Transaction> audit_batch = audit->BeginBatch();
   for (const auto& job : batch) job->Run();
   Status committed = spool_batch.ok() ? spool_batch->Commit() : Status::Ok();

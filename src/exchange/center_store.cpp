@@ -5,9 +5,13 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <set>
+#include <utility>
 
+#include "base/clock.hpp"
 #include "base/files.hpp"
 
 namespace tessera::exchange {
@@ -101,6 +105,49 @@ fs::path CenterStore::IncomingPath() {
          (std::to_string(::getpid()) + "-" + std::to_string(++counter) + ".part");
 }
 
+fs::path CenterStore::PayloadDirectory() {
+  std::string hour;
+  for (char c : FormatRfc3339(NowUnixNanos()))
+    if (c >= '0' && c <= '9') hour += c;
+  return spool_ / hour.substr(0, 10);
+}
+
+void CenterStore::RemoveEmptyPayloadDirectories() {
+  const std::string current = PayloadDirectory().filename().string();
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(spool_, ec)) {
+    const std::string name = e.path().filename().string();
+    const bool hour = name.size() == 10 && std::all_of(name.begin(), name.end(), ::isdigit);
+    std::error_code ignored;
+    if (hour && name < current) fs::remove(e.path(), ignored);  // fails unless it is empty
+  }
+}
+
+Result<CenterStore::Batch> CenterStore::BeginBatch() {
+  TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  in_batch_ = true;
+  to_sync_.clear();
+  return Batch(this, std::move(tx));
+}
+
+CenterStore::Batch::Batch(Batch&& other) noexcept
+    : store_(std::exchange(other.store_, nullptr)), tx_(std::move(other.tx_)) {}
+
+CenterStore::Batch::~Batch() {
+  if (store_ == nullptr) return;
+  store_->in_batch_ = false;
+  store_->to_sync_.clear();
+}
+
+Status CenterStore::Batch::Commit() {
+  store_->in_batch_ = false;
+  std::set<fs::path> directories;
+  directories.swap(store_->to_sync_);
+  // The payloads' directory entries must be on the disk before the rows naming them.
+  for (const fs::path& d : directories) TESSERA_RETURN_IF_ERROR(SyncDirectory(d));
+  return tx_.Commit();
+}
+
 Result<std::optional<AcceptedItem>> CenterStore::FindExisting(const std::string& sender,
                                                               const std::string& id,
                                                               const std::string& payload_sha256) {
@@ -128,13 +175,16 @@ Result<AcceptedItem> CenterStore::Accept(const SealedHeader& sealed, const fs::p
     fs::remove(payload, ec);
     return std::move(existing).value().value();
   }
-  const std::string prefix = h.payload_sha256.substr(0, 2);
-  TESSERA_RETURN_IF_ERROR(MakeDirs(spool_ / prefix, 0700));
-  const fs::path final_path = spool_ / prefix / (h.payload_sha256 + "-" + h.id);
+  const fs::path directory = PayloadDirectory();
+  TESSERA_RETURN_IF_ERROR(MakeDirs(directory, 0700));
+  const fs::path final_path = directory / (h.payload_sha256 + "-" + h.id);
   std::error_code ec;
   fs::rename(payload, final_path, ec);
   if (ec) return Status::IOError("cannot move a payload into the spool: " + ec.message());
-  TESSERA_RETURN_IF_ERROR(SyncDirectory(spool_ / prefix));
+  if (in_batch_)
+    to_sync_.insert(directory);
+  else
+    TESSERA_RETURN_IF_ERROR(SyncDirectory(directory));
   TESSERA_ASSIGN_OR_RETURN(Bytes receipt, make_receipt());
 
   TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
@@ -295,6 +345,7 @@ Result<std::vector<std::string>> CenterStore::PeersWithWork(int64_t now) {
 
 Result<std::vector<ExpiredItem>> CenterStore::Expire(
     int64_t now, int64_t max_age_seconds, const std::function<bool(const std::string&)>& held) {
+  RemoveEmptyPayloadDirectories();
   TESSERA_ASSIGN_OR_RETURN(
       Statement q,
       db_->Prepare(

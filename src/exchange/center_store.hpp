@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -121,16 +122,38 @@ class CenterStore {
   Result<bool> RecordCertificateWarning(const std::string& fingerprint, int days, int64_t now);
 
   // A transaction the calls made until its Commit join (their own become savepoints in
-  // it): one commit, and one wait for the disk, for many items. Nothing they changed is
-  // durable before that Commit.
-  Result<Transaction> BeginBatch() { return Transaction::Begin(*db_); }
+  // it), and the spool directories their payloads were moved into are synced once each,
+  // just before it commits: one wait for the disk for many items. Nothing they changed
+  // is durable before that Commit. One batch at a time.
+  class Batch {
+   public:
+    Batch(Batch&& other) noexcept;
+    Batch& operator=(Batch&&) = delete;
+    ~Batch();  // uncommitted: rolled back
+    Status Commit();
+
+   private:
+    friend class CenterStore;
+    Batch(CenterStore* store, Transaction tx) : store_(store), tx_(std::move(tx)) {}
+    CenterStore* store_;  // null once moved from
+    Transaction tx_;
+  };
+  Result<Batch> BeginBatch();
 
   const std::filesystem::path& spool() const { return spool_; }
 
  private:
   CenterStore(std::unique_ptr<Database> db, std::filesystem::path spool);
+  // The directory of the current hour a payload moves into (spool/YYYYMMDDHH): the items of
+  // a batch share one, so its sync is one wait for the disk, not one per item.
+  std::filesystem::path PayloadDirectory();
+  // Removes the empty payload directories of past hours.
+  void RemoveEmptyPayloadDirectories();
+
   std::unique_ptr<Database> db_;
   std::filesystem::path spool_;
+  bool in_batch_ = false;                    // between BeginBatch and CommitBatch
+  std::set<std::filesystem::path> to_sync_;  // directories to sync before CommitBatch
 };
 
 }  // namespace tessera::exchange

@@ -182,6 +182,37 @@ TEST_F(CenterStoreTest, BatchedItemsAreCommittedTogether) {
   }
 }
 
+// Payloads move into the directory of the current hour, which a batch syncs once; the
+// empty directories of past hours go at the next expiry pass, others stay.
+TEST_F(CenterStoreTest, PayloadsGoToTheCurrentHoursDirectoryAndEmptyPastOnesAreRemoved) {
+  fs::path payload;
+  {
+    auto batch = store_->BeginBatch();
+    ASSERT_TRUE(batch.ok());
+    ASSERT_TRUE(
+        store_->Accept(Item("doc-1", "one", {"B"}, &payload), payload, {{"B", ""}}, Receipt).ok());
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  auto lease = store_->Lease("B", NowUnixSeconds(), 60);
+  ASSERT_TRUE(lease.ok() && lease->has_value());
+  const fs::path directory = (*lease)->payload.parent_path();
+  const std::string hour = directory.filename().string();
+  ASSERT_EQ(hour.size(), 10u);
+  EXPECT_EQ(hour.substr(0, 4), FormatRfc3339(NowUnixNanos()).substr(0, 4));
+  auto text = ReadTextFile((*lease)->payload);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "one");
+
+  fs::create_directories(dir_ / "spool" / "2001010100");
+  fs::create_directories(dir_ / "spool" / "2001010200");
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "spool" / "2001010200" / "kept", std::string_view("x")).ok());
+  ASSERT_TRUE(
+      store_->Expire(NowUnixSeconds(), 3600, [](const std::string&) { return false; }).ok());
+  EXPECT_FALSE(fs::exists(dir_ / "spool" / "2001010100")) << "an empty past hour goes";
+  EXPECT_TRUE(fs::exists(dir_ / "spool" / "2001010200" / "kept")) << "one in use stays";
+  EXPECT_TRUE(fs::exists(directory)) << "the current hour stays";
+}
+
 TEST_F(CenterStoreTest, ForwardsToPeersWithTheirRecipients) {
   fs::path payload;
   ASSERT_TRUE(store_
