@@ -510,13 +510,10 @@ void AddGroupAnchorRevokePolicyCommands(CLI::App& registry, Context& ctx) {
     cmd->callback([&ctx, o] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::Load(o->key));
-        TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(o->release));
-        auto signed_release = guard::SignedRelease::FromJson(text);
-        if (!signed_release.ok())
-          return Status::InvalidArgument(o->release + ": " + signed_release.status().message());
-        TESSERA_RETURN_IF_ERROR(guard::VerifyReleaseSignature(*signed_release, key));
-        const std::string version = signed_release->manifest.version;
-        const std::string hash = signed_release->manifest.Sha256();
+        TESSERA_ASSIGN_OR_RETURN(auto signed_release, guard::SignedRelease::Load(o->release));
+        TESSERA_RETURN_IF_ERROR(guard::VerifyReleaseSignature(signed_release, key));
+        const std::string version = signed_release.manifest.version;
+        const std::string hash = signed_release.manifest.Sha256();
         TESSERA_RETURN_IF_ERROR(EditDraft(ctx, [&](Registry& r) -> Status {
           for (const auto& x : r.releases)
             if (x.version == version)

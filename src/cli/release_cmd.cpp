@@ -93,17 +93,15 @@ void AddVerifyCommand(CLI::App& release, Context& ctx) {
   cmd->callback([&ctx, o] {
     Run(ctx, [&]() -> Status {
       TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::Load(o->key));
-      TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(o->release));
-      auto release = guard::SignedRelease::FromJson(text);
-      if (!release.ok())
-        return Status::InvalidArgument(o->release + ": " + release.status().message());
+      TESSERA_ASSIGN_OR_RETURN(guard::SignedRelease release,
+                               guard::SignedRelease::Load(o->release));
       TESSERA_ASSIGN_OR_RETURN(guard::ReleaseCheck check,
-                               guard::VerifyRelease(*release, key, o->dir));
+                               guard::VerifyRelease(release, key, o->dir));
       if (!check.problems.empty()) ctx.exit_code = kExitProblems;
-      const std::string hash = release->manifest.Sha256();
+      const std::string hash = release.manifest.Sha256();
       if (ctx.json) {
         PrintJson({{"ok", check.problems.empty()},
-                   {"version", release->manifest.version},
+                   {"version", release.manifest.version},
                    {"files", check.files},
                    {"manifest_sha256", hash},
                    {"problems", check.problems}});
@@ -111,7 +109,7 @@ void AddVerifyCommand(CLI::App& release, Context& ctx) {
       }
       for (const std::string& p : check.problems) std::printf("PROBLEM: %s\n", p.c_str());
       std::printf("release %s: %zu files checked; manifest SHA-256 %s; %s\n",
-                  release->manifest.version.c_str(), check.files, hash.c_str(),
+                  release.manifest.version.c_str(), check.files, hash.c_str(),
                   check.problems.empty() ? "release OK" : "release NOT as signed");
       return Status::Ok();
     });

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/bytes.hpp"
+#include "base/files.hpp"
 #include "crypto/hash.hpp"
 
 namespace tessera::guard {
@@ -117,6 +118,14 @@ Result<SignedRelease> SignedRelease::FromJson(std::string_view text) {
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("not a tessera release: ") + e.what());
   }
+}
+
+Result<SignedRelease> SignedRelease::Load(const fs::path& path) {
+  TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
+  auto release = FromJson(text);
+  if (!release.ok())
+    return Status::InvalidArgument(path.string() + ": " + release.status().message());
+  return release;
 }
 
 Result<ReleaseManifest> ScanRelease(const fs::path& dir, std::string version, int64_t date) {

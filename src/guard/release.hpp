@@ -41,6 +41,9 @@ struct SignedRelease {
   std::string ToJson() const;
   // Corruption naming what is wrong when `text` is not a release ToJson wrote.
   static Result<SignedRelease> FromJson(std::string_view text);
+  // The release in `path`: NotFound when there is none, InvalidArgument naming the file
+  // when it holds none.
+  static Result<SignedRelease> Load(const std::filesystem::path& path);
 };
 
 // The manifest of every regular file and symbolic link below `dir` (other kinds are

@@ -703,16 +703,28 @@ TEST_F(RegistryStoreTest, HostRefusesAnotherNetworkAndASerialReused) {
 // A trust decision is remembered only within the validity of the certificate and the
 // anchors: a certificate identified once is refused the moment it expires, one that does
 // not chain to an anchor is refused every time, and a revoked one never gets as far as its chain.
+// A test CA's certificate and key, valid from `not_before` to `not_after` (0: the defaults).
+struct TestCa {
+  crypto::Certificate cert;
+  crypto::PrivateKey key;
+};
+TestCa MakeTestCa(const std::string& name, int64_t not_before = 0, int64_t not_after = 0) {
+  auto key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
+  EXPECT_OK(key);
+  crypto::CertificateRequest request;
+  request.common_name = name;
+  request.ca = true;
+  request.not_before = not_before;
+  request.not_after = not_after;
+  auto cert = crypto::IssueCertificate(request, *key, nullptr, *key);
+  EXPECT_OK(cert);
+  return {*cert, *key};
+}
+
 TEST(TrustIndex, IdentifiesRegisteredCertificatesAndNeverRemembersPastExpiry) {
-  auto ca_key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
-  ASSERT_OK(ca_key);
-  crypto::CertificateRequest ca_request;
-  ca_request.common_name = "test CA";
-  ca_request.ca = true;
-  ca_request.not_before = kNow - 86400;
-  ca_request.not_after = kNow + 10 * 86400;
-  auto ca = crypto::IssueCertificate(ca_request, *ca_key, nullptr, *ca_key);
-  ASSERT_OK(ca);
+  const TestCa test_ca = MakeTestCa("test CA", kNow - 86400, kNow + 10 * 86400);
+  const crypto::Certificate* ca = &test_ca.cert;
+  const crypto::PrivateKey* ca_key = &test_ca.key;
   auto issue = [&](const std::string& name, int64_t not_after, const crypto::Certificate* issuer,
                    const crypto::PrivateKey& issuer_key) -> crypto::Certificate {
     auto key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
@@ -725,14 +737,12 @@ TEST(TrustIndex, IdentifiesRegisteredCertificatesAndNeverRemembersPastExpiry) {
     EXPECT_OK(cert);
     return *cert;
   };
-  const crypto::Certificate tax = issue("tax", kNow + 86400, &*ca, *ca_key);
-  const crypto::Certificate labor = issue("labor", kNow + 86400, &*ca, *ca_key);
-  auto other_ca_key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
-  ASSERT_OK(other_ca_key);
-  ca_request.common_name = "another CA";
-  auto other_ca = crypto::IssueCertificate(ca_request, *other_ca_key, nullptr, *other_ca_key);
-  ASSERT_OK(other_ca);
-  const crypto::Certificate foreign = issue("foreign", kNow + 86400, &*other_ca, *other_ca_key);
+  const crypto::Certificate tax = issue("tax", kNow + 86400, ca, *ca_key);
+  const crypto::Certificate labor = issue("labor", kNow + 86400, ca, *ca_key);
+  const TestCa other = MakeTestCa("another CA", kNow - 86400, kNow + 10 * 86400);
+  const crypto::Certificate* other_ca = &other.cert;
+  const crypto::PrivateKey* other_ca_key = &other.key;
+  const crypto::Certificate foreign = issue("foreign", kNow + 86400, other_ca, *other_ca_key);
 
   Registry r = Sample();
   r.trust_anchors = {ca->Pem()};
@@ -754,7 +764,7 @@ TEST(TrustIndex, IdentifiesRegisteredCertificatesAndNeverRemembersPastExpiry) {
   // Past the certificate's end, and past the anchor's, though the chain verified before.
   EXPECT_EQ(index.Identify(tax, kNow + 2 * 86400).status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(index.Identify(tax, kNow - 7200).status().code(), StatusCode::kPermissionDenied);
-  const crypto::Certificate long_lived = issue("long", kNow + 100 * 86400, &*ca, *ca_key);
+  const crypto::Certificate long_lived = issue("long", kNow + 100 * 86400, ca, *ca_key);
   r.agencies[0].certificates = {long_lived.Pem()};
   const TrustIndex later(r);
   EXPECT_OK(later.Identify(long_lived, kNow));
@@ -767,18 +777,14 @@ TEST(TrustIndex, IdentifiesRegisteredCertificatesAndNeverRemembersPastExpiry) {
 // the registered certificate its trust index finds, and a host that does not know the
 // signer cannot. Headers sealed with the certificate inside (earlier versions) still open.
 TEST(TrustIndex, FindsTheRegisteredSignerOfARoutingHeader) {
-  auto ca_key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
-  ASSERT_OK(ca_key);
-  crypto::CertificateRequest request;
-  request.common_name = "test CA";
-  request.ca = true;
-  auto ca = crypto::IssueCertificate(request, *ca_key, nullptr, *ca_key);
-  ASSERT_OK(ca);
+  const TestCa test_ca = MakeTestCa("test CA");
+  const crypto::Certificate* ca = &test_ca.cert;
+  const crypto::PrivateKey* ca_key = &test_ca.key;
   auto key = crypto::PrivateKey::Generate(crypto::KeyKind::kEcP256);
   ASSERT_OK(key);
+  crypto::CertificateRequest request;
   request.common_name = "A15060000H";
-  request.ca = false;
-  auto cert = crypto::IssueCertificate(request, *key, &*ca, *ca_key);
+  auto cert = crypto::IssueCertificate(request, *key, ca, *ca_key);
   ASSERT_OK(cert);
 
   Registry r = Sample();
