@@ -106,6 +106,7 @@ class RegistryHolder {
   void Set(Result<Registry> r) {
     std::shared_ptr<const Registry> fresh;
     std::shared_ptr<const TrustIndex> trust;
+    if (r.ok() && SameAsInstalled(*r)) return;  // keeps what its trust index learnt
     if (r.ok()) {
       fresh = std::make_shared<const Registry>(std::move(r).value());
       trust = std::make_shared<const TrustIndex>(*fresh);
@@ -130,6 +131,14 @@ class RegistryHolder {
   }
 
  private:
+  // Whether `r` is the publication installed now (a reload of an unchanged registry).
+  bool SameAsInstalled(const Registry& r) const {
+    std::lock_guard lock(mu_);
+    return current_.registry && error_.ok() && current_.registry->network == r.network &&
+           current_.registry->serial == r.serial && current_.registry->issued_at == r.issued_at &&
+           current_.registry->expires_at == r.expires_at;
+  }
+
   mutable std::mutex mu_;  // guards current_ and error_
   InstalledRegistry current_;
   Status error_;
