@@ -140,11 +140,11 @@ struct Gateway::Impl {
   }
   // Finds who signed a routing header: this gateway itself, or a registered party.
   crypto::SignerLookup HeaderSigners(const Registry& reg) {
-    const TrustIndex& index = Trust(reg);
-    crypto::SignerLookup own = crypto::OnlySigner(certificate);
-    return [&index, own = std::move(own)](ByteView issuer_and_serial) {
+    Trust(reg);
+    // Holds the index it uses: a later registry replaces `trust`, not this one.
+    return [index = trust, own = crypto::OnlySigner(certificate)](ByteView issuer_and_serial) {
       std::optional<crypto::Certificate> found = own(issuer_and_serial);
-      return found ? found : index.FindSigner(issuer_and_serial);
+      return found ? found : index->FindSigner(issuer_and_serial);
     };
   }
 
