@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "base/clock.hpp"
+#include "base/file_lock.hpp"
 #include "base/files.hpp"
 #include "base/log.hpp"
 #include "crypto/hash.hpp"
@@ -221,11 +222,15 @@ struct CenterServer::Impl {
   asio::io_context io{1};
   asio::thread_pool storage{1};
   asio::thread_pool workers{2};
+  // Removes delivered payloads: an unlink waits on the file system (half a millisecond
+  // here), which the storage thread must not.
+  asio::thread_pool remover{1};
   ssl::context tls{ssl::context::tls_server};
   tcp::acceptor acceptor{io};
   crypto::Certificate certificate;
   crypto::PrivateKey key;
   RegistryHolder registry;
+  std::optional<FileLock> spool_lock;
   std::unique_ptr<CenterStore> store;                            // used on the storage thread only
   std::unique_ptr<guard::AuditLog> audit;                        // used on the storage thread only
   std::map<std::string, std::set<asio::steady_timer*>> waiting;  // io thread only
@@ -396,6 +401,10 @@ void CenterServer::Impl::Drain() {
   for (const auto& job : batch) job->Run();
   Status committed = spool_batch.ok() ? spool_batch->Commit() : Status::Ok();
   if (!committed.ok()) spdlog::error("exchange center: cannot commit: {}", committed.ToString());
+  if (committed.ok() && spool_batch.ok())
+    if (auto released = spool_batch->TakeReleasedPayloads(); !released.empty())
+      asio::post(remover,
+                 [released = std::move(released)] { CenterStore::RemovePayloads(released); });
   if (audit_batch.ok())
     if (Status st = audit_batch->Commit(); !st.ok())
       spdlog::error("exchange center: cannot write the audit log: {}", st.ToString());
@@ -1038,6 +1047,7 @@ CenterServer::~CenterServer() {
   if (impl_->background.joinable()) impl_->background.join();
   impl_->storage.join();
   impl_->workers.join();
+  impl_->remover.join();
 }
 
 Result<std::unique_ptr<CenterServer>> CenterServer::Start(CenterServerConfig config) {
@@ -1059,6 +1069,11 @@ Result<std::unique_ptr<CenterServer>> CenterServer::Start(CenterServerConfig con
                                       "registry center add`) and publish");
   impl->registry.Set(std::move(first));
   TESSERA_ASSIGN_OR_RETURN(impl->store, CenterStore::Open(c.dir));
+  // One center per spool: it alone may take payloads no committed row names for leftovers.
+  TESSERA_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(c.dir / "center.lock", FileLock::Wait::kNo,
+                                                         "another exchange center"));
+  impl->spool_lock.emplace(std::move(lock));
+  TESSERA_RETURN_IF_ERROR(impl->store->RemoveOrphanedPayloads());
   TESSERA_ASSIGN_OR_RETURN(impl->audit, guard::AuditLog::Open(c.audit_dir));
 
   SSL_CTX* ctx = impl->tls.native_handle();

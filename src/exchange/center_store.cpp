@@ -127,25 +127,37 @@ Result<CenterStore::Batch> CenterStore::BeginBatch() {
   TESSERA_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
   in_batch_ = true;
   to_sync_.clear();
+  released_.clear();
   return Batch(this, std::move(tx));
 }
 
 CenterStore::Batch::Batch(Batch&& other) noexcept
-    : store_(std::exchange(other.store_, nullptr)), tx_(std::move(other.tx_)) {}
+    : store_(std::exchange(other.store_, nullptr)),
+      tx_(std::move(other.tx_)),
+      released_(std::move(other.released_)) {}
 
 CenterStore::Batch::~Batch() {
   if (store_ == nullptr) return;
   store_->in_batch_ = false;
   store_->to_sync_.clear();
+  store_->released_.clear();  // rolled back: the rows still need those payloads
 }
 
 Status CenterStore::Batch::Commit() {
   store_->in_batch_ = false;
   std::set<fs::path> directories;
   directories.swap(store_->to_sync_);
+  std::vector<fs::path> released;
+  released.swap(store_->released_);
   // The payloads' directory entries must be on the disk before the rows naming them.
   for (const fs::path& d : directories) TESSERA_RETURN_IF_ERROR(SyncDirectory(d));
-  return tx_.Commit();
+  TESSERA_RETURN_IF_ERROR(tx_.Commit());
+  released_ = std::move(released);
+  return Status::Ok();
+}
+
+std::vector<fs::path> CenterStore::Batch::TakeReleasedPayloads() {
+  return std::move(released_);
 }
 
 Result<std::optional<AcceptedItem>> CenterStore::FindExisting(const std::string& sender,
@@ -238,33 +250,62 @@ Result<std::optional<LeasedItem>> CenterStore::Lease(const std::string& agency, 
   return std::optional<LeasedItem>(std::move(item));
 }
 
-namespace {
-
-// Removes an item's payload from the spool once no delivery still needs it.
-Status RemovePayloadIfDone(Database& db, int64_t seq) {
+Result<std::optional<fs::path>> CenterStore::ReleasePayloadIfDone(int64_t seq) {
   TESSERA_ASSIGN_OR_RETURN(
       Statement q,
-      db.Prepare(
+      db_->Prepare(
           "SELECT count(*) FROM deliveries WHERE seq = ? AND state IN ('queued', 'leased')"));
   q.Bind(1, seq);
   TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row || q.Int(0) > 0) return Status::Ok();
+  if (!row || q.Int(0) > 0) return std::optional<fs::path>();
   TESSERA_ASSIGN_OR_RETURN(
-      Statement p, db.Prepare("SELECT path FROM items WHERE seq = ? AND payload_removed = 0"));
+      Statement p, db_->Prepare("SELECT path FROM items WHERE seq = ? AND payload_removed = 0"));
   p.Bind(1, seq);
   TESSERA_ASSIGN_OR_RETURN(bool has, p.Step());
-  if (!has) return Status::Ok();
-  const std::string path = p.Text(0);
+  if (!has) return std::optional<fs::path>();
+  fs::path path = p.Text(0);
   TESSERA_ASSIGN_OR_RETURN(Statement mark,
-                           db.Prepare("UPDATE items SET payload_removed = 1 WHERE seq = ?"));
+                           db_->Prepare("UPDATE items SET payload_removed = 1 WHERE seq = ?"));
   mark.Bind(1, seq);
   TESSERA_RETURN_IF_ERROR(mark.Run());
-  std::error_code ec;
-  fs::remove(path, ec);
-  return Status::Ok();
+  return std::optional<fs::path>(std::move(path));
 }
 
-}  // namespace
+void CenterStore::Release(std::optional<fs::path> payload) {
+  if (!payload) return;
+  if (in_batch_)
+    released_.push_back(std::move(*payload));
+  else
+    RemovePayloads({*payload});
+}
+
+void CenterStore::RemovePayloads(const std::vector<fs::path>& payloads) {
+  for (const fs::path& p : payloads) {
+    std::error_code ec;
+    fs::remove(p, ec);
+  }
+}
+
+Status CenterStore::RemoveOrphanedPayloads() {
+  TESSERA_ASSIGN_OR_RETURN(Statement q,
+                           db_->Prepare("SELECT path FROM items WHERE payload_removed = 0"));
+  std::set<fs::path> needed;
+  while (true) {
+    TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    needed.insert(q.Text(0));
+  }
+  std::error_code ec;
+  for (const auto& d : fs::directory_iterator(spool_, ec)) {
+    const std::string name = d.path().filename().string();
+    if (name.size() != 10 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::error_code inner;
+    for (const auto& f : fs::directory_iterator(d.path(), inner))
+      if (!needed.contains(f.path())) fs::remove(f.path(), inner);
+  }
+  if (ec) return Status::IOError("cannot list the spool " + spool_.string() + ": " + ec.message());
+  return Status::Ok();
+}
 
 Status CenterStore::Acknowledge(const std::string& agency, int64_t delivery, int64_t now) {
   TESSERA_ASSIGN_OR_RETURN(
@@ -283,8 +324,10 @@ Status CenterStore::Acknowledge(const std::string& agency, int64_t delivery, int
       db_->Prepare("UPDATE deliveries SET state = 'delivered', updated_at = ? WHERE delivery = ?"));
   u.Bind(1, now).Bind(2, delivery);
   TESSERA_RETURN_IF_ERROR(u.Run());
-  TESSERA_RETURN_IF_ERROR(RemovePayloadIfDone(*db_, seq));
-  return tx.Commit();
+  TESSERA_ASSIGN_OR_RETURN(std::optional<fs::path> released, ReleasePayloadIfDone(seq));
+  TESSERA_RETURN_IF_ERROR(tx.Commit());
+  Release(std::move(released));
+  return Status::Ok();
 }
 
 Result<std::optional<LeasedItem>> CenterStore::LeaseForPeer(const std::string& center, int64_t now,
@@ -324,8 +367,10 @@ Status CenterStore::MarkForwarded(const std::string& center, int64_t seq, int64_
                                 "WHERE seq = ? AND via = ? AND state IN ('queued', 'leased')"));
   u.Bind(1, now).Bind(2, seq).Bind(3, center);
   TESSERA_RETURN_IF_ERROR(u.Run());
-  TESSERA_RETURN_IF_ERROR(RemovePayloadIfDone(*db_, seq));
-  return tx.Commit();
+  TESSERA_ASSIGN_OR_RETURN(std::optional<fs::path> released, ReleasePayloadIfDone(seq));
+  TESSERA_RETURN_IF_ERROR(tx.Commit());
+  Release(std::move(released));
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> CenterStore::PeersWithWork(int64_t now) {
@@ -374,8 +419,13 @@ Result<std::vector<ExpiredItem>> CenterStore::Expire(
     TESSERA_RETURN_IF_ERROR(u.Run());
     seqs.insert(seq);
   }
-  for (int64_t seq : seqs) TESSERA_RETURN_IF_ERROR(RemovePayloadIfDone(*db_, seq));
+  std::vector<std::optional<fs::path>> released;
+  for (int64_t seq : seqs) {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<fs::path> p, ReleasePayloadIfDone(seq));
+    released.push_back(std::move(p));
+  }
   TESSERA_RETURN_IF_ERROR(tx.Commit());
+  for (auto& p : released) Release(std::move(p));
   return out;
 }
 

@@ -7,6 +7,8 @@
 //   queued ──Expire──► expired (the center then sends the sender an "expired" receipt)
 // A payload is fsynced in the spool before the item's rows are committed, and the rows are
 // committed before the sender hears "accepted", so an accepted item survives a crash. A
+// payload no delivery needs any more is removed only after the rows saying so are
+// committed (a batch hands those files to its caller, to remove off its thread). A
 // resend of the same item (same sender, id and payload hash) is recognised and answered
 // with the first receipt; a different payload under the same id is refused.
 //
@@ -131,14 +133,24 @@ class CenterStore {
     Batch& operator=(Batch&&) = delete;
     ~Batch();  // uncommitted: rolled back
     Status Commit();
+    // After a successful Commit: the payloads the batch's calls released (every delivery
+    // of their item is done), which the caller removes with RemovePayloads. Until then
+    // they stay on the disk; a crash before that leaves them to RemoveOrphanedPayloads.
+    std::vector<std::filesystem::path> TakeReleasedPayloads();
 
    private:
     friend class CenterStore;
     Batch(CenterStore* store, Transaction tx) : store_(store), tx_(std::move(tx)) {}
     CenterStore* store_;  // null once moved from
     Transaction tx_;
+    std::vector<std::filesystem::path> released_;
   };
   Result<Batch> BeginBatch();
+  static void RemovePayloads(const std::vector<std::filesystem::path>& payloads);
+  // Removes the payloads in the spool that no committed item still needs: those a crash
+  // left between a commit and their removal. Only for the spool's one center, when it
+  // starts (a payload moved in but not yet committed by a running center looks the same).
+  Status RemoveOrphanedPayloads();
 
   const std::filesystem::path& spool() const { return spool_; }
 
@@ -149,11 +161,17 @@ class CenterStore {
   std::filesystem::path PayloadDirectory();
   // Removes the empty payload directories of past hours.
   void RemoveEmptyPayloadDirectories();
+  // Marks `seq`'s payload removed once no delivery still needs it, and returns its path
+  // then: the caller hands it to Release after its transaction commits.
+  Result<std::optional<std::filesystem::path>> ReleasePayloadIfDone(int64_t seq);
+  // A released payload goes now, or in a batch, once the batch has committed.
+  void Release(std::optional<std::filesystem::path> payload);
 
   std::unique_ptr<Database> db_;
   std::filesystem::path spool_;
-  bool in_batch_ = false;                    // between BeginBatch and CommitBatch
-  std::set<std::filesystem::path> to_sync_;  // directories to sync before CommitBatch
+  bool in_batch_ = false;                        // between BeginBatch and CommitBatch
+  std::set<std::filesystem::path> to_sync_;      // directories to sync before CommitBatch
+  std::vector<std::filesystem::path> released_;  // in a batch: payloads to remove after it
 };
 
 }  // namespace tessera::exchange

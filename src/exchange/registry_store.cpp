@@ -1,15 +1,11 @@
 #include "exchange/registry_store.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <utility>
 
 #include "base/clock.hpp"
+#include "base/file_lock.hpp"
 #include "base/files.hpp"
 #include "base/json_fields.hpp"
 
@@ -50,36 +46,10 @@ Result<uint64_t> HighestPublishedSerial(const fs::path& dir) {
   return highest;
 }
 
-// An exclusive flock on <dir>/draft.lock for as long as it lives (released by the kernel
-// if the process dies).
-class DraftLock {
- public:
-  static Result<DraftLock> Take(const fs::path& dir) {
-    const fs::path path = dir / kLockFile;
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return Status::FromErrno("cannot open " + path.string(), errno);
-    if (::flock(fd, LOCK_EX) != 0) {
-      const int e = errno;
-      ::close(fd);
-      return Status::FromErrno("cannot lock " + path.string(), e);
-    }
-    return DraftLock(fd);
-  }
-  DraftLock(DraftLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  DraftLock& operator=(DraftLock&&) = delete;
-  ~DraftLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
- private:
-  explicit DraftLock(int fd) : fd_(fd) {}
-  int fd_;
-};
-
 }  // namespace
 
 Status ManagementStore::EditDraft(const std::function<Status(Registry&)>& edit) const {
-  TESSERA_ASSIGN_OR_RETURN(DraftLock lock, DraftLock::Take(dir_));
+  TESSERA_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(dir_ / kLockFile, FileLock::Wait::kYes));
   TESSERA_ASSIGN_OR_RETURN(Registry draft, LoadDraft());
   TESSERA_RETURN_IF_ERROR(edit(draft));
   return SaveDraft(draft);
@@ -137,7 +107,7 @@ Status ManagementStore::SaveDraft(const Registry& draft) const {
 
 Result<ManagementStore::Publication> ManagementStore::Publish(int64_t validity_seconds,
                                                               int64_t now) const {
-  TESSERA_ASSIGN_OR_RETURN(DraftLock lock, DraftLock::Take(dir_));
+  TESSERA_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(dir_ / kLockFile, FileLock::Wait::kYes));
   TESSERA_ASSIGN_OR_RETURN(Registry r, LoadDraft());
   if (validity_seconds == 0) validity_seconds = r.policy.registry_validity_seconds;
   if (validity_seconds < 600 || validity_seconds > 31 * 86400)

@@ -268,6 +268,11 @@ sleep 1.5
 kill -9 "$CENTER_A_PID"
 wait "$CENTER_A_PID" 2> /dev/null || true
 check "center-a restarts under load" start_center center-a center-a "$PA"
+# One center per spool: a second one on center-a's (another port) does not start.
+expect_fail "a second center on center-a's spool is refused" timeout 20 env TESSERA_HOME="$WORK/center-a" \
+  "$TESSERA" exchange center run --id center-a --listen "127.0.0.1:$((PA + 50))" \
+  --cert certs/center-a.pem --key certs/center-a.key
+in_log "the refusal says another center holds the spool" "another exchange center holds"
 wait "$LOAD" || true
 expect_rc "A resends what was not accepted" 0 GA flush
 expect_rc "A's sent documents" 0 GA receipts --json

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
+#include "base/file_lock.hpp"
 #include "base/files.hpp"
 #include "base/json_fields.hpp"
 #include "base/memory.hpp"
@@ -138,6 +140,37 @@ TEST(Files, APendingFileAppearsOnlyWhenCommitted) {
   EXPECT_EQ(regular_files(), 1);
   EXPECT_FALSE(moved.Append(std::string_view("more")).ok());
   EXPECT_FALSE(PendingFile::Create(dir / "nodir" / "x").ok());
+  fs::remove_all(dir);
+}
+
+// One holder at a time; a refused taker learns who holds it; the lock goes with its holder,
+// and a process that dies releases it (the kernel closes its descriptor).
+TEST(Files, AFileLockHasOneHolderAtATime) {
+  fs::path dir = fs::temp_directory_path() / ("tessera-lock-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  const fs::path path = dir / "x.lock";
+  {
+    auto first = FileLock::Take(path, FileLock::Wait::kNo, "the first");
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    auto second = FileLock::Take(path, FileLock::Wait::kNo, "the first holder");
+    ASSERT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(second.status().message().find("the first holder holds"), std::string::npos);
+    FileLock moved = std::move(*first);
+    EXPECT_FALSE(FileLock::Take(path, FileLock::Wait::kNo).ok()) << "moved, still held";
+  }
+  EXPECT_TRUE(FileLock::Take(path, FileLock::Wait::kNo).ok()) << "released with its holder";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto held = FileLock::Take(path, FileLock::Wait::kYes);
+    ::_exit(held.ok() ? 0 : 1);  // dies holding it
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE(FileLock::Take(path, FileLock::Wait::kYes).ok());
+  EXPECT_FALSE(FileLock::Take(dir / "nodir" / "x.lock", FileLock::Wait::kNo).ok());
   fs::remove_all(dir);
 }
 

@@ -213,6 +213,65 @@ TEST_F(CenterStoreTest, PayloadsGoToTheCurrentHoursDirectoryAndEmptyPastOnesAreR
   EXPECT_TRUE(fs::exists(directory)) << "the current hour stays";
 }
 
+// A delivered payload leaves the disk only after the rows saying so are committed: a batch
+// rolled back keeps it (the item is leased again), a committed one hands it to its caller.
+TEST_F(CenterStoreTest, ABatchReleasesDeliveredPayloadsOnlyOnceCommitted) {
+  fs::path payload;
+  ASSERT_TRUE(
+      store_->Accept(Item("doc-1", "one", {"B"}, &payload), payload, {{"B", ""}}, Receipt).ok());
+  auto lease = store_->Lease("B", 100, 60);
+  ASSERT_TRUE(lease.ok() && lease->has_value());
+  const fs::path stored = (*lease)->payload;
+  {
+    auto batch = store_->BeginBatch();
+    ASSERT_TRUE(batch.ok());
+    ASSERT_TRUE(store_->Acknowledge("B", (*lease)->delivery, 101).ok());
+    EXPECT_TRUE(fs::exists(stored)) << "not committed yet";
+  }  // rolled back
+  EXPECT_TRUE(fs::exists(stored));
+  auto again = store_->Lease("B", 200, 60);
+  ASSERT_TRUE(again.ok() && again->has_value()) << "the acknowledgement was rolled back";
+  auto batch = store_->BeginBatch();
+  ASSERT_TRUE(batch.ok());
+  ASSERT_TRUE(store_->Acknowledge("B", (*again)->delivery, 201).ok());
+  ASSERT_TRUE(batch->Commit().ok());
+  EXPECT_TRUE(fs::exists(stored)) << "the caller removes it, off the storage thread";
+  const std::vector<fs::path> released = batch->TakeReleasedPayloads();
+  ASSERT_EQ(released, std::vector<fs::path>{stored});
+  CenterStore::RemovePayloads(released);
+  EXPECT_FALSE(fs::exists(stored));
+  // Outside a batch, the payload goes as soon as its rows are committed.
+  ASSERT_TRUE(
+      store_->Accept(Item("doc-2", "two", {"B"}, &payload), payload, {{"B", ""}}, Receipt).ok());
+  auto second = store_->Lease("B", 300, 60);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  ASSERT_TRUE(store_->Acknowledge("B", (*second)->delivery, 301).ok());
+  EXPECT_FALSE(fs::exists((*second)->payload));
+}
+
+// What a crash left between a commit and the removal goes when the center starts; the
+// payloads still needed, and those being received, stay.
+TEST_F(CenterStoreTest, OrphanedPayloadsAreRemovedAndNeededOnesKept) {
+  fs::path payload;
+  ASSERT_TRUE(
+      store_->Accept(Item("doc-1", "one", {"B"}, &payload), payload, {{"B", ""}}, Receipt).ok());
+  auto lease = store_->Lease("B", 100, 60);
+  ASSERT_TRUE(lease.ok() && lease->has_value());
+  const fs::path needed = (*lease)->payload;
+  const fs::path orphan = needed.parent_path() / "delivered-but-not-removed";
+  const fs::path old_orphan = dir_ / "spool" / "2001010100" / "from-a-past-hour";
+  fs::create_directories(old_orphan.parent_path());
+  ASSERT_TRUE(WriteFileAtomic(orphan, std::string_view("x")).ok());
+  ASSERT_TRUE(WriteFileAtomic(old_orphan, std::string_view("x")).ok());
+  const fs::path incoming = store_->IncomingPath();
+  ASSERT_TRUE(WriteFileAtomic(incoming, std::string_view("being received")).ok());
+  ASSERT_TRUE(store_->RemoveOrphanedPayloads().ok());
+  EXPECT_FALSE(fs::exists(orphan));
+  EXPECT_FALSE(fs::exists(old_orphan));
+  EXPECT_TRUE(fs::exists(needed));
+  EXPECT_TRUE(fs::exists(incoming));
+}
+
 TEST_F(CenterStoreTest, ForwardsToPeersWithTheirRecipients) {
   fs::path payload;
   ASSERT_TRUE(store_
