@@ -64,6 +64,11 @@ size_t ReadFile(char* buffer, size_t size, size_t n, void* user) {
   return static_cast<size_t>(in->gcount());
 }
 
+// libcurl calls this during a transfer, and about once a second while it waits.
+int AbortWhenStopping(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(stop)->load() ? 1 : 0;
+}
+
 struct HeaderList {
   curl_slist* list = nullptr;
   ~HeaderList() { curl_slist_free_all(list); }
@@ -113,6 +118,7 @@ struct CenterClient::Impl {
   ClientTls tls;
   std::string pins;
   std::string interface;
+  const std::atomic<bool>* stop = nullptr;
   char error[CURL_ERROR_SIZE] = {0};
 
   ~Impl() {
@@ -155,10 +161,16 @@ struct CenterClient::Impl {
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadHeader);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (stop != nullptr) {
+      curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, AbortWhenStopping);
+      curl_easy_setopt(curl, CURLOPT_XFERINFODATA, stop);
+    }
   }
 
   Status Perform(Response& r, const std::string& what) {
     CURLcode rc = curl_easy_perform(curl);
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return Status::Unavailable(what + ": stopped");
     if (rc != CURLE_OK) {
       const std::string detail = error[0] ? error : curl_easy_strerror(rc);
       if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
@@ -192,6 +204,10 @@ Result<std::unique_ptr<CenterClient>> CenterClient::Create(std::string base_url,
   }
   impl->tls = std::move(tls);
   return std::unique_ptr<CenterClient>(new CenterClient(std::move(base_url), std::move(impl)));
+}
+
+void CenterClient::StopWhen(const std::atomic<bool>* stop) {
+  impl_->stop = stop;
 }
 
 Result<Bytes> CenterClient::PostItem(ByteView sealed_header, const fs::path& payload,

@@ -6,6 +6,7 @@
 // connection open between requests; it is not thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -64,6 +65,10 @@ class CenterClient {
   Result<nlohmann::json> GetJson(const std::string& path);
   // A GET of a text resource ("/v1/registry").
   Result<std::string> GetText(const std::string& path);
+
+  // Once `*stop` becomes true, a request in progress (a long poll) ends within about a
+  // second, Unavailable; for a daemon that is stopping. The flag must outlive the client.
+  void StopWhen(const std::atomic<bool>* stop);
 
   const std::string& base_url() const { return base_url_; }
 

@@ -113,7 +113,8 @@ struct Gateway::Impl {
   crypto::Certificate certificate;
   crypto::PrivateKey key;
   std::unique_ptr<CenterClient> client;
-  std::string client_center;  // the center `client` talks to
+  const std::atomic<bool>* stop = nullptr;  // see StopWaitingWhen
+  std::string client_center;                // the center `client` talks to
   uint64_t client_serial = 0;
   std::optional<ClockReading> clock;  // the last reading, and when it was taken
   double clock_read_at = 0;
@@ -167,6 +168,7 @@ struct Gateway::Impl {
     tls.allow_tls12 = config.allow_tls12;
     tls.source_address = config.source_address;
     TESSERA_ASSIGN_OR_RETURN(client, CenterClient::Create(center->url, std::move(tls)));
+    client->StopWhen(stop);
     client_center = center->id;
     client_serial = reg.serial;
     return client.get();
@@ -432,6 +434,11 @@ Result<SendResult> Gateway::Send(const SendRequest& request) {
     return posted.WithContext("document " + h.id +
                               " is kept and will be sent again by `tessera exchange flush`");
   return result;
+}
+
+void Gateway::StopWaitingWhen(const std::atomic<bool>* stop) {
+  impl_->stop = stop;
+  if (impl_->client) impl_->client->StopWhen(stop);
 }
 
 Status Gateway::Flush() {

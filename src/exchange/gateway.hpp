@@ -16,6 +16,7 @@
 // update, per recipient, where each sent document is.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -122,6 +123,9 @@ class Gateway {
   Status Flush();
   // Pulls and processes items until none arrives within `wait_seconds`, or `max_items`.
   Result<ReceiveReport> Receive(int wait_seconds, int max_items);
+  // Once `*stop` becomes true, a request to the center in progress (Receive's long poll)
+  // ends within about a second: for a daemon that is stopping. It must outlive the gateway.
+  void StopWaitingWhen(const std::atomic<bool>* stop);
 
   Result<std::vector<InboxEntry>> Inbox();
   Result<std::vector<SentEntry>> Sent(const std::string& id = "");

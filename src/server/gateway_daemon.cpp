@@ -29,7 +29,9 @@ GatewayDaemon::GatewayDaemon(fs::path home, ExchangeSettings settings, GatewayDa
     : home_(std::move(home)),
       settings_(std::move(settings)),
       options_(options),
-      gateway_(std::move(gateway)) {}
+      gateway_(std::move(gateway)) {
+  gateway_->StopWaitingWhen(&stop_waiting_);
+}
 
 GatewayDaemon::~GatewayDaemon() = default;
 
@@ -38,6 +40,7 @@ void GatewayDaemon::Stop() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
+  stop_waiting_ = true;
   wake_.notify_all();
 }
 
@@ -102,6 +105,7 @@ Status GatewayDaemon::Run() {
     }
     if (!failed && !stopping()) {
       Result<exchange::ReceiveReport> r = gateway_->Receive(wait, 1000);
+      if (!r.ok() && stopping()) break;  // the poll ended by Stop()
       if (!r.ok()) {
         spdlog::error("exchange gateway {}: receive failed: {} (tried again in {} s)",
                       settings_.agency, r.status().ToString(), backoff.count());

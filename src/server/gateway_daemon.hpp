@@ -5,7 +5,7 @@
 // One loop on the caller's thread, until Stop():
 //   - receive: a long poll of the center (Gateway::Receive with `receive_wait`), again
 //     at once after each answer, so an item arrives within a round trip of reaching the
-//     center; `receive_wait` also bounds how long Stop() waits for the loop to notice;
+//     center; Stop() ends a poll in progress within about a second;
 //   - flush: every `flush_period` (and at start), Gateway::Flush;
 //   - health: every `health_period` (and at start), the checks of `tessera exchange
 //     health` (registry, certificate expiry, clock skew, the center); a warning or
@@ -16,6 +16,7 @@
 // SQLite in WAL mode with a busy timeout, so both can work at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -47,7 +48,7 @@ class GatewayDaemon {
 
   // Runs the loop above until Stop(); returns OK when stopped.
   Status Run();
-  void Stop();  // safe from any thread; Run() returns within about receive_wait
+  void Stop();  // safe from any thread; Run() returns within about a second
 
  private:
   GatewayDaemon(std::filesystem::path home, ExchangeSettings settings, GatewayDaemonOptions options,
@@ -65,6 +66,7 @@ class GatewayDaemon {
   std::mutex mu_;  // guards stop_
   std::condition_variable wake_;
   bool stop_ = false;
+  std::atomic<bool> stop_waiting_{false};  // set with stop_: ends the gateway's long poll
 };
 
 }  // namespace tessera::server

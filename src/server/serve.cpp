@@ -289,10 +289,11 @@ Status Serve(const ServeConfig& config, const std::function<void(const std::stri
   // reach only the wait below.
   BlockedSignals signals;
   Plan plan;
+  // The shipper first: an error in its settings is found before a role takes its port.
+  TESSERA_RETURN_IF_ERROR(PrepareSyslog(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareArchive(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareCenter(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareGateway(config, plan));
-  TESSERA_RETURN_IF_ERROR(PrepareSyslog(config, plan));
   if (plan.roles.empty())
     return Status::InvalidArgument(
         "no role has anything to serve: set [archive] lmtp or smtp, [exchange] center_id or "
