@@ -184,4 +184,49 @@ Result<ReleaseCheck> VerifyRelease(const SignedRelease& release, const crypto::P
   return check;
 }
 
+InstalledReleaseCheck CheckInstalledRelease(const InstalledRelease& installed,
+                                            const fs::path& program,
+                                            const std::optional<std::vector<std::string>>& listed) {
+  InstalledReleaseCheck check;
+  Result<SignedRelease> release = SignedRelease::Load(installed.release);
+  if (!release.ok()) {
+    check.problems.push_back(release.status().message());
+    return check;
+  }
+  check.version = release->manifest.version;
+  check.manifest_sha256 = release->manifest.Sha256();
+  Result<crypto::PublicKey> key = crypto::PublicKey::Load(installed.key);
+  if (!key.ok()) {
+    check.problems.push_back("the publisher's key: " + key.status().message());
+    return check;
+  }
+  Result<ReleaseCheck> files = VerifyRelease(*release, *key, installed.directory);
+  if (!files.ok()) {
+    check.problems.push_back("release directory " + installed.directory.string() + ": " +
+                             files.status().message());
+  } else {
+    check.files = files->files;
+    for (std::string& p : files->problems)
+      check.problems.push_back(installed.directory.string() + ": " + std::move(p));
+  }
+  // The program running must be the release's, not a copy from elsewhere.
+  std::error_code ec;
+  const fs::path dir = fs::weakly_canonical(installed.directory, ec);
+  const fs::path relative = program.lexically_relative(dir);
+  const std::string name = relative.generic_string();
+  const bool inside = !ec && !relative.empty() && name.rfind("..", 0) != 0;
+  const auto& m = release->manifest.files;
+  if (!inside)
+    check.problems.push_back("the running program " + program.string() +
+                             " is not in the release directory " + installed.directory.string());
+  else if (std::none_of(m.begin(), m.end(), [&](const ReleaseFile& f) { return f.path == name; }))
+    check.problems.push_back("the running program " + program.string() +
+                             " is not a file of release " + check.version);
+  if (listed && std::find(listed->begin(), listed->end(), check.manifest_sha256) == listed->end())
+    check.problems.push_back("release " + check.version + " (manifest SHA-256 " +
+                             check.manifest_sha256.substr(0, 16) +
+                             "...) is not listed in the exchange registry");
+  return check;
+}
+
 }  // namespace tessera::guard

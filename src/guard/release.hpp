@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,5 +65,27 @@ struct ReleaseCheck {
 // a problem for a bad signature, another key, a missing, changed or added file.
 Result<ReleaseCheck> VerifyRelease(const SignedRelease& release, const crypto::PublicKey& trusted,
                                    const std::filesystem::path& dir);
+
+// The release a host runs, as its settings name it ([guard.release] of tessera.toml).
+struct InstalledRelease {
+  std::filesystem::path release;    // the signed release file it was installed from
+  std::filesystem::path directory;  // where that release is installed
+  std::filesystem::path key;        // the publisher's public key (PEM), kept apart
+  bool refuse = true;               // policy: refuse to run when a problem is found, or warn
+};
+struct InstalledReleaseCheck {
+  std::string version;          // as the release file says ("" when it cannot be read)
+  std::string manifest_sha256;  // the release hash a registry lists
+  size_t files = 0;
+  std::vector<std::string> problems;  // empty: this host runs that release, unaltered
+};
+// Whether this host runs the release its settings name: the release file signed by the
+// key, every file of it in place and unchanged (VerifyRelease), `program` (the running
+// executable) one of them, and, when `listed` holds the registry's release hashes, its
+// manifest hash among them (nullopt: no registry to check against). A file that cannot be
+// read is a problem too, so that a host set to warn still runs.
+InstalledReleaseCheck CheckInstalledRelease(const InstalledRelease& installed,
+                                            const std::filesystem::path& program,
+                                            const std::optional<std::vector<std::string>>& listed);
 
 }  // namespace tessera::guard

@@ -17,7 +17,10 @@
 #include "archive/search_index.hpp"
 #include "base/log.hpp"
 #include "exchange/center_server.hpp"
+#include "exchange/registry_store.hpp"
+#include "guard/release.hpp"
 #include "guard/syslog_shipper.hpp"
+#include "server/audit.hpp"
 
 namespace tessera::server {
 namespace {
@@ -230,6 +233,51 @@ Status PrepareGateway(const ServeConfig& config, Plan& plan) {
   return Status::Ok();
 }
 
+// The release check of [guard.release], before any role starts: recorded in the audit log
+// (and so shipped to the SOC) either way; with policy "refuse" a problem stops serve.
+Status CheckRelease(const ServeConfig& config, Plan& plan) {
+  if (!config.release) return Status::Ok();
+  const guard::InstalledRelease& r = *config.release;
+  // Against the hashes the management center lists, where this host has a registry.
+  std::optional<std::vector<std::string>> listed;
+  std::string against = "no exchange registry on this host to check the release hash against";
+  std::string registry_problem;
+  if (exchange::HostManagementKey(config.home).ok()) {
+    Result<exchange::Registry> reg = HostRegistry(config.home, config.exchange.settings);
+    listed.emplace();
+    if (reg.ok()) {
+      for (const exchange::ReleaseHash& h : reg->releases) listed->push_back(h.sha256);
+      against = "listed in exchange registry serial " + std::to_string(reg->serial);
+    } else {
+      registry_problem =
+          "cannot read the exchange registry to check the release hash: " + reg.status().message();
+    }
+  }
+  std::error_code ec;
+  const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", ec);
+  guard::InstalledReleaseCheck check = guard::CheckInstalledRelease(r, program, listed);
+  if (!registry_problem.empty()) check.problems.push_back(registry_problem);
+  const std::string release = "release " + (check.version.empty() ? "?" : check.version);
+  std::string outcome;
+  if (check.problems.empty()) {
+    outcome = "verified: " + std::to_string(check.files) + " files as signed, " + against;
+  } else {
+    outcome = std::to_string(check.problems.size()) + " problem(s), policy " +
+              (r.refuse ? "refuse" : "warn") + ":";
+    for (const std::string& p : check.problems) outcome += " " + p + ";";
+    outcome.pop_back();
+  }
+  TESSERA_RETURN_IF_ERROR(RecordAudit(config.home, "guard.release-check", release, outcome));
+  if (!check.problems.empty() && r.refuse)
+    return Status::FailedPrecondition(
+        "[guard.release]: this host does not run " + release + " as signed and listed (" + outcome +
+        "); install the release again, or set policy = \"warn\" to run anyway");
+  for (const std::string& p : check.problems) spdlog::warn("[guard.release] {}: {}", release, p);
+  plan.text +=
+      "  release:         " + release + " (" + r.directory.string() + "): " + outcome + "\n";
+  return Status::Ok();
+}
+
 Status PrepareSyslog(const ServeConfig& config, Plan& plan) {
   if (!config.syslog) return Status::Ok();
   const guard::SyslogShipOptions o = *config.syslog;
@@ -289,6 +337,7 @@ Status Serve(const ServeConfig& config, const std::function<void(const std::stri
   // reach only the wait below.
   BlockedSignals signals;
   Plan plan;
+  TESSERA_RETURN_IF_ERROR(CheckRelease(config, plan));
   // The shipper first: an error in its settings is found before a role takes its port.
   TESSERA_RETURN_IF_ERROR(PrepareSyslog(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareArchive(config, plan));

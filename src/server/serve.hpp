@@ -8,6 +8,10 @@
 //     gateway_daemon.hpp) receiving by long poll, flushing and checking its health;
 //   - syslog shipper: when [guard.syslog] collector is set, the audit log of the home
 //     shipped to the SOC's collector (guard/syslog_shipper.hpp).
+// With [guard.release], before any role starts, the host checks that it runs the signed
+// release it was installed from, unaltered, and listed in its exchange registry
+// (guard/release.hpp); the outcome goes to the audit log, and policy "refuse" (the
+// default) stops serve on a problem, "warn" logs it.
 // With no settings it runs the archive listener alone on ./var, on 127.0.0.1 only.
 #pragma once
 
@@ -19,6 +23,7 @@
 
 #include "archive/journal.hpp"
 #include "base/status.hpp"
+#include "guard/release.hpp"
 #include "guard/syslog_options.hpp"
 #include "server/exchange_roles.hpp"
 #include "server/gateway_daemon.hpp"
@@ -44,11 +49,12 @@ struct ServeConfig {
   ArchiveRoleConfig archive;
   ExchangeRoleConfig exchange;
   std::optional<guard::SyslogShipOptions> syslog;  // set: ship the audit log
+  std::optional<guard::InstalledRelease> release;  // set: check it before any role starts
 };
 
-// Reads the [archive], [exchange] and [guard.syslog] tables of `settings_file` over the
-// values in `config` (nothing when the name is empty). InvalidArgument naming the file
-// and the key when the file is not valid TOML or a value is out of range.
+// Reads the [archive], [exchange], [guard.syslog] and [guard.release] tables of `settings_file`
+// over the values in `config` (nothing when the name is empty). InvalidArgument naming the file and
+// the key when the file is not valid TOML or a value is out of range.
 Status ReadServeSettings(const std::string& settings_file, ServeConfig& config);
 
 // "127.0.0.1:10024", "[::1]:24" or ":25" (all IPv4 interfaces) into address and port;

@@ -83,6 +83,30 @@ Status ReadSyslog(const toml::table& t, const std::string& file,
   return Status::Ok();
 }
 
+Status ReadRelease(const toml::table& t, const std::string& file,
+                   std::optional<guard::InstalledRelease>& out) {
+  auto g = t["guard"]["release"];
+  if (!g) return Status::Ok();
+  const std::string where = "settings file " + file + ": [guard.release]";
+  guard::InstalledRelease r;
+  for (auto [key, field] : {std::pair{"release", &r.release}, std::pair{"directory", &r.directory},
+                            std::pair{"key", &r.key}}) {
+    const std::string value = g[key].value_or(std::string());
+    if (value.empty())
+      return Status::InvalidArgument(where + " " + key +
+                                     " is missing (release = the signed release file, directory "
+                                     "= where it is installed, key = the publisher's public key)");
+    *field = value;
+  }
+  const std::string policy = g["policy"].value_or(std::string("refuse"));
+  if (policy != "refuse" && policy != "warn")
+    return Status::InvalidArgument(where + " policy must be \"refuse\" or \"warn\", not \"" +
+                                   policy + "\"");
+  r.refuse = policy == "refuse";
+  out = std::move(r);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ReadServeSettings(const std::string& file, ServeConfig& config) {
@@ -93,6 +117,7 @@ Status ReadServeSettings(const std::string& file, ServeConfig& config) {
     TESSERA_RETURN_IF_ERROR(ReadArchive(t, file, config.archive));
     TESSERA_RETURN_IF_ERROR(ReadExchangeRole(t, file, config.exchange));
     TESSERA_RETURN_IF_ERROR(ReadSyslog(t, file, config.syslog));
+    TESSERA_RETURN_IF_ERROR(ReadRelease(t, file, config.release));
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << e.source().begin;

@@ -193,6 +193,66 @@ expect_rc "rollback to serial 1 is refused" 5 H install "$MGMT/published/registr
 in_log "saying why" "older than serial 2"
 expect_rc "the same again changes nothing" 0 H install "$MGMT/current.json"
 in_log "saying so" "installed already"
+
+# --- the host runs only the release it was installed from, signed and listed: serve checks
+# it before any role starts ([guard.release]); policy refuse stops serve, warn logs.
+LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+release_settings() { # release_settings FILE RELEASE-FILE POLICY
+  cat > "$1" << TOML
+[paths]
+home = "$HOST"
+[archive]
+lmtp = "127.0.0.1:$LPORT"
+smtp = ""
+[guard.release]
+release = "$WORK/$2"
+directory = "$WORK/rel"
+key = "$WORK/publisher.pub.pem"
+policy = "$3"
+TOML
+}
+serve_once() { # serve_once PROGRAM SETTINGS: serve until it runs, then SIGTERM; its exit code
+  "$1" --home "$HOST" serve --settings "$2" > "$WORK/serve.log" 2>&1 &
+  local pid=$! rc=0
+  for _ in $(seq 300); do
+    grep -q "tessera serve: running" "$WORK/serve.log" && break
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  kill -TERM "$pid" 2> /dev/null || true
+  wait "$pid" || rc=$?
+  cat "$WORK/serve.log"
+  return "$rc"
+}
+release_checks() { sqlite3 "$HOST/audit.db" "SELECT outcome FROM audit WHERE action = 'guard.release-check' ORDER BY seq"; }
+release_settings refuse.toml rel-0.1.0.json refuse
+release_settings warn.toml rel-0.1.0.json warn
+expect_rc "serve runs the installed release" 0 serve_once rel/bin/tessera refuse.toml
+in_log "saying it is verified and listed" "listed in exchange registry serial 2"
+check "the check is in the audit log" grep -q "^verified: 1 files as signed" <(release_checks)
+expect_rc "a program from outside the release directory is refused" 5 serve_once "$TESSERA" refuse.toml
+in_log "naming the program" "is not in the release directory"
+check "nothing was served" bash -c "! grep -q 'tessera serve: running' '$WORK/serve.log'"
+printf '#!/bin/sh\n' > rel/bin/added
+expect_rc "a file added to the release is refused" 5 serve_once rel/bin/tessera refuse.toml
+in_log "naming the file" "bin/added is not part of the release (added)"
+expect_rc "with policy warn serve runs" 0 serve_once rel/bin/tessera warn.toml
+in_log "and warns about the file" "bin/added is not part of the release"
+check "both problems are in the audit log" test "$(release_checks | grep -c 'bin/added')" = 2
+rm rel/bin/added
+expect_rc "sign release 0.2.0 (not in the registry)" 0 "$TESSERA" release sign rel --version 0.2.0 \
+  --key publisher.key --out rel-0.2.0.json
+release_settings unlisted.toml rel-0.2.0.json refuse
+expect_rc "a release the registry does not list is refused" 5 serve_once rel/bin/tessera unlisted.toml
+in_log "saying so" "release 0.2.0 (manifest SHA-256"
+in_log "not listed" "is not listed in the exchange registry"
+release_settings stranger.toml rel-0.1.0.json refuse
+sed -i "s|publisher.pub.pem|stranger.pub.pem|" stranger.toml
+expect_rc "a release checked with another key is refused" 5 serve_once rel/bin/tessera stranger.toml
+in_log "naming the key" "not the trusted key"
+sed 's/policy = "refuse"/policy = "maybe"/' refuse.toml > maybe.toml
+expect_rc "an unknown policy is a settings error" 2 "$TESSERA" serve --settings maybe.toml
+in_log "naming the setting" "[guard.release] policy must be"
 expect_rc "status" 0 H status --json
 check "status: serial 2" test "$(json_field '["serial"]')" = 2
 check "status: not expired, about an hour left" python3 -c "

@@ -229,6 +229,47 @@ TEST(Release, SignedReleaseVerifiesAndEveryChangeIsFound) {
   EXPECT_EQ(SignedRelease::FromJson(escaping).status().code(), StatusCode::kCorruption);
 }
 
+// A host's own release: the program it runs must be a file of it, the release hash must be
+// among the registry's when there is one, and what cannot be read is a problem, not an
+// error, so that a host set to warn still starts.
+TEST(Release, AnInstalledReleaseIsCheckedWithTheRunningProgramAndTheRegistry) {
+  TempDir dir;
+  const fs::path root = dir.path() / "release";
+  fs::create_directories(root / "bin");
+  ASSERT_OK(WriteFileAtomic(root / "bin" / "tessera", std::string_view("program"), 0755));
+  const crypto::SigningKey key = crypto::SigningKey::Generate();
+  auto manifest = ScanRelease(root, "2.0.1", 1796000000);
+  ASSERT_OK(manifest);
+  const SignedRelease release = SignRelease(*manifest, key);
+  InstalledRelease installed{dir.path() / "r.json", root, dir.path() / "pub.pem", true};
+  ASSERT_OK(WriteFileAtomic(installed.release, release.ToJson()));
+  ASSERT_OK(WriteFileAtomic(installed.key, key.public_key().Pem()));
+  const fs::path program = fs::canonical(root / "bin" / "tessera");
+  const std::string hash = release.manifest.Sha256();
+
+  auto ok = CheckInstalledRelease(installed, program, std::vector<std::string>{"other", hash});
+  EXPECT_TRUE(ok.problems.empty()) << ::testing::PrintToString(ok.problems);
+  EXPECT_EQ(ok.version, "2.0.1");
+  EXPECT_EQ(ok.manifest_sha256, hash);
+  EXPECT_EQ(ok.files, 1u);
+  EXPECT_TRUE(CheckInstalledRelease(installed, program, std::nullopt).problems.empty())
+      << "no registry: not checked against one";
+  EXPECT_THAT(CheckInstalledRelease(installed, program, std::vector<std::string>{}).problems,
+              ::testing::ElementsAre(HasSubstr("is not listed in the exchange registry")));
+  EXPECT_THAT(CheckInstalledRelease(installed, "/usr/bin/tessera", std::nullopt).problems,
+              ::testing::ElementsAre(HasSubstr("is not in the release directory")));
+  ASSERT_OK(WriteFileAtomic(root / "bin" / "copy", std::string_view("program"), 0755));
+  EXPECT_THAT(
+      CheckInstalledRelease(installed, fs::canonical(root / "bin" / "copy"), std::nullopt).problems,
+      ::testing::UnorderedElementsAre(HasSubstr("bin/copy is not part of the release"),
+                                      HasSubstr("is not a file of release 2.0.1")));
+  fs::remove(root / "bin" / "copy");
+  installed.release = dir.path() / "missing.json";
+  auto missing = CheckInstalledRelease(installed, program, std::nullopt);
+  EXPECT_EQ(missing.problems.size(), 1u);
+  EXPECT_EQ(missing.version, "");
+}
+
 TEST(CurrentActor, NamesTheUser) {
   EXPECT_THAT(CurrentActor(), HasSubstr("(uid " + std::to_string(::geteuid()) + ")"));
 }
