@@ -90,5 +90,7 @@ void AddVaultDrillCommands(CLI::App& vault, Context& ctx);  // drill, drills
 // The parts of `exchange` kept in their own files.
 void AddExchangeDocumentCommands(CLI::App& exchange, Context& ctx);  // validate, show
 void AddExchangeRegistryCommands(CLI::App& exchange, Context& ctx);  // registry ...
+// The parts of `guard` kept in their own files.
+void AddIntegrityCommands(CLI::App& guard, Context& ctx);  // baseline, check
 
 }  // namespace tessera::cli

@@ -248,10 +248,12 @@ void AddAuditCommands(CLI::App& guard, Context& ctx) {
 void AddGuardCommands(CLI::App& app, Context& ctx) {
   auto* guard = app.add_subcommand(
       "guard",
-      "Security controls shared by every role: audit shipping to a SOC, audit verification");
+      "Security controls shared by every role: audit shipping to a SOC, audit verification, "
+      "file integrity");
   guard->require_subcommand(1);
   AddSyslogCommands(*guard, ctx);
   AddAuditCommands(*guard, ctx);
+  AddIntegrityCommands(*guard, ctx);
 }
 
 }  // namespace tessera::cli

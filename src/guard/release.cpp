@@ -12,6 +12,7 @@
 #include "base/bytes.hpp"
 #include "base/files.hpp"
 #include "crypto/hash.hpp"
+#include "guard/signed_text.hpp"
 
 namespace tessera::guard {
 namespace fs = std::filesystem;
@@ -137,21 +138,16 @@ Result<ReleaseManifest> ScanRelease(const fs::path& dir, std::string version, in
 
 SignedRelease SignRelease(ReleaseManifest manifest, const crypto::SigningKey& key) {
   SignedRelease r;
-  r.key = key.public_key().Fingerprint();
-  r.signature = HexEncode(key.Sign(AsBytes(manifest.CanonicalJson())));
+  TextSignature s = SignText(manifest.CanonicalJson(), key);
+  r.key = std::move(s.key);
+  r.signature = std::move(s.signature);
   r.manifest = std::move(manifest);
   return r;
 }
 
 Status VerifyReleaseSignature(const SignedRelease& release, const crypto::PublicKey& trusted) {
-  if (release.key != trusted.Fingerprint())
-    return Status::PermissionDenied("the release is signed by key " + release.key.substr(0, 16) +
-                                    ", not the trusted key " + trusted.Fingerprint().substr(0, 16));
-  auto signature = HexDecode(release.signature);
-  if (!signature.ok() || !trusted.Verify(AsBytes(release.manifest.CanonicalJson()), *signature))
-    return Status::Corruption(
-        "the release's signature does not verify: its manifest was altered after signing");
-  return Status::Ok();
+  return VerifyTextSignature(release.manifest.CanonicalJson(), {release.key, release.signature},
+                             trusted, "the release");
 }
 
 Result<ReleaseCheck> VerifyRelease(const SignedRelease& release, const crypto::PublicKey& trusted,

@@ -13,6 +13,7 @@
 #include "base/sqlite.hpp"
 #include "crypto/signature.hpp"
 #include "guard/audit_log.hpp"
+#include "guard/integrity.hpp"
 #include "guard/release.hpp"
 #include "status_matchers.hpp"
 #include "temp_dir.hpp"
@@ -268,6 +269,55 @@ TEST(Release, AnInstalledReleaseIsCheckedWithTheRunningProgramAndTheRegistry) {
   auto missing = CheckInstalledRelease(installed, program, std::nullopt);
   EXPECT_EQ(missing.problems.size(), 1u);
   EXPECT_EQ(missing.version, "");
+}
+
+// Exclusions cut at whole path components; every kind of change is told apart; the
+// baseline's JSON round-trips and refuses what it did not write.
+TEST(Integrity, ScanCompareAndReadBack) {
+  TempDir dir;
+  const fs::path root = dir.path() / "tree";
+  fs::create_directories(root / "spool");
+  fs::create_directories(root / "spool-config");
+  ASSERT_OK(WriteFileAtomic(root / "spool" / "item", std::string_view("data")));
+  ASSERT_OK(WriteFileAtomic(root / "spool-config" / "c", std::string_view("conf")));
+  ASSERT_OK(WriteFileAtomic(root / "f", std::string_view("one")));
+  fs::create_symlink("f", root / "l");
+  auto before = ScanIntegrity({root}, {root / "spool"}, 100, nullptr);
+  ASSERT_OK(before);
+  std::vector<std::string> paths;
+  for (const IntegrityEntry& e : before->entries) paths.push_back(e.path);
+  const std::string r = root.string();
+  EXPECT_THAT(paths, ::testing::ElementsAre(r, r + "/f", r + "/l", r + "/spool-config",
+                                            r + "/spool-config/c"));
+  EXPECT_EQ(before->entries[2].type, 'l');
+  EXPECT_TRUE(CompareIntegrity(*before, *before).empty());
+
+  const crypto::SigningKey key = crypto::SigningKey::Generate();
+  const SignedBaseline signed_baseline = SignBaseline(*before, key);
+  auto read_back = SignedBaseline::FromJson(signed_baseline.ToJson());
+  ASSERT_OK(read_back);
+  EXPECT_OK(VerifyBaselineSignature(*read_back, key.public_key()));
+  EXPECT_EQ(read_back->baseline.CanonicalJson(), before->CanonicalJson());
+  EXPECT_EQ(SignedBaseline::FromJson("{}").status().code(), StatusCode::kCorruption);
+  std::string wrong_type = signed_baseline.ToJson();
+  const size_t type_at = wrong_type.find("\"type\": \"f\"");
+  ASSERT_NE(type_at, std::string::npos);
+  wrong_type.replace(type_at, 11, "\"type\": \"x\"");
+  EXPECT_EQ(SignedBaseline::FromJson(wrong_type).status().code(), StatusCode::kCorruption);
+
+  fs::remove(root / "f");
+  fs::create_directory(root / "f");  // a file became a directory
+  ASSERT_OK(WriteFileAtomic(root / "spool" / "item", std::string_view("changed data")));
+  fs::remove(root / "spool-config" / "c");
+  auto after = ScanIntegrity({root}, {root / "spool"}, 200, nullptr);
+  ASSERT_OK(after);
+  std::vector<std::string> seen;
+  for (const IntegrityChange& c : CompareIntegrity(*before, *after)) seen.push_back(c.ToString());
+  EXPECT_THAT(seen,
+              ::testing::ElementsAre(::testing::StartsWith("changed " + r + "/f: type f -> d"),
+                                     "removed " + r + "/spool-config/c"));
+  EXPECT_EQ(ScanIntegrity({dir.path() / "none"}, {}, 1, nullptr).status().code(),
+            StatusCode::kNotFound);
 }
 
 TEST(CurrentActor, NamesTheUser) {
