@@ -16,21 +16,14 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path GuardDir(const std::string& home) {
-  return fs::path(home) / "guard";
-}
-fs::path DefaultBaseline(const std::string& home) {
-  return GuardDir(home) / "integrity-baseline.json";
-}
-
 // The host's integrity key, made on first use; its public half is written beside it, for
 // copying elsewhere with the baseline.
 Result<crypto::SigningKey> IntegrityKey(const std::string& home) {
-  TESSERA_RETURN_IF_ERROR(MakeDirs(GuardDir(home), 0700));
+  TESSERA_RETURN_IF_ERROR(MakeDirs(guard::IntegrityKeyPath(home).parent_path(), 0700));
   TESSERA_ASSIGN_OR_RETURN(crypto::SigningKey key,
-                           crypto::SigningKey::LoadOrCreate(GuardDir(home) / "integrity.key",
+                           crypto::SigningKey::LoadOrCreate(guard::IntegrityKeyPath(home),
                                                             "the integrity baseline key"));
-  const fs::path pub = GuardDir(home) / "integrity.pub.pem";
+  const fs::path pub = guard::IntegrityPublicKeyPath(home);
   std::error_code ec;
   if (!fs::exists(pub, ec))
     TESSERA_RETURN_IF_ERROR(WriteFileAtomic(pub, key.public_key().Pem(), 0644));
@@ -66,7 +59,8 @@ void AddIntegrityCommands(CLI::App& guard, Context& ctx) {
   baseline->callback([&ctx, b] {
     Run(ctx, [&]() -> Status {
       TESSERA_ASSIGN_OR_RETURN(crypto::SigningKey key, IntegrityKey(ctx.home));
-      const fs::path out = b->out.empty() ? DefaultBaseline(ctx.home) : fs::path(b->out);
+      const fs::path out =
+          b->out.empty() ? guard::IntegrityBaselinePath(ctx.home) : fs::path(b->out);
       std::vector<fs::path> roots(b->paths.begin(), b->paths.end());
       std::vector<fs::path> excluded(b->exclude.begin(), b->exclude.end());
       // The baseline file itself changes with every baseline: never watch it.
@@ -118,62 +112,39 @@ void AddIntegrityCommands(CLI::App& guard, Context& ctx) {
                     "in <home>/guard, which whoever can rewrite the baseline can replace too)");
   check->callback([&ctx, c] {
     Run(ctx, [&]() -> Status {
-      const fs::path file = c->baseline.empty() ? DefaultBaseline(ctx.home) : fs::path(c->baseline);
-      auto loaded = guard::SignedBaseline::Load(file);
-      if (!loaded.ok() && loaded.status().code() == StatusCode::kNotFound)
-        return Status::NotFound("no integrity baseline at " + file.string() +
-                                ": record one with `tessera guard baseline PATH...` first");
-      if (!loaded.ok()) return loaded.status();
+      const fs::path file =
+          c->baseline.empty() ? guard::IntegrityBaselinePath(ctx.home) : fs::path(c->baseline);
       const fs::path key_file =
-          c->key.empty() ? GuardDir(ctx.home) / "integrity.pub.pem" : fs::path(c->key);
-      TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::Load(key_file));
-      std::vector<std::string> problems;
-      if (Status st = guard::VerifyBaselineSignature(*loaded, key); !st.ok())
-        problems.push_back(st.message());
-      const guard::Baseline& recorded = loaded->baseline;
-      std::vector<fs::path> roots(recorded.roots.begin(), recorded.roots.end());
-      std::vector<fs::path> excluded(recorded.excluded.begin(), recorded.excluded.end());
-      const double start = MonotonicSeconds();
+          c->key.empty() ? guard::IntegrityPublicKeyPath(ctx.home) : fs::path(c->key);
       Progress progress("checking");
-      auto now = guard::ScanIntegrity(roots, excluded, NowUnixSeconds(), &progress);
+      TESSERA_ASSIGN_OR_RETURN(guard::IntegrityReport report,
+                               guard::CheckIntegrity(file, key_file, &progress));
       progress.Finish();
-      const double seconds = MonotonicSeconds() - start;
-      std::vector<guard::IntegrityChange> changes;
-      if (now.ok())
-        changes = guard::CompareIntegrity(recorded, *now);
-      else
-        problems.push_back("cannot scan: " + now.status().message());
-      for (const guard::IntegrityChange& ch : changes) problems.push_back(ch.ToString());
-      std::string outcome = problems.empty() ? "clean: " + std::to_string(recorded.entries.size()) +
-                                                   " entries as "
-                                                   "recorded"
-                                             : std::to_string(problems.size()) + " finding(s):";
-      for (const std::string& p : problems) outcome += " " + p + ";";
-      if (!problems.empty()) outcome.pop_back();
       TESSERA_RETURN_IF_ERROR(
-          server::RecordAudit(ctx.home, "guard.integrity-check", file.string(), outcome));
+          server::RecordAudit(ctx.home, "guard.integrity-check", file.string(), report.Outcome()));
+      const std::vector<std::string>& problems = report.problems;
       if (!problems.empty()) ctx.exit_code = kExitProblems;
       if (ctx.json) {
         json list = json::array();
-        for (const guard::IntegrityChange& ch : changes)
+        for (const guard::IntegrityChange& ch : report.changes)
           list.push_back({{"kind", ch.kind == guard::IntegrityChange::Kind::kAdded     ? "added"
                                    : ch.kind == guard::IntegrityChange::Kind::kRemoved ? "removed"
                                                                                        : "changed"},
                           {"path", ch.path},
                           {"detail", ch.detail}});
         PrintJson({{"ok", problems.empty()},
-                   {"entries", recorded.entries.size()},
-                   {"files", progress.items()},
-                   {"bytes", progress.bytes()},
-                   {"seconds", seconds},
+                   {"entries", report.entries},
+                   {"files", report.files},
+                   {"bytes", report.bytes},
+                   {"seconds", report.seconds},
                    {"changes", list},
                    {"problems", problems}});
         return Status::Ok();
       }
       for (const std::string& p : problems) std::printf("FINDING: %s\n", p.c_str());
-      std::printf("%zu entries checked (%llu files, %s hashed in %.1f s): %s\n",
-                  recorded.entries.size(), static_cast<unsigned long long>(progress.items()),
-                  Megabytes(progress.bytes()).c_str(), seconds,
+      std::printf("%zu entries checked (%llu files, %s hashed in %.1f s): %s\n", report.entries,
+                  static_cast<unsigned long long>(report.files), Megabytes(report.bytes).c_str(),
+                  report.seconds,
                   problems.empty() ? "as recorded" : "INTEGRITY FINDINGS, see above");
       return Status::Ok();
     });

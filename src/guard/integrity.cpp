@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/bytes.hpp"
+#include "base/clock.hpp"
 #include "base/files.hpp"
 #include "crypto/hash.hpp"
 
@@ -85,6 +86,16 @@ Result<IntegrityEntry> Describe(const fs::path& path, Progress* progress) {
 }
 
 }  // namespace
+
+fs::path IntegrityBaselinePath(const fs::path& home) {
+  return home / "guard" / "integrity-baseline.json";
+}
+fs::path IntegrityKeyPath(const fs::path& home) {
+  return home / "guard" / "integrity.key";
+}
+fs::path IntegrityPublicKeyPath(const fs::path& home) {
+  return home / "guard" / "integrity.pub.pem";
+}
 
 std::string Baseline::CanonicalJson() const {
   return BaselineObject(*this).dump();
@@ -229,6 +240,45 @@ std::vector<IntegrityChange> CompareIntegrity(const Baseline& recorded, const Ba
   std::sort(changes.begin(), changes.end(),
             [](const IntegrityChange& a, const IntegrityChange& b) { return a.path < b.path; });
   return changes;
+}
+
+std::string IntegrityReport::Outcome() const {
+  if (problems.empty()) return "clean: " + std::to_string(entries) + " entries as recorded";
+  std::string outcome = std::to_string(problems.size()) + " finding(s):";
+  for (const std::string& p : problems) outcome += " " + p + ";";
+  outcome.pop_back();
+  return outcome;
+}
+
+Result<IntegrityReport> CheckIntegrity(const fs::path& baseline_file, const fs::path& key_file,
+                                       Progress* progress) {
+  auto loaded = SignedBaseline::Load(baseline_file);
+  if (!loaded.ok() && loaded.status().code() == StatusCode::kNotFound)
+    return Status::NotFound("no integrity baseline at " + baseline_file.string() +
+                            ": record one with `tessera guard baseline PATH...` first");
+  if (!loaded.ok()) return loaded.status();
+  TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::Load(key_file));
+  IntegrityReport report;
+  if (Status st = VerifyBaselineSignature(*loaded, key); !st.ok())
+    report.problems.push_back(st.message());
+  const Baseline& recorded = loaded->baseline;
+  report.entries = recorded.entries.size();
+  std::vector<fs::path> roots(recorded.roots.begin(), recorded.roots.end());
+  std::vector<fs::path> excluded(recorded.excluded.begin(), recorded.excluded.end());
+  Progress quiet("", false);
+  Progress* counter = progress ? progress : &quiet;
+  const uint64_t files_before = counter->items(), bytes_before = counter->bytes();
+  const double start = MonotonicSeconds();
+  auto now = ScanIntegrity(roots, excluded, NowUnixSeconds(), counter);
+  report.seconds = MonotonicSeconds() - start;
+  report.files = counter->items() - files_before;
+  report.bytes = counter->bytes() - bytes_before;
+  if (now.ok())
+    report.changes = CompareIntegrity(recorded, *now);
+  else
+    report.problems.push_back("cannot scan: " + now.status().message());
+  for (const IntegrityChange& c : report.changes) report.problems.push_back(c.ToString());
+  return report;
 }
 
 }  // namespace tessera::guard

@@ -18,6 +18,12 @@
 
 namespace tessera::guard {
 
+// Where an installation keeps them by default: <home>/guard/integrity-baseline.json, the
+// signing key integrity.key (0600) and its public half integrity.pub.pem beside it.
+std::filesystem::path IntegrityBaselinePath(const std::filesystem::path& home);
+std::filesystem::path IntegrityKeyPath(const std::filesystem::path& home);
+std::filesystem::path IntegrityPublicKeyPath(const std::filesystem::path& home);
+
 struct IntegrityEntry {
   std::string path;    // absolute
   char type = 'f';     // 'f' file, 'd' directory, 'l' symbolic link
@@ -64,5 +70,21 @@ struct IntegrityChange {
 };
 // What differs between the recorded baseline and a scan of the same roots now.
 std::vector<IntegrityChange> CompareIntegrity(const Baseline& recorded, const Baseline& now);
+
+struct IntegrityReport {
+  size_t entries = 0;             // in the baseline
+  uint64_t files = 0, bytes = 0;  // hashed by this check
+  double seconds = 0;             // how long it took
+  std::vector<IntegrityChange> changes;
+  std::vector<std::string> problems;  // every finding: the signature, the scan, each change
+  // For the audit log: "clean: N entries as recorded", or "K finding(s): ...; ...".
+  std::string Outcome() const;
+};
+// Checks the tree against the baseline in `baseline_file`, whose signature must verify with
+// the public key in `key_file`: an altered baseline, a scan that fails and every change
+// are findings. NotFound (saying how to record one) when there is no baseline; an error
+// when the key cannot be read.
+Result<IntegrityReport> CheckIntegrity(const std::filesystem::path& baseline_file,
+                                       const std::filesystem::path& key_file, Progress* progress);
 
 }  // namespace tessera::guard

@@ -278,6 +278,54 @@ Status CheckRelease(const ServeConfig& config, Plan& plan) {
   return Status::Ok();
 }
 
+// [guard.integrity]: one check before any role starts (refuse_start: a finding stops
+// serve), then the integrity watch as a role; every check goes to the audit log.
+Status PrepareIntegrity(const ServeConfig& config, Plan& plan) {
+  if (!config.integrity) return Status::Ok();
+  guard::IntegrityWatchOptions o = config.integrity->watch;
+  if (o.baseline.empty()) o.baseline = guard::IntegrityBaselinePath(config.home);
+  if (o.key.empty()) o.key = guard::IntegrityPublicKeyPath(config.home);
+  auto first = guard::CheckIntegrity(o.baseline, o.key, nullptr);
+  if (!first.ok())
+    return Status(first.status().code(), "[guard.integrity]: " + first.status().message());
+  const std::string outcome = first->Outcome();
+  TESSERA_RETURN_IF_ERROR(
+      RecordAudit(config.home, "guard.integrity-check", o.baseline.string(), outcome));
+  if (!first->problems.empty() && config.integrity->refuse_start)
+    return Status::FailedPrecondition(
+        "[guard.integrity]: the files differ from the integrity baseline " + o.baseline.string() +
+        " (" + outcome +
+        "); serve does not start (refuse_start = true) until they are restored, or a new "
+        "baseline is recorded with `tessera guard baseline`");
+  for (const std::string& p : first->problems) spdlog::error("integrity: {}", p);
+  auto opened = guard::IntegrityWatch::Open(o);
+  if (!opened.ok())
+    return Status(opened.status().code(), "[guard.integrity]: " + opened.status().message());
+  std::shared_ptr<guard::IntegrityWatch> watch(std::move(*opened));
+  plan.text += "  integrity watch: " + std::to_string(first->entries) + " entries of " +
+               Absolute(o.baseline) + ", checked every " + std::to_string(o.period.count()) + " s" +
+               (watch->watched_directories() > 0
+                    ? " and within seconds of a change (inotify on " +
+                          std::to_string(watch->watched_directories()) + " directories)"
+                    : "") +
+               "; at start: " + (first->problems.empty() ? "clean" : outcome) + "\n";
+  const std::filesystem::path home = config.home;
+  const std::string baseline = o.baseline.string();
+  plan.roles.push_back(Role{
+      "integrity watch",
+      [watch, home, baseline] {
+        return watch->Run([&](const Result<guard::IntegrityReport>& r) {
+          const std::string outcome =
+              r.ok() ? r->Outcome() : "the check failed: " + r.status().message();
+          if (!r.ok() || !r->problems.empty()) spdlog::error("integrity: {}", outcome);
+          if (Status st = RecordAudit(home, "guard.integrity-check", baseline, outcome); !st.ok())
+            spdlog::error("integrity: cannot record the check: {}", st.ToString());
+        });
+      },
+      [watch] { watch->Stop(); }});
+  return Status::Ok();
+}
+
 Status PrepareSyslog(const ServeConfig& config, Plan& plan) {
   if (!config.syslog) return Status::Ok();
   const guard::SyslogShipOptions o = *config.syslog;
@@ -338,6 +386,7 @@ Status Serve(const ServeConfig& config, const std::function<void(const std::stri
   BlockedSignals signals;
   Plan plan;
   TESSERA_RETURN_IF_ERROR(CheckRelease(config, plan));
+  TESSERA_RETURN_IF_ERROR(PrepareIntegrity(config, plan));
   // The shipper first: an error in its settings is found before a role takes its port.
   TESSERA_RETURN_IF_ERROR(PrepareSyslog(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareArchive(config, plan));

@@ -11,7 +11,9 @@
 // With [guard.release], before any role starts, the host checks that it runs the signed
 // release it was installed from, unaltered, and listed in its exchange registry
 // (guard/release.hpp); the outcome goes to the audit log, and policy "refuse" (the
-// default) stops serve on a problem, "warn" logs it.
+// default) stops serve on a problem, "warn" logs it. With [guard.integrity], the files of
+// the integrity baseline are checked at start (refuse_start: a finding stops serve) and
+// then by the integrity watch (guard/integrity_watch.hpp); every check is audited.
 // With no settings it runs the archive listener alone on ./var, on 127.0.0.1 only.
 #pragma once
 
@@ -23,6 +25,7 @@
 
 #include "archive/journal.hpp"
 #include "base/status.hpp"
+#include "guard/integrity_watch.hpp"
 #include "guard/release.hpp"
 #include "guard/syslog_options.hpp"
 #include "server/exchange_roles.hpp"
@@ -44,17 +47,23 @@ struct ExchangeRoleConfig {
   GatewayDaemonOptions gateway;
 };
 
+struct IntegrityRoleConfig {
+  guard::IntegrityWatchOptions watch;  // baseline and key empty: those under the home
+  bool refuse_start = false;           // a finding at start stops serve
+};
+
 struct ServeConfig {
   std::filesystem::path home = "var";
   ArchiveRoleConfig archive;
   ExchangeRoleConfig exchange;
   std::optional<guard::SyslogShipOptions> syslog;  // set: ship the audit log
   std::optional<guard::InstalledRelease> release;  // set: check it before any role starts
+  std::optional<IntegrityRoleConfig> integrity;    // set: check at start, then watch
 };
 
-// Reads the [archive], [exchange], [guard.syslog] and [guard.release] tables of `settings_file`
-// over the values in `config` (nothing when the name is empty). InvalidArgument naming the file and
-// the key when the file is not valid TOML or a value is out of range.
+// Reads the [archive], [exchange], [guard.syslog], [guard.release] and [guard.integrity] tables of
+// `settings_file` over the values in `config` (nothing when the name is empty). InvalidArgument
+// naming the file and the key when the file is not valid TOML or a value is out of range.
 Status ReadServeSettings(const std::string& settings_file, ServeConfig& config);
 
 // "127.0.0.1:10024", "[::1]:24" or ":25" (all IPv4 interfaces) into address and port;

@@ -107,6 +107,26 @@ Status ReadRelease(const toml::table& t, const std::string& file,
   return Status::Ok();
 }
 
+Status ReadIntegrity(const toml::table& t, const std::string& file,
+                     std::optional<IntegrityRoleConfig>& out) {
+  auto g = t["guard"]["integrity"];
+  if (!g) return Status::Ok();
+  const std::string where = "settings file " + file + ": [guard.integrity]";
+  IntegrityRoleConfig c;
+  c.watch.baseline = g["baseline"].value_or(std::string());
+  c.watch.key = g["key"].value_or(std::string());
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(g, "period", where, 10, 7 * 86400, c.watch.period));
+  for (auto [key, field] :
+       {std::pair{"inotify", &c.watch.inotify}, std::pair{"refuse_start", &c.refuse_start}}) {
+    if (!g[key]) continue;
+    if (!g[key].is_boolean())
+      return Status::InvalidArgument(where + " " + key + " must be true or false");
+    *field = g[key].value_or(*field);
+  }
+  out = std::move(c);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ReadServeSettings(const std::string& file, ServeConfig& config) {
@@ -118,6 +138,7 @@ Status ReadServeSettings(const std::string& file, ServeConfig& config) {
     TESSERA_RETURN_IF_ERROR(ReadExchangeRole(t, file, config.exchange));
     TESSERA_RETURN_IF_ERROR(ReadSyslog(t, file, config.syslog));
     TESSERA_RETURN_IF_ERROR(ReadRelease(t, file, config.release));
+    TESSERA_RETURN_IF_ERROR(ReadIntegrity(t, file, config.integrity));
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << e.source().begin;

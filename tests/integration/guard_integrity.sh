@@ -79,4 +79,32 @@ expect_rc "no baseline: a clear error" 1 T --home "$WORK/empty" guard check
 in_log "saying how to make one" "record one with \`tessera guard baseline PATH...\` first"
 expect_rc "a path that does not exist" 1 T guard baseline "$WORK/nowhere"
 in_log "named" "$WORK/nowhere does not exist"
+
+# --- tessera serve: checked at start, then watched; a change is found within seconds
+expect_rc "a baseline for serve" 0 T guard baseline opt/tessera etc/tessera
+LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf '[archive]\nlmtp = "127.0.0.1:%s"\nsmtp = ""\n[guard.integrity]\nperiod = 3600\n' "$LPORT" > serve.toml
+"$TESSERA" serve --settings serve.toml > serve.log 2>&1 &
+SERVE=$!
+for _ in $(seq 100); do grep -q "Stop with Ctrl-C" serve.log && break; sleep 0.1; done
+check "serve runs the integrity watch, with inotify" grep -q "integrity watch: .*(inotify on [0-9]* directories)" serve.log
+check "clean at start" grep -q "at start: clean" serve.log
+printf 'tampered\n' >> etc/tessera/tessera.toml
+found=0
+for _ in $(seq 100); do
+  [ "$(audited guard.integrity-check "1 finding(s): changed $WORK/etc/tessera/tessera.toml")" -ge 1 ] && found=1 && break
+  sleep 0.1
+done
+check "the change is found within seconds (not at the hourly check)" test "$found" = 1
+check "serve logs it" grep -q "integrity: 1 finding(s): changed $WORK/etc/tessera/tessera.toml" serve.log
+kill -TERM "$SERVE"
+rc=0
+wait "$SERVE" || rc=$?
+check "serve stops with exit 0" test "$rc" = 0
+printf '[archive]\nlmtp = "127.0.0.1:%s"\nsmtp = ""\n[guard.integrity]\nrefuse_start = true\n' "$LPORT" > refuse.toml
+expect_rc "with refuse_start, serve does not start while the files differ" 5 T serve --settings refuse.toml
+in_log "saying why and what to do" "serve does not start (refuse_start = true) until they are restored"
+printf '[guard.integrity]\ninotify = "yes"\n' > bad.toml
+expect_rc "a bad setting is named" 2 T serve --settings bad.toml
+in_log "the key" "[guard.integrity] inotify must be true or false"
 finish
