@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -167,6 +168,12 @@ Result<Bytes> ReadFile(const fs::path& path) {
   }
   ::close(fd);
   return out;
+}
+
+std::string FormatMode(uint32_t mode) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
 }
 
 Result<std::string> ReadTextFile(const fs::path& path) {

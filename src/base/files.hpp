@@ -44,6 +44,9 @@ Result<size_t> WriteDirectAt(int fd, ByteView data, uint64_t offset,
 Result<Bytes> ReadFile(const std::filesystem::path& path);
 Result<std::string> ReadTextFile(const std::filesystem::path& path);
 
+// Permission bits as people write them: "0644", "4755".
+std::string FormatMode(uint32_t mode);
+
 // Creates the directory and its parents (like mkdir -p) with `mode` for new ones.
 Status MakeDirs(const std::filesystem::path& path, unsigned mode = 0755);
 

@@ -19,12 +19,6 @@ namespace {
 
 constexpr char kFormat[] = "tessera-integrity-baseline";
 
-std::string FormatMode(uint32_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode));
-  return text;
-}
-
 nlohmann::json BaselineObject(const Baseline& b) {
   nlohmann::json entries = nlohmann::json::array();
   for (const IntegrityEntry& e : b.entries)

@@ -18,12 +18,6 @@ namespace tessera::guard {
 namespace fs = std::filesystem;
 namespace {
 
-std::string FormatMode(uint32_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode));
-  return text;
-}
-
 nlohmann::json ManifestObject(const ReleaseManifest& m) {
   nlohmann::json files = nlohmann::json::array();
   for (const ReleaseFile& f : m.files)

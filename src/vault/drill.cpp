@@ -121,12 +121,6 @@ Status RemoveScratch(const fs::path& scratch, bool remove_top) {
   return Status::Ok();
 }
 
-std::string Octal(uint32_t mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04o", mode);
-  return buf;
-}
-
 // What is wrong with one restored entry, or empty; `content` tells whether a file is there
 // to have its content checked. Content itself is checked by the caller.
 std::string CheckEntryMetadata(const Entry& e, const std::string& dest, uint32_t mode_mask,
@@ -156,7 +150,8 @@ std::string CheckEntryMetadata(const Entry& e, const std::string& dest, uint32_t
       return "";
   }
   if ((st.st_mode & mode_mask) != (e.node.mode & mode_mask))
-    return "mode " + Octal(st.st_mode & mode_mask) + ", expected " + Octal(e.node.mode & mode_mask);
+    return "mode " + FormatMode(st.st_mode & mode_mask) + ", expected " +
+           FormatMode(e.node.mode & mode_mask);
   return "";
 }
 
