@@ -289,11 +289,14 @@ void CenterStore::RemovePayloads(const std::vector<fs::path>& payloads) {
 Status CenterStore::RemoveOrphanedPayloads() {
   TESSERA_ASSIGN_OR_RETURN(Statement q,
                            db_->Prepare("SELECT path FROM items WHERE payload_removed = 0"));
+  // Compared by hour and name, not by the whole path: a home given another way (relative,
+  // through a link) since the rows were written must not make every payload look orphaned.
+  auto hour_and_name = [](const fs::path& p) { return p.parent_path().filename() / p.filename(); };
   std::set<fs::path> needed;
   while (true) {
     TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    needed.insert(q.Text(0));
+    needed.insert(hour_and_name(q.Text(0)));
   }
   std::error_code ec;
   for (const auto& d : fs::directory_iterator(spool_, ec)) {
@@ -301,7 +304,7 @@ Status CenterStore::RemoveOrphanedPayloads() {
     if (name.size() != 10 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
     std::error_code inner;
     for (const auto& f : fs::directory_iterator(d.path(), inner))
-      if (!needed.contains(f.path())) fs::remove(f.path(), inner);
+      if (!needed.contains(hour_and_name(f.path()))) fs::remove(f.path(), inner);
   }
   if (ec) return Status::IOError("cannot list the spool " + spool_.string() + ": " + ec.message());
   return Status::Ok();

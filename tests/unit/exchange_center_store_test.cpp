@@ -265,6 +265,16 @@ TEST_F(CenterStoreTest, OrphanedPayloadsAreRemovedAndNeededOnesKept) {
   ASSERT_TRUE(WriteFileAtomic(old_orphan, std::string_view("x")).ok());
   const fs::path incoming = store_->IncomingPath();
   ASSERT_TRUE(WriteFileAtomic(incoming, std::string_view("being received")).ok());
+  {
+    // The same spool reached another way (a relative path) keeps what its rows name.
+    const fs::path cwd = fs::current_path();
+    fs::current_path(dir_.parent_path());
+    auto relative = CenterStore::Open(dir_.filename());
+    ASSERT_TRUE(relative.ok());
+    EXPECT_TRUE((*relative)->RemoveOrphanedPayloads().ok());
+    fs::current_path(cwd);
+    EXPECT_TRUE(fs::exists(needed));
+  }
   ASSERT_TRUE(store_->RemoveOrphanedPayloads().ok());
   EXPECT_FALSE(fs::exists(orphan));
   EXPECT_FALSE(fs::exists(old_orphan));
