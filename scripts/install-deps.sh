@@ -27,7 +27,7 @@ PACKAGES=(
   # a real S3 server for the integration tests (Ceph radosgw)
   ceph-mon ceph-osd radosgw ceph-common
   # peers measured side by side in bench/
-  restic borgbackup notmuch
+  restic borgbackup notmuch aide
 )
 
 missing=()
