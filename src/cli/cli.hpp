@@ -92,5 +92,6 @@ void AddExchangeDocumentCommands(CLI::App& exchange, Context& ctx);  // validate
 void AddExchangeRegistryCommands(CLI::App& exchange, Context& ctx);  // registry ...
 // The parts of `guard` kept in their own files.
 void AddIntegrityCommands(CLI::App& guard, Context& ctx);  // baseline, check
+void AddReportCommand(CLI::App& guard, Context& ctx);      // report (self-assessment)
 
 }  // namespace tessera::cli

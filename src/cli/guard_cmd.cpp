@@ -254,6 +254,7 @@ void AddGuardCommands(CLI::App& app, Context& ctx) {
   AddSyslogCommands(*guard, ctx);
   AddAuditCommands(*guard, ctx);
   AddIntegrityCommands(*guard, ctx);
+  AddReportCommand(*guard, ctx);
 }
 
 }  // namespace tessera::cli

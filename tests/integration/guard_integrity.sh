@@ -107,4 +107,21 @@ in_log "saying why and what to do" "serve does not start (refuse_start = true) u
 printf '[guard.integrity]\ninotify = "yes"\n' > bad.toml
 expect_rc "a bad setting is named" 2 T serve --settings bad.toml
 in_log "the key" "[guard.integrity] inotify must be true or false"
+
+# --- the self-assessment (自評表) sees the same state, with its evidence
+state_of() { python3 -c "import json,sys; print({c['id']: c['state'] for c in json.load(open('$WORK/last.log'))['controls']}['$1'])"; }
+expect_rc "guard report: a control fails, exit 4" 4 T guard report --settings serve.toml --json --html report.html
+check "integrity fails while the file differs" test "$(state_of integrity)" = fails
+check "syslog fails: no SOC is configured" test "$(state_of syslog)" = fails
+check "the exchange controls do not apply on this host" test "$(state_of mutual-tls)" = not-applicable
+check "the audit chain holds, but without a checkpoint it warns" test "$(state_of audit-chain)" = warning
+check "six controls are left for a person" test "$(grep -c '"state": "manual"' last.log)" = 6
+check "the HTML page is written, Chinese first" grep -q "公文電子交換系統資訊安全自評表" report.html
+check "with the finding as evidence" grep -q "changed $WORK/etc/tessera/tessera.toml" report.html
+expect_rc "accept the change: a new baseline" 0 T guard baseline opt/tessera etc/tessera
+expect_rc "sign an audit checkpoint" 0 T guard audit checkpoint
+expect_rc "guard report again" 4 T guard report --settings serve.toml --json
+check "integrity holds now" test "$(state_of integrity)" = holds
+check "the audit chain holds, with its checkpoint" test "$(state_of audit-chain)" = holds
+check "each report is in the audit log" test "$(audited guard.report "")" = 2
 finish

@@ -213,6 +213,16 @@ poll "center-a's audit record of the document reached the collector" 20 collecte
 check "with the facility from [guard.syslog] (local5)" grep -q "^local5\.[a-z]* tessera exchange.accept .*document $ID" collected.log
 check "center-a's shipping cursor moved" bash -c "TESSERA_HOME='$WORK/center-a' '$TESSERA' guard syslog status | grep -q '127.0.0.1:$PS: shipped up to seq [1-9]'"
 
+# --- center-a's self-assessment (guard report) observes its exchange controls and shipping
+state_of() { python3 -c "import json,sys; print({c['id']: c['state'] for c in json.load(open('$WORK/last.log'))['controls']}['$1'])"; }
+expect_rc "center-a's self-assessment: no integrity baseline yet, exit 4" 4 \
+  "$TESSERA" --settings "$WORK/center-a.toml" guard report --json
+for control in tls mutual-tls fixed-ip registry certificate syslog; do
+  check "center-a: $control holds" test "$(state_of $control)" = holds
+done
+check "center-a: integrity fails without a baseline" test "$(state_of integrity)" = fails
+in_log "saying how to record one" "record one with \`tessera guard baseline PATH...\` first"
+
 # --- settings that cannot start fail before serving, naming the setting
 sed "s|certs/a.pem|certs/missing.pem|" a.toml > bad-cert.toml
 sed -i "s|lmtp = \"127.0.0.1:$LA\"|lmtp = \"\"|" bad-cert.toml

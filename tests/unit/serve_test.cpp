@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "guard/syslog_options.hpp"
+#include "server/self_assessment.hpp"
 #include "server/serve.hpp"
 #include "status_matchers.hpp"
 #include "temp_dir.hpp"
@@ -177,6 +178,31 @@ TEST(SyslogOptions, AWrongFacilityOrCollectorIsRefused) {
   o.facility = "local4";
   o.collector = "127.0.0.1:notaport";
   EXPECT_FALSE(guard::OpenSyslogShipper(dir.path(), o).ok());
+}
+
+// A bare installation: the controls of roles it does not run do not apply, those it
+// cannot observe are left to a person, and the page escapes what it shows.
+TEST(SelfAssessment, JudgesWhatItSeesAndEscapesThePage) {
+  TempDir dir;
+  ServeConfig config;
+  config.home = dir.path() / "home";
+  SelfAssessment a = AssessControls(config, 1796000000);
+  auto state = [&](const std::string& id) {
+    for (const ControlFinding& f : a.controls)
+      if (f.id == id) return std::string(ControlStateName(f.state));
+    return std::string("missing");
+  };
+  EXPECT_EQ(state("mutual-tls"), "not-applicable");
+  EXPECT_EQ(state("syslog"), "fails") << "no SOC configured";
+  EXPECT_EQ(state("integrity"), "fails") << "no baseline";
+  EXPECT_EQ(state("release"), "warning");
+  EXPECT_EQ(a.Count(ControlState::kManual), 6u);
+  EXPECT_EQ(a.ToJson()["counts"]["fails"], a.Count(ControlState::kFails));
+  a.controls[0].evidence = "<script>alert(1)</script> & more";
+  const std::string html = a.ToHtml();
+  EXPECT_EQ(html.find("<script>"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"), std::string::npos);
+  EXPECT_NE(html.find("公文電子交換系統資訊安全自評表"), std::string::npos);
 }
 
 }  // namespace

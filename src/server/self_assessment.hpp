@@ -1,0 +1,52 @@
+// `tessera guard report`: the yearly self-assessment (資訊安全自評, seed 002 appendix 1) of
+// the security regulation's technical controls, taken from this installation's settings
+// and state rather than filled in by hand. Each control tessera can observe is judged with
+// the evidence seen; those it cannot (physical security, training, procedures) are listed
+// for a person to answer. Observing changes nothing but the audit log, which records that a
+// report was made; it needs no network.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/serve.hpp"
+
+namespace tessera::server {
+
+enum class ControlState {
+  kHolds,          // observed and in order
+  kWarning,        // observed; in order now, but needs attention soon or is weaker than advised
+  kFails,          // observed and not in order
+  kNotApplicable,  // the role it concerns does not run here
+  kManual,         // tessera cannot observe it: a person answers
+};
+std::string_view ControlStateName(ControlState s);  // "holds", "warning", ...
+
+struct ControlFinding {
+  std::string id;        // stable: "tls", "audit-chain", ...
+  std::string title_zh;  // as officials name it
+  std::string title_en;
+  ControlState state = ControlState::kManual;
+  std::string evidence;  // what was observed, or what a person must answer
+};
+
+struct SelfAssessment {
+  int64_t generated_at = 0;  // Unix seconds
+  std::string host;
+  std::string home;
+  std::vector<ControlFinding> controls;
+  size_t Count(ControlState s) const;
+  nlohmann::json ToJson() const;
+  // A self-contained page (no scripts, no remote content), Traditional Chinese first, that
+  // prints on A4.
+  std::string ToHtml() const;
+};
+
+// Observes every control for the installation `config` describes (its home and the
+// settings file's tables).
+SelfAssessment AssessControls(const ServeConfig& config, int64_t now);
+
+}  // namespace tessera::server
