@@ -43,8 +43,9 @@ BENCH_PHASE_TIMEOUT=${BENCH_PHASE_TIMEOUT:-3600}
 AIDE_WORKERS=${AIDE_WORKERS:-1}
 TESSERA_BIN=${TESSERA_BIN:-$REPO/build/default/src/cli/tessera}
 
-die() { echo "integrity-bench: $*" >&2; exit 2; }
-log() { printf '[integrity-bench %(%H:%M:%S)T] %s\n' -1 "$*"; }
+BENCH_NAME=integrity-bench
+# shellcheck source=bench/bench_lib.sh
+. "$HERE/bench_lib.sh"
 
 # ---------------------------------------------------------------- pre-flight
 [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is missing: apt-get install time"
@@ -63,40 +64,14 @@ python3 -c "import sys; s=float(sys.argv[1]); assert 0 < s <= 20" "$BENCH_SCALE"
 [[ $AIDE_WORKERS =~ ^[0-9]+%?$ ]] || die "AIDE_WORKERS must be a number or a percentage"
 [[ $BENCH_PHASE_TIMEOUT =~ ^[0-9]+$ ]] || die "BENCH_PHASE_TIMEOUT must be a number of seconds"
 
-W=$BENCH_DIR
-WORK_MARK=.integrity-bench-workdir
-if [[ -e $W ]]; then
-  if [[ -e $W/$WORK_MARK ]]; then
-    rm -rf "$W"
-  elif [[ -n $(ls -A "$W") ]]; then
-    die "$W exists, is not empty and is not an integrity-bench work dir; remove it or set BENCH_DIR"
-  fi
-fi
-mkdir -p "$W" "$W/logs" "$W/meta" "$W/aide" "$W/bin"
-touch "$W/$WORK_MARK"
+bench_workdir "$BENCH_DIR" logs meta aide bin
 mkdir -p "$BENCH_OUT"
 
-# shellcheck disable=SC2317  # invoked through trap
-cleanup() {
-  local rc=$?
-  if [[ $BENCH_KEEP = 1 ]]; then
-    log "work dir kept: $W"
-  else
-    log "removing work dir $W (BENCH_KEEP=1 keeps it)"
-    rm -rf "$W"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 DATA=$W/data
-RESULTS=$W/results.tsv
 TOOL=$W/meta/tree_tool.py
 TESSERA_HOME_DIR=$W/tessera-home
 AIDE_CONF=$W/aide/aide.conf
 AIDE_DB=$W/aide/aide.db
-: >"$RESULTS"
 
 # ---------------------------------------------------------------- helper (python)
 # generate / mutate / stats / verify / report. Standard library only.
@@ -472,8 +447,7 @@ prepare_cache() {
   fi
 }
 
-# record TOOL PHASE STATUS RC WALL USER SYS RSS_KB FILES BYTES CACHE NOTE
-record() { local IFS=$'\t'; echo "$*" >>"$RESULTS"; }
+# the fields of record: TOOL PHASE STATUS RC WALL USER SYS RSS_KB FILES BYTES CACHE NOTE
 
 # measure TOOL PHASE OKCODES -- CMD...: runs CMD under GNU time, stdout/stderr in
 # $W/logs/TOOL-PHASE.{out,err}; the tree's file count and bytes come from $TREE_STATS.

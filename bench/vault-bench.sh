@@ -45,8 +45,9 @@ TESSERA_K=${TESSERA_K:-3}
 BORG_COMPRESSION=${BORG_COMPRESSION:-zstd,3}
 RESTIC_COMPRESSION=${RESTIC_COMPRESSION:-auto}
 
-die() { echo "vault-bench: $*" >&2; exit 2; }
-log() { printf '[vault-bench %(%H:%M:%S)T] %s\n' -1 "$*"; }
+BENCH_NAME=vault-bench
+# shellcheck source=bench/bench_lib.sh
+. "$HERE/bench_lib.sh"
 
 # ---------------------------------------------------------------- pre-flight
 [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is missing: apt-get install time"
@@ -61,36 +62,10 @@ for t in $BENCH_TOOLS; do
   case "$t" in tessera|restic|borg) ;; *) die "unknown tool in BENCH_TOOLS: $t" ;; esac
 done
 
-W=$BENCH_DIR
-WORK_MARK=.vault-bench-workdir
-if [[ -e $W ]]; then
-  if [[ -e $W/$WORK_MARK ]]; then
-    rm -rf "$W"
-  elif [[ -n $(ls -A "$W") ]]; then
-    die "$W exists, is not empty and is not a vault-bench work dir; remove it or set BENCH_DIR"
-  fi
-fi
-mkdir -p "$W" "$W/logs" "$W/meta"
-touch "$W/$WORK_MARK"
+bench_workdir "$BENCH_DIR" logs meta
 mkdir -p "$BENCH_OUT"
 
-# shellcheck disable=SC2317  # invoked through trap
-cleanup() {
-  local rc=$?
-  if [[ $BENCH_KEEP = 1 ]]; then
-    log "work dir kept: $W"
-  else
-    log "removing work dir $W (BENCH_KEEP=1 keeps it)"
-    rm -rf "$W"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 DATA=$W/data
-RESULTS=$W/results.tsv
-: >"$RESULTS"
 
 # Per-tool environment: keep every cache and config inside the work dir.
 export TESSERA_HOME=$W/tessera/home
@@ -135,8 +110,7 @@ du_sum() {  # sum of du -sb over existing paths given on stdin
   echo "$total"
 }
 
-# record TOOL PHASE STATUS RC WALL USER SYS RSS_KB REPO_BEFORE REPO_AFTER LOCAL_AFTER SYNC_S NOTE
-record() { local IFS=$'\t'; echo "$*" >>"$RESULTS"; }
+# the fields of record: TOOL PHASE STATUS RC WALL USER SYS RSS_KB REPO_BEFORE REPO_AFTER LOCAL_AFTER SYNC_S NOTE
 
 # measure TOOL PHASE [ok-exit-codes] -- CMD...
 # Runs CMD under GNU time with stdout/stderr in $W/logs/TOOL-PHASE.{out,err}.
