@@ -347,6 +347,12 @@ std::vector<std::string> SuspensionReasonCodes() {
           "refused-audit",       "other"};
 }
 
+std::vector<std::string> Registry::ReleaseHashes() const {
+  std::vector<std::string> out;
+  for (const ReleaseHash& h : releases) out.push_back(h.sha256);
+  return out;
+}
+
 const Agency* Registry::FindAgency(std::string_view code) const {
   for (const auto& a : agencies)
     if (a.code == code) return &a;

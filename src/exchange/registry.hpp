@@ -98,6 +98,7 @@ struct Registry {
   std::vector<ReleaseHash> releases;
 
   const Agency* FindAgency(std::string_view code) const;
+  std::vector<std::string> ReleaseHashes() const;  // each listed release's manifest SHA-256
   const Center* FindCenter(std::string_view id) const;
   const AgencyGroup* FindGroup(std::string_view name) const;
 };

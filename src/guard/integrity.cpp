@@ -131,7 +131,11 @@ Result<SignedBaseline> SignedBaseline::FromJson(std::string_view text) {
 }
 
 Result<SignedBaseline> SignedBaseline::Load(const fs::path& path) {
-  TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
+  Result<std::string> read = ReadTextFile(path);
+  if (!read.ok() && read.status().code() == StatusCode::kNotFound)
+    return Status::NotFound("no integrity baseline at " + path.string() +
+                            ": record one with `tessera guard baseline PATH...` first");
+  TESSERA_ASSIGN_OR_RETURN(std::string text, std::move(read));
   auto b = FromJson(text);
   if (!b.ok()) return Status::InvalidArgument(path.string() + ": " + b.status().message());
   return b;
@@ -246,16 +250,12 @@ std::string IntegrityReport::Outcome() const {
 
 Result<IntegrityReport> CheckIntegrity(const fs::path& baseline_file, const fs::path& key_file,
                                        Progress* progress) {
-  auto loaded = SignedBaseline::Load(baseline_file);
-  if (!loaded.ok() && loaded.status().code() == StatusCode::kNotFound)
-    return Status::NotFound("no integrity baseline at " + baseline_file.string() +
-                            ": record one with `tessera guard baseline PATH...` first");
-  if (!loaded.ok()) return loaded.status();
+  TESSERA_ASSIGN_OR_RETURN(SignedBaseline loaded, SignedBaseline::Load(baseline_file));
   TESSERA_ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::Load(key_file));
   IntegrityReport report;
-  if (Status st = VerifyBaselineSignature(*loaded, key); !st.ok())
+  if (Status st = VerifyBaselineSignature(loaded, key); !st.ok())
     report.problems.push_back(st.message());
-  const Baseline& recorded = loaded->baseline;
+  const Baseline& recorded = loaded.baseline;
   report.entries = recorded.entries.size();
   std::vector<fs::path> roots(recorded.roots.begin(), recorded.roots.end());
   std::vector<fs::path> excluded(recorded.excluded.begin(), recorded.excluded.end());

@@ -48,7 +48,8 @@ struct SignedBaseline {
   std::string ToJson() const;
   // Corruption naming what is wrong when `text` is not a baseline ToJson wrote.
   static Result<SignedBaseline> FromJson(std::string_view text);
-  // NotFound when there is no file; InvalidArgument naming it when it holds no baseline.
+  // NotFound (saying how to record one) when there is no file; InvalidArgument naming it
+  // when it holds no baseline.
   static Result<SignedBaseline> Load(const std::filesystem::path& path);
 };
 
@@ -82,8 +83,7 @@ struct IntegrityReport {
 };
 // Checks the tree against the baseline in `baseline_file`, whose signature must verify with
 // the public key in `key_file`: an altered baseline, a scan that fails and every change
-// are findings. NotFound (saying how to record one) when there is no baseline; an error
-// when the key cannot be read.
+// are findings. An error when the baseline (SignedBaseline::Load) or the key cannot be read.
 Result<IntegrityReport> CheckIntegrity(const std::filesystem::path& baseline_file,
                                        const std::filesystem::path& key_file, Progress* progress);
 

@@ -73,11 +73,7 @@ IntegrityWatch::IntegrityWatch(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 IntegrityWatch::~IntegrityWatch() = default;
 
 Result<std::unique_ptr<IntegrityWatch>> IntegrityWatch::Open(IntegrityWatchOptions options) {
-  auto loaded = SignedBaseline::Load(options.baseline);
-  if (!loaded.ok() && loaded.status().code() == StatusCode::kNotFound)
-    return Status::NotFound("no integrity baseline at " + options.baseline.string() +
-                            ": record one with `tessera guard baseline PATH...` first");
-  if (!loaded.ok()) return loaded.status();
+  TESSERA_RETURN_IF_ERROR(SignedBaseline::Load(options.baseline).status());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

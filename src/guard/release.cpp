@@ -174,6 +174,11 @@ Result<ReleaseCheck> VerifyRelease(const SignedRelease& release, const crypto::P
   return check;
 }
 
+fs::path RunningProgram() {
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec);
+}
+
 InstalledReleaseCheck CheckInstalledRelease(const InstalledRelease& installed,
                                             const fs::path& program,
                                             const std::optional<std::vector<std::string>>& listed) {

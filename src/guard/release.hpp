@@ -84,6 +84,8 @@ struct InstalledReleaseCheck {
 // executable) one of them, and, when `listed` holds the registry's release hashes, its
 // manifest hash among them (nullopt: no registry to check against). A file that cannot be
 // read is a problem too, so that a host set to warn still runs.
+// The executable of this process (/proc/self/exe), for CheckInstalledRelease.
+std::filesystem::path RunningProgram();
 InstalledReleaseCheck CheckInstalledRelease(const InstalledRelease& installed,
                                             const std::filesystem::path& program,
                                             const std::optional<std::vector<std::string>>& listed);

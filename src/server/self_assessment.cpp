@@ -305,13 +305,9 @@ ControlFinding Release(const ServeConfig& c, const Result<exchange::Registry>& r
     return f;
   }
   std::optional<std::vector<std::string>> listed;
-  if (reg.ok()) {
-    listed.emplace();
-    for (const exchange::ReleaseHash& h : reg->releases) listed->push_back(h.sha256);
-  }
-  std::error_code ec;
-  const fs::path program = fs::read_symlink("/proc/self/exe", ec);
-  guard::InstalledReleaseCheck check = guard::CheckInstalledRelease(*c.release, program, listed);
+  if (reg.ok()) listed = reg->ReleaseHashes();
+  guard::InstalledReleaseCheck check =
+      guard::CheckInstalledRelease(*c.release, guard::RunningProgram(), listed);
   f.state = check.problems.empty() ? ControlState::kHolds : ControlState::kFails;
   f.evidence = "release " + check.version + ", " + std::to_string(check.files) + " files";
   if (check.problems.empty())

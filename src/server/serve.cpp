@@ -246,16 +246,15 @@ Status CheckRelease(const ServeConfig& config, Plan& plan) {
     Result<exchange::Registry> reg = HostRegistry(config.home, config.exchange.settings);
     listed.emplace();
     if (reg.ok()) {
-      for (const exchange::ReleaseHash& h : reg->releases) listed->push_back(h.sha256);
+      listed = reg->ReleaseHashes();
       against = "listed in exchange registry serial " + std::to_string(reg->serial);
     } else {
       registry_problem =
           "cannot read the exchange registry to check the release hash: " + reg.status().message();
     }
   }
-  std::error_code ec;
-  const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", ec);
-  guard::InstalledReleaseCheck check = guard::CheckInstalledRelease(r, program, listed);
+  guard::InstalledReleaseCheck check =
+      guard::CheckInstalledRelease(r, guard::RunningProgram(), listed);
   if (!registry_problem.empty()) check.problems.push_back(registry_problem);
   const std::string release = "release " + (check.version.empty() ? "?" : check.version);
   std::string outcome;
