@@ -62,9 +62,9 @@ std::string ErrnoText(int e) {
   return std::error_code(e, std::generic_category()).message();
 }
 
+// Rounded up: poll must not give up before the deadline.
 int RemainingMs(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return left > 0 ? static_cast<int>(std::min<long long>(left, 1 << 30)) : 0;
 }
 
@@ -146,9 +146,13 @@ constexpr AttemptSpec kAttempts[] = {
     {kTls12Cbc, TLS1_2_VERSION,
      "ECDHE+SHA1:ECDHE+SHA256:ECDHE+SHA384:DHE+SHA1:DHE+SHA256:!aNULL:!eNULL:!PSK:!SRP:"
      "@SECLEVEL=0"},
+    // Broken ciphers (Sweet32, RC4 biases); compiled out of Debian's OpenSSL 3.
     {kTls123DesRc4, TLS1_2_VERSION, "3DES:RC4:!aNULL:!PSK:@SECLEVEL=0"},
+    // No encryption at all.
     {kTls12Null, TLS1_2_VERSION, "eNULL:!aNULL:!PSK:@SECLEVEL=0"},
+    // No server authentication: anyone in the path can stand in for the server.
     {kTls12Anonymous, TLS1_2_VERSION, "aNULL:!eNULL:!PSK:!SRP:@SECLEVEL=0"},
+    // 40/56-bit export suites (FREAK, Logjam); gone from OpenSSL since 1.1.0.
     {kTls12Export, TLS1_2_VERSION, "EXP:@SECLEVEL=0"},
 };
 
@@ -396,8 +400,9 @@ TlsProbeAttempt RunAttempt(const AttemptSpec& spec, const std::string& host, con
   const std::string ended = Handshake(ssl.get(), fd.get(), rbio, wbio, deadline, timeout);
   ERR_clear_error();
   std::string alert;
-  if (seen.alert >= 0)
+  if (seen.alert >= 0) {
     alert = std::string("server sent alert: ") + SSL_alert_desc_string_long(seen.alert);
+  }
   const std::optional<ServerHello> sh =
       seen.server_hello.empty() ? std::nullopt : ParseServerHello(seen.server_hello);
   if (!sh) {
