@@ -53,9 +53,12 @@ struct TlsProbeAttempt {
   bool probed = true;     // false: this OpenSSL cannot offer it (see detail); accepted is false
   bool accepted = false;  // the server answered with a ServerHello selecting what was offered
   std::string suite;      // accepted: the suite the server chose ("ECDHE-RSA-AES128-SHA")
-  // Accepted: the suite, and "after HelloRetryRequest" or how the handshake then ended.
-  // Refused: why ("server sent alert: protocol version", "connection closed before a
-  // ServerHello", "no ServerHello within 2000 ms").
+  // Accepted: the suite, " after HelloRetryRequest" if so, and how the handshake then
+  // ended ("; then server sent alert: handshake failure", "; then handshake completed").
+  // Refused: why ("server sent alert: protocol version", "server answered with TLS 1.2
+  // instead", "server chose X, which was not offered", "connection closed by the server
+  // before a ServerHello", "no answer within 2000 ms before a ServerHello").
+  // Not probed: "this OpenSSL (...) cannot offer it, so the server's answer is unknown".
   std::string detail;
 };
 
@@ -68,7 +71,8 @@ struct TlsProbeReport {
   // The attempt named `offered`, or null.
   const TlsProbeAttempt* Find(std::string_view offered) const;
   // One line for an operator: "127.0.0.1:8443 accepts TLS 1.2 (ECDHE-...), TLS 1.3 (...);
-  // refuses TLS 1.0, TLS 1.1, ...; not probed: TLS 1.2 3DES/RC4 (...)".
+  // refuses TLS 1.0, TLS 1.1, ...; not probed (this OpenSSL cannot offer them): TLS 1.2
+  // 3DES/RC4, TLS 1.2 export suites".
   std::string Summary() const;
 };
 
