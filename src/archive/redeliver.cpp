@@ -38,15 +38,6 @@ bool HasName(std::string_view field, const std::string& name) {
 // refused rather than held.
 constexpr size_t kMaxJournalFields = 16u << 20;
 
-std::string Rfc5322Date(int64_t now) {
-  std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  ::localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
-  return buf;
-}
-
 std::string ResentHeader(const std::string& resent_from, const std::vector<std::string>& resent_to,
                          int64_t now) {
   std::string to;

@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <ctime>
 
 namespace tessera::archive {
 namespace {
@@ -87,6 +88,19 @@ class Connection {
 };
 
 }  // namespace
+
+std::string EncodedWord(const std::string& text) {
+  return "=?UTF-8?B?" + Base64Encode(AsBytes(text)) + "?=";
+}
+
+std::string Rfc5322Date(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
+  return buf;
+}
 
 Result<SmtpRelay> ParseSmtpUrl(const std::string& url) {
   auto bad = [&] {

@@ -23,6 +23,11 @@ struct SmtpRelay {
   std::chrono::seconds timeout{60};  // per reply
 };
 
+// Header values for the messages tessera writes itself: `text` (UTF-8) as one RFC 2047
+// encoded-word, and a Unix time as an RFC 5322 date in local time with its offset.
+std::string EncodedWord(const std::string& text);
+std::string Rfc5322Date(int64_t unix_seconds);
+
 // "smtp://host:port" (port default 25) to a relay; InvalidArgument otherwise.
 Result<SmtpRelay> ParseSmtpUrl(const std::string& url);
 

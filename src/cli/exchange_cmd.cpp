@@ -347,13 +347,8 @@ void AddGatewayCommands(CLI::App& exchange, Context& ctx) {
       const std::vector<std::string> failed = exchange::FailedChecks(checks);
       if (ctx.json) {
         json list = json::array();
-        for (const exchange::HealthCheck& c : checks) {
-          json j = c.values;
-          j["name"] = c.name;
-          j["state"] = std::string(exchange::HealthStateName(c.state));
-          j["detail"] = c.detail;
-          list.push_back(std::move(j));
-        }
+        for (const exchange::HealthCheck& c : checks)
+          list.push_back(exchange::HealthCheckToJson(c));
         PrintJson({{"ok", failed.empty()}, {"failed", failed}, {"checks", list}});
       } else {
         for (const exchange::HealthCheck& c : checks) {

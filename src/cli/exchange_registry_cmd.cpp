@@ -529,6 +529,31 @@ void AddGroupAnchorRevokePolicyCommands(CLI::App& registry, Context& ctx) {
         return Status::Ok();
       });
     });
+    auto* withdraw = release->add_subcommand(
+        "withdraw",
+        "Withdraw a listed release (e.g. one found vulnerable): once the registry is published, "
+        "hosts running it refuse to serve (or warn) at their next check");
+    auto version = std::make_shared<std::string>();
+    withdraw->add_option("version", *version, "The release's version")->required();
+    withdraw->callback([&ctx, version] {
+      Run(ctx, [&]() -> Status {
+        std::string hash;
+        TESSERA_RETURN_IF_ERROR(EditDraft(ctx, [&](Registry& r) -> Status {
+          auto it = std::find_if(r.releases.begin(), r.releases.end(),
+                                 [&](const auto& x) { return x.version == *version; });
+          if (it == r.releases.end())
+            return Status::NotFound("release " + *version + " is not listed");
+          hash = it->sha256;
+          r.releases.erase(it);
+          return Status::Ok();
+        }));
+        TESSERA_RETURN_IF_ERROR(Audit(ctx, "exchange.registry.release-withdraw", *version,
+                                      "withdrawn (manifest " + hash + ")"));
+        Done(ctx, "release " + *version + " withdrawn (manifest SHA-256 " + hash + ")",
+             {{"release", {{"version", *version}, {"sha256", hash}}}});
+        return Status::Ok();
+      });
+    });
   }
   {
     auto* cmd = registry.add_subcommand(

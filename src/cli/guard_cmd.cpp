@@ -156,19 +156,6 @@ void AddSyslogCommands(CLI::App& guard, Context& ctx) {
 
 }  // namespace
 
-// The checkpoint signing key of the log in `home`: made on first use, its public half
-// written beside it for copying elsewhere.
-Result<crypto::SigningKey> CheckpointKey(const std::string& home) {
-  TESSERA_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::LoadOrCreate(
-                                                       guard::AuditLog::CheckpointKeyPath(home),
-                                                       "the audit checkpoint key"));
-  const fs::path pub = guard::AuditLog::CheckpointPublicKeyPath(home);
-  std::error_code ec;
-  if (!fs::exists(pub, ec))
-    TESSERA_RETURN_IF_ERROR(WriteFileAtomic(pub, key.public_key().Pem(), 0644));
-  return key;
-}
-
 void AddAuditCommands(CLI::App& guard, Context& ctx) {
   auto* audit = guard.add_subcommand(
       "audit", "The hash-chained audit log: signed checkpoints, and verifying it end to end");
@@ -182,7 +169,8 @@ void AddAuditCommands(CLI::App& guard, Context& ctx) {
   checkpoint->add_option("--out", *out, "Also write the checkpoint (JSON) to this file");
   checkpoint->callback([&ctx, out] {
     Run(ctx, [&]() -> Status {
-      TESSERA_ASSIGN_OR_RETURN(crypto::SigningKey key, CheckpointKey(ctx.home));
+      TESSERA_ASSIGN_OR_RETURN(crypto::SigningKey key,
+                               guard::AuditLog::LoadOrCreateCheckpointKey(ctx.home));
       TESSERA_ASSIGN_OR_RETURN(auto log, guard::AuditLog::Open(ctx.home));
       TESSERA_ASSIGN_OR_RETURN(guard::AuditCheckpoint c, log->Checkpoint(key));
       if (!out->empty()) TESSERA_RETURN_IF_ERROR(WriteFileAtomic(*out, c.ToJson() + "\n", 0644));

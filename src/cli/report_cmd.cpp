@@ -23,7 +23,8 @@ void AddReportCommand(CLI::App& guard, Context& ctx) {
       server::ServeConfig config;
       config.home = ctx.home;
       TESSERA_RETURN_IF_ERROR(server::ReadServeSettings(ctx.settings, config));
-      const server::SelfAssessment a = server::AssessControls(config, NowUnixSeconds());
+      const server::SelfAssessment a =
+          server::AssessControls(config, NowUnixSeconds(), ctx.Vault());
       using server::ControlState;
       const std::string summary = std::to_string(a.Count(ControlState::kHolds)) + " hold, " +
                                   std::to_string(a.Count(ControlState::kWarning)) + " warning, " +

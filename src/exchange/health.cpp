@@ -71,6 +71,37 @@ std::string_view HealthStateName(HealthState state) {
   return "failed";
 }
 
+nlohmann::json HealthCheckToJson(const HealthCheck& check) {
+  nlohmann::json j = check.values;
+  j["name"] = check.name;
+  j["state"] = std::string(HealthStateName(check.state));
+  j["detail"] = check.detail;
+  return j;
+}
+
+Result<HealthCheck> HealthCheckFromJson(const nlohmann::json& j) {
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string() || !j.contains("state") ||
+      !j["state"].is_string() || !j.contains("detail") || !j["detail"].is_string())
+    return Status::Corruption("not a health check: it needs a name, a state and a detail");
+  HealthCheck c;
+  c.name = j["name"].get<std::string>();
+  c.detail = j["detail"].get<std::string>();
+  const std::string state = j["state"].get<std::string>();
+  if (state == "ok")
+    c.state = HealthState::kOk;
+  else if (state == "warning")
+    c.state = HealthState::kWarning;
+  else if (state == "failed")
+    c.state = HealthState::kFailed;
+  else
+    return Status::Corruption("health check " + c.name + " has an unknown state '" + state + "'");
+  c.values = j;
+  c.values.erase("name");
+  c.values.erase("state");
+  c.values.erase("detail");
+  return c;
+}
+
 HealthCheck RegistryHealth(uint64_t serial, int64_t issued_at, int64_t expires_at, int64_t now) {
   HealthCheck c{"registry", RegistryState(issued_at, expires_at, now), "",
                 nlohmann::json::object()};

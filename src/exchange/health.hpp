@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/status.hpp"
 #include "exchange/registry.hpp"
 
 namespace tessera::exchange {
@@ -51,6 +52,11 @@ HealthCheck ClockHealth(double skew_seconds, double round_trip_seconds,
 // else `now`), with its delivery counts as evidence. The worst part decides the state; a
 // part the center did not report is a warning, an answer without a center is failed.
 HealthCheck CenterHealth(const nlohmann::json& health, const Policy& policy, int64_t now);
+// A check as JSON: its values with "name", "state" (HealthStateName) and "detail" added,
+// as `tessera exchange health --json` lists it; and back (Corruption when it is not one).
+nlohmann::json HealthCheckToJson(const HealthCheck& check);
+Result<HealthCheck> HealthCheckFromJson(const nlohmann::json& j);
+
 // A check that could not be made, for the reason given.
 HealthCheck FailedCheck(std::string name, std::string detail);
 

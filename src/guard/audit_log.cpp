@@ -163,12 +163,29 @@ Result<std::vector<AuditRecord>> AuditLog::Read(std::optional<int64_t> since) {
   return out;
 }
 
+Result<int64_t> AuditLog::HeadSeq() {
+  TESSERA_ASSIGN_OR_RETURN(Statement q, db_->Prepare("SELECT COALESCE(MAX(seq), 0) FROM audit"));
+  TESSERA_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Int(0) : 0;
+}
+
 fs::path AuditLog::CheckpointKeyPath(const fs::path& dir) {
   return dir / "audit-checkpoint.key";
 }
 
 fs::path AuditLog::CheckpointPublicKeyPath(const fs::path& dir) {
   return dir / "audit-checkpoint.pub.pem";
+}
+
+Result<crypto::SigningKey> AuditLog::LoadOrCreateCheckpointKey(const fs::path& dir) {
+  TESSERA_ASSIGN_OR_RETURN(
+      crypto::SigningKey key,
+      crypto::SigningKey::LoadOrCreate(CheckpointKeyPath(dir), "the audit checkpoint key"));
+  const fs::path pub = CheckpointPublicKeyPath(dir);
+  std::error_code ec;
+  if (!fs::exists(pub, ec))
+    TESSERA_RETURN_IF_ERROR(WriteFileAtomic(pub, key.public_key().Pem(), 0644));
+  return key;
 }
 
 Result<AuditCheckpoint> AuditLog::Checkpoint(const crypto::SigningKey& key) {

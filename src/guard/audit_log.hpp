@@ -77,6 +77,8 @@ class AuditLog {
   Result<Transaction> BeginBatch() { return Transaction::Begin(*db_); }
   // Records at or after `since` (Unix seconds), oldest first.
   Result<std::vector<AuditRecord>> Read(std::optional<int64_t> since);
+  // The sequence number of the newest record (0 when the log is empty).
+  Result<int64_t> HeadSeq();
   // Checks the chain, and every checkpoint the log records or `trust` gives: its
   // signature under the trusted key, and that the log still holds its record with its
   // link. A checkpoint beyond the log's end means records were removed from the end.
@@ -90,6 +92,9 @@ class AuditLog {
   // Where the checkpoint signing key of the log in `dir` is kept, and its public half.
   static std::filesystem::path CheckpointKeyPath(const std::filesystem::path& dir);
   static std::filesystem::path CheckpointPublicKeyPath(const std::filesystem::path& dir);
+  // That key, made on first use with its public half written beside it (for copying
+  // elsewhere).
+  static Result<crypto::SigningKey> LoadOrCreateCheckpointKey(const std::filesystem::path& dir);
 
  private:
   struct Key;

@@ -9,6 +9,7 @@
 #include "archive/journal.hpp"
 #include "archive/message_store.hpp"
 #include "archive/search_index.hpp"
+#include "archive/smtp_client.hpp"
 #include "base/files.hpp"
 #include "base/log.hpp"
 #include "crypto/random.hpp"
@@ -18,10 +19,6 @@
 namespace tessera::server {
 namespace fs = std::filesystem;
 namespace {
-
-std::string EncodedWord(const std::string& text) {
-  return "=?UTF-8?B?" + Base64Encode(AsBytes(text)) + "?=";
-}
 
 std::string Address(const std::string& code) {
   return "<" + code + "@exchange.invalid>";
@@ -52,15 +49,6 @@ Status Base64FileLines(const fs::path& path, const std::function<Status(ByteView
   }
   if (in.bad()) return Status::IOError("cannot read " + path.string());
   return Status::Ok();
-}
-
-std::string RfcDate() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
 }
 
 // Indexes what the archive stored since the last indexing, when the index is free: a
@@ -96,16 +84,16 @@ Status JournalExchangeDocument(const fs::path& home, const exchange::DocumentEve
 
   const std::string boundary = "tessera-" + HexEncode(crypto::RandomBytes(12));
   std::string m;
-  m += "From: " + EncodedWord(doc.sender.name) + " " + Address(event.sender) + "\r\n";
+  m += "From: " + archive::EncodedWord(doc.sender.name) + " " + Address(event.sender) + "\r\n";
   std::string to;
   for (const std::string& r : event.recipients) to += (to.empty() ? "" : ", ") + Address(r);
   m += "To: " + to + "\r\n";
-  m += "Subject: " + EncodedWord(doc.subject) + "\r\n";
-  m += "Date: " + RfcDate() + "\r\n";
+  m += "Subject: " + archive::EncodedWord(doc.subject) + "\r\n";
+  m += "Date: " + archive::Rfc5322Date(std::time(nullptr)) + "\r\n";
   m += "Message-ID: <" + event.id + "." + event.sender + "@exchange.invalid>\r\n";
   m += "X-Tessera-Exchange: " + event.direction + "\r\n";
   m += "X-Tessera-Document-Id: " + event.id + "\r\n";
-  m += "X-Tessera-Document-Number: " + EncodedWord(doc.number) + "\r\n";
+  m += "X-Tessera-Document-Number: " + archive::EncodedWord(doc.number) + "\r\n";
   m += "MIME-Version: 1.0\r\n";
   m += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
   m += "--" + boundary +
@@ -120,7 +108,7 @@ Status JournalExchangeDocument(const fs::path& home, const exchange::DocumentEve
   auto write = [&](const std::function<Status(ByteView)>& sink) -> Status {
     TESSERA_RETURN_IF_ERROR(sink(AsBytes(m)));
     for (const fs::path& f : files) {
-      const std::string name = EncodedWord(f.filename().string());
+      const std::string name = archive::EncodedWord(f.filename().string());
       TESSERA_RETURN_IF_ERROR(
           sink(AsBytes("--" + boundary + "\r\nContent-Type: application/octet-stream; name=\"" +
                        name + "\"\r\nContent-Disposition: attachment; filename=\"" + name +

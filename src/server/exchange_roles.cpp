@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/clock.hpp"
+#include "base/files.hpp"
 #include "base/log.hpp"
 #include "crypto/x509.hpp"
 #include "exchange/center_client.hpp"
@@ -140,8 +141,59 @@ Result<exchange::CenterServerConfig> CenterConfig(const fs::path& home, const Ex
   return config;
 }
 
+namespace {
+
+fs::path RecordedHealthPath(const fs::path& home) {
+  return ExchangeDir(home) / "gateway" / "health.json";
+}
+
+std::vector<exchange::HealthCheck> CheckGatewayHealth(const fs::path& home,
+                                                      const ExchangeSettings& s,
+                                                      exchange::GatewayConfig config);
+
+}  // namespace
+
 std::vector<exchange::HealthCheck> GatewayHealth(const fs::path& home, const ExchangeSettings& s,
                                                  exchange::GatewayConfig config) {
+  std::vector<exchange::HealthCheck> checks = CheckGatewayHealth(home, s, std::move(config));
+  nlohmann::json list = nlohmann::json::array();
+  for (const exchange::HealthCheck& c : checks) list.push_back(exchange::HealthCheckToJson(c));
+  const nlohmann::json record = {{"checked_at", NowUnixSeconds()}, {"checks", list}};
+  const fs::path path = RecordedHealthPath(home);
+  Status kept = MakeDirs(path.parent_path(), 0700);
+  if (kept.ok()) kept = WriteFileAtomic(path, record.dump(2) + "\n", 0644);
+  if (!kept.ok())
+    spdlog::warn("exchange health: the checks are not kept for `tessera guard report`: {}",
+                 kept.ToString());
+  return checks;
+}
+
+Result<RecordedHealth> ReadRecordedHealth(const fs::path& home) {
+  const fs::path path = RecordedHealthPath(home);
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    return Status::NotFound("no exchange health check was made on this host yet (" + path.string() +
+                            ")");
+  TESSERA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("checked_at") || !j["checked_at"].is_number_integer() ||
+      !j.contains("checks") || !j["checks"].is_array())
+    return Status::Corruption(path.string() + " is not a record of health checks");
+  RecordedHealth r;
+  r.checked_at = j["checked_at"].get<int64_t>();
+  for (const nlohmann::json& c : j["checks"]) {
+    auto check = exchange::HealthCheckFromJson(c);
+    if (!check.ok()) return Status::Corruption(path.string() + ": " + check.status().message());
+    r.checks.push_back(std::move(*check));
+  }
+  return r;
+}
+
+namespace {
+
+std::vector<exchange::HealthCheck> CheckGatewayHealth(const fs::path& home,
+                                                      const ExchangeSettings& s,
+                                                      exchange::GatewayConfig config) {
   using exchange::FailedCheck;
   const int64_t now = NowUnixSeconds();
   std::vector<exchange::HealthCheck> checks;
@@ -194,6 +246,8 @@ std::vector<exchange::HealthCheck> GatewayHealth(const fs::path& home, const Exc
     checks.push_back(FailedCheck("center", "no answer: " + health.status().message()));
   return checks;
 }
+
+}  // namespace
 
 Status CheckIdentityFiles(const ExchangeSettings& s) {
   if (s.certificate.empty())

@@ -72,10 +72,20 @@ Result<exchange::CenterServerConfig> CenterConfig(const std::filesystem::path& h
 
 // Every check of `tessera exchange health` for the gateway of `config` (exchange/health.hpp):
 // the registry (fetched anew when due), the certificate, the clock against the center and
-// the center's own health. A check that cannot be made is failed, saying why.
+// the center's own health. A check that cannot be made is failed, saying why. The checks
+// are also kept, as the latest, for ReadRecordedHealth.
 std::vector<exchange::HealthCheck> GatewayHealth(const std::filesystem::path& home,
                                                  const ExchangeSettings& s,
                                                  exchange::GatewayConfig config);
+
+// The latest checks GatewayHealth made on this host (by `tessera exchange health` or the
+// gateway of `tessera serve`), and when: the evidence `tessera guard report` reads without
+// going to the network. NotFound when none were made.
+struct RecordedHealth {
+  int64_t checked_at = 0;  // Unix seconds
+  std::vector<exchange::HealthCheck> checks;
+};
+Result<RecordedHealth> ReadRecordedHealth(const std::filesystem::path& home);
 
 // Whether s.certificate and s.key can be read and parsed; the error names the setting
 // ("[exchange] certificate" or "[exchange] key") and the file.

@@ -15,6 +15,10 @@
 #include "guard/malware_scanner.hpp"
 #include "guard/release.hpp"
 #include "guard/syslog_shipper.hpp"
+#include "guard/tls_probe.hpp"
+#include "server/exchange_roles.hpp"
+#include "vault/drill.hpp"
+#include "vault/repository.hpp"
 
 namespace tessera::server {
 namespace fs = std::filesystem;
@@ -51,6 +55,8 @@ Result<exchange::Registry> HeldRegistry(const fs::path& home, int64_t now) {
   return exchange::LoadHostRegistry(home, key, now);
 }
 
+// What the settings promise, and, where this host listens for TLS (an exchange center),
+// what its port actually accepts: a probe offers each version and each weak kind of suite.
 ControlFinding Tls(const ServeConfig& c) {
   ControlFinding f = Control("tls", "傳輸加密 (TLS 版本及加密套件)",
                              "Transport encryption (TLS versions, ciphers)");
@@ -59,12 +65,44 @@ ControlFinding Tls(const ServeConfig& c) {
     f.evidence = "no exchange role and no syslog shipping is configured on this host";
     return f;
   }
+  const bool tls12 = c.exchange.settings.allow_tls12;
   f.state = ControlState::kHolds;
-  f.evidence = c.exchange.settings.allow_tls12
-                   ? "TLS 1.3; TLS 1.2 only with forward-secret AEAD suites (ECDHE with AES-GCM "
-                     "or ChaCha20-Poly1305) for peers that need it ([exchange] allow_tls12)"
-                   : "TLS 1.3 only on every exchange connection";
+  f.evidence = tls12 ? "settings: TLS 1.3; TLS 1.2 only with forward-secret AEAD suites (ECDHE "
+                       "with AES-GCM or ChaCha20-Poly1305) for peers that need it ([exchange] "
+                       "allow_tls12)"
+                     : "settings: TLS 1.3 only on every exchange connection";
   if (c.syslog) f.evidence += "; the audit log goes to the SOC over TLS (RFC 5425)";
+  if (c.exchange.settings.center_id.empty()) return f;
+  auto listen = ParseListenAddress(c.exchange.settings.listen);
+  if (!listen.ok()) {
+    f.state = ControlState::kFails;
+    f.evidence += "; [exchange] listen: " + listen.status().message();
+    return f;
+  }
+  std::string host = listen->first;
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  auto probe = guard::ProbeTls(host, listen->second, std::chrono::seconds(3));
+  if (!probe.ok()) {
+    f.state = ControlState::kWarning;
+    f.evidence += "; the exchange center's port could not be probed (" + probe.status().message() +
+                  "): make the report while `tessera serve` runs";
+    return f;
+  }
+  std::vector<std::string> wrong;
+  for (const guard::TlsProbeAttempt& a : probe->attempts) {
+    if (!a.accepted) continue;
+    if (a.offered == guard::kTls13) continue;
+    if (a.offered == guard::kTls12 && tls12) continue;
+    wrong.push_back(a.offered + " (" + a.suite + ")");
+  }
+  if (!wrong.empty()) {
+    f.state = ControlState::kFails;
+    f.evidence += "; but the exchange center's port also accepts:";
+    for (const std::string& w : wrong) f.evidence += " " + w + ";";
+    f.evidence.pop_back();
+  }
+  f.evidence += "; probed: " + probe->Summary();
   return f;
 }
 
@@ -165,22 +203,45 @@ ControlFinding CertificateExpiry(const ServeConfig& c, const Result<exchange::Re
   return f;
 }
 
-ControlFinding ClockSync() {
+// The kernel's NTP state, and, on a gateway host, the skew against its center that the
+// latest health check measured (the gateway refuses to sign beyond the registry's limit).
+ControlFinding ClockSync(const ServeConfig& c, int64_t now) {
   ControlFinding f = Control("clock", "時間同步", "Time synchronisation");
   timex tx{};
   const int state = ::adjtimex(&tx);
   if (state == -1) {
     f.state = ControlState::kWarning;
     f.evidence = "the kernel's clock state cannot be read here";
+  } else if (state != TIME_ERROR && !(tx.status & STA_UNSYNC)) {
+    f.state = ControlState::kHolds;
+    f.evidence = "the kernel reports its clock synchronised (estimated error " +
+                 std::to_string(tx.esterror) + " µs)";
+  } else {
+    f.state = ControlState::kWarning;
+    f.evidence =
+        "the kernel reports its clock NOT synchronised: run an NTP client (chrony or "
+        "systemd-timesyncd)";
+  }
+  if (c.exchange.settings.agency.empty()) return f;
+  auto recorded = ReadRecordedHealth(c.home);
+  const exchange::HealthCheck* clock = nullptr;
+  if (recorded.ok())
+    for (const exchange::HealthCheck& h : recorded->checks)
+      if (h.name == "clock") clock = &h;
+  if (clock == nullptr) {
+    f.state = std::max(f.state, ControlState::kWarning);
+    f.evidence +=
+        "; the clock was not yet compared with the center (" +
+        (recorded.ok() ? std::string("no clock check recorded") : recorded.status().message()) +
+        "): run `tessera exchange health`, or the gateway of `tessera serve`";
     return f;
   }
-  const bool synced = state != TIME_ERROR && !(tx.status & STA_UNSYNC);
-  f.state = synced ? ControlState::kHolds : ControlState::kWarning;
-  f.evidence = synced ? "the kernel reports its clock synchronised (estimated error " +
-                            std::to_string(tx.esterror) + " µs)"
-                      : "the kernel reports its clock NOT synchronised: run an NTP client "
-                        "(chrony or systemd-timesyncd); exchange hosts also compare clocks with "
-                        "their center and refuse to sign beyond the registry's limit";
+  const int64_t age = now - recorded->checked_at;
+  f.state = std::max(f.state, FromHealth(clock->state));
+  if (age > kDay) f.state = std::max(f.state, ControlState::kWarning);
+  f.evidence += "; against the exchange center " + std::to_string(std::max<int64_t>(age, 0) / 60) +
+                " min ago: " + clock->detail;
+  if (age > kDay) f.evidence += " (more than a day ago: is the gateway running?)";
   return f;
 }
 
@@ -316,6 +377,90 @@ ControlFinding Release(const ServeConfig& c, const Result<exchange::Registry>& r
   return f;
 }
 
+// The vaults under the home: the newest snapshot of each within the backup policy, and a
+// successful restore drill (the KPI of seed 004) within the drill policy.
+ControlFinding BackupsAndDrills(const ServeConfig& c, const vault::VaultContext& how, int64_t now) {
+  ControlFinding f =
+      Control("backup-drills", "備份及還原演練", "Backups and restore drills (RTO/RPO)");
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(c.home / "vaults", ec), end; !ec && it != end; it.increment(ec)) {
+    vault::VaultContext probe;
+    probe.home = c.home.string();
+    probe.name = it->path().filename().string();
+    if (fs::exists(probe.ConfigPath(), ec)) names.push_back(probe.name);
+  }
+  std::sort(names.begin(), names.end());
+  if (names.empty()) {
+    f.evidence =
+        "no vault is set up in this home (`tessera vault init`): answer for the backups kept "
+        "otherwise, their restore drills this year and their RTO/RPO";
+    return f;
+  }
+  f.state = ControlState::kHolds;
+  const ReportPolicy& policy = c.report;
+  for (const std::string& name : names) {
+    vault::VaultContext vc = how;
+    vc.home = c.home.string();
+    vc.name = name;
+    std::string evidence = "vault " + name + ": ";
+    auto judge = [&](ControlState s, const std::string& why) {
+      f.state = std::max(f.state, s);
+      evidence += why;
+    };
+    auto repo = vault::OpenVault(vc);
+    auto snapshots =
+        repo.ok() ? (*repo)->ListSnapshots() : Result<std::vector<vault::Snapshot>>(repo.status());
+    auto drills =
+        repo.ok() ? vault::ListDrills(**repo) : Result<vault::DrillHistory>(repo.status());
+    if (!snapshots.ok() || !drills.ok()) {
+      judge(ControlState::kFails,
+            "cannot be read (" + (snapshots.ok() ? drills.status() : snapshots.status()).message() +
+                ")");
+      f.evidence += (f.evidence.empty() ? "" : "; ") + evidence;
+      continue;
+    }
+    if (snapshots->empty()) {
+      judge(ControlState::kFails, "no snapshot");
+    } else {
+      const int64_t age = now - snapshots->back().time_ns / 1000000000;
+      judge(age <= policy.backup_max_age       ? ControlState::kHolds
+            : age <= 4 * policy.backup_max_age ? ControlState::kWarning
+                                               : ControlState::kFails,
+            std::to_string(snapshots->size()) + " snapshot(s), the newest " +
+                vault::FormatDuration(std::max<int64_t>(age, 0)) +
+                " old (policy: " + vault::FormatDuration(policy.backup_max_age) + ")");
+    }
+    const vault::DrillReport* passed = nullptr;
+    for (const vault::DrillReport& r : drills->reports)
+      if (r.passed) passed = &r;
+    if (passed == nullptr) {
+      judge(ControlState::kFails, ", no successful restore drill recorded");
+    } else {
+      const int64_t age = now - passed->started_ns / 1000000000;
+      judge(age <= policy.drill_max_age ? ControlState::kHolds : ControlState::kFails,
+            ", the last successful drill " + vault::FormatDuration(std::max<int64_t>(age, 0)) +
+                " ago (" + passed->id + ", RTO " +
+                (passed->rto_seconds
+                     ? std::to_string(static_cast<int64_t>(*passed->rto_seconds)) + " s"
+                     : std::string("?")) +
+                ", RPO " +
+                (passed->rpo_seconds ? vault::FormatDuration(*passed->rpo_seconds) : "?") +
+                "; policy: one within " + vault::FormatDuration(policy.drill_max_age) + ")");
+      if (&drills->reports.back() != passed)
+        judge(ControlState::kWarning,
+              ", but a later drill failed: " + drills->reports.back().reason);
+    }
+    const int year = vault::LocalYear(static_cast<int64_t>(now) * 1000000000);
+    auto y = drills->per_year.find(year);
+    evidence += "; drills in " + std::to_string(year) + ": " +
+                std::to_string(y == drills->per_year.end() ? 0 : y->second.passed) + " passed, " +
+                std::to_string(y == drills->per_year.end() ? 0 : y->second.failed) + " failed";
+    f.evidence += (f.evidence.empty() ? "" : "; ") + evidence;
+  }
+  return f;
+}
+
 ControlFinding Manual(std::string id, std::string zh, std::string en, std::string what) {
   ControlFinding f = Control(std::move(id), std::move(zh), std::move(en));
   f.evidence = std::move(what);
@@ -406,7 +551,8 @@ std::string SelfAssessment::ToHtml() const {
          rows + "</table>\n</body></html>\n";
 }
 
-SelfAssessment AssessControls(const ServeConfig& config, int64_t now) {
+SelfAssessment AssessControls(const ServeConfig& config, int64_t now,
+                              const vault::VaultContext& vault_context) {
   SelfAssessment a;
   a.generated_at = now;
   char name[256] = {0};
@@ -419,15 +565,13 @@ SelfAssessment AssessControls(const ServeConfig& config, int64_t now) {
       FixedAddresses(config, reg),
       RegistryValidity(config, reg, now),
       CertificateExpiry(config, reg, now),
-      ClockSync(),
+      ClockSync(config, now),
       SocShipping(config, now),
       AuditChain(config),
       Integrity(config),
       MalwareSignatures(config, now),
       Release(config, reg),
-      Manual("backup-drills", "備份及還原演練", "Backups and restore drills",
-             "answer from `tessera vault drills` (drills per year, each with its RTO/RPO) and the "
-             "backup schedule"),
+      BackupsAndDrills(config, vault_context, now),
       Manual("physical", "機房實體安全", "Physical security of the machine room",
              "access control, CCTV and environment of the room the hosts are in"),
       Manual("personnel", "人員資安教育訓練", "Security training of staff",

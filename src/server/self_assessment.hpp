@@ -3,7 +3,9 @@
 // and state rather than filled in by hand. Each control tessera can observe is judged with
 // the evidence seen; those it cannot (physical security, training, procedures) are listed
 // for a person to answer. Observing changes nothing but the audit log, which records that a
-// report was made; it needs no network.
+// report was made; it needs no network except to read the vaults' stores. Where a live
+// measurement is needed (the clock against the exchange center), it reads the latest one
+// the gateway recorded.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/serve.hpp"
+#include "vault/vault.hpp"
 
 namespace tessera::server {
 
@@ -46,7 +49,10 @@ struct SelfAssessment {
 };
 
 // Observes every control for the installation `config` describes (its home and the
-// settings file's tables).
-SelfAssessment AssessControls(const ServeConfig& config, int64_t now);
+// settings file's tables). The vaults under the home are opened as `vault_context` says
+// (passphrase, store options; its home and name are set for each), which reaches their
+// stores: the only part of the report that may use the network.
+SelfAssessment AssessControls(const ServeConfig& config, int64_t now,
+                              const vault::VaultContext& vault_context);
 
 }  // namespace tessera::server

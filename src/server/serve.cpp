@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
@@ -21,6 +22,7 @@
 #include "guard/release.hpp"
 #include "guard/syslog_shipper.hpp"
 #include "server/audit.hpp"
+#include "server/mail_alerts.hpp"
 
 namespace tessera::server {
 namespace {
@@ -36,6 +38,7 @@ struct Role {
   std::string name;
   std::function<Status()> run;
   std::function<void()> stop;
+  bool serves = true;  // false: it only watches over the others (release check, checkpoints)
 };
 
 // What Prepare* add to: the roles, and the lines of the "running" text.
@@ -57,6 +60,11 @@ class StopFlag {
   void Wait() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [this] { return set_; });
+  }
+  // True when set within `d`.
+  bool WaitFor(std::chrono::steady_clock::duration d) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, d, [this] { return set_; });
   }
 
  private:
@@ -233,12 +241,16 @@ Status PrepareGateway(const ServeConfig& config, Plan& plan) {
   return Status::Ok();
 }
 
-// The release check of [guard.release], before any role starts: recorded in the audit log
-// (and so shipped to the SOC) either way; with policy "refuse" a problem stops serve.
-Status CheckRelease(const ServeConfig& config, Plan& plan) {
-  if (!config.release) return Status::Ok();
+// One check of [guard.release]: the release as installed, against the hashes the
+// management center lists where this host has a registry (fetched anew when due).
+struct ReleaseCheck {
+  std::string release;  // "release 1.2.0"
+  std::vector<std::string> problems;
+  std::string outcome;  // for the audit log and the log
+};
+
+ReleaseCheck CheckReleaseOnce(const ServeConfig& config) {
   const guard::InstalledRelease& r = *config.release;
-  // Against the hashes the management center lists, where this host has a registry.
   std::optional<std::vector<std::string>> listed;
   std::string against = "no exchange registry on this host to check the release hash against";
   std::string registry_problem;
@@ -256,30 +268,73 @@ Status CheckRelease(const ServeConfig& config, Plan& plan) {
   guard::InstalledReleaseCheck check =
       guard::CheckInstalledRelease(r, guard::RunningProgram(), listed);
   if (!registry_problem.empty()) check.problems.push_back(registry_problem);
-  const std::string release = "release " + (check.version.empty() ? "?" : check.version);
-  std::string outcome;
-  if (check.problems.empty()) {
-    outcome = "verified: " + std::to_string(check.files) + " files as signed, " + against;
+  ReleaseCheck out;
+  out.release = "release " + (check.version.empty() ? "?" : check.version);
+  out.problems = std::move(check.problems);
+  if (out.problems.empty()) {
+    out.outcome = "verified: " + std::to_string(check.files) + " files as signed, " + against;
   } else {
-    outcome = std::to_string(check.problems.size()) + " problem(s), policy " +
-              (r.refuse ? "refuse" : "warn") + ":";
-    for (const std::string& p : check.problems) outcome += " " + p + ";";
-    outcome.pop_back();
+    out.outcome = std::to_string(out.problems.size()) + " problem(s), policy " +
+                  (r.refuse ? "refuse" : "warn") + ":";
+    for (const std::string& p : out.problems) out.outcome += " " + p + ";";
+    out.outcome.pop_back();
   }
-  TESSERA_RETURN_IF_ERROR(RecordAudit(config.home, "guard.release-check", release, outcome));
-  if (!check.problems.empty() && r.refuse)
-    return Status::FailedPrecondition(
-        "[guard.release]: this host does not run " + release + " as signed and listed (" + outcome +
-        "); install the release again, or set policy = \"warn\" to run anyway");
-  for (const std::string& p : check.problems) spdlog::warn("[guard.release] {}: {}", release, p);
-  plan.text +=
-      "  release:         " + release + " (" + r.directory.string() + "): " + outcome + "\n";
+  return out;
+}
+
+// Records a release check in the audit log (and so for the SOC) and mails it where
+// [guard.alert] is set.
+Status RecordReleaseCheck(const ServeConfig& config, MailAlerts* alerts, const ReleaseCheck& c) {
+  if (alerts != nullptr)
+    if (Status st = alerts->Report(
+            "release", c.release + " in " + config.release->directory.string(), c.problems);
+        !st.ok())
+      spdlog::error("[guard.alert] the release alert was not mailed: {}", st.ToString());
+  return RecordAudit(config.home, "guard.release-check", c.release, c.outcome);
+}
+
+Status ReleaseRefused(const ReleaseCheck& c) {
+  return Status::FailedPrecondition(
+      "[guard.release]: this host does not run " + c.release + " as signed and listed (" +
+      c.outcome + "); install the release again, or set policy = \"warn\" to run anyway");
+}
+
+// The release check of [guard.release], before any role starts, and again every
+// recheck_period while serve runs (a release the management center withdraws is noticed
+// then): recorded in the audit log either way; with policy "refuse" a problem stops serve.
+Status CheckRelease(const ServeConfig& config, MailAlerts* alerts, Plan& plan) {
+  if (!config.release) return Status::Ok();
+  const guard::InstalledRelease& r = *config.release;
+  const ReleaseCheck check = CheckReleaseOnce(config);
+  TESSERA_RETURN_IF_ERROR(RecordReleaseCheck(config, alerts, check));
+  if (!check.problems.empty() && r.refuse) return ReleaseRefused(check);
+  for (const std::string& p : check.problems)
+    spdlog::warn("[guard.release] {}: {}", check.release, p);
+  plan.text += "  release:         " + check.release + " (" + r.directory.string() +
+               "): " + check.outcome + "; checked again every " +
+               std::to_string(config.release_recheck_period.count()) + " s\n";
+  auto flag = std::make_shared<StopFlag>();
+  plan.roles.push_back(Role{"release check",
+                            [&config, alerts, flag]() -> Status {
+                              while (!flag->WaitFor(config.release_recheck_period)) {
+                                const ReleaseCheck c = CheckReleaseOnce(config);
+                                if (Status st = RecordReleaseCheck(config, alerts, c); !st.ok())
+                                  spdlog::error("[guard.release] {}", st.ToString());
+                                if (c.problems.empty()) continue;
+                                if (config.release->refuse) return ReleaseRefused(c);
+                                for (const std::string& p : c.problems)
+                                  spdlog::warn("[guard.release] {}: {}", c.release, p);
+                              }
+                              return Status::Ok();
+                            },
+                            [flag] { flag->Set(); },
+                            /*serves=*/false});
   return Status::Ok();
 }
 
 // [guard.integrity]: one check before any role starts (refuse_start: a finding stops
 // serve), then the integrity watch as a role; every check goes to the audit log.
-Status PrepareIntegrity(const ServeConfig& config, Plan& plan) {
+Status PrepareIntegrity(const ServeConfig& config, MailAlerts* alerts, Plan& plan) {
   if (!config.integrity) return Status::Ok();
   guard::IntegrityWatchOptions o = config.integrity->watch;
   if (o.baseline.empty()) o.baseline = guard::IntegrityBaselinePath(config.home);
@@ -288,6 +343,10 @@ Status PrepareIntegrity(const ServeConfig& config, Plan& plan) {
   if (!first.ok())
     return Status(first.status().code(), "[guard.integrity]: " + first.status().message());
   const std::string outcome = first->Outcome();
+  const std::string what = "the files of the integrity baseline " + Absolute(o.baseline);
+  if (alerts != nullptr)
+    if (Status st = alerts->Report("integrity", what, first->problems); !st.ok())
+      spdlog::error("[guard.alert] the integrity alert was not mailed: {}", st.ToString());
   TESSERA_RETURN_IF_ERROR(
       RecordAudit(config.home, "guard.integrity-check", o.baseline.string(), outcome));
   if (!first->problems.empty() && config.integrity->refuse_start)
@@ -312,17 +371,50 @@ Status PrepareIntegrity(const ServeConfig& config, Plan& plan) {
   const std::string baseline = o.baseline.string();
   plan.roles.push_back(Role{
       "integrity watch",
-      [watch, home, baseline] {
+      [watch, home, baseline, alerts, what] {
         return watch->Run([&](const Result<guard::IntegrityReport>& r) {
           const std::string outcome =
               r.ok() ? r->Outcome() : "the check failed: " + r.status().message();
           if (!r.ok() || !r->problems.empty()) spdlog::error("integrity: {}", outcome);
+          if (alerts != nullptr)
+            if (Status st =
+                    alerts->Report("integrity", what, r.ok() ? r->problems : std::vector{outcome});
+                !st.ok())
+              spdlog::error("[guard.alert] the integrity alert was not mailed: {}", st.ToString());
           if (Status st = RecordAudit(home, "guard.integrity-check", baseline, outcome); !st.ok())
             spdlog::error("integrity: cannot record the check: {}", st.ToString());
         });
       },
       [watch] { watch->Stop(); }});
   return Status::Ok();
+}
+
+// [guard.audit] checkpoint_period: a signed checkpoint of the audit log whenever it grew,
+// also written to checkpoint_copy, so that a log cut short or rewritten shows without
+// anyone remembering to run `tessera guard audit checkpoint`.
+void PrepareCheckpoints(const ServeConfig& config, Plan& plan) {
+  if (!config.checkpoints) return;
+  const AuditCheckpointConfig c = *config.checkpoints;
+  const std::filesystem::path home = config.home;
+  auto flag = std::make_shared<StopFlag>();
+  plan.text += "  audit log:       a signed checkpoint every " + std::to_string(c.period.count()) +
+               " s when it grew" +
+               (c.copy_dir.empty() ? "" : ", copied to " + Absolute(c.copy_dir)) + "\n";
+  plan.roles.push_back(Role{"audit checkpoints",
+                            [home, c, flag] {
+                              do {
+                                auto made = CheckpointIfGrown(home, c.copy_dir);
+                                if (!made.ok())
+                                  spdlog::error("audit checkpoint: {} (tried again in {} s)",
+                                                made.status().ToString(), c.period.count());
+                                else if (*made)
+                                  spdlog::info("audit checkpoint: record {} signed by key {}",
+                                               (*made)->seq, (*made)->key);
+                              } while (!flag->WaitFor(c.period));
+                              return Status::Ok();
+                            },
+                            [flag] { flag->Set(); },
+                            /*serves=*/false});
 }
 
 Status PrepareSyslog(const ServeConfig& config, Plan& plan) {
@@ -384,14 +476,23 @@ Status Serve(const ServeConfig& config, const std::function<void(const std::stri
   // reach only the wait below.
   BlockedSignals signals;
   Plan plan;
-  TESSERA_RETURN_IF_ERROR(CheckRelease(config, plan));
-  TESSERA_RETURN_IF_ERROR(PrepareIntegrity(config, plan));
+  std::unique_ptr<MailAlerts> alerts;
+  if (config.alert) {
+    alerts = std::make_unique<MailAlerts>(config.home, *config.alert, HostName());
+    std::string to;
+    for (const std::string& r : config.alert->to) to += (to.empty() ? "" : ", ") + r;
+    plan.text += "  alerts by mail:  to " + to + " through " + config.alert->relay.host + ":" +
+                 std::to_string(config.alert->relay.port) + "\n";
+  }
+  TESSERA_RETURN_IF_ERROR(CheckRelease(config, alerts.get(), plan));
+  TESSERA_RETURN_IF_ERROR(PrepareIntegrity(config, alerts.get(), plan));
+  PrepareCheckpoints(config, plan);
   // The shipper first: an error in its settings is found before a role takes its port.
   TESSERA_RETURN_IF_ERROR(PrepareSyslog(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareArchive(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareCenter(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareGateway(config, plan));
-  if (plan.roles.empty())
+  if (std::none_of(plan.roles.begin(), plan.roles.end(), [](const Role& r) { return r.serves; }))
     return Status::InvalidArgument(
         "no role has anything to serve: set [archive] lmtp or smtp, [exchange] center_id or "
         "agency, or [guard.syslog] collector in the settings");

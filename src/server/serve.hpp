@@ -13,10 +13,15 @@
 // (guard/release.hpp); the outcome goes to the audit log, and policy "refuse" (the
 // default) stops serve on a problem, "warn" logs it. With [guard.integrity], the files of
 // the integrity baseline are checked at start (refuse_start: a finding stops serve) and
-// then by the integrity watch (guard/integrity_watch.hpp); every check is audited.
+// then by the integrity watch (guard/integrity_watch.hpp); every check is audited. The
+// release is checked again every release_recheck_period, so a release the management
+// center withdraws is refused (or warned of) while serve runs. With [guard.alert] the
+// integrity and release findings are also mailed (server/mail_alerts.hpp); with
+// [guard.audit] checkpoint_period the audit log gets a signed checkpoint whenever it grew.
 // With no settings it runs the archive listener alone on ./var, on 127.0.0.1 only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -30,6 +35,7 @@
 #include "guard/syslog_options.hpp"
 #include "server/exchange_roles.hpp"
 #include "server/gateway_daemon.hpp"
+#include "server/mail_alerts.hpp"
 
 namespace tessera::server {
 
@@ -52,16 +58,32 @@ struct IntegrityRoleConfig {
   bool refuse_start = false;           // a finding at start stops serve
 };
 
+struct AuditCheckpointConfig {
+  std::chrono::seconds period{3600};
+  std::filesystem::path copy_dir;  // empty: the checkpoints stay in the log only
+};
+
+// What `tessera guard report` holds the backups to ([guard.report]).
+struct ReportPolicy {
+  int64_t backup_max_age = 2 * 86400;   // seconds: the newest snapshot of each vault
+  int64_t drill_max_age = 365 * 86400;  // seconds: the last successful restore drill
+};
+
 struct ServeConfig {
   std::filesystem::path home = "var";
   ArchiveRoleConfig archive;
   ExchangeRoleConfig exchange;
-  std::optional<guard::SyslogShipOptions> syslog;  // set: ship the audit log
-  std::optional<guard::InstalledRelease> release;  // set: check it before any role starts
-  std::optional<IntegrityRoleConfig> integrity;    // set: check at start, then watch
+  std::optional<guard::SyslogShipOptions> syslog;     // set: ship the audit log
+  std::optional<guard::InstalledRelease> release;     // set: check it before any role starts
+  std::chrono::seconds release_recheck_period{3600};  // and again this often while serving
+  std::optional<IntegrityRoleConfig> integrity;       // set: check at start, then watch
+  std::optional<AuditCheckpointConfig> checkpoints;   // set: sign audit checkpoints periodically
+  std::optional<MailAlertOptions> alert;              // set: integrity and release alerts by mail
+  ReportPolicy report;
 };
 
-// Reads the [archive], [exchange], [guard.syslog], [guard.release] and [guard.integrity] tables of
+// Reads the [archive], [exchange], [guard.syslog], [guard.release], [guard.integrity],
+// [guard.audit], [guard.alert] and [guard.report] tables of
 // `settings_file` over the values in `config` (nothing when the name is empty). InvalidArgument
 // naming the file and the key when the file is not valid TOML or a value is out of range.
 Status ReadServeSettings(const std::string& settings_file, ServeConfig& config);

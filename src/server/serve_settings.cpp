@@ -2,6 +2,8 @@
 // `tessera serve`.
 #include <toml++/toml.h>
 
+#include <unistd.h>
+
 #include <sstream>
 
 #include "server/serve.hpp"
@@ -84,7 +86,7 @@ Status ReadSyslog(const toml::table& t, const std::string& file,
 }
 
 Status ReadRelease(const toml::table& t, const std::string& file,
-                   std::optional<guard::InstalledRelease>& out) {
+                   std::optional<guard::InstalledRelease>& out, std::chrono::seconds& recheck) {
   auto g = t["guard"]["release"];
   if (!g) return Status::Ok();
   const std::string where = "settings file " + file + ": [guard.release]";
@@ -103,6 +105,7 @@ Status ReadRelease(const toml::table& t, const std::string& file,
     return Status::InvalidArgument(where + " policy must be \"refuse\" or \"warn\", not \"" +
                                    policy + "\"");
   r.refuse = policy == "refuse";
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(g, "recheck_period", where, 10, 7 * 86400, recheck));
   out = std::move(r);
   return Status::Ok();
 }
@@ -127,6 +130,73 @@ Status ReadIntegrity(const toml::table& t, const std::string& file,
   return Status::Ok();
 }
 
+Status ReadCheckpoints(const toml::table& t, const std::string& file,
+                       std::optional<AuditCheckpointConfig>& out) {
+  auto g = t["guard"]["audit"];
+  if (!g || !g["checkpoint_period"]) return Status::Ok();
+  const std::string where = "settings file " + file + ": [guard.audit]";
+  AuditCheckpointConfig c;
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(g, "checkpoint_period", where, 1, 7 * 86400, c.period));
+  c.copy_dir = g["checkpoint_copy"].value_or(std::string());
+  out = std::move(c);
+  return Status::Ok();
+}
+
+Status ReadAlert(const toml::table& t, const std::string& file,
+                 std::optional<MailAlertOptions>& out) {
+  auto g = t["guard"]["alert"];
+  if (!g) return Status::Ok();
+  const std::string where = "settings file " + file + ": [guard.alert]";
+  MailAlertOptions o;
+  const std::string smtp = g["smtp"].value_or(std::string());
+  if (smtp.empty())
+    return Status::InvalidArgument(where +
+                                   " smtp is missing: the agency's relay, e.g. "
+                                   "\"smtp://mail.agency.gov.tw:25\"");
+  auto relay = archive::ParseSmtpUrl(smtp);
+  if (!relay.ok()) return Status::InvalidArgument(where + " smtp: " + relay.status().message());
+  o.relay = *relay;
+  o.relay.timeout = std::chrono::seconds(30);
+  if (auto to = g["to"].as_array()) {
+    for (const toml::node& n : *to) {
+      auto address = n.value<std::string>();
+      if (!address || address->find('@') == std::string::npos)
+        return Status::InvalidArgument(where + " to must list mail addresses");
+      o.to.push_back(*address);
+    }
+  }
+  if (o.to.empty())
+    return Status::InvalidArgument(where +
+                                   " to is missing: the addresses alerts go to, e.g. "
+                                   "to = [\"soc@agency.gov.tw\"]");
+  o.from = g["from"].value_or(std::string());
+  if (o.from.empty()) {
+    char name[256] = {};
+    o.from = std::string("tessera@") +
+             (::gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost");
+  }
+  if (o.from.find('@') == std::string::npos)
+    return Status::InvalidArgument(where + " from must be a mail address");
+  o.relay.helo = o.from.substr(o.from.find('@') + 1);
+  out = std::move(o);
+  return Status::Ok();
+}
+
+Status ReadReportPolicy(const toml::table& t, const std::string& file, ReportPolicy& out) {
+  auto g = t["guard"]["report"];
+  const std::string where = "settings file " + file + ": [guard.report]";
+  for (auto [key, field, unit, high] :
+       {std::tuple{"backup_max_age_hours", &out.backup_max_age, int64_t{3600}, int64_t{24 * 366}},
+        std::tuple{"drill_max_age_days", &out.drill_max_age, int64_t{86400}, int64_t{3660}}}) {
+    if (!g[key]) continue;
+    auto v = g[key].value<int64_t>();
+    if (!v || *v < 1 || *v > high)
+      return Status::InvalidArgument(where + " " + key + " must be 1 to " + std::to_string(high));
+    *field = *v * unit;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ReadServeSettings(const std::string& file, ServeConfig& config) {
@@ -137,8 +207,11 @@ Status ReadServeSettings(const std::string& file, ServeConfig& config) {
     TESSERA_RETURN_IF_ERROR(ReadArchive(t, file, config.archive));
     TESSERA_RETURN_IF_ERROR(ReadExchangeRole(t, file, config.exchange));
     TESSERA_RETURN_IF_ERROR(ReadSyslog(t, file, config.syslog));
-    TESSERA_RETURN_IF_ERROR(ReadRelease(t, file, config.release));
+    TESSERA_RETURN_IF_ERROR(ReadRelease(t, file, config.release, config.release_recheck_period));
     TESSERA_RETURN_IF_ERROR(ReadIntegrity(t, file, config.integrity));
+    TESSERA_RETURN_IF_ERROR(ReadCheckpoints(t, file, config.checkpoints));
+    TESSERA_RETURN_IF_ERROR(ReadAlert(t, file, config.alert));
+    TESSERA_RETURN_IF_ERROR(ReadReportPolicy(t, file, config.report));
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << e.source().begin;

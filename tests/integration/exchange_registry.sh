@@ -262,6 +262,25 @@ assert s['counts'] == {'centers': 2, 'agencies': 3, 'suspended': 0, 'groups': 1,
 expect_rc "status (text)" 0 H status
 in_log "says when it expires" "expires "
 
+# A release the management center withdraws while serve runs: the host's next check (every
+# recheck_period) finds it no longer listed, and with policy refuse serve stops.
+sed 's/^policy = "refuse"/policy = "refuse"\nrecheck_period = 10/' refuse.toml > recheck.toml
+rel/bin/tessera --home "$HOST" serve --settings recheck.toml > "$WORK/serve.log" 2>&1 &
+SERVE=$!
+for _ in $(seq 300); do grep -q "tessera serve: running" "$WORK/serve.log" && break; sleep 0.1; done
+check "serve runs release 0.1.0, to be checked again every 10 s" grep -q "checked again every 10 s" serve.log
+expect_rc "release withdraw of a release not listed" 1 R release withdraw 9.9.9
+expect_rc "the management center withdraws release 0.1.0" 0 R release withdraw 0.1.0
+check "the withdrawal is in the audit log" test "$(audited exchange.registry.release-withdraw 0.1.0)" = 1
+expect_rc "and publishes serial 3" 0 R publish
+expect_rc "the host installs it" 0 H install "$MGMT/current.json"
+for _ in $(seq 250); do kill -0 "$SERVE" 2> /dev/null || break; sleep 0.1; done
+rc=0
+wait "$SERVE" || rc=$?
+check "serve stopped by itself, exit 5" test "$rc" = 5
+check "saying the release is no longer listed" grep -q "is not listed in the exchange registry" serve.log
+check "the check that found it is in the audit log" grep -q "is not listed in the exchange registry" <(release_checks)
+
 # A changed byte inside the signed text.
 sed 's/203.0.113.9/203.0.113.8/' "$MGMT/current.json" > tampered.json
 # shellcheck disable=SC2016  # $0 is expanded by the inner shell, on purpose
@@ -279,13 +298,13 @@ expect_rc "and so is its key" 5 H install "$OTHER/exchange/management/current.js
   --key "$OTHER/exchange/management/management.pub.pem"
 in_log "naming the key the host trusts" "set up with management center key"
 
-# An expired registry (serial 3, signed with the management key by openssl, not tessera).
+# An expired registry (serial 4, signed with the management key by openssl, not tessera).
 python3 - "$MGMT" expired.json << 'PY'
 import json, subprocess, sys, tempfile, time
 d, out = sys.argv[1], sys.argv[2]
 w = json.load(open(d + "/current.json"))
 r = json.loads(w["registry"])
-r["serial"] = 3
+r["serial"] = 4
 r["issued_at"] = int(time.time()) - 7200
 r["expires_at"] = int(time.time()) - 3600
 w["registry"] = json.dumps(r, ensure_ascii=False, separators=(",", ":"))
@@ -314,7 +333,7 @@ PY
 expect_rc "publishing a draft edited into an invalid state is refused" 5 R publish
 in_log "listing the first problem" "center-east"
 in_log "and the second" "not-an-address"
-check "nothing was published" test ! -f "$MGMT/published/registry-3.json"
+check "nothing was published" test ! -f "$MGMT/published/registry-4.json"
 expect_rc "show --draft lists the problems" 0 R show --draft
 in_log "as problems" "PROBLEM: agency A15060000H"
 check "the refusal is in the audit log" test "$(audited exchange.registry.publish draft)" = 1

@@ -80,27 +80,75 @@ in_log "saying how to make one" "record one with \`tessera guard baseline PATH..
 expect_rc "a path that does not exist" 1 T guard baseline "$WORK/nowhere"
 in_log "named" "$WORK/nowhere does not exist"
 
-# --- tessera serve: checked at start, then watched; a change is found within seconds
+# --- tessera serve: checked at start, then watched; a change is found within seconds,
+# mailed to the SOC (here through serve's own SMTP listener, which archives it), and
+# mailed again once cleared; the audit log gets signed checkpoints, copied apart.
 expect_rc "a baseline for serve" 0 T guard baseline opt/tessera etc/tessera
-LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf '[archive]\nlmtp = "127.0.0.1:%s"\nsmtp = ""\n[guard.integrity]\nperiod = 3600\n' "$LPORT" > serve.toml
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+LPORT=$(free_port)
+SPORT=$(free_port)
+cat > serve.toml << EOF
+[archive]
+lmtp = "127.0.0.1:$LPORT"
+smtp = "127.0.0.1:$SPORT"
+[guard.integrity]
+period = 3600
+[guard.alert]
+smtp = "smtp://127.0.0.1:$SPORT"
+to = ["soc@agency.test"]
+from = "tessera@host.agency.test"
+[guard.audit]
+checkpoint_period = 1
+checkpoint_copy = "$WORK/apart"
+EOF
+cp etc/tessera/tessera.toml tessera.toml.orig
 "$TESSERA" serve --settings serve.toml > serve.log 2>&1 &
 SERVE=$!
 for _ in $(seq 100); do grep -q "Stop with Ctrl-C" serve.log && break; sleep 0.1; done
 check "serve runs the integrity watch, with inotify" grep -q "integrity watch: .*(inotify on [0-9]* directories)" serve.log
 check "clean at start" grep -q "at start: clean" serve.log
+check "serve says where alerts go" grep -q "alerts by mail:  to soc@agency.test through 127.0.0.1:$SPORT" serve.log
+wait_audited() {  # ACTION OUTCOME-PREFIX [COUNT]: waits up to 10 s for COUNT (1) such records
+  for _ in $(seq 100); do
+    [ "$(audited "$1" "$2")" -ge "${3:-1}" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 printf 'tampered\n' >> etc/tessera/tessera.toml
-found=0
-for _ in $(seq 100); do
-  [ "$(audited guard.integrity-check "1 finding(s): changed $WORK/etc/tessera/tessera.toml")" -ge 1 ] && found=1 && break
-  sleep 0.1
-done
-check "the change is found within seconds (not at the hourly check)" test "$found" = 1
+check "the change is found within seconds (not at the hourly check)" \
+  wait_audited guard.integrity-check "1 finding(s): changed $WORK/etc/tessera/tessera.toml"
 check "serve logs it" grep -q "integrity: 1 finding(s): changed $WORK/etc/tessera/tessera.toml" serve.log
+check "the alert is mailed to the SOC" wait_audited guard.alert "mailed to soc@agency.test"
+CLEAN=$(audited guard.integrity-check clean)
+cp tessera.toml.orig etc/tessera/tessera.toml
+check "restored: the integrity check is clean again" wait_audited guard.integrity-check clean $((CLEAN + 1))
+cleared() { sqlite3 "$TESSERA_HOME/audit.db" "SELECT count(*) FROM audit WHERE action = 'guard.alert' AND target LIKE 'integrity: [tessera] 已恢復 cleared%'"; }
+check "and the all-clear is mailed once" test "$(cleared)" = 1
+check "two alerts in all (a finding that persists is not mailed again)" test "$(audited guard.alert "mailed")" = 2
+check "signed audit checkpoints are copied apart" test "$(find "$WORK/apart" -name 'checkpoint-*.json' | wc -l)" -ge 2
 kill -TERM "$SERVE"
 rc=0
 wait "$SERVE" || rc=$?
 check "serve stops with exit 0" test "$rc" = 0
+expect_rc "the alert reached the archive: searched in Chinese" 0 T archive search 警示 --json
+hits() { python3 -c "import json; print(len(json.load(open('$WORK/last.log'))['hits']))"; }
+check "the alert is found" test "$(hits)" = 1
+expect_rc "and the all-clear" 0 T archive search 已恢復 --json
+check "once" test "$(hits)" = 1
+LAST_CHECKPOINT=$(find "$WORK/apart" -name 'checkpoint-*.json' | sort -t- -k2 -n | tail -n 1)
+expect_rc "the audit log verifies against the newest checkpoint kept apart" 0 \
+  T guard audit verify --checkpoint "$LAST_CHECKPOINT" --key "$TESSERA_HOME/audit-checkpoint.pub.pem"
+printf '[archive]\nlmtp = "127.0.0.1:%s"\nsmtp = ""\n[guard.alert]\nsmtp = "smtp://127.0.0.1:%s"\nto = ["soc@agency.test"]\n[guard.integrity]\nperiod = 3600\n' "$LPORT" "$SPORT" > norelay.toml
+printf 'tampered\n' >> etc/tessera/tessera.toml
+"$TESSERA" serve --settings norelay.toml > serve2.log 2>&1 &
+SERVE=$!
+for _ in $(seq 100); do grep -q "Stop with Ctrl-C" serve2.log && break; sleep 0.1; done
+kill -TERM "$SERVE"
+wait "$SERVE" || true
+check "a relay that is down: the alert is NOT mailed, and that is audited" \
+  test "$(audited guard.alert "NOT mailed to soc@agency.test")" = 1
+check "and logged as an error" grep -q "the integrity alert was not mailed" serve2.log
 printf '[archive]\nlmtp = "127.0.0.1:%s"\nsmtp = ""\n[guard.integrity]\nrefuse_start = true\n' "$LPORT" > refuse.toml
 expect_rc "with refuse_start, serve does not start while the files differ" 5 T serve --settings refuse.toml
 in_log "saying why and what to do" "serve does not start (refuse_start = true) until they are restored"
@@ -114,7 +162,7 @@ expect_rc "guard report: a control fails, exit 4" 4 T guard report --settings se
 check "integrity fails while the file differs" test "$(state_of integrity)" = fails
 check "syslog fails: no SOC is configured" test "$(state_of syslog)" = fails
 check "the exchange controls do not apply on this host" test "$(state_of mutual-tls)" = not-applicable
-check "the audit chain holds, but without a checkpoint it warns" test "$(state_of audit-chain)" = warning
+check "the audit chain holds, with serve's checkpoints" test "$(state_of audit-chain)" = holds
 check "six controls are left for a person" test "$(grep -c '"state": "manual"' last.log)" = 6
 check "the HTML page is written, Chinese first" grep -q "公文電子交換系統資訊安全自評表" report.html
 check "with the finding as evidence" grep -q "changed $WORK/etc/tessera/tessera.toml" report.html
@@ -124,4 +172,20 @@ expect_rc "guard report again" 4 T guard report --settings serve.toml --json
 check "integrity holds now" test "$(state_of integrity)" = holds
 check "the audit chain holds, with its checkpoint" test "$(state_of audit-chain)" = holds
 check "each report is in the audit log" test "$(audited guard.report "")" = 2
+
+# --- backups and drills (seed 004): the vaults of this home are read, not asked about
+mkdir -p data
+printf '公文 第1號\n' > data/a.txt
+stores=()
+for i in 1 2 3; do stores+=(--store "file://$WORK/cloud$i"); done
+expect_rc "a 2-of-3 vault" 0 T vault init "${stores[@]}" --threshold 2
+expect_rc "a backup" 0 T vault backup data
+expect_rc "guard report with the vault" 4 T guard report --settings serve.toml --json
+check "without a drill, backups and drills fail" test "$(state_of backup-drills)" = fails
+check "saying so" grep -q "no successful restore drill recorded" last.log
+check "five controls are left for a person now" test "$(grep -c '"state": "manual"' last.log)" = 5
+expect_rc "a restore drill" 0 T vault drill
+expect_rc "guard report after the drill" 4 T guard report --settings serve.toml --json
+check "backups and drills hold" test "$(state_of backup-drills)" = holds
+check "with the drill and this year's count as evidence" grep -q "the last successful drill .* ago (.*RTO .*drills in $(date +%Y): 1 passed, 0 failed" last.log
 finish

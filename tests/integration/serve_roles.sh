@@ -222,6 +222,15 @@ for control in tls mutual-tls fixed-ip registry certificate syslog; do
 done
 check "center-a: integrity fails without a baseline" test "$(state_of integrity)" = fails
 in_log "saying how to record one" "record one with \`tessera guard baseline PATH...\` first"
+evidence_of() { python3 -c "import json,sys; print({c['id']: c['evidence'] for c in json.load(open('$WORK/last.log'))['controls']}['$1'])"; }
+check "center-a: TLS as probed on its port: 1.3 accepted" \
+  bash -c "grep -qF 'probed: 127.0.0.1:$PA accepts TLS 1.3' <<< \"\$0\"" "$(evidence_of tls)"
+check "and TLS 1.0, 1.1 and suites without forward secrecy refused" python3 -c "
+import re, sys; e = sys.argv[1]; refused = e.split('refuses', 1)[1]
+assert all(x in refused for x in ('TLS 1.0', 'TLS 1.1', 'without forward secrecy', 'CBC')), e" "$(evidence_of tls)"
+expect_rc "gateway A's self-assessment" 4 "$TESSERA" --settings "$WORK/a.toml" guard report --json
+check "A: the clock compared with its center by A's daemon, read without the network" \
+  bash -c "grep -q 'against the exchange center [0-9]* min ago: .*skew' <<< \"\$0\"" "$(evidence_of clock)"
 
 # --- settings that cannot start fail before serving, naming the setting
 sed "s|certs/a.pem|certs/missing.pem|" a.toml > bad-cert.toml

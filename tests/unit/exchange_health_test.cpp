@@ -203,5 +203,20 @@ TEST(ExchangeHealth, FailedChecksNamesThemInOrder) {
   EXPECT_TRUE(FailedChecks({checks[0], checks[2]}).empty());
 }
 
+// What GatewayHealth keeps for the self-assessment reads back as it was made.
+TEST(ExchangeHealth, ACheckReadsBackFromItsJson) {
+  const HealthCheck clock = ClockHealth(-7.5, 0.02, 10);
+  auto back = HealthCheckFromJson(HealthCheckToJson(clock));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->name, "clock");
+  EXPECT_EQ(back->state, HealthState::kWarning);
+  EXPECT_EQ(back->detail, clock.detail);
+  EXPECT_EQ(back->values, clock.values);
+  nlohmann::json odd = HealthCheckToJson(clock);
+  odd["state"] = "fine";
+  EXPECT_EQ(HealthCheckFromJson(odd).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(HealthCheckFromJson(nlohmann::json::array()).status().code(), StatusCode::kCorruption);
+}
+
 }  // namespace
 }  // namespace tessera::exchange

@@ -7,9 +7,14 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
+#include "archive/mail_listener.hpp"
+#include "guard/audit_log.hpp"
 #include "guard/syslog_options.hpp"
+#include "server/audit.hpp"
+#include "server/mail_alerts.hpp"
 #include "server/self_assessment.hpp"
 #include "server/serve.hpp"
 #include "status_matchers.hpp"
@@ -70,6 +75,44 @@ batch = 50
   EXPECT_EQ(c.syslog->facility, "local5");
   EXPECT_DOUBLE_EQ(c.syslog->period, 2);
   EXPECT_EQ(c.syslog->batch, 50u);
+}
+
+TEST(ServeSettings, ReadsTheGuardTables) {
+  TempDir dir;
+  ServeConfig c;
+  ASSERT_OK(ReadServeSettings(Write(dir, R"(
+[guard.audit]
+checkpoint_period = 600
+checkpoint_copy = "/mnt/offline"
+[guard.alert]
+smtp = "smtp://relay.test:2525"
+to = ["soc@agency.test", "it@agency.test"]
+from = "tessera@host.agency.test"
+[guard.report]
+backup_max_age_hours = 30
+drill_max_age_days = 180
+)"),
+                              c));
+  ASSERT_TRUE(c.checkpoints.has_value());
+  EXPECT_EQ(c.checkpoints->period, std::chrono::seconds(600));
+  EXPECT_EQ(c.checkpoints->copy_dir, "/mnt/offline");
+  ASSERT_TRUE(c.alert.has_value());
+  EXPECT_EQ(c.alert->relay.host, "relay.test");
+  EXPECT_EQ(c.alert->relay.port, 2525);
+  EXPECT_EQ(c.alert->relay.helo, "host.agency.test");
+  EXPECT_EQ(c.alert->to, (std::vector<std::string>{"soc@agency.test", "it@agency.test"}));
+  EXPECT_EQ(c.report.backup_max_age, 30 * 3600);
+  EXPECT_EQ(c.report.drill_max_age, 180 * 86400);
+
+  for (const char* bad :
+       {"[guard.alert]\nto = [\"a@b\"]\n", "[guard.alert]\nsmtp = \"smtp://r:25\"\n",
+        "[guard.alert]\nsmtp = \"smtp://r:25\"\nto = [\"nobody\"]\n",
+        "[guard.audit]\ncheckpoint_period = 0\n", "[guard.report]\ndrill_max_age_days = 0\n"}) {
+    ServeConfig d;
+    Status st = ReadServeSettings(Write(dir, bad), d);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("[guard."), std::string::npos) << st.ToString();
+  }
 }
 
 TEST(ServeSettings, NoFileKeepsTheDefaultsAndNoCollectorMeansNoShipper) {
@@ -180,13 +223,101 @@ TEST(SyslogOptions, AWrongFacilityOrCollectorIsRefused) {
   EXPECT_FALSE(guard::OpenSyslogShipper(dir.path(), o).ok());
 }
 
+// An alert goes out when a topic's findings change and once when they clear, not at every
+// check; every mail, sent or not, is in the audit log.
+TEST(MailAlerts, MailsChangesOnceAndAuditsEveryMail) {
+  std::mutex mu;
+  std::vector<std::string> received;
+  archive::MailListenerConfig smtp;
+  smtp.protocol = archive::MailProtocol::kSmtp;
+  auto server = archive::MailServer::Bind(
+      {smtp},
+      [&](const archive::MailEnvelope& e, archive::MailProtocol, const std::string&, Bytes m) {
+        std::lock_guard lock(mu);
+        EXPECT_EQ(e.recipients, (std::vector<std::string>{"soc@agency.test"}));
+        received.emplace_back(m.begin(), m.end());
+        return Status::Ok();
+      });
+  ASSERT_OK(server.status());
+  std::thread serving([&] { (void)(*server)->Run(false); });
+  TempDir dir;
+  MailAlertOptions o;
+  o.relay.port = (*server)->ports()[0];
+  o.relay.timeout = std::chrono::seconds(5);
+  o.from = "tessera@host.test";
+  o.to = {"soc@agency.test"};
+  MailAlerts alerts(dir.path(), o, "host.test");
+  const std::vector<std::string> changed = {"changed: /opt/tessera/bin/tessera (content)"};
+  EXPECT_OK(alerts.Report("integrity", "baseline b", {}));  // clean and never alerted
+  EXPECT_OK(alerts.Report("integrity", "baseline b", changed));
+  EXPECT_OK(alerts.Report("integrity", "baseline b", changed));  // the same: no mail
+  EXPECT_OK(alerts.Report("integrity", "baseline b", {}));       // cleared: one mail
+  EXPECT_OK(alerts.Report("integrity", "baseline b", {}));
+  (*server)->Stop();
+  serving.join();
+  server->reset();  // its port closed: the relay is gone
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_NE(received[0].find("X-Tessera-Alert: host.test\r\n"), std::string::npos);
+  EXPECT_NE(received[0].find("  - changed: /opt/tessera/bin/tessera (content)\r\n"),
+            std::string::npos)
+      << received[0];
+  EXPECT_NE(received[0].find("Subject: " + archive::EncodedWord("[tessera] 警示 ALERT: integrity "
+                                                                "on host.test (1)")),
+            std::string::npos)
+      << received[0];
+  EXPECT_NE(received[1].find(archive::EncodedWord("[tessera] 已恢復 cleared: integrity on "
+                                                  "host.test")),
+            std::string::npos);
+
+  // The relay is gone: an error, recorded, and tried again at the next report.
+  EXPECT_FALSE(alerts.Report("release", "release 1.0", {"not listed"}).ok());
+  EXPECT_FALSE(alerts.Report("release", "release 1.0", {"not listed"}).ok());
+  auto log = guard::AuditLog::Open(dir.path());
+  ASSERT_OK(log.status());
+  auto records = (*log)->Read(std::nullopt);
+  ASSERT_OK(records.status());
+  std::vector<std::string> outcomes;
+  for (const guard::AuditRecord& r : *records)
+    if (r.action == "guard.alert") outcomes.push_back(r.outcome);
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[0].rfind("mailed to soc@agency.test", 0), 0u) << outcomes[0];
+  EXPECT_EQ(outcomes[3].rfind("NOT mailed to soc@agency.test", 0), 0u) << outcomes[3];
+}
+
+// A checkpoint is signed only when the log grew since the last one, and its copy is kept.
+TEST(AuditCheckpoints, SignedWhenTheLogGrewAndCopiedApart) {
+  TempDir dir;
+  const auto home = dir.path() / "home";
+  const auto apart = dir.path() / "apart";
+  ASSERT_OK(RecordAudit(home, "test.action", "t", "o"));
+  auto first = CheckpointIfGrown(home, apart);
+  ASSERT_OK(first.status());
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->seq, 1);
+  EXPECT_TRUE(std::filesystem::exists(apart / "checkpoint-1.json"));
+  auto again = CheckpointIfGrown(home, apart);
+  ASSERT_OK(again.status());
+  EXPECT_FALSE(again->has_value()) << "only the checkpoint's own record was added";
+  ASSERT_OK(RecordAudit(home, "test.action", "t", "o"));
+  auto second = CheckpointIfGrown(home, "");
+  ASSERT_OK(second.status());
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((*second)->seq, 3);
+  auto log = guard::AuditLog::Open(home);
+  ASSERT_OK(log.status());
+  auto v = (*log)->Verify();
+  ASSERT_OK(v.status());
+  EXPECT_TRUE(v->problems.empty());
+  EXPECT_EQ(v->checkpoints, 2u);
+}
+
 // A bare installation: the controls of roles it does not run do not apply, those it
 // cannot observe are left to a person, and the page escapes what it shows.
 TEST(SelfAssessment, JudgesWhatItSeesAndEscapesThePage) {
   TempDir dir;
   ServeConfig config;
   config.home = dir.path() / "home";
-  SelfAssessment a = AssessControls(config, 1796000000);
+  SelfAssessment a = AssessControls(config, 1796000000, vault::VaultContext{});
   auto state = [&](const std::string& id) {
     for (const ControlFinding& f : a.controls)
       if (f.id == id) return std::string(ControlStateName(f.state));
@@ -196,6 +327,7 @@ TEST(SelfAssessment, JudgesWhatItSeesAndEscapesThePage) {
   EXPECT_EQ(state("syslog"), "fails") << "no SOC configured";
   EXPECT_EQ(state("integrity"), "fails") << "no baseline";
   EXPECT_EQ(state("release"), "warning");
+  EXPECT_EQ(state("backup-drills"), "manual") << "no vault in the home";
   EXPECT_EQ(a.Count(ControlState::kManual), 6u);
   EXPECT_EQ(a.ToJson()["counts"]["fails"], a.Count(ControlState::kFails));
   a.controls[0].evidence = "<script>alert(1)</script> & more";
