@@ -333,8 +333,10 @@ Status CheckRelease(const ServeConfig& config, MailAlerts* alerts, Plan& plan) {
 }
 
 // [guard.integrity]: one check before any role starts (refuse_start: a finding stops
-// serve), then the integrity watch as a role; every check goes to the audit log.
-Status PrepareIntegrity(const ServeConfig& config, MailAlerts* alerts, Plan& plan) {
+// serve; refuse_exchange: it keeps the exchange roles from starting, and `exchange_refused`
+// says so), then the integrity watch as a role; every check goes to the audit log.
+Status PrepareIntegrity(const ServeConfig& config, MailAlerts* alerts, Plan& plan,
+                        bool& exchange_refused) {
   if (!config.integrity) return Status::Ok();
   guard::IntegrityWatchOptions o = config.integrity->watch;
   if (o.baseline.empty()) o.baseline = guard::IntegrityBaselinePath(config.home);
@@ -356,6 +358,14 @@ Status PrepareIntegrity(const ServeConfig& config, MailAlerts* alerts, Plan& pla
         "); serve does not start (refuse_start = true) until they are restored, or a new "
         "baseline is recorded with `tessera guard baseline`");
   for (const std::string& p : first->problems) spdlog::error("integrity: {}", p);
+  if (!first->problems.empty() && config.integrity->refuse_exchange) {
+    exchange_refused = true;
+    spdlog::error(
+        "[guard.integrity]: the exchange roles do not start (refuse_exchange = true) until the "
+        "files are restored or a new baseline is recorded; the other roles run");
+    TESSERA_RETURN_IF_ERROR(RecordAudit(config.home, "guard.exchange-refused", o.baseline.string(),
+                                        "the exchange roles were not started: " + outcome));
+  }
   auto opened = guard::IntegrityWatch::Open(o);
   if (!opened.ok())
     return Status(opened.status().code(), "[guard.integrity]: " + opened.status().message());
@@ -485,13 +495,20 @@ Status Serve(const ServeConfig& config, const std::function<void(const std::stri
                  std::to_string(config.alert->relay.port) + "\n";
   }
   TESSERA_RETURN_IF_ERROR(CheckRelease(config, alerts.get(), plan));
-  TESSERA_RETURN_IF_ERROR(PrepareIntegrity(config, alerts.get(), plan));
+  bool exchange_refused = false;
+  TESSERA_RETURN_IF_ERROR(PrepareIntegrity(config, alerts.get(), plan, exchange_refused));
   PrepareCheckpoints(config, plan);
   // The shipper first: an error in its settings is found before a role takes its port.
   TESSERA_RETURN_IF_ERROR(PrepareSyslog(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareArchive(config, plan));
-  TESSERA_RETURN_IF_ERROR(PrepareCenter(config, plan));
-  TESSERA_RETURN_IF_ERROR(PrepareGateway(config, plan));
+  if (exchange_refused) {
+    plan.text +=
+        "  exchange roles:  NOT started: the files differ from the integrity baseline "
+        "([guard.integrity] refuse_exchange = true)\n";
+  } else {
+    TESSERA_RETURN_IF_ERROR(PrepareCenter(config, plan));
+    TESSERA_RETURN_IF_ERROR(PrepareGateway(config, plan));
+  }
   if (std::none_of(plan.roles.begin(), plan.roles.end(), [](const Role& r) { return r.serves; }))
     return Status::InvalidArgument(
         "no role has anything to serve: set [archive] lmtp or smtp, [exchange] center_id or "

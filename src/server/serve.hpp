@@ -12,7 +12,8 @@
 // release it was installed from, unaltered, and listed in its exchange registry
 // (guard/release.hpp); the outcome goes to the audit log, and policy "refuse" (the
 // default) stops serve on a problem, "warn" logs it. With [guard.integrity], the files of
-// the integrity baseline are checked at start (refuse_start: a finding stops serve) and
+// the integrity baseline are checked at start (refuse_start: a finding stops serve;
+// refuse_exchange: the exchange roles stay off while the archive keeps journaling) and
 // then by the integrity watch (guard/integrity_watch.hpp); every check is audited. The
 // release is checked again every release_recheck_period, so a release the management
 // center withdraws is refused (or warned of) while serve runs. With [guard.alert] the
@@ -56,6 +57,7 @@ struct ExchangeRoleConfig {
 struct IntegrityRoleConfig {
   guard::IntegrityWatchOptions watch;  // baseline and key empty: those under the home
   bool refuse_start = false;           // a finding at start stops serve
+  bool refuse_exchange = false;        // a finding at start keeps the exchange roles off
 };
 
 struct AuditCheckpointConfig {

@@ -120,7 +120,8 @@ Status ReadIntegrity(const toml::table& t, const std::string& file,
   c.watch.key = g["key"].value_or(std::string());
   TESSERA_RETURN_IF_ERROR(ReadSeconds(g, "period", where, 10, 7 * 86400, c.watch.period));
   for (auto [key, field] :
-       {std::pair{"inotify", &c.watch.inotify}, std::pair{"refuse_start", &c.refuse_start}}) {
+       {std::pair{"inotify", &c.watch.inotify}, std::pair{"refuse_start", &c.refuse_start},
+        std::pair{"refuse_exchange", &c.refuse_exchange}}) {
     if (!g[key]) continue;
     if (!g[key].is_boolean())
       return Status::InvalidArgument(where + " " + key + " must be true or false");

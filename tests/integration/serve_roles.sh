@@ -273,6 +273,20 @@ stop_serve() { # stop_serve HOST [SECONDS]: SIGTERM, then the exit code must be 
 }
 # B's daemon is in a 30 s long poll of its center: stopping ends it.
 check "B's serve stops on SIGTERM within 3 s, in a long poll, with exit 0" stop_serve b 3
+# A program that differs from B's integrity baseline, with refuse_exchange: B's exchange
+# roles stay off while its archive keeps journaling mail.
+mkdir -p b-program
+printf 'program v1\n' > b-program/tessera
+expect_rc "a baseline of B's program" 0 GB guard baseline "$WORK/b-program"
+printf 'program v2\n' > b-program/tessera
+{ cat b.toml; printf '[guard.integrity]\nrefuse_exchange = true\n'; } > b-refuse.toml
+check "B's serve starts with the program changed" start_serve b-refuse
+check "without its exchange roles, saying why" grep -q "exchange roles:  NOT started: the files differ from the integrity baseline" b-refuse.log
+check "no gateway runs" bash -c "! grep -q 'agency gateway:' '$WORK/b-refuse.log'"
+check "the archive listener runs" grep -q "LMTP listener:   127.0.0.1:$LB" b-refuse.log
+check "the refusal is in B's audit log" \
+  test "$(sqlite3 "$WORK/b/audit.db" "SELECT count(*) FROM audit WHERE action = 'guard.exchange-refused'")" = 1
+check "B's serve stops with exit 0" stop_serve b-refuse
 check "center-a's serve stops on SIGTERM with exit 0" stop_serve center-a
 check "center-a logged the signal and stopping every role" grep -q "stopping every role" center-a.log
 # A's center is gone now: A's daemon says so and backs off (1, 2, 4 s ...), never spins.

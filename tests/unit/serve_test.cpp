@@ -91,6 +91,13 @@ from = "tessera@host.agency.test"
 [guard.report]
 backup_max_age_hours = 30
 drill_max_age_days = 180
+[guard.integrity]
+refuse_exchange = true
+[guard.release]
+release = "r.json"
+directory = "/opt/tessera"
+key = "p.pem"
+recheck_period = 900
 )"),
                               c));
   ASSERT_TRUE(c.checkpoints.has_value());
@@ -103,6 +110,10 @@ drill_max_age_days = 180
   EXPECT_EQ(c.alert->to, (std::vector<std::string>{"soc@agency.test", "it@agency.test"}));
   EXPECT_EQ(c.report.backup_max_age, 30 * 3600);
   EXPECT_EQ(c.report.drill_max_age, 180 * 86400);
+  ASSERT_TRUE(c.integrity.has_value());
+  EXPECT_TRUE(c.integrity->refuse_exchange);
+  EXPECT_FALSE(c.integrity->refuse_start);
+  EXPECT_EQ(c.release_recheck_period, std::chrono::seconds(900));
 
   for (const char* bad :
        {"[guard.alert]\nto = [\"a@b\"]\n", "[guard.alert]\nsmtp = \"smtp://r:25\"\n",
