@@ -5,7 +5,7 @@
 # and the command-line scenarios (corruption and repair, prune, drills, kill -9).
 # Ends with one line "N passed, N failed"; exits non-zero if anything failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
 LOGDIR=${TEST_LOGDIR:-$ROOT/build/test-logs}
@@ -15,7 +15,8 @@ passed=0
 failed=0
 failures=()
 
-note() { printf '\n=== %s\n' "$*"; }
+# Each step says when it started (seconds into the run), so a slow one shows in the log.
+note() { printf '\n=== %s (at %d:%02d)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 record() {  # name passed failed
   passed=$((passed + $2))
   failed=$((failed + $3))
@@ -41,6 +42,7 @@ run_ctest() {  # name preset [ctest args...]
 run_script() {  # name command...
   local name=$1; shift
   local log="$LOGDIR/$name.log"
+  local started=$SECONDS
   "$@" > "$log" 2>&1
   local rc=$?
   local line p f
@@ -57,7 +59,7 @@ run_script() {  # name command...
   fi
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   if [ "$rc" -eq 0 ] && [ -z "$line" ]; then p=1; fi
-  echo "$name: $p passed, $f failed (log: $log)"
+  echo "$name: $p passed, $f failed in $((SECONDS - started)) s (log: $log)"
   if [ "$f" -gt 0 ]; then tail -n 40 "$log"; fi
   record "$name" "$p" "$f"
 }
@@ -115,6 +117,7 @@ note "fuzzing the parsers (libFuzzer, ${FUZZ_SECONDS:-45} s per target)"
 run_script fuzz bash tests/fuzz/run.sh "$ROOT/build/default" "${FUZZ_SECONDS:-45}"
 
 note "summary"
+echo "the whole run took $((SECONDS / 60)) min $((SECONDS % 60)) s"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

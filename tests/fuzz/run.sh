@@ -22,35 +22,55 @@ for lib in "${LIBS[@]:0:5}"; do
   [ -f "$lib" ] || { echo "fuzz: $lib missing: build $BUILD first"; exit 1; }
 done
 FLAGS=(-std=c++20 -g -O1 -I"$ROOT/src" -DSPDLOG_FMT_EXTERNAL -DSPDLOG_COMPILED_LIB)
+# shellcheck disable=SC2054  # one flag whose value is a comma-separated list
 SAN=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+JOBS=${JOBS:-$(nproc)}
 
-echo "fuzz: building targets with $CXX"
-"$CXX" "${FLAGS[@]}" "$ROOT/tests/fuzz/make_seeds.cpp" "${LIBS[@]}" -o "$OUT/make_seeds"
+# in_background COMMAND...: runs it in the background, at most JOBS at a time; `settle`
+# waits for all of them and fails if any failed.
+pending=()
+background_failed=0
+in_background() {
+  "$@" &
+  pending+=($!)
+  if [ "${#pending[@]}" -ge "$JOBS" ]; then
+    wait "${pending[0]}" || background_failed=1
+    pending=("${pending[@]:1}")
+  fi
+}
+settle() {
+  for pid in "${pending[@]}"; do wait "$pid" || background_failed=1; done
+  pending=()
+  [ "$background_failed" -eq 0 ]
+}
+
+echo "fuzz: building targets with $CXX ($JOBS at a time)"
+in_background "$CXX" "${FLAGS[@]}" "$ROOT/tests/fuzz/make_seeds.cpp" "${LIBS[@]}" -o "$OUT/make_seeds"
 # The parsers are compiled from source with coverage; the rest comes from the libraries.
-"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/vault_parse_fuzz.cpp" \
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/vault_parse_fuzz.cpp" \
   "$ROOT/src/vault/model.cpp" "$ROOT/src/vault/config.cpp" "$ROOT/src/vault/keyring.cpp" \
   "$ROOT/src/vault/repository.cpp" "${LIBS[@]}" -o "$OUT/vault_parse_fuzz"
-"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/codes_fuzz.cpp" "$ROOT/src/crypto/codes.cpp" \
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/codes_fuzz.cpp" "$ROOT/src/crypto/codes.cpp" \
   "$ROOT/src/base/status.cpp" -o "$OUT/codes_fuzz"
-"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/s3_parse_fuzz.cpp" "$ROOT/src/store/s3_store.cpp" \
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/s3_parse_fuzz.cpp" "$ROOT/src/store/s3_store.cpp" \
   "${LIBS[@]}" -o "$OUT/s3_parse_fuzz"
 read -r -a GMIME_FLAGS <<< "$(pkg-config --cflags --libs gmime-3.0)"
-"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/mail_parse_fuzz.cpp" "$ROOT/src/archive/mime.cpp" \
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/mail_parse_fuzz.cpp" "$ROOT/src/archive/mime.cpp" \
   "$ROOT/src/archive/mbox.cpp" "$ROOT/src/archive/charset.cpp" "$ROOT/src/archive/tnef.cpp" \
   "$L/archive/libtessera_archive.a" "${LIBS[@]}" "${GMIME_FLAGS[@]}" -larchive \
   -o "$OUT/mail_parse_fuzz"
-"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/smtp_session_fuzz.cpp" \
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/smtp_session_fuzz.cpp" \
   "$ROOT/src/archive/smtp_session.cpp" "$ROOT/src/archive/journal.cpp" \
   "$L/archive/libtessera_archive.a" "${LIBS[@]}" "${GMIME_FLAGS[@]}" -larchive -lsqlite3 \
   -o "$OUT/smtp_session_fuzz"
 
 read -r -a XAPIAN_FLAGS <<< "$(pkg-config --cflags --libs xapian-core)"
-"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/search_text_fuzz.cpp" \
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/search_text_fuzz.cpp" \
   "$ROOT/src/archive/search_index.cpp" "$ROOT/src/archive/search_terms.cpp" \
   "$ROOT/src/archive/attachment_text.cpp" "$L/archive/libtessera_archive.a" "${LIBS[@]}" \
   "${GMIME_FLAGS[@]}" "${XAPIAN_FLAGS[@]}" -larchive -lsqlite3 -o "$OUT/search_text_fuzz"
 
-"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/volume_parse_fuzz.cpp" \
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/volume_parse_fuzz.cpp" \
   "$ROOT/src/archive/volume.cpp" "$L/archive/libtessera_archive.a" "${LIBS[@]}" \
   "${GMIME_FLAGS[@]}" -larchive -lsqlite3 -o "$OUT/volume_parse_fuzz"
 
@@ -58,10 +78,12 @@ read -r -a XAPIAN_FLAGS <<< "$(pkg-config --cflags --libs xapian-core)"
 # the build generated (src/exchange/CMakeLists.txt).
 read -r -a XML2_FLAGS <<< "$(pkg-config --cflags --libs libxml-2.0)"
 [ -f "$BUILD/src/exchange/di_dtd_files.cpp" ] || { echo "fuzz: $BUILD/src/exchange/di_dtd_files.cpp missing: configure $BUILD first"; exit 1; }
-"$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/di_parse_fuzz.cpp" \
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/di_parse_fuzz.cpp" \
   "$ROOT/src/exchange/document.cpp" "$ROOT/src/exchange/document_render.cpp" \
   "$ROOT/src/exchange/dtd.cpp" "$BUILD/src/exchange/di_dtd_files.cpp" \
   "$L/base/libtessera_base.a" "${XML2_FLAGS[@]}" -lspdlog -lfmt -lpthread -o "$OUT/di_parse_fuzz"
+
+settle || { echo "fuzz: a target did not build"; exit 1; }
 
 rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse" \
   "$OUT/seeds/mail_parse" "$OUT/seeds/smtp_session" "$OUT/seeds/search_text" \
@@ -115,14 +137,32 @@ rm -rf "$SEED_HOME"
 cp "$ROOT"/tests/data/exchange/*.di "$ROOT"/tests/data/exchange/*.sw "$OUT/seeds/di_parse/"
 
 targets=(vault_parse codes s3_parse mail_parse smtp_session search_text volume_parse di_parse)
+# Each target runs alone for SECONDS_EACH on one core; JOBS of them at a time.
+fuzz_target() {
+  local target=$1 corpus=$OUT/corpus/$1
+  mkdir -p "$corpus"
+  "$OUT/${target}_fuzz" -max_total_time="$SECONDS_EACH" -max_len=8192 -print_final_stats=1 \
+    -artifact_prefix="$OUT/artifacts/${target}-" "$corpus" "$OUT/seeds/$target" \
+    > "$OUT/$target.log" 2>&1
+}
+declare -A status_of
+running=()
+collect_oldest() {
+  local oldest=${running[0]} rc=0
+  wait "${oldest#*:}" || rc=$?
+  status_of[${oldest%%:*}]=$rc
+  running=("${running[@]:1}")
+}
+for target in "${targets[@]}"; do
+  echo "fuzz: $target for ${SECONDS_EACH}s"
+  fuzz_target "$target" &
+  running+=("$target:$!")
+  if [ "${#running[@]}" -ge "$JOBS" ]; then collect_oldest; fi
+done
+while [ "${#running[@]}" -gt 0 ]; do collect_oldest; done
 failed=0
 for target in "${targets[@]}"; do
-  corpus=$OUT/corpus/$target
-  mkdir -p "$corpus"
-  echo "fuzz: $target for ${SECONDS_EACH}s"
-  if "$OUT/${target}_fuzz" -max_total_time="$SECONDS_EACH" -max_len=8192 -print_final_stats=1 \
-    -artifact_prefix="$OUT/artifacts/${target}-" "$corpus" "$OUT/seeds/$target" \
-    > "$OUT/$target.log" 2>&1; then
+  if [ "${status_of[$target]}" -eq 0 ]; then
     echo "ok: $target: $(grep -E 'stat::number_of_executed_units' "$OUT/$target.log" | awk '{print $2}') inputs, no failure"
   else
     echo "FAILED: $target (log: $OUT/$target.log)"
