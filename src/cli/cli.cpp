@@ -93,11 +93,17 @@ vault::VaultContext Context::Vault() const {
 }
 
 std::optional<std::string> Context::Passphrase(bool prompt, bool confirm) const {
-  if (const char* p = std::getenv("TESSERA_PASSPHRASE")) return std::string(p);
-  if (!prompt || !::isatty(STDIN_FILENO)) return std::nullopt;
-  std::string a = ReadHidden("Passphrase for the vault key: ");
-  if (confirm && ReadHidden("Repeat the passphrase: ") != a) {
-    std::fprintf(stderr, "error: the passphrases differ\n");
+  if (!prompt && !std::getenv("TESSERA_PASSPHRASE")) return std::nullopt;
+  return Secret("TESSERA_PASSPHRASE", "Passphrase for the vault key: ", confirm);
+}
+
+std::optional<std::string> Context::Secret(const char* env, const std::string& prompt,
+                                           bool confirm) const {
+  if (const char* p = std::getenv(env)) return std::string(p);
+  if (!::isatty(STDIN_FILENO)) return std::nullopt;
+  std::string a = ReadHidden(prompt);
+  if (confirm && ReadHidden("Repeat it: ") != a) {
+    std::fprintf(stderr, "error: the two differ\n");
     return std::nullopt;
   }
   return a;

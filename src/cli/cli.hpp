@@ -41,6 +41,9 @@ struct Context {
   vault::VaultContext Vault() const;
   // Passphrase from $TESSERA_PASSPHRASE, or asked on the terminal when `prompt`.
   std::optional<std::string> Passphrase(bool prompt, bool confirm) const;
+  // A secret from the environment variable `env`, else asked on the terminal (twice when
+  // `confirm`, refused when the two differ); nullopt when neither is possible.
+  std::optional<std::string> Secret(const char* env, const std::string& prompt, bool confirm) const;
 };
 
 // Prints the error (and sets the exit code from its kind).

@@ -140,6 +140,28 @@ class TestTlsServer {
   std::thread thread_;
 };
 
+// A TCP socket listening on 127.0.0.1 at a port the kernel chose, closed when it goes.
+struct LoopbackListener {
+  explicit LoopbackListener(int backlog) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        ::listen(fd, backlog) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return;
+    port = ntohs(a.sin_port);
+  }
+  ~LoopbackListener() {
+    if (fd >= 0) ::close(fd);
+  }
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+  int fd = -1;
+  uint16_t port = 0;  // 0: it could not listen
+};
+
 class TlsProbeTest : public ::testing::TestWithParam<crypto::KeyKind> {
  protected:
   // The test server writes with write(2): a probe that has already closed its end must not
@@ -285,15 +307,9 @@ TEST_F(TlsProbeTest, EverythingAtSecurityLevelZero) {
 // non-compliant server or middlebox might do. Only an answer selecting what was offered
 // counts, and the suite is read from the ServerHello's bytes.
 TEST_F(TlsProbeTest, AServerHelloSelectingWhatWasNotOfferedIsNoAcceptance) {
-  const int listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listen_fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(listen_fd, reinterpret_cast<sockaddr*>(&a), len), 0);
-  ASSERT_EQ(::listen(listen_fd, 16), 0);
-  ASSERT_EQ(::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  LoopbackListener listener(16);
+  ASSERT_NE(listener.port, 0);
+  const int listen_fd = listener.fd;
   std::atomic<bool> stop{false};
   std::thread server([&] {
     std::string hello = {0x16, 0x03, 0x03, 0x00, 0x31,  // handshake record, 49 bytes
@@ -325,10 +341,9 @@ TEST_F(TlsProbeTest, AServerHelloSelectingWhatWasNotOfferedIsNoAcceptance) {
       ::close(fd);
     }
   });
-  auto report = ProbeTls("127.0.0.1", ntohs(a.sin_port), kTimeout);
+  auto report = ProbeTls("127.0.0.1", listener.port, kTimeout);
   stop = true;
   server.join();
-  ::close(listen_fd);
   ASSERT_OK(report);
   SCOPED_TRACE(Describe(*report));
   EXPECT_TRUE(report->Accepts(kTls12));
@@ -349,19 +364,11 @@ TEST_F(TlsProbeTest, AServerHelloSelectingWhatWasNotOfferedIsNoAcceptance) {
 // A port that takes TCP connections (the kernel completes them into the backlog) but never
 // answers: each attempt ends at the timeout and is no acceptance.
 TEST_F(TlsProbeTest, SilentServerTimesOut) {
-  const int listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listen_fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(listen_fd, reinterpret_cast<sockaddr*>(&a), len), 0);
-  ASSERT_EQ(::listen(listen_fd, 32), 0);
-  ASSERT_EQ(::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  LoopbackListener listener(32);
+  ASSERT_NE(listener.port, 0);
   const auto start = std::chrono::steady_clock::now();
-  auto report = ProbeTls("127.0.0.1", ntohs(a.sin_port), std::chrono::milliseconds(150));
+  auto report = ProbeTls("127.0.0.1", listener.port, std::chrono::milliseconds(150));
   const auto took = std::chrono::steady_clock::now() - start;
-  ::close(listen_fd);
   ASSERT_OK(report);
   SCOPED_TRACE(Describe(*report));
   int probed = 0;
