@@ -62,6 +62,7 @@ void AddExchangeCommands(CLI::App& app, Context& ctx);  // 公文 exchange
 void AddPkiCommands(CLI::App& app, Context& ctx);       // a test CA and certificates
 void AddGuardCommands(CLI::App& app, Context& ctx);     // audit shipping to a SOC, ...
 void AddReleaseCommands(CLI::App& app, Context& ctx);   // signed releases
+void AddConsoleCommands(CLI::App& app, Context& ctx);   // the web console's accounts
 void AddArchiveSearchCommand(CLI::App& archive, Context& ctx);
 void AddArchiveAuditCommand(CLI::App& archive, Context& ctx);
 void AddArchiveRetentionCommands(CLI::App& archive, Context& ctx);

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   tessera::cli::AddPkiCommands(app, ctx);
   tessera::cli::AddGuardCommands(app, ctx);
   tessera::cli::AddReleaseCommands(app, ctx);
+  tessera::cli::AddConsoleCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
