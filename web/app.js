@@ -343,7 +343,7 @@ async function viewMessage(m, route, live) {
     article.append(h('section', { 'aria-labelledby': 'deliveries-title' },
       h('h2', { id: 'deliveries-title' }, t('message.deliveries')),
       table(t('message.deliveries'), [
-        [t('message.deliveryAt'), (d) => h('time', { datetime: d.at }, formatDate(d.at))],
+        [t('message.deliveryAt'), (d) => h('time', { datetime: d.at }, formatDate(d.at)), 'when'],
         [t('message.deliverySender'), (d) => d.sender],
         [t('message.deliveryRecipients'), (d) => (d.recipients || []).join('、')],
         [t('message.deliveryOrigin'), (d) => d.origin],
@@ -352,12 +352,13 @@ async function viewMessage(m, route, live) {
   m.append(article);
 }
 
-// A table that becomes labelled blocks on a phone (style.css: .responsive).
+// A table that becomes labelled blocks on a phone (style.css: .responsive). A column is
+// [label, cell(row) → text or node, optional class: 'word' keeps words whole, 'when' a date].
 function table(caption, columns, rows, hideCaption = false) {
   return h('table', { class: 'responsive' },
     h('caption', { class: hideCaption ? 'visually-hidden' : null }, caption),
     h('thead', {}, h('tr', {}, columns.map(([label]) => h('th', { scope: 'col' }, label)))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([label, cell]) => h('td', { 'data-label': label }, cell(r)))))));
+    h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([label, cell, cls]) => h('td', { 'data-label': label, class: cls }, cell(r)))))));
 }
 
 async function viewAudit(m, route, live) {
@@ -398,10 +399,10 @@ async function viewAudit(m, route, live) {
     return;
   }
   m.append(table(t('audit.caption'), [
-    [t('audit.seq'), (r) => r.seq],
-    [t('audit.at'), (r) => h('time', { datetime: r.at }, formatDate(r.at))],
-    [t('audit.actor'), (r) => r.actor],
-    [t('audit.action'), (r) => r.action],
+    [t('audit.seq'), (r) => r.seq, 'word'],
+    [t('audit.at'), (r) => h('time', { datetime: r.at }, formatDate(r.at)), 'when'],
+    [t('audit.actor'), (r) => r.actor, 'word'],
+    [t('audit.action'), (r) => r.action, 'word'],
     [t('audit.target'), (r) => r.target],
     [t('audit.outcome'), (r) => r.outcome],
   ], records));
@@ -422,7 +423,7 @@ async function viewAccounts(m, route, live) {
   status.remove();
   const yn = (v) => (v ? t('yes') : t('no'));
   m.append(table(t('accounts.caption'), [
-    [t('accounts.name'), (a) => a.name],
+    [t('accounts.name'), (a) => a.name, 'word'],
     [t('accounts.displayName'), (a) => a.display_name || ''],
     [t('accounts.role'), (a) => roleName(a.role)],
     [t('accounts.agency'), (a) => a.agency || ''],
