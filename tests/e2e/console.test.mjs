@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,7 +21,8 @@ const ROOT = path.resolve(HERE, '../..');
 const WEB_ROOT = path.join(ROOT, 'web');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(process.env.TESSERA_E2E_ARTIFACTS || path.join(ROOT, 'build/e2e-artifacts'));
-const PASSWORD = { admin: 'admin password 管理 2026', auditor: 'auditor password 稽核 2026', wang: 'clerk password 承辦 2026' };
+const PASSWORD = { admin: 'admin password 管理 2026', auditor: 'auditor password 稽核 2026', wang: 'clerk password 承辦 2026',
+  ops: 'operator password 維運 2026' };
 const VIEWPORTS = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
 
 let tessera;      // the binary under test
@@ -31,6 +33,7 @@ let base;         // https://127.0.0.1:PORT/
 let origin;
 let browser;
 const ids = {};   // Message-ID → archive id
+let opsSecret;    // the operator's TOTP secret (base32)
 const external = [];      // every request that would have left 127.0.0.1 (aborted)
 const cspViolations = []; // the console's own pages must cause none
 
@@ -201,6 +204,8 @@ before(async () => {
   cli(['console', 'account', 'add', 'admin', '--role', 'admin', '--display-name', '系統管理者'], { TESSERA_PASSWORD: PASSWORD.admin });
   cli(['console', 'account', 'add', 'auditor', '--role', 'auditor', '--display-name', '李稽核'], { TESSERA_PASSWORD: PASSWORD.auditor });
   cli(['console', 'account', 'add', 'wang', '--role', 'clerk', '--agency', 'A15060000H', '--display-name', '王小明'], { TESSERA_PASSWORD: PASSWORD.wang });
+  cli(['console', 'account', 'add', 'ops', '--role', 'operator', '--display-name', '陳維運'], { TESSERA_PASSWORD: PASSWORD.ops });
+  opsSecret = JSON.parse(cli(['console', 'account', 'totp-enable', 'ops', '--json'])).secret;
   // Once the archive has roles it decides what each console account may read (docs/api.md).
   cli(['archive', 'users', 'grant', 'wang', '--role', 'clerk', '--address', 'wang@ntbt.gov.tw']);
   cli(['archive', 'users', 'grant', 'auditor', '--role', 'auditor']);
@@ -238,6 +243,19 @@ after(async () => {
 });
 
 // --- helpers -----------------------------------------------------------------------------
+
+// RFC 6238 (HMAC-SHA-1, 30 s, 6 digits) from an RFC 4648 base32 secret.
+function totp(secret, now = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/[=\s]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const offset = mac[19] & 15;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
 
 async function newPage(viewport = VIEWPORTS[0]) {
   const context = await browser.newContext({
@@ -500,6 +518,22 @@ test('English as a second language, remembered across reloads', async () => {
   assert.equal(await page.locator('h1').textContent(), '郵件查詢');
 });
 
+test('an ended session (401) leads to sign-in with a note, and back to the page after', async () => {
+  const { context, page } = auditor;
+  await page.goto(`${base}#/search`);
+  await page.waitForSelector('#menu a[data-route="audit"]');
+  await context.clearCookies();
+  await page.locator('#menu a[data-route="audit"]').click();
+  await page.waitForSelector('#main form input[name="name"]');
+  assert.match(page.url(), /#\/sign-in$/);
+  assert.match(await page.locator('#main .notice').textContent(), /工作階段已結束/);
+  await page.getByLabel('帳號', { exact: true }).fill('auditor');
+  await page.getByLabel('密碼', { exact: true }).fill(PASSWORD.auditor);
+  await page.getByRole('button', { name: '登入' }).click();
+  await page.waitForSelector('table.responsive, .chain');
+  assert.match(page.url(), /#\/audit$/, 'back where the session ended');
+});
+
 test('sign-out sends the CSRF token and ends the session', async () => {
   const { page } = auditor;
   const csrf = await page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).csrf);
@@ -531,7 +565,7 @@ test('the clerk sees only their own mail, and no audit log', async () => {
   }
 });
 
-test('the admin: menu has accounts, which lists the three', async () => {
+test('the admin: menu has accounts, which lists the four', async () => {
   const { context, page } = await newPage();
   try {
     await signIn(page, 'admin');
@@ -539,8 +573,31 @@ test('the admin: menu has accounts, which lists the three', async () => {
     await page.locator('#menu a[data-route="accounts"]').click();
     await page.waitForSelector('table.responsive tbody tr');
     const names = await page.$$eval('table.responsive tbody tr', (trs) => trs.map((tr) => tr.cells[0].textContent).sort());
-    assert.deepEqual(names, ['admin', 'auditor', 'wang']);
+    assert.deepEqual(names, ['admin', 'auditor', 'ops', 'wang']);
     assert.match(await page.locator('table.responsive').textContent(), /王小明/);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a TOTP account: refused without the code, signed in with it; an operator has no mail pages', async () => {
+  const { context, page } = await newPage();
+  try {
+    await page.goto(base);
+    await page.getByLabel('帳號', { exact: true }).fill('ops');
+    await page.getByLabel('密碼', { exact: true }).fill(PASSWORD.ops);
+    await page.getByRole('button', { name: '登入' }).click();
+    await page.locator('#main .error').waitFor();
+    await page.getByLabel('密碼', { exact: true }).fill(PASSWORD.ops);
+    await page.getByLabel(/動態驗證碼/).fill(totp(opsSecret));
+    const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST');
+    await page.getByRole('button', { name: '登入' }).click();
+    assert.equal((await answer).status(), 200);
+    await page.waitForSelector('#sign-out:not([hidden])');
+    assert.deepEqual(await menuRoutes(page), []);
+    assert.match(await page.locator('#main').textContent(), /沒有可使用的主控台頁面/);
+    await page.goto(`${base}#/search`);
+    await page.waitForSelector('#main .error');
   } finally {
     await context.close();
   }
