@@ -398,6 +398,11 @@ test('keyboard: Tab reaches the search box, typing Chinese and Enter searches', 
   const { page } = auditor;
   await page.reload();
   await page.waitForSelector('input[name="q"]');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip-link', 'the first Tab reaches the skip link');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.closest('main')?.id), 'main', 'which moves focus into main');
+  assert.match(page.url(), /#\/search$/, 'without leaving the page');
   let reached = false;
   for (let i = 0; i < 30 && !reached; i++) {
     await page.keyboard.press('Tab');
