@@ -28,14 +28,26 @@ PACKAGES=(
   ceph-mon ceph-osd radosgw ceph-common
   # peers measured side by side in bench/
   restic borgbackup notmuch aide
+  # the web console's browser tests (tests/e2e): Chromium driven by playwright-core from npm;
+  # CJK fonts so that the Chinese pages are laid out (and screenshotted) with real glyphs
+  chromium fonts-noto-cjk nodejs npm
 )
+# tests/e2e's playwright-core from its committed lock (no browser is downloaded)
+e2e_npm() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+  if [ ! -d "$dir/node_modules/playwright-core" ]; then (cd "$dir" && npm ci --no-audit --no-fund); fi
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # NodeSource's nodejs carries npm itself and conflicts with Debian's npm package
+  if [ "$p" = npm ] && command -v npm > /dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "[install-deps] all ${#PACKAGES[@]} packages present"
+  e2e_npm
   exit 0
 fi
 SUDO=""
@@ -46,3 +58,4 @@ export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+e2e_npm

@@ -114,6 +114,9 @@ for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh 
   run_script "$(basename "$script" .sh)" bash "$script" "$TESSERA"
 done
 
+note "web console in Chromium (tests/e2e; screenshots in build/e2e-artifacts)"
+run_script e2e-console bash tests/e2e/run.sh "$TESSERA"
+
 note "fuzzing the parsers (libFuzzer, ${FUZZ_SECONDS:-45} s per target)"
 run_script fuzz bash tests/fuzz/run.sh "$ROOT/build/default" "${FUZZ_SECONDS:-45}"
 

@@ -1,0 +1,652 @@
+// Browser tests of the web console: the real `tessera serve` (HTTPS, self-signed) on free
+// 127.0.0.1 ports, accounts and Chinese mail made with the real command line, Debian's
+// Chromium driven by playwright-core. Run: TESSERA_BIN=PATH/TO/tessera node --test
+// console.test.mjs (tests/e2e/run.sh does this). Fails — never skips — without Chromium.
+//
+// Screenshots of every page at 1280×800 and 390×844 go to $TESSERA_E2E_ARTIFACTS (default
+// build/e2e-artifacts), with a layout check on each.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const WEB_ROOT = path.join(ROOT, 'web');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(process.env.TESSERA_E2E_ARTIFACTS || path.join(ROOT, 'build/e2e-artifacts'));
+const PASSWORD = { admin: 'admin password 管理 2026', auditor: 'auditor password 稽核 2026', wang: 'clerk password 承辦 2026',
+  ops: 'operator password 維運 2026' };
+const VIEWPORTS = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
+
+let tessera;      // the binary under test
+let work;         // scratch directory: home, mail, settings
+let serve;        // the `tessera serve` child process
+let serveLog = '';
+let base;         // https://127.0.0.1:PORT/
+let origin;
+let browser;
+const ids = {};   // Message-ID → archive id
+let opsSecret;    // the operator's TOTP secret (base32)
+const external = [];      // every request that would have left 127.0.0.1 (aborted)
+const cspViolations = []; // the console's own pages must cause none
+
+// --- the mail imported for the test -----------------------------------------------------
+
+const b64 = (s) => Buffer.from(s, 'utf8').toString('base64');
+const word = (s) => `=?UTF-8?B?${b64(s)}?=`;
+const MAIL = {
+  plain: {
+    file: '1-plain.eml', id: 'plain-1@ntbt.gov.tw', subject: '國稅局 課稅公文',
+    text: '王小明您好：\n檢送國稅局課稅公文一份，請查照。\n',
+  },
+  html: { file: '2-html.eml', id: 'html-2@ntbt.gov.tw', subject: '國稅局 年度報告（HTML）' },
+  attach: { file: '3-attach.eml', id: 'attach-3@ntbt.gov.tw', subject: '國稅局 附件公文', attachment: '報告.txt',
+    attachmentText: '附件內容：一一三年度稅收報告。\n' },
+  other: { file: '4-other.eml', id: 'other-4@ntbt.gov.tw', subject: '人事室 會議通知' },
+};
+
+function writeMail(dir) {
+  const files = {};
+  files[MAIL.plain.file] = [
+    `From: ${word('鄭國稅')} <cheng@ntbt.gov.tw>`,
+    `To: ${word('王小明')} <wang@ntbt.gov.tw>`,
+    `Subject: ${word(MAIL.plain.subject)}`,
+    `Message-ID: <${MAIL.plain.id}>`,
+    'Date: Tue, 02 Jan 2024 09:00:00 +0800',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    b64(MAIL.plain.text),
+    '',
+  ].join('\r\n');
+  const html = '<html><body><p>年度報告內容：<b>稅收</b>成長。</p>'
+    + '<script>document.title = "pwned"; window.pwned = 1; try { parent.pwned = 1; } catch (e) {} '
+    + 'document.body.setAttribute("data-pwned", "script");</script>'
+    + '<img src="x" onerror="document.body.setAttribute(\'data-pwned\', \'onerror\'); document.title = \'pwned\'">'
+    + '<img src="http://tracker.example.invalid/pixel.gif?uid=42" alt="tracker">'
+    + '<p><a href="https://www.ntbt.gov.tw/">國稅局網站</a></p></body></html>';
+  files[MAIL.html.file] = [
+    'From: chief@ntbt.gov.tw',
+    'To: bob@ntbt.gov.tw',
+    `Subject: ${word(MAIL.html.subject)}`,
+    `Message-ID: <${MAIL.html.id}>`,
+    'Date: Wed, 03 Jan 2024 10:30:00 +0800',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/alternative; boundary="alt-b"',
+    '',
+    '--alt-b',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    b64('年度報告內容：稅收成長。\n'),
+    '--alt-b',
+    'Content-Type: text/html; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    b64(html),
+    '--alt-b--',
+    '',
+  ].join('\r\n');
+  files[MAIL.attach.file] = [
+    'From: chief@ntbt.gov.tw',
+    `To: ${word('王小明')} <wang@ntbt.gov.tw>`,
+    `Subject: ${word(MAIL.attach.subject)}`,
+    `Message-ID: <${MAIL.attach.id}>`,
+    'Date: Thu, 04 Jan 2024 14:15:00 +0800',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="mix-b"',
+    '',
+    '--mix-b',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    b64('請參閱附件報告。\n'),
+    '--mix-b',
+    `Content-Type: text/plain; charset=utf-8; name="${word(MAIL.attach.attachment)}"`,
+    `Content-Disposition: attachment; filename*=UTF-8''${encodeURIComponent(MAIL.attach.attachment)}`,
+    'Content-Transfer-Encoding: base64',
+    '',
+    b64(MAIL.attach.attachmentText),
+    '--mix-b--',
+    '',
+  ].join('\r\n');
+  files[MAIL.other.file] = [
+    'From: personnel@ntbt.gov.tw',
+    'To: staff@ntbt.gov.tw',
+    `Subject: ${word(MAIL.other.subject)}`,
+    `Message-ID: <${MAIL.other.id}>`,
+    'Date: Fri, 05 Jan 2024 08:00:00 +0800',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    b64('下週一召開會議。\n'),
+    '',
+  ].join('\r\n');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, body] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), body);
+}
+
+// --- the server -----------------------------------------------------------------------
+
+function cli(args, env = {}) {
+  try {
+    return execFileSync(tessera, ['--home', path.join(work, 'home'), ...args], {
+      env: { ...process.env, TESSERA_HOME: path.join(work, 'home'), ...env },
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
+    });
+  } catch (e) {
+    throw new Error(`tessera ${args.join(' ')} failed: ${e.stderr || e.message}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+async function waitForPort(port, child, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`tessera serve exited (${child.exitCode ?? child.signalCode}) before listening on ${port}:\n${serveLog}`);
+    }
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => { c.destroy(); resolve(true); });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`tessera serve did not listen on 127.0.0.1:${port} within ${ms} ms:\n${serveLog}`);
+}
+
+function stopServe() {
+  if (!serve || serve.exitCode !== null || serve.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { try { serve.kill('SIGKILL'); } catch { /* gone */ } }, 10_000);
+    serve.once('exit', () => { clearTimeout(timer); resolve(); });
+    serve.kill('SIGTERM');
+  });
+}
+// If the runner itself is ended, serve goes with it.
+process.on('exit', () => { if (serve && serve.exitCode === null) try { serve.kill('SIGTERM'); } catch { /* gone */ } });
+
+before(async () => {
+  tessera = process.env.TESSERA_BIN;
+  assert.ok(tessera, 'TESSERA_BIN must name the tessera binary (tests/e2e/run.sh PATH/TO/tessera)');
+  tessera = path.resolve(tessera);
+  assert.ok(fs.existsSync(tessera), `no tessera binary at ${tessera}`);
+  assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install chromium; scripts/install-deps.sh does)`);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-'));
+  const mailDir = path.join(work, 'mail');
+  writeMail(mailDir);
+
+  cli(['archive', 'import', mailDir]);
+  const all = JSON.parse(cli(['--json', 'archive', 'search', '', '--limit', '100']));
+  for (const hit of all.hits) ids[hit.message_id.replace(/^<|>$/g, '')] = hit.id;
+  for (const m of Object.values(MAIL)) assert.ok(ids[m.id], `imported ${m.file} (ids: ${JSON.stringify(ids)})`);
+
+  cli(['console', 'account', 'add', 'admin', '--role', 'admin', '--display-name', '系統管理者'], { TESSERA_PASSWORD: PASSWORD.admin });
+  cli(['console', 'account', 'add', 'auditor', '--role', 'auditor', '--display-name', '李稽核'], { TESSERA_PASSWORD: PASSWORD.auditor });
+  cli(['console', 'account', 'add', 'wang', '--role', 'clerk', '--agency', 'A15060000H', '--display-name', '王小明'], { TESSERA_PASSWORD: PASSWORD.wang });
+  cli(['console', 'account', 'add', 'ops', '--role', 'operator', '--display-name', '陳維運'], { TESSERA_PASSWORD: PASSWORD.ops });
+  opsSecret = JSON.parse(cli(['console', 'account', 'totp-enable', 'ops', '--json'])).secret;
+  // Once the archive has roles it decides what each console account may read (docs/api.md).
+  cli(['archive', 'users', 'grant', 'wang', '--role', 'clerk', '--address', 'wang@ntbt.gov.tw']);
+  cli(['archive', 'users', 'grant', 'auditor', '--role', 'auditor']);
+  cli(['archive', 'users', 'grant', 'admin', '--role', 'admin']);
+
+  const [lmtp, smtp, consolePort] = [await freePort(), await freePort(), await freePort()];
+  const settings = path.join(work, 'tessera.toml');
+  fs.writeFileSync(settings, [
+    '[archive]', `lmtp = "127.0.0.1:${lmtp}"`, `smtp = "127.0.0.1:${smtp}"`, '',
+    '[console]', `listen = "127.0.0.1:${consolePort}"`, `web_root = "${WEB_ROOT}"`, '',
+  ].join('\n'));
+  serve = spawn(tessera, ['--home', path.join(work, 'home'), '--settings', settings, 'serve'], {
+    env: { ...process.env, TESSERA_HOME: path.join(work, 'home') }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  serve.stdout.on('data', (d) => { serveLog += d; });
+  serve.stderr.on('data', (d) => { serveLog += d; });
+  await waitForPort(consolePort, serve, 30_000);
+  base = `https://127.0.0.1:${consolePort}/`;
+  origin = `https://127.0.0.1:${consolePort}`;
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--ignore-certificate-errors',
+      // a second guard besides the request routing below: no name resolves but loopback
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
+  });
+});
+
+after(async () => {
+  try { if (browser) await browser.close(); } finally {
+    await stopServe();
+    if (serve) fs.writeFileSync(path.join(ARTIFACTS, 'serve.log'), serveLog);
+    if (work && !process.env.TESSERA_E2E_KEEP) fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+// --- helpers -----------------------------------------------------------------------------
+
+// RFC 6238 (HMAC-SHA-1, 30 s, 6 digits) from an RFC 4648 base32 secret.
+function totp(secret, now = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/[=\s]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const offset = mac[19] & 15;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+async function newPage(viewport = VIEWPORTS[0]) {
+  const context = await browser.newContext({
+    viewport, locale: 'zh-TW', timezoneId: 'Asia/Taipei', ignoreHTTPSErrors: true, acceptDownloads: true,
+  });
+  // Nothing may leave 127.0.0.1: every other request is recorded and aborted.
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${origin}/`)) return route.continue();
+    external.push(url);
+    return route.abort('blockedbyclient');
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.on('console', (m) => {
+    if (/Content[- ]Security[- ]Policy/i.test(m.text()) && !(m.location().url || '').startsWith('about:srcdoc')) {
+      cspViolations.push(`${page.url()}: ${m.text()}`);
+    }
+  });
+  page.on('pageerror', (e) => cspViolations.push(`${page.url()}: page error ${e.message}`));
+  return { context, page };
+}
+
+async function signIn(page, name, password = PASSWORD[name]) {
+  await page.goto(base);
+  await page.getByLabel('帳號', { exact: true }).fill(name);
+  await page.getByLabel('密碼', { exact: true }).fill(password);
+  await page.getByRole('button', { name: '登入' }).click();
+  await page.waitForSelector('#menu:not([hidden]), #main .error');
+  const err = await page.locator('#main .error').count();
+  assert.equal(err, 0, `signing in as ${name}: ${err && await page.locator('#main .error').textContent()}`);
+}
+
+const menuRoutes = (page) => page.$$eval('#menu a', (as) => as.map((a) => a.dataset.route));
+const subjects = (page) => page.$$eval('.hit-subject a', (as) => as.map((a) => a.textContent.trim()).sort());
+
+async function search(page, query) {
+  await page.goto(`${base}#/search`);
+  await page.getByLabel('查詢字詞').fill(query);
+  await page.getByRole('button', { name: '查詢', exact: true }).click();
+  await page.waitForSelector('.hits, .results .error, .result-count:not(:empty)');
+  await page.waitForFunction(() => !document.querySelector('.result-count')?.textContent.includes('載入'));
+}
+
+// Every control has an accessible name: a <label>, aria-label or aria-labelledby; buttons and
+// links their text; frames a title.
+async function unlabelled(page) {
+  return page.evaluate(() => {
+    const bad = [];
+    for (const el of document.querySelectorAll('input, select, textarea, button, a[href], iframe')) {
+      if (el.closest('[hidden]') || el.type === 'hidden') continue;
+      const named = (el.labels && el.labels.length && [...el.labels].some((l) => l.textContent.trim()))
+        || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+        || (['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim())
+        || (el.tagName === 'IFRAME' && el.title);
+      if (!named) bad.push(el.outerHTML.slice(0, 120));
+    }
+    return bad;
+  });
+}
+
+// No horizontal scrolling, and no visible text sticking out of its box.
+async function layoutProblems(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    const vw = window.innerWidth;
+    if (document.documentElement.scrollWidth > vw) {
+      problems.push(`page is ${document.documentElement.scrollWidth}px wide in a ${vw}px window`);
+    }
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.textContent.trim()) continue;
+      const el = n.parentElement;
+      if (!el || el.closest('[hidden], .visually-hidden, .skip-link, script, noscript, thead')) continue;
+      const style = getComputedStyle(el);
+      if (style.display === 'none' || style.visibility === 'hidden') continue;
+      let box = el;
+      while (box && ['inline', 'contents'].includes(getComputedStyle(box).display)) box = box.parentElement;
+      if (!box) continue;
+      const limit = box.getBoundingClientRect();
+      const range = document.createRange();
+      range.selectNodeContents(n);
+      for (const r of range.getClientRects()) {
+        if (r.width === 0) continue;
+        if (r.right > limit.right + 1 || r.left < limit.left - 1 || r.right > vw + 1) {
+          problems.push(`"${n.textContent.trim().slice(0, 40)}" overflows <${box.tagName.toLowerCase()} class="${box.className}"> (${Math.round(r.left)}–${Math.round(r.right)} outside ${Math.round(limit.left)}–${Math.round(limit.right)}, window ${vw})`);
+          break;
+        }
+      }
+    }
+    return problems;
+  });
+}
+
+async function shoot(page, name, viewport) {
+  const file = path.join(ARTIFACTS, `${name}-${viewport.width}x${viewport.height}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+// --- the tests -------------------------------------------------------------------------
+
+let auditor; // {context, page} of the auditor, kept across tests
+
+test('sign-in page: zh-Hant-TW, labelled fields, a wrong password is refused with a message', async () => {
+  auditor = await newPage();
+  const { page } = auditor;
+  await page.goto(base);
+  await page.waitForSelector('#main form');
+  assert.equal(await page.getAttribute('html', 'lang'), 'zh-Hant-TW');
+  assert.ok(await page.locator('header').count() && await page.locator('main#main').count(), 'landmarks header and main');
+  assert.equal(await page.locator('a.skip-link[href="#main"]').count(), 1, 'a skip link');
+  assert.deepEqual(await unlabelled(page), [], 'every control has a label');
+  for (const label of ['帳號', '密碼']) assert.equal(await page.getByLabel(label, { exact: true }).count(), 1, label);
+  assert.equal(await page.getByLabel(/動態驗證碼/).count(), 1, 'a TOTP field');
+  assert.equal(await page.locator('#menu').isVisible(), false, 'no menu before signing in');
+
+  await page.getByLabel('帳號', { exact: true }).fill('auditor');
+  await page.getByLabel('密碼', { exact: true }).fill('not the password at all');
+  const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST');
+  await page.getByRole('button', { name: '登入' }).click();
+  assert.equal((await answer).status(), 401);
+  const error = page.locator('#main .error[role="alert"]');
+  await error.waitFor();
+  const text = await error.textContent();
+  assert.match(text, /帳號、密碼或驗證碼不正確/);
+  assert.ok(text.length > '帳號、密碼或驗證碼不正確'.length + 2, `the server's message is shown too: ${text}`);
+  assert.match(page.url(), /#\/sign-in$/);
+});
+
+test('the auditor signs in: menu has search and the audit log, not accounts', async () => {
+  const { page } = auditor;
+  await signIn(page, 'auditor');
+  assert.deepEqual(await menuRoutes(page), ['search', 'audit']);
+  assert.match(await page.locator('#who').textContent(), /李稽核（稽核人員）/);
+  assert.match(page.url(), /#\/search$/);
+});
+
+test('keyboard: Tab reaches the search box, typing Chinese and Enter searches', async () => {
+  const { page } = auditor;
+  await page.reload();
+  await page.waitForSelector('input[name="q"]');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip-link', 'the first Tab reaches the skip link');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.closest('main')?.id), 'main', 'which moves focus into main');
+  assert.match(page.url(), /#\/search$/, 'without leaving the page');
+  let reached = false;
+  for (let i = 0; i < 30 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement?.name === 'q');
+  }
+  assert.ok(reached, 'Tab reaches the search box');
+  assert.equal(await page.evaluate(() => document.activeElement.labels[0].textContent), '查詢字詞');
+  await page.keyboard.type('國稅局');
+  const req = page.waitForRequest((r) => r.url().includes('/api/v1/archive/search'));
+  await page.keyboard.press('Enter');
+  assert.equal(new URL((await req).url()).searchParams.get('q'), '國稅局');
+  await page.waitForSelector('.hit');
+  assert.deepEqual(await subjects(page), [MAIL.plain.subject, MAIL.html.subject, MAIL.attach.subject].sort());
+  const list = await page.locator('.hits').textContent();
+  assert.match(list, /民國113年1月2日 09:00（2024-01-02）/, 'dates as 民國 and Gregorian, local time');
+  assert.match(list, /cheng@ntbt\.gov\.tw/, 'the sender');
+  assert.match(list, /wang@ntbt\.gov\.tw/, 'the recipients');
+  assert.match(list, new RegExp(MAIL.attach.attachment.replace('.', '\\.')), 'attachment names');
+  assert.match(await page.locator('.result-count').textContent(), /共 3 筆符合/);
+
+  // A result opens from the keyboard: focus its link, Enter.
+  await page.locator('.hit-subject a', { hasText: MAIL.plain.subject }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('article.message h1');
+  assert.equal(await page.locator('article.message h1').textContent(), MAIL.plain.subject);
+  assert.match(await page.locator('.mail-text').textContent(), /檢送國稅局課稅公文一份/);
+});
+
+test('the filter fields are combined into q', async () => {
+  const { page } = auditor;
+  await page.goto(`${base}#/search`);
+  await page.getByLabel('查詢字詞').fill('國稅局');
+  await page.getByLabel('寄件者', { exact: true }).fill('chief');
+  await page.getByLabel('日期起（含）').fill('2024-01-03');
+  await page.getByLabel('僅含附件者').check();
+  const req = page.waitForRequest((r) => r.url().includes('/api/v1/archive/search'));
+  await page.getByRole('button', { name: '查詢', exact: true }).click();
+  const q = new URL((await req).url()).searchParams.get('q');
+  assert.equal(q, '國稅局 from:chief after:2024-01-03 has:attachment');
+  await page.waitForSelector('.hit, .result-count');
+  await page.waitForFunction(() => !document.querySelector('.result-count')?.textContent.includes('載入'));
+  assert.deepEqual(await subjects(page), [MAIL.attach.subject]);
+});
+
+test('the HTML message: sandboxed frame, no script ran, nothing remote loaded, the blocked note shown', async () => {
+  const { page } = auditor;
+  await search(page, '國稅局');
+  await page.locator('.hit-subject a', { hasText: MAIL.html.subject }).click();
+  await page.waitForSelector('article.message h1');
+  assert.equal(await page.locator('article.message h1').textContent(), MAIL.html.subject);
+  const frameEl = page.locator('iframe.mail-html');
+  assert.equal(await frameEl.getAttribute('sandbox'), '', 'an empty sandbox: no scripts, no same origin');
+  const srcdoc = await frameEl.getAttribute('srcdoc');
+  assert.ok(srcdoc && srcdoc.includes('年度報告內容'), 'the HTML is in srcdoc');
+  assert.doesNotMatch(srcdoc, /<script|onerror|tracker\.example/i, 'the server sanitised the HTML');
+  const frame = page.frameLocator('iframe.mail-html');
+  await frame.locator('body').waitFor();
+  assert.match(await frame.locator('body').textContent(), /年度報告內容/);
+  await page.waitForTimeout(300); // give any script or load a chance to happen
+  assert.equal(await frame.locator('body').getAttribute('data-pwned'), null, 'no script or handler ran in the frame');
+  assert.equal(await page.evaluate(() => window.pwned), undefined, 'no script reached the page');
+  assert.doesNotMatch(await page.title(), /pwned/);
+  assert.equal(await frame.locator('img[src^="http"]').count(), 0, 'no remote image in the frame');
+  const note = await page.locator('.notice.blocked').textContent();
+  const n = Number(note.match(/已封鎖 (\d+) 個遠端內容/)?.[1]);
+  assert.ok(n >= 1, `the note says how many remote items were blocked: ${note}`);
+  assert.deepEqual(external, [], 'no request left 127.0.0.1');
+});
+
+test('the EML download is the message as it was received', async () => {
+  const { page } = auditor;
+  const id = ids[MAIL.html.id];
+  await page.goto(`${base}#/message/${id}`);
+  const link = page.locator('a[data-kind="eml"]');
+  await link.waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  assert.equal(download.suggestedFilename(), `message-${id}.eml`);
+  const got = fs.readFileSync(await download.path());
+  const want = fs.readFileSync(path.join(work, 'mail', MAIL.html.file));
+  assert.ok(got.equals(want), `the EML matches the imported file (${got.length} vs ${want.length} bytes)`);
+});
+
+test('an attachment downloads under its name with its content', async () => {
+  const { page } = auditor;
+  await page.goto(`${base}#/message/${ids[MAIL.attach.id]}`);
+  const link = page.locator('a[data-kind="attachment"]');
+  await link.waitFor();
+  assert.match(await link.textContent(), new RegExp(MAIL.attach.attachment.replace('.', '\\.')));
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  assert.equal(download.suggestedFilename(), MAIL.attach.attachment);
+  assert.equal(fs.readFileSync(await download.path(), 'utf8'), MAIL.attach.attachmentText);
+});
+
+test('the audit log shows the console search by console:auditor, and the chain holds', async () => {
+  const { page } = auditor;
+  await page.goto(`${base}#/audit`);
+  await page.waitForSelector('table.responsive, #main .error');
+  const rows = await page.$$eval('table.responsive tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.ok(rows.some((r) => r[2] === 'console:auditor' && r[3] === 'archive.search' && r[4].includes('國稅局')),
+    `a search by console:auditor for 國稅局 among ${rows.length} rows: ${JSON.stringify(rows.slice(0, 5))}`);
+  assert.match(await page.locator('.chain').getAttribute('class'), /\bok\b/);
+  assert.match(await page.locator('.chain').textContent(), /雜湊鏈完整/);
+});
+
+test('English as a second language, remembered across reloads', async () => {
+  const { page } = auditor;
+  await page.goto(`${base}#/search`);
+  await page.getByRole('button', { name: 'Switch to English' }).click();
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
+  assert.equal(await page.locator('#menu a[data-route="search"]').textContent(), 'Mail search');
+  await page.reload();
+  await page.waitForSelector('#menu a[data-route="search"]');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.equal(await page.locator('h1').textContent(), 'Mail search');
+  assert.equal(await page.getByLabel('Search terms').count(), 1);
+  await page.locator('#lang-switch').click();
+  await page.waitForFunction(() => document.documentElement.lang === 'zh-Hant-TW');
+  assert.equal(await page.locator('h1').textContent(), '郵件查詢');
+});
+
+test('an ended session (401) leads to sign-in with a note, and back to the page after', async () => {
+  const { context, page } = auditor;
+  await page.goto(`${base}#/search`);
+  await page.waitForSelector('#menu a[data-route="audit"]');
+  await context.clearCookies();
+  await page.locator('#menu a[data-route="audit"]').click();
+  await page.waitForSelector('#main form input[name="name"]');
+  assert.match(page.url(), /#\/sign-in$/);
+  assert.match(await page.locator('#main .notice').textContent(), /工作階段已結束/);
+  await page.getByLabel('帳號', { exact: true }).fill('auditor');
+  await page.getByLabel('密碼', { exact: true }).fill(PASSWORD.auditor);
+  await page.getByRole('button', { name: '登入' }).click();
+  await page.waitForSelector('table.responsive, .chain');
+  assert.match(page.url(), /#\/audit$/, 'back where the session ended');
+});
+
+test('sign-out sends the CSRF token and ends the session', async () => {
+  const { page } = auditor;
+  const csrf = await page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).csrf);
+  assert.match(csrf, /^[0-9a-f]{64}$/);
+  const req = page.waitForRequest((r) => r.url().endsWith('/api/v1/session') && r.method() === 'DELETE');
+  await page.getByRole('button', { name: '登出' }).click();
+  assert.equal((await req).headers()['x-csrf-token'], csrf);
+  await page.waitForSelector('#main form input[name="name"]');
+  assert.equal(await page.evaluate(async () => (await fetch('/api/v1/session')).status), 401);
+  assert.equal(await page.locator('#menu').isVisible(), false);
+  await auditor.context.close();
+});
+
+test('the clerk sees only their own mail, and no audit log', async () => {
+  const { context, page } = await newPage();
+  try {
+    await signIn(page, 'wang');
+    assert.deepEqual(await menuRoutes(page), ['search']);
+    await search(page, '國稅局');
+    assert.deepEqual(await subjects(page), [MAIL.plain.subject, MAIL.attach.subject].sort());
+    await page.goto(`${base}#/message/${ids[MAIL.html.id]}`);
+    await page.waitForSelector('#main .error');
+    assert.match(await page.locator('#main .error').textContent(), /找不到資料|沒有權限/);
+    await page.goto(`${base}#/audit`);
+    await page.waitForSelector('#main .error');
+    assert.equal(await page.evaluate(async () => (await fetch('/api/v1/audit')).status), 403, 'the server refuses the audit log too');
+  } finally {
+    await context.close();
+  }
+});
+
+test('the admin: menu has accounts, which lists the four', async () => {
+  const { context, page } = await newPage();
+  try {
+    await signIn(page, 'admin');
+    assert.deepEqual(await menuRoutes(page), ['search', 'audit', 'accounts']);
+    await page.locator('#menu a[data-route="accounts"]').click();
+    await page.waitForSelector('table.responsive tbody tr');
+    const names = await page.$$eval('table.responsive tbody tr', (trs) => trs.map((tr) => tr.cells[0].textContent).sort());
+    assert.deepEqual(names, ['admin', 'auditor', 'ops', 'wang']);
+    assert.match(await page.locator('table.responsive').textContent(), /王小明/);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a TOTP account: refused without the code, signed in with it; an operator has no mail pages', async () => {
+  const { context, page } = await newPage();
+  try {
+    await page.goto(base);
+    await page.getByLabel('帳號', { exact: true }).fill('ops');
+    await page.getByLabel('密碼', { exact: true }).fill(PASSWORD.ops);
+    await page.getByRole('button', { name: '登入' }).click();
+    await page.locator('#main .error').waitFor();
+    await page.getByLabel('密碼', { exact: true }).fill(PASSWORD.ops);
+    await page.getByLabel(/動態驗證碼/).fill(totp(opsSecret));
+    const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST');
+    await page.getByRole('button', { name: '登入' }).click();
+    assert.equal((await answer).status(), 200);
+    await page.waitForSelector('#sign-out:not([hidden])');
+    assert.deepEqual(await menuRoutes(page), []);
+    assert.match(await page.locator('#main').textContent(), /沒有可使用的主控台頁面/);
+    await page.goto(`${base}#/search`);
+    await page.waitForSelector('#main .error');
+  } finally {
+    await context.close();
+  }
+});
+
+test('every page at 1280×800 and 390×844: screenshots, labelled controls, no horizontal overflow', async () => {
+  const problems = [];
+  for (const viewport of VIEWPORTS) {
+    const { context, page } = await newPage(viewport);
+    try {
+      const check = async (name) => {
+        await page.evaluate(() => document.fonts.ready);
+        await shoot(page, name, viewport);
+        for (const p of await layoutProblems(page)) problems.push(`${name} ${viewport.width}×${viewport.height}: ${p}`);
+        for (const p of await unlabelled(page)) problems.push(`${name} ${viewport.width}×${viewport.height}: unlabelled ${p}`);
+      };
+      await page.goto(base);
+      await page.waitForSelector('#main form input[name="name"]');
+      await check('sign-in');
+      await signIn(page, 'admin');
+      await search(page, '國稅局');
+      await page.waitForSelector('.hit');
+      await check('search');
+      await page.goto(`${base}#/message/${ids[MAIL.html.id]}`);
+      await page.waitForSelector('article.message iframe');
+      await page.frameLocator('iframe.mail-html').locator('body').waitFor();
+      await check('message-html');
+      await page.goto(`${base}#/message/${ids[MAIL.attach.id]}`);
+      await page.waitForSelector(`article.message h1:text("${MAIL.attach.subject}")`);
+      await check('message-attachment');
+      await page.goto(`${base}#/audit`);
+      await page.waitForSelector('table.responsive');
+      await check('audit');
+      await page.goto(`${base}#/accounts`);
+      await page.waitForSelector('table.responsive');
+      await check('accounts');
+    } finally {
+      await context.close();
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('no Content-Security-Policy violation or script error on the console\'s pages; nothing left 127.0.0.1', () => {
+  assert.deepEqual(cspViolations, []);
+  assert.deepEqual(external, []);
+});
