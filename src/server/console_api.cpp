@@ -1,15 +1,13 @@
 #include "server/console_api.hpp"
 
+#include "server/console_archive.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "archive/access.hpp"
-#include "archive/html_sanitizer.hpp"
-#include "archive/message_store.hpp"
-#include "archive/mime.hpp"
 #include "archive/search_index.hpp"
 #include "base/clock.hpp"
 #include "guard/audit_log.hpp"
@@ -22,70 +20,6 @@ namespace {
 
 constexpr size_t kMaxSearchLimit = 500;
 constexpr size_t kMaxAuditLimit = 5000;
-
-std::string Rfc3339(int64_t unix_seconds) {
-  return FormatRfc3339(unix_seconds * 1000000000);
-}
-
-std::string Address(const archive::MailAddress& a) {
-  if (a.name.empty()) return a.email;
-  return a.name + " <" + a.email + ">";
-}
-
-json Addresses(const std::vector<archive::MailAddress>& list) {
-  json out = json::array();
-  for (const auto& a : list) out.push_back(Address(a));
-  return out;
-}
-
-// A download's file name for Content-Disposition: an ASCII fallback and the UTF-8 name
-// (RFC 6266, RFC 8187), so Chinese names arrive intact and nothing can break the header.
-std::string Disposition(const std::string& name) {
-  std::string ascii, encoded;
-  static const char* hex = "0123456789ABCDEF";
-  for (unsigned char c : name) {
-    const bool plain = std::isalnum(c) || c == '.' || c == '-' || c == '_';
-    ascii += plain ? static_cast<char>(c) : '_';
-    if (plain) {
-      encoded += static_cast<char>(c);
-    } else {
-      encoded += '%';
-      encoded += hex[c >> 4];
-      encoded += hex[c & 15];
-    }
-  }
-  if (ascii.empty()) ascii = encoded = "download";
-  return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
-}
-
-// A content type safe to hand back for a download: a plain "type/subtype" token, else
-// application/octet-stream (the browser is told to download in any case).
-std::string DownloadType(const std::string& type) {
-  const bool token = !type.empty() && type.size() < 128 &&
-                     std::all_of(type.begin(), type.end(), [](unsigned char c) {
-                       return std::isalnum(c) || c == '/' || c == '.' || c == '-' || c == '+';
-                     });
-  return token && type.find('/') != std::string::npos ? type : "application/octet-stream";
-}
-
-Result<size_t> ParseLimit(const std::map<std::string, std::string>& query, size_t fallback,
-                          size_t max) {
-  auto it = query.find("limit");
-  if (it == query.end()) return fallback;
-  size_t v = 0;
-  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || end != it->second.data() + it->second.size() || v < 1 || v > max)
-    return Status::InvalidArgument("limit must be a number from 1 to " + std::to_string(max));
-  return v;
-}
-
-std::optional<int64_t> ParseId(std::string_view text) {
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty() || v < 0)
-    return std::nullopt;
-  return v;
-}
 
 std::vector<std::string_view> PathParts(std::string_view path) {
   std::vector<std::string_view> parts;
@@ -129,6 +63,29 @@ ApiResponse ErrorResponse(const Status& st) {
     default:
       return ErrorResponse(500, "internal", st.ToString());
   }
+}
+
+std::string ApiTime(int64_t unix_seconds) {
+  return FormatRfc3339(unix_seconds * 1000000000);
+}
+
+Result<size_t> LimitParameter(const std::map<std::string, std::string>& query, size_t fallback,
+                              size_t max) {
+  auto it = query.find("limit");
+  if (it == query.end()) return fallback;
+  size_t v = 0;
+  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc() || end != it->second.data() + it->second.size() || v < 1 || v > max)
+    return Status::InvalidArgument("limit must be a number from 1 to " + std::to_string(max));
+  return v;
+}
+
+std::optional<int64_t> IdPart(std::string_view text) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty() || v < 0)
+    return std::nullopt;
+  return v;
 }
 
 std::string CookieValue(std::string_view header, std::string_view name) {
@@ -203,9 +160,10 @@ struct ConsoleApi::Impl {
   ConsoleApiOptions options;
   std::mutex attempts_mu;
   std::map<std::string, std::deque<int64_t>> attempts;  // guarded by attempts_mu
+  ArchiveApi archive_api;
 
   Impl(std::filesystem::path h, AccountStore& a, ConsoleApiOptions o)
-      : home(std::move(h)), accounts(a), options(o) {}
+      : home(std::move(h)), accounts(a), options(o), archive_api(home, options.archive) {}
 
   ApiResponse Route(const ApiRequest& request);
   ApiResponse SignIn(const ApiRequest& request);
@@ -215,18 +173,6 @@ struct ConsoleApi::Impl {
   int64_t CountAttempt(const std::string& address, int64_t now);
   Status Audit(const Session& s, const std::string& action, const std::string& target,
                const std::string& outcome);
-  // Who the session is to the archive, or PermissionDenied (recorded) when they may not
-  // do `permission` there.
-  Result<archive::Principal> ArchivePrincipal(const Session& s, archive::MessageStore& store,
-                                              archive::Permission permission,
-                                              const std::string& action, const std::string& target);
-  // NotFound (recorded) when the principal may not read message `id`, or it is not there.
-  Status MayRead(const Session& s, archive::MessageStore& store, const archive::Principal& who,
-                 int64_t id, const std::string& action);
-  ApiResponse Search(const Session& s, const ApiCall& call);
-  // `rest`: the parts of the path after the message's id.
-  ApiResponse Message(const Session& s, int64_t id, const std::vector<std::string>& rest,
-                      const std::string& path);
   ApiResponse AuditLog(const Session& s, const ApiCall& call);
   ApiResponse Accounts(const Session& s);
 };
@@ -281,7 +227,7 @@ ApiResponse ConsoleApi::Impl::SessionAnswer(const Session& s, int status) {
                                {"role", RoleName(s.role)},
                                {"agency", s.agency},
                                {"csrf", s.csrf},
-                               {"expires_at", Rfc3339(s.expires_at)}});
+                               {"expires_at", ApiTime(s.expires_at)}});
 }
 
 ApiResponse ConsoleApi::Impl::SignIn(const ApiRequest& request) {
@@ -328,213 +274,10 @@ ApiResponse ConsoleApi::Impl::SignIn(const ApiRequest& request) {
   return r;
 }
 
-Result<archive::Principal> ConsoleApi::Impl::ArchivePrincipal(const Session& s,
-                                                              archive::MessageStore& store,
-                                                              archive::Permission permission,
-                                                              const std::string& action,
-                                                              const std::string& target) {
-  TESSERA_ASSIGN_OR_RETURN(auto registry, archive::AccessRegistry::Open(store));
-  Result<archive::Principal> who = registry->Resolve(s.account);
-  if (who.ok() && !who->access_control_on) {
-    // No archive roles yet: the console's role decides.
-    switch (s.role) {
-      case Role::kAdmin:
-        who->role = archive::Role::kAdmin;
-        break;
-      case Role::kAuditor:
-        who->role = archive::Role::kAuditor;
-        break;
-      case Role::kRecords:
-        who->role = archive::Role::kRecords;
-        break;
-      default:
-        who = Status::PermissionDenied(
-            s.account + " (" + std::string(RoleName(s.role)) +
-            ") has no access to archived mail: an archive admin grants it with `tessera archive "
-            "users grant " +
-            s.account + " --role clerk --address …`");
-    }
-  }
-  Status denied = who.status();
-  if (who.ok() && !archive::Allows(who->role, permission))
-    denied = Status::PermissionDenied(s.account + " (" + archive::RoleName(who->role) +
-                                      " in the archive) may not do this (" + action + ")");
-  if (!denied.ok()) {
-    TESSERA_RETURN_IF_ERROR(Audit(s, action, target, "denied: " + denied.message()));
-    return denied;
-  }
-  return who;
-}
-
-Status ConsoleApi::Impl::MayRead(const Session& s, archive::MessageStore& store,
-                                 const archive::Principal& who, int64_t id,
-                                 const std::string& action) {
-  Result<archive::StoredMessage> m = store.Find(id);
-  if (!m.ok() && m.status().code() != StatusCode::kNotFound) return m.status();
-  bool mine = m.ok() && archive::Allows(who.role, archive::Permission::kReadAllMail);
-  if (m.ok() && !mine) {
-    TESSERA_ASSIGN_OR_RETURN(auto index,
-                             archive::SearchIndex::OpenForReading(home / "archive" / "index"));
-    Result<bool> involves = archive::Involves(store, *index, id, who.addresses);
-    if (!involves.ok() && involves.status().code() != StatusCode::kNotFound)
-      return involves.status();
-    mine = involves.ok() && *involves;
-  }
-  if (mine) return Status::Ok();
-  // Not theirs, or not there: the same answer, so that ids do not tell what exists.
-  const std::string reason =
-      "message " + std::to_string(id) + " is not " + s.account + "'s mail (or does not exist)";
-  TESSERA_RETURN_IF_ERROR(Audit(s, action, std::to_string(id), "denied: " + reason));
-  return Status::NotFound(reason);
-}
-
-ApiResponse ConsoleApi::Impl::Search(const Session& s, const ApiCall& call) {
-  auto q_it = call.query.find("q");
-  const std::string asked = q_it == call.query.end() ? "" : q_it->second;
-  Result<size_t> limit = ParseLimit(call.query, 50, kMaxSearchLimit);
-  if (!limit.ok()) return ErrorResponse(limit.status());
-  Result<archive::SearchQuery> q = archive::ParseSearchQuery(asked);
-  if (!q.ok()) return ErrorResponse(q.status());
-  q->limit = *limit;
-  auto store = archive::MessageStore::Open(home / "archive");
-  if (!store.ok()) return ErrorResponse(store.status());
-  auto who =
-      ArchivePrincipal(s, **store, archive::Permission::kReadOwnMail, "archive.search", asked);
-  if (!who.ok()) return ErrorResponse(who.status());
-  auto index = archive::SearchIndex::OpenForReading(home / "archive" / "index");
-  if (!index.ok()) return ErrorResponse(index.status());
-  if (!archive::Allows(who->role, archive::Permission::kReadAllMail)) {
-    auto mine = archive::MessagesOf(**store, **index, who->addresses);
-    if (!mine.ok()) return ErrorResponse(mine.status());
-    q->within = std::move(*mine);
-  }
-  Result<archive::SearchResults> r = (*index)->Search(*q);
-  if (!r.ok()) return ErrorResponse(r.status());
-  if (Status st = Audit(s, "archive.search", asked, std::to_string(r->matches) + " matches");
-      !st.ok())
-    return ErrorResponse(st);
-  json hits = json::array();
-  for (const auto& h : r->hits)
-    hits.push_back({{"id", h.message},
-                    {"date", h.date ? json(Rfc3339(*h.date)) : json(nullptr)},
-                    {"message_id", h.message_id},
-                    {"from", h.from},
-                    {"subject", h.subject},
-                    {"recipients", h.recipients},
-                    {"attachments", h.attachments}});
-  return JsonResponse(200, {{"matches", r->matches}, {"hits", hits}});
-}
-
-ApiResponse ConsoleApi::Impl::Message(const Session& s, int64_t id,
-                                      const std::vector<std::string>& rest,
-                                      const std::string& path) {
-  // /messages/{id}, /messages/{id}/eml, /messages/{id}/attachments/{n}
-  const bool eml = rest.size() == 1 && rest[0] == "eml";
-  const bool attachment = rest.size() == 2 && rest[0] == "attachments";
-  if (!rest.empty() && !eml && !attachment)
-    return ErrorResponse(404, "not_found", "no such resource: " + path);
-  std::optional<int64_t> index_of;
-  if (attachment) {
-    index_of = ParseId(rest[1]);
-    if (!index_of)
-      return ErrorResponse(400, "invalid_argument", "an attachment is named by its number");
-  }
-  const std::string action = rest.empty() ? "archive.show" : "archive.export";
-  auto store = archive::MessageStore::Open(home / "archive");
-  if (!store.ok()) return ErrorResponse(store.status());
-  auto who =
-      ArchivePrincipal(s, **store, archive::Permission::kReadOwnMail, action, std::to_string(id));
-  if (!who.ok()) return ErrorResponse(who.status());
-  if (Status st = MayRead(s, **store, *who, id, action); !st.ok()) return ErrorResponse(st);
-  Result<archive::StoredMessage> m = (*store)->Find(id);
-  if (!m.ok()) return ErrorResponse(m.status());
-
-  if (eml) {
-    Result<Bytes> raw = (*store)->Raw(id);
-    if (!raw.ok()) return ErrorResponse(raw.status());
-    if (Status st = Audit(s, action, std::to_string(id), "downloaded as EML"); !st.ok())
-      return ErrorResponse(st);
-    ApiResponse r;
-    r.content_type = "message/rfc822";
-    r.body.assign(reinterpret_cast<const char*>(raw->data()), raw->size());
-    r.headers.emplace_back("Content-Disposition",
-                           Disposition("message-" + std::to_string(id) + ".eml"));
-    return r;
-  }
-  Result<archive::ParsedMessage> parsed = (*store)->Parse(*m, options.max_part_bytes);
-  if (!parsed.ok()) return ErrorResponse(parsed.status());
-  if (attachment) {
-    if (*index_of >= static_cast<int64_t>(parsed->attachments.size()))
-      return ErrorResponse(
-          404, "not_found",
-          "message " + std::to_string(id) + " has no attachment " + std::to_string(*index_of));
-    const archive::MailAttachment& a = parsed->attachments[*index_of];
-    if (a.content_omitted)
-      return ErrorResponse(409, "failed_precondition",
-                           "the attachment is too large for the console; export the message "
-                           "with `tessera archive export`");
-    const std::string name =
-        a.filename.empty() ? "attachment-" + std::to_string(*index_of) : a.filename;
-    if (Status st = Audit(s, action, std::to_string(id) + " attachment " + name, "downloaded");
-        !st.ok())
-      return ErrorResponse(st);
-    ApiResponse r;
-    r.content_type = DownloadType(a.content_type);
-    r.body.assign(reinterpret_cast<const char*>(a.content.data()), a.content.size());
-    r.headers.emplace_back("Content-Disposition", Disposition(name));
-    return r;
-  }
-  if (Status st = Audit(s, action, std::to_string(id), "viewed"); !st.ok())
-    return ErrorResponse(st);
-  json out = {{"id", id},
-              {"date", parsed->date ? json(Rfc3339(*parsed->date)) : json(nullptr)},
-              {"message_id", parsed->message_id},
-              {"from", parsed->from.empty() ? m->from : Address(parsed->from.front())},
-              {"to", Addresses(parsed->to)},
-              {"cc", Addresses(parsed->cc)},
-              {"subject", parsed->subject},
-              {"text", parsed->text},
-              {"html", nullptr},
-              {"remote_content_blocked", 0},
-              {"html_truncated", false},
-              {"problems", parsed->problems}};
-  if (!parsed->html.empty()) {
-    archive::SanitizedHtml safe = archive::SanitizeHtml(parsed->html);
-    out["html"] = safe.html;
-    out["remote_content_blocked"] = safe.remote_content_blocked;
-    out["html_truncated"] = safe.truncated;
-  }
-  json attachments = json::array();
-  for (size_t i = 0; i < parsed->attachments.size(); ++i) {
-    const archive::MailAttachment& a = parsed->attachments[i];
-    attachments.push_back({{"index", i},
-                           {"name", a.filename},
-                           {"type", a.content_type},
-                           {"size", a.content_omitted ? a.encoded_size : a.content.size()}});
-  }
-  out["attachments"] = std::move(attachments);
-  Result<std::vector<archive::StoredDelivery>> deliveries = (*store)->Deliveries(id);
-  if (!deliveries.ok()) return ErrorResponse(deliveries.status());
-  json list = json::array();
-  // Envelope recipients include Bcc: a clerk sees only the deliveries' times and sources.
-  const bool all = archive::Allows(who->role, archive::Permission::kReadAllMail);
-  for (const archive::StoredDelivery& d : *deliveries) {
-    json j = {{"at", Rfc3339(d.delivery.received_at)}, {"source", d.delivery.source}};
-    if (all) {
-      j["sender"] = d.delivery.envelope_from;
-      j["recipients"] = d.delivery.recipients;
-      j["origin"] = d.delivery.origin;
-    }
-    list.push_back(std::move(j));
-  }
-  out["deliveries"] = std::move(list);
-  return JsonResponse(200, out);
-}
-
 ApiResponse ConsoleApi::Impl::AuditLog(const Session& s, const ApiCall& call) {
   auto it = call.query.find("since");
   const std::string since = it == call.query.end() ? "" : it->second;
-  Result<size_t> limit = ParseLimit(call.query, 200, kMaxAuditLimit);
+  Result<size_t> limit = LimitParameter(call.query, 200, kMaxAuditLimit);
   if (!limit.ok()) return ErrorResponse(limit.status());
   std::optional<int64_t> from;
   if (!since.empty()) {
@@ -561,7 +304,7 @@ ApiResponse ConsoleApi::Impl::AuditLog(const Session& s, const ApiCall& call) {
   for (size_t i = records->size(); i-- > first;) {  // newest first
     const guard::AuditRecord& r = (*records)[i];
     list.push_back({{"seq", r.seq},
-                    {"at", Rfc3339(r.at)},
+                    {"at", ApiTime(r.at)},
                     {"actor", r.actor},
                     {"action", r.action},
                     {"target", r.target},
@@ -640,14 +383,7 @@ ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
     return ErrorResponse(405, "method_not_allowed", "use GET, POST or DELETE on the session");
   }
   const std::vector<std::string>& p = call.parts;
-  if (p[0] == "archive" && p.size() == 2 && p[1] == "search" && method == "GET")
-    return Search(session, call);
-  if (p[0] == "archive" && p.size() >= 2 && p[1] == "messages" && method == "GET") {
-    if (p.size() < 3) return ErrorResponse(404, "not_found", "name a message by its id");
-    std::optional<int64_t> id = ParseId(p[2]);
-    if (!id) return ErrorResponse(400, "invalid_argument", "a message is named by its number");
-    return Message(session, *id, {p.begin() + 3, p.end()}, path);
-  }
+  if (p[0] == "archive") return archive_api.Handle(call);
   if (p.size() == 1 && p[0] == "audit" && method == "GET") return AuditLog(session, call);
   if (p.size() == 1 && p[0] == "accounts" && method == "GET") return Accounts(session);
   return ErrorResponse(404, "not_found", "no such resource: " + method + " " + path);

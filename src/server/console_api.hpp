@@ -23,14 +23,15 @@
 
 #include "base/status.hpp"
 #include "server/accounts.hpp"
+#include "server/console_archive.hpp"
 #include "server/console_call.hpp"
 
 namespace tessera::server {
 
 struct ConsoleApiOptions {
-  int sign_in_limit = 10;                        // sign-in attempts per client address…
-  int64_t sign_in_window = 300;                  // …within this many seconds; more get 429
-  uint64_t max_part_bytes = uint64_t{32} << 20;  // larger messages are read in pieces
+  int sign_in_limit = 10;        // sign-in attempts per client address…
+  int64_t sign_in_window = 300;  // …within this many seconds; more get 429
+  ArchiveApiOptions archive;
 };
 
 // The session cookie's name.

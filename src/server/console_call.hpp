@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,5 +54,13 @@ ApiResponse ErrorResponse(int status, std::string_view code, const std::string& 
 // The status of docs/api.md for `st` (InvalidArgument 400, PermissionDenied 403, NotFound
 // 404, AlreadyExists and FailedPrecondition 409, Unavailable 503, else 500).
 ApiResponse ErrorResponse(const Status& st);
+
+// Unix seconds as the API writes times: RFC 3339 in UTC, "2026-12-04T08:30:00Z".
+std::string ApiTime(int64_t unix_seconds);
+// The query's "limit": `fallback` when absent; InvalidArgument unless 1..max.
+Result<size_t> LimitParameter(const std::map<std::string, std::string>& query, size_t fallback,
+                              size_t max);
+// A path part naming something by number (a message, a batch): nullopt unless digits only.
+std::optional<int64_t> IdPart(std::string_view text);
 
 }  // namespace tessera::server

@@ -165,6 +165,9 @@ Status ReadConsole(const toml::table& t, const std::string& file,
                                    " certificate and key go together: set both, or "
                                    "neither for a self-signed certificate");
   o.web_root = c["web_root"].value_or(o.web_root.string());
+  o.api.archive.restore_relay = c["restore_relay"].value_or(o.api.archive.restore_relay);
+  if (auto relay = archive::ParseSmtpUrl(o.api.archive.restore_relay); !relay.ok())
+    return Status::InvalidArgument(where + " restore_relay: " + relay.status().message());
   if (c["sign_in_limit"]) {
     auto v = c["sign_in_limit"].value<int64_t>();
     if (!v || *v < 1 || *v > 10000)

@@ -6,9 +6,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "archive/access.hpp"
+#include "archive/mail_listener.hpp"
 #include "archive/message_store.hpp"
 #include "archive/mime.hpp"
 #include "archive/search_index.hpp"
@@ -36,7 +39,8 @@ class ConsoleApiTest : public ::testing::Test {
     ASSERT_OK(accounts);
     accounts_ = std::move(*accounts);
     for (auto [name, role] : {std::pair{"admin", Role::kAdmin}, std::pair{"li", Role::kAuditor},
-                              std::pair{"op", Role::kOperator}, std::pair{"wang", Role::kClerk}}) {
+                              std::pair{"op", Role::kOperator}, std::pair{"wang", Role::kClerk},
+                              std::pair{"rec", Role::kRecords}}) {
       Account a;
       a.name = name;
       a.display_name = std::string(name) + " 先生";
@@ -331,10 +335,126 @@ TEST_F(ConsoleApiTest, TheAuditLogAndAccountsAreForTheirRolesOnly) {
   ApiResponse accounts = Get(admin, "/api/v1/accounts");
   ASSERT_EQ(accounts.status, 200);
   json list = json::parse(accounts.body)["accounts"];
-  EXPECT_EQ(list.size(), 4u);
+  EXPECT_EQ(list.size(), 5u);
   EXPECT_THAT(accounts.body, Not(HasSubstr("scrypt")));
   EXPECT_EQ(Get(admin, "/api/v1/nothing").status, 404);
   EXPECT_EQ(Call("GET", "/api/v1/nothing").status, 401);  // nothing is told before sign-in
+}
+
+TEST_F(ConsoleApiTest, RestoreResendsToAMailboxAndAClerkOnlyToThemselves) {
+  std::mutex mu;
+  std::vector<std::pair<std::vector<std::string>, std::string>> received;
+  archive::MailListenerConfig smtp;
+  smtp.protocol = archive::MailProtocol::kSmtp;
+  auto server = archive::MailServer::Bind(
+      {smtp},
+      [&](const archive::MailEnvelope& e, archive::MailProtocol, const std::string&, Bytes m) {
+        std::lock_guard lock(mu);
+        received.emplace_back(e.recipients, std::string(m.begin(), m.end()));
+        return Status::Ok();
+      });
+  ASSERT_OK(server.status());
+  std::thread serving([&] { (void)(*server)->Run(false); });
+  ConsoleApiOptions options;
+  options.archive.restore_relay = "smtp://127.0.0.1:" + std::to_string((*server)->ports()[0]);
+  api_ = std::make_unique<ConsoleApi>(dir_.path(), *accounts_, options);
+
+  const int64_t id = AddMail(
+      "From: 鄭 <cheng@ntbt.gov.tw>\r\nTo: wang@ntbt.gov.tw\r\nSubject: 調閱 "
+      "回復\r\n\r\n請回復\r\n");
+  auto registry = archive::AccessRegistry::Open(*store_);
+  ASSERT_OK(registry);
+  ASSERT_OK((*registry)->Grant("wang", archive::Role::kClerk, {"wang@ntbt.gov.tw"}, "test"));
+  ASSERT_OK((*registry)->Grant("admin", archive::Role::kAdmin, {}, "test"));
+  ASSERT_OK((*registry)->Grant("li", archive::Role::kAuditor, {}, "test"));
+  SignedIn admin = SignIn("admin"), clerk = SignIn("wang"), auditor = SignIn("li");
+  const std::string restore = "/api/v1/archive/messages/" + std::to_string(id) + "/restore";
+
+  EXPECT_EQ(Call("POST", restore, "{}", admin.cookie).status, 403);  // no CSRF token
+  ApiResponse r =
+      Call("POST", restore, R"({"to": ["chief@ntbt.gov.tw"]})", admin.cookie, admin.csrf);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(json::parse(r.body)["restored"][0]["delivered"]);
+  EXPECT_EQ(Call("POST", restore, "{}", auditor.cookie, auditor.csrf).status, 403);
+  EXPECT_EQ(
+      Call("POST", restore, R"({"to": ["chief@ntbt.gov.tw"]})", clerk.cookie, clerk.csrf).status,
+      403);
+  ApiResponse own = Call("POST", restore, "", clerk.cookie, clerk.csrf);
+  ASSERT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(Call("POST", restore, R"({"to": "x"})", admin.cookie, admin.csrf).status, 400);
+  (*server)->Stop();
+  serving.join();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].first, (std::vector<std::string>{"chief@ntbt.gov.tw"}));
+  EXPECT_THAT(received[0].second, HasSubstr("Resent-To: chief@ntbt.gov.tw"));
+  EXPECT_THAT(received[0].second, HasSubstr("請回復"));
+  EXPECT_EQ(received[1].first, (std::vector<std::string>{"wang@ntbt.gov.tw"}));
+  int recorded = 0;
+  for (const auto& rec : AuditRecords())
+    recorded += rec.action == "archive.restore" && rec.actor.rfind("console:", 0) == 0;
+  EXPECT_EQ(recorded, 4);  // two restores and two refusals (no CSRF token, bad body: before)
+}
+
+TEST_F(ConsoleApiTest, RetentionHoldsAndASecondPersonsApproval) {
+  const int64_t old_one = AddMail(
+      "From: a@ntbt.gov.tw\r\nTo: b@ntbt.gov.tw\r\nSubject: 舊 一\r\n"
+      "Date: Mon, 6 Jan 2020 10:00:00 +0800\r\n\r\nx\r\n");
+  const int64_t old_held = AddMail(
+      "From: a@ntbt.gov.tw\r\nTo: b@ntbt.gov.tw\r\nSubject: 舊 二\r\n"
+      "Date: Tue, 7 Jan 2020 10:00:00 +0800\r\n\r\ny\r\n");
+  SignedIn admin = SignIn("admin"), records = SignIn("rec"), auditor = SignIn("li");
+  const std::string base = "/api/v1/archive/retention";
+  auto post = [&](const SignedIn& who, const std::string& target, const json& body) {
+    return Call("POST", target, body.dump(), who.cookie, who.csrf);
+  };
+  ApiResponse rule =
+      post(admin, base + "/rules",
+           {{"criterion", {{"kind", "sender"}, {"pattern", "*@ntbt.gov.tw"}}}, {"class", "1"}});
+  ASSERT_EQ(rule.status, 201) << rule.body;
+  EXPECT_EQ(post(admin, base + "/rules", {{"criterion", {{"kind", "color"}}}}).status, 400);
+  ApiResponse hold = post(records, base + "/holds",
+                          {{"name", "訴訟 1"},
+                           {"reason", "a lawsuit"},
+                           {"criterion", {{"kind", "messages"}, {"messages", {old_held}}}}});
+  ASSERT_EQ(hold.status, 201) << hold.body;
+  EXPECT_EQ(post(auditor, base + "/holds", {{"name", "x"}}).status, 403);
+
+  ApiResponse proposed = post(admin, base + "/batches", {{"note", "年度銷毀"}});
+  ASSERT_EQ(proposed.status, 201) << proposed.body;
+  json batch = json::parse(proposed.body);
+  ASSERT_EQ(batch["items"].size(), 1u) << "the held message is not listed";
+  EXPECT_EQ(batch["items"][0]["message"], old_one);
+  const std::string batch_path = base + "/batches/" + std::to_string(batch["id"].get<int64_t>());
+  EXPECT_EQ(post(admin, batch_path + "/purge", json::object()).status, 409) << "not approved";
+  ApiResponse self = post(admin, batch_path + "/approve", json::object());
+  EXPECT_EQ(self.status, 403) << "the proposer cannot approve: " << self.body;
+  ApiResponse approved = post(records, batch_path + "/approve", json::object());
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(json::parse(approved.body)["approved_by"], "console:rec");
+  ApiResponse purged = post(admin, batch_path + "/purge", json::object());
+  ASSERT_EQ(purged.status, 200) << purged.body;
+  EXPECT_EQ(json::parse(purged.body)["purge"]["destroyed"], 1);
+  EXPECT_EQ(Get(admin, "/api/v1/archive/messages/" + std::to_string(old_one)).status, 404);
+  EXPECT_EQ(Get(admin, "/api/v1/archive/messages/" + std::to_string(old_held)).status, 200);
+
+  ApiResponse status = Get(auditor, base);
+  ASSERT_EQ(status.status, 200) << status.body;
+  json st = json::parse(status.body);
+  EXPECT_EQ(st["rules"].size(), 1u);
+  EXPECT_EQ(st["holds"][0]["name"], "訴訟 1");
+  EXPECT_EQ(st["batches"][0]["state"], "purged");
+  const int64_t hold_id = json::parse(hold.body)["id"];
+  EXPECT_EQ(
+      Call("DELETE", base + "/holds/" + std::to_string(hold_id), "", records.cookie, records.csrf)
+          .status,
+      204);
+  EXPECT_EQ(Get(admin, base).status, 200);
+  EXPECT_FALSE(json::parse(Get(admin, base).body)["holds"][0]["active"]);
+  int approvals = 0;
+  for (const auto& rec : AuditRecords())
+    approvals += rec.action == "archive.retention.approve" && rec.actor == "console:rec";
+  EXPECT_EQ(approvals, 1);
 }
 
 }  // namespace

@@ -148,6 +148,7 @@ listen = "[::1]:9443"
 certificate = "/etc/tessera/console.crt"
 key = "/etc/tessera/console.key"
 web_root = "/usr/share/tessera/web"
+restore_relay = "smtp://mail.agency.test:2525"
 sign_in_limit = 3
 sign_in_window = 120
 session_idle = 600
@@ -159,6 +160,7 @@ lockout = 60
   EXPECT_EQ(c.console->listen, "[::1]:9443");
   EXPECT_EQ(c.console->certificate, "/etc/tessera/console.crt");
   EXPECT_EQ(c.console->web_root, "/usr/share/tessera/web");
+  EXPECT_EQ(c.console->api.archive.restore_relay, "smtp://mail.agency.test:2525");
   EXPECT_EQ(c.console->api.sign_in_limit, 3);
   EXPECT_EQ(c.console->api.sign_in_window, 120);
   EXPECT_EQ(c.console->sign_in.idle_seconds, 600);
@@ -168,7 +170,8 @@ lockout = 60
   EXPECT_FALSE(c.console.has_value());
   for (const char* bad :
        {"[console]\nlisten = \"nowhere\"\n", "[console]\ncertificate = \"c.pem\"\n",
-        "[console]\nsign_in_limit = 0\n", "[console]\nsession_idle = 5\n"}) {
+        "[console]\nsign_in_limit = 0\n", "[console]\nrestore_relay = \"http://x\"\n",
+        "[console]\nsession_idle = 5\n"}) {
     Status st = ReadServeSettings(Write(dir, bad), c);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(st.message().find("[console]"), std::string::npos) << st.ToString();
