@@ -107,6 +107,7 @@ for script in tests/integration/vault_cli_*.sh tests/integration/vault_crash.sh 
   tests/integration/pki_cli.sh tests/integration/exchange_validate.sh \
   tests/integration/exchange_registry.sh tests/integration/guard_syslog.sh \
   tests/integration/guard_integrity.sh tests/integration/console_accounts.sh \
+  tests/integration/console_https.sh \
   tests/integration/exchange_network.sh tests/integration/exchange_expiry.sh \
   tests/integration/exchange_large.sh tests/integration/serve_roles.sh; do
   [ -f "$script" ] || continue

@@ -223,7 +223,10 @@ Result<std::unique_ptr<SearchIndex>> SearchIndex::OpenForReading(const std::file
     if (std::filesystem::exists(dir / "iamglass"))
       impl->reader = std::make_unique<Xapian::Database>(dir.string());
     else
-      impl->reader = std::make_unique<Xapian::Database>();  // nothing indexed yet
+      // Nothing indexed yet: an empty database that searches find nothing in (a default
+      // Database is "uninitialised" and cannot be searched).
+      impl->reader =
+          std::make_unique<Xapian::WritableDatabase>(std::string(), Xapian::DB_BACKEND_INMEMORY);
   } catch (const Xapian::Error& e) {
     return FromXapian(e, "opening " + dir.string());
   }

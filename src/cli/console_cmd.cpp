@@ -50,7 +50,8 @@ void AddConsoleCommands(CLI::App& app, Context& ctx) {
   auto* console = app.add_subcommand("console", "The web console (主控台) of `tessera serve`");
   console->require_subcommand(1);
   auto* account = console->add_subcommand(
-      "account", "Local accounts: clerk, auditor, operator or admin, with an optional TOTP code");
+      "account",
+      "Local accounts: clerk, auditor, records, operator or admin, with an optional TOTP code");
   account->require_subcommand(1);
 
   {
@@ -62,7 +63,7 @@ void AddConsoleCommands(CLI::App& app, Context& ctx) {
                                         "Add an account (its password from "
                                         "$TESSERA_PASSWORD, or asked on the terminal)");
     cmd->add_option("name", o->name, "Sign-in name: a-z, 0-9, '.', '_', '-'")->required();
-    cmd->add_option("--role", o->role, "clerk, auditor, operator or admin")->required();
+    cmd->add_option("--role", o->role, "clerk, auditor, records, operator or admin")->required();
     cmd->add_option("--agency", o->agency, "The agency code of a clerk (機關代碼)");
     cmd->add_option("--display-name", o->display_name, "The name shown, e.g. 王小明");
     cmd->callback([&ctx, o] {
@@ -119,7 +120,7 @@ void AddConsoleCommands(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<Options>();
     auto* cmd = account->add_subcommand("role", "Give an account another role");
     cmd->add_option("name", o->name, "The account's sign-in name")->required();
-    cmd->add_option("--role", o->role, "clerk, auditor, operator or admin")->required();
+    cmd->add_option("--role", o->role, "clerk, auditor, records, operator or admin")->required();
     cmd->add_option("--agency", o->agency, "The agency code of a clerk (機關代碼)");
     cmd->callback([&ctx, o] {
       Run(ctx, [&]() -> Status {

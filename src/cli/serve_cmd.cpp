@@ -11,8 +11,9 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
       "serve",
       "Run the daemon roles the settings configure: the mail archive's LMTP/SMTP journaling "
       "listener (on 127.0.0.1 unless configured), an exchange center ([exchange] center_id), "
-      "an agency gateway ([exchange] agency) and the audit log's syslog shipper "
-      "([guard.syslog] collector)");
+      "an agency gateway ([exchange] agency), the audit log's syslog shipper "
+      "([guard.syslog] collector) and the web console over HTTPS ([console], "
+      "https://127.0.0.1:8443/ by default)");
   auto lmtp = std::make_shared<std::string>();
   auto smtp = std::make_shared<std::string>();
   cmd->add_option("--lmtp", *lmtp,
@@ -21,13 +22,25 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--smtp", *smtp,
                   "SMTP listen address HOST:PORT, 'off' for none (default: [archive] smtp, "
                   "else 127.0.0.1:10025)");
-  cmd->callback([&app, &ctx, lmtp, smtp] {
+  auto console = std::make_shared<std::string>();
+  cmd->add_option("--console", *console,
+                  "The web console's HTTPS address HOST:PORT, 'off' for none (default: "
+                  "[console] listen; without a settings file 127.0.0.1:8443)");
+  cmd->callback([&app, &ctx, lmtp, smtp, console] {
     // A daemon says what it does: each stored message is logged unless asked otherwise.
     if (app.get_option("--log-level")->count() == 0) ctx.log_level = "info";
     Run(ctx, [&]() -> Status {
       server::ServeConfig config;
       config.home = ctx.home;
+      // The embedded default serves the console; a settings file serves it where it says.
+      if (ctx.settings.empty()) config.console.emplace();
       TESSERA_RETURN_IF_ERROR(server::ReadServeSettings(ctx.settings, config));
+      if (*console == "off") {
+        config.console.reset();
+      } else if (!console->empty()) {
+        if (!config.console) config.console.emplace();
+        config.console->listen = *console;
+      }
       if (!lmtp->empty()) config.archive.lmtp = *lmtp == "off" ? "" : *lmtp;
       if (!smtp->empty()) config.archive.smtp = *smtp == "off" ? "" : *smtp;
       return server::Serve(config, [](const std::string& text) {

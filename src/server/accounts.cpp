@@ -195,6 +195,8 @@ std::string_view RoleName(Role role) {
       return "clerk";
     case Role::kAuditor:
       return "auditor";
+    case Role::kRecords:
+      return "records";
     case Role::kOperator:
       return "operator";
     case Role::kAdmin:
@@ -204,10 +206,10 @@ std::string_view RoleName(Role role) {
 }
 
 Result<Role> ParseRole(std::string_view name) {
-  for (Role r : {Role::kClerk, Role::kAuditor, Role::kOperator, Role::kAdmin})
+  for (Role r : {Role::kClerk, Role::kAuditor, Role::kRecords, Role::kOperator, Role::kAdmin})
     if (RoleName(r) == name) return r;
   return Status::InvalidArgument("unknown role '" + std::string(name) +
-                                 "'; the roles are clerk, auditor, operator and admin");
+                                 "'; the roles are clerk, auditor, records, operator and admin");
 }
 
 bool IsValidAccountName(std::string_view name) {

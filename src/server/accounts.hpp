@@ -5,7 +5,8 @@
 // changes something, and decides what each role may do; this file stores and checks.
 //
 // Roles: clerk (own mail, own agency's documents), auditor (search all, read-only),
-// operator (vault, exchange registry, suspension), admin (accounts, roles).
+// records (the records officer, 檔案管理人員: reads all mail and keeps retention), operator
+// (vault, exchange registry, suspension), admin (accounts, roles).
 //
 // Nothing here logs, and no error message holds a password, a TOTP secret or code, or a
 // session or CSRF token.
@@ -28,10 +29,10 @@ class Database;
 
 namespace tessera::server {
 
-enum class Role { kClerk, kAuditor, kOperator, kAdmin };
-// "clerk", "auditor", "operator", "admin".
+enum class Role { kClerk, kAuditor, kRecords, kOperator, kAdmin };
+// "clerk", "auditor", "records", "operator", "admin".
 std::string_view RoleName(Role role);
-// The role of one of those four names (exactly, lower case); InvalidArgument listing them.
+// The role of one of those five names (exactly, lower case); InvalidArgument listing them.
 Result<Role> ParseRole(std::string_view name);
 
 struct Account {

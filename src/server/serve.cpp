@@ -16,6 +16,7 @@
 #include "archive/mail_listener.hpp"
 #include "archive/message_store.hpp"
 #include "archive/search_index.hpp"
+#include "base/host.hpp"
 #include "base/log.hpp"
 #include "exchange/center_server.hpp"
 #include "exchange/registry_store.hpp"
@@ -27,14 +28,8 @@
 namespace tessera::server {
 namespace {
 
-std::string HostName() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
-  return name;
-}
-
 // A role ready to run: `run` serves until `stop` is called (from another thread).
-struct Role {
+struct ServeRole {
   std::string name;
   std::function<Status()> run;
   std::function<void()> stop;
@@ -43,7 +38,7 @@ struct Role {
 
 // What Prepare* add to: the roles, and the lines of the "running" text.
 struct Plan {
-  std::vector<Role> roles;
+  std::vector<ServeRole> roles;
   std::string text;
 };
 
@@ -181,7 +176,7 @@ Status PrepareArchive(const ServeConfig& config, Plan& plan) {
   if (!ac.journal.recipients_header.empty())
     plan.text += "  true recipients: from the " + ac.journal.recipients_header +
                  " fields an MTA prepends (README, \"Journaling from Postfix\")\n";
-  plan.roles.push_back(Role{
+  plan.roles.push_back(ServeRole{
       "archive listener",
       [role] {
         TESSERA_RETURN_IF_ERROR(role->server->Run(/*stop_on_signals=*/false));
@@ -190,6 +185,29 @@ Status PrepareArchive(const ServeConfig& config, Plan& plan) {
         return Status::Ok();
       },
       [role] { role->server->Stop(); }});
+  return Status::Ok();
+}
+
+// The web console: started (certificate made or loaded, port bound) before any role runs,
+// so a port in use or a bad certificate stops serve with a clear error.
+Status PrepareConsole(const ServeConfig& config, Plan& plan) {
+  if (!config.console) return Status::Ok();
+  auto started = ConsoleServer::Start(config.home, *config.console);
+  if (!started.ok())
+    return Status(started.status().code(), "web console: " + started.status().message());
+  std::shared_ptr<ConsoleServer> console(std::move(*started));
+  auto listen = ParseListenAddress(config.console->listen);
+  plan.text +=
+      "  web console:     https://" +
+      (listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first) +
+      ":" + std::to_string(console->port()) + "/ (certificate " + Absolute(console->certificate()) +
+      ", pages " + Absolute(console->web_root()) + ")\n";
+  if (!console->has_accounts())
+    plan.text +=
+        "                   no account yet: make the first administrator with `tessera console "
+        "account add admin --role admin`\n";
+  plan.roles.push_back(ServeRole{"web console", [console] { return console->Run(); },
+                                 [console] { console->Stop(); }});
   return Status::Ok();
 }
 
@@ -216,9 +234,9 @@ Status PrepareCenter(const ServeConfig& config, Plan& plan) {
       "  exchange center: " + s.center_id + " on " + address + ":" +
       std::to_string(center->port()) + " (mutual TLS), spool " + spool +
       (config.exchange.publish_registry ? "; publishes the registry at /v1/registry" : "") + "\n";
-  plan.roles.push_back(Role{"exchange center " + s.center_id,
-                            [center] { return center->Run(/*stop_on_signals=*/false); },
-                            [center] { center->Stop(); }});
+  plan.roles.push_back(ServeRole{"exchange center " + s.center_id,
+                                 [center] { return center->Run(/*stop_on_signals=*/false); },
+                                 [center] { center->Stop(); }});
   return Status::Ok();
 }
 
@@ -236,8 +254,8 @@ Status PrepareGateway(const ServeConfig& config, Plan& plan) {
                std::to_string(o.receive_wait.count()) + " s), flushes every " +
                std::to_string(o.flush_period.count()) + " s, checks its health every " +
                std::to_string(o.health_period.count()) + " s\n";
-  plan.roles.push_back(Role{"agency gateway " + s.agency, [daemon] { return daemon->Run(); },
-                            [daemon] { daemon->Stop(); }});
+  plan.roles.push_back(ServeRole{"agency gateway " + s.agency, [daemon] { return daemon->Run(); },
+                                 [daemon] { daemon->Stop(); }});
   return Status::Ok();
 }
 
@@ -314,21 +332,22 @@ Status CheckRelease(const ServeConfig& config, MailAlerts* alerts, Plan& plan) {
                "): " + check.outcome + "; checked again every " +
                std::to_string(config.release_recheck_period.count()) + " s\n";
   auto flag = std::make_shared<StopFlag>();
-  plan.roles.push_back(Role{"release check",
-                            [&config, alerts, flag]() -> Status {
-                              while (!flag->WaitFor(config.release_recheck_period)) {
-                                const ReleaseCheck c = CheckReleaseOnce(config);
-                                if (Status st = RecordReleaseCheck(config, alerts, c); !st.ok())
-                                  spdlog::error("[guard.release] {}", st.ToString());
-                                if (c.problems.empty()) continue;
-                                if (config.release->refuse) return ReleaseRefused(c);
-                                for (const std::string& p : c.problems)
-                                  spdlog::warn("[guard.release] {}: {}", c.release, p);
-                              }
-                              return Status::Ok();
-                            },
-                            [flag] { flag->Set(); },
-                            /*serves=*/false});
+  plan.roles.push_back(ServeRole{"release check",
+                                 [&config, alerts, flag]() -> Status {
+                                   while (!flag->WaitFor(config.release_recheck_period)) {
+                                     const ReleaseCheck c = CheckReleaseOnce(config);
+                                     if (Status st = RecordReleaseCheck(config, alerts, c);
+                                         !st.ok())
+                                       spdlog::error("[guard.release] {}", st.ToString());
+                                     if (c.problems.empty()) continue;
+                                     if (config.release->refuse) return ReleaseRefused(c);
+                                     for (const std::string& p : c.problems)
+                                       spdlog::warn("[guard.release] {}: {}", c.release, p);
+                                   }
+                                   return Status::Ok();
+                                 },
+                                 [flag] { flag->Set(); },
+                                 /*serves=*/false});
   return Status::Ok();
 }
 
@@ -379,7 +398,7 @@ Status PrepareIntegrity(const ServeConfig& config, MailAlerts* alerts, Plan& pla
                "; at start: " + (first->problems.empty() ? "clean" : outcome) + "\n";
   const std::filesystem::path home = config.home;
   const std::string baseline = o.baseline.string();
-  plan.roles.push_back(Role{
+  plan.roles.push_back(ServeRole{
       "integrity watch",
       [watch, home, baseline, alerts, what] {
         return watch->Run([&](const Result<guard::IntegrityReport>& r) {
@@ -410,21 +429,21 @@ void PrepareCheckpoints(const ServeConfig& config, Plan& plan) {
   plan.text += "  audit log:       a signed checkpoint every " + std::to_string(c.period.count()) +
                " s when it grew" +
                (c.copy_dir.empty() ? "" : ", copied to " + Absolute(c.copy_dir)) + "\n";
-  plan.roles.push_back(Role{"audit checkpoints",
-                            [home, c, flag] {
-                              do {
-                                auto made = CheckpointIfGrown(home, c.copy_dir);
-                                if (!made.ok())
-                                  spdlog::error("audit checkpoint: {} (tried again in {} s)",
-                                                made.status().ToString(), c.period.count());
-                                else if (*made)
-                                  spdlog::info("audit checkpoint: record {} signed by key {}",
-                                               (*made)->seq, (*made)->key);
-                              } while (!flag->WaitFor(c.period));
-                              return Status::Ok();
-                            },
-                            [flag] { flag->Set(); },
-                            /*serves=*/false});
+  plan.roles.push_back(ServeRole{"audit checkpoints",
+                                 [home, c, flag] {
+                                   do {
+                                     auto made = CheckpointIfGrown(home, c.copy_dir);
+                                     if (!made.ok())
+                                       spdlog::error("audit checkpoint: {} (tried again in {} s)",
+                                                     made.status().ToString(), c.period.count());
+                                     else if (*made)
+                                       spdlog::info("audit checkpoint: record {} signed by key {}",
+                                                    (*made)->seq, (*made)->key);
+                                   } while (!flag->WaitFor(c.period));
+                                   return Status::Ok();
+                                 },
+                                 [flag] { flag->Set(); },
+                                 /*serves=*/false});
 }
 
 Status PrepareSyslog(const ServeConfig& config, Plan& plan) {
@@ -440,7 +459,7 @@ Status PrepareSyslog(const ServeConfig& config, Plan& plan) {
   std::snprintf(period, sizeof period, "%g", o.period);
   plan.text += "  syslog shipper:  the audit log of " + Absolute(config.home) + " to " +
                shipper->destination() + " (TLS) every " + period + " s\n";
-  plan.roles.push_back(Role{
+  plan.roles.push_back(ServeRole{
       "syslog shipper",
       [shipper, flag, o] {
         shipper->Start(std::chrono::milliseconds(static_cast<int64_t>(o.period * 1000)), o.batch);
@@ -501,6 +520,7 @@ Status Serve(const ServeConfig& config, const std::function<void(const std::stri
   // The shipper first: an error in its settings is found before a role takes its port.
   TESSERA_RETURN_IF_ERROR(PrepareSyslog(config, plan));
   TESSERA_RETURN_IF_ERROR(PrepareArchive(config, plan));
+  TESSERA_RETURN_IF_ERROR(PrepareConsole(config, plan));
   if (exchange_refused) {
     plan.text +=
         "  exchange roles:  NOT started: the files differ from the integrity baseline "
@@ -509,16 +529,17 @@ Status Serve(const ServeConfig& config, const std::function<void(const std::stri
     TESSERA_RETURN_IF_ERROR(PrepareCenter(config, plan));
     TESSERA_RETURN_IF_ERROR(PrepareGateway(config, plan));
   }
-  if (std::none_of(plan.roles.begin(), plan.roles.end(), [](const Role& r) { return r.serves; }))
+  if (std::none_of(plan.roles.begin(), plan.roles.end(),
+                   [](const ServeRole& r) { return r.serves; }))
     return Status::InvalidArgument(
-        "no role has anything to serve: set [archive] lmtp or smtp, [exchange] center_id or "
-        "agency, or [guard.syslog] collector in the settings");
+        "no role has anything to serve: set [archive] lmtp or smtp, [console] listen, "
+        "[exchange] center_id or agency, or [guard.syslog] collector in the settings");
 
   std::mutex mu;  // guards first_error
   Status first_error;
   std::atomic<bool> ended{false};
   std::vector<std::thread> threads;
-  for (const Role& role : plan.roles) {
+  for (const ServeRole& role : plan.roles) {
     threads.emplace_back([&role, &mu, &first_error, &ended] {
       Status st = role.run();
       if (!st.ok()) {

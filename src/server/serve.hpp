@@ -19,7 +19,9 @@
 // center withdraws is refused (or warned of) while serve runs. With [guard.alert] the
 // integrity and release findings are also mailed (server/mail_alerts.hpp); with
 // [guard.audit] checkpoint_period the audit log gets a signed checkpoint whenever it grew.
-// With no settings it runs the archive listener alone on ./var, on 127.0.0.1 only.
+// With [console] (or no settings file at all) it serves the web console and its REST API
+// over HTTPS (server/console_server.hpp).
+// With no settings it runs the archive listener and the console on ./var, on 127.0.0.1 only.
 #pragma once
 
 #include <chrono>
@@ -34,6 +36,7 @@
 #include "guard/integrity_watch.hpp"
 #include "guard/release.hpp"
 #include "guard/syslog_options.hpp"
+#include "server/console_server.hpp"
 #include "server/exchange_roles.hpp"
 #include "server/gateway_daemon.hpp"
 #include "server/mail_alerts.hpp"
@@ -81,11 +84,12 @@ struct ServeConfig {
   std::optional<IntegrityRoleConfig> integrity;       // set: check at start, then watch
   std::optional<AuditCheckpointConfig> checkpoints;   // set: sign audit checkpoints periodically
   std::optional<MailAlertOptions> alert;              // set: integrity and release alerts by mail
+  std::optional<ConsoleConfig> console;               // set: the web console over HTTPS
   ReportPolicy report;
 };
 
-// Reads the [archive], [exchange], [guard.syslog], [guard.release], [guard.integrity],
-// [guard.audit], [guard.alert] and [guard.report] tables of
+// Reads the [archive], [console], [exchange], [guard.syslog], [guard.release],
+// [guard.integrity], [guard.audit], [guard.alert] and [guard.report] tables of
 // `settings_file` over the values in `config` (nothing when the name is empty). InvalidArgument
 // naming the file and the key when the file is not valid TOML or a value is out of range.
 Status ReadServeSettings(const std::string& settings_file, ServeConfig& config);

@@ -6,6 +6,7 @@
 
 #include <sstream>
 
+#include "base/host.hpp"
 #include "server/serve.hpp"
 
 namespace tessera::server {
@@ -143,6 +144,48 @@ Status ReadCheckpoints(const toml::table& t, const std::string& file,
   return Status::Ok();
 }
 
+// [console]: the table turns the console on (listen = "" turns it off again).
+Status ReadConsole(const toml::table& t, const std::string& file,
+                   std::optional<ConsoleConfig>& out) {
+  auto c = t["console"];
+  if (!c) return Status::Ok();
+  const std::string where = "settings file " + file + ": [console]";
+  ConsoleConfig o = out.value_or(ConsoleConfig{});
+  o.listen = c["listen"].value_or(o.listen);
+  if (o.listen.empty()) {
+    out.reset();
+    return Status::Ok();
+  }
+  if (auto l = ParseListenAddress(o.listen); !l.ok())
+    return Status::InvalidArgument(where + " listen: " + l.status().message());
+  o.certificate = c["certificate"].value_or(o.certificate.string());
+  o.key = c["key"].value_or(o.key.string());
+  if (o.certificate.empty() != o.key.empty())
+    return Status::InvalidArgument(where +
+                                   " certificate and key go together: set both, or "
+                                   "neither for a self-signed certificate");
+  o.web_root = c["web_root"].value_or(o.web_root.string());
+  if (c["sign_in_limit"]) {
+    auto v = c["sign_in_limit"].value<int64_t>();
+    if (!v || *v < 1 || *v > 10000)
+      return Status::InvalidArgument(where + " sign_in_limit must be a number, 1 to 10000");
+    o.api.sign_in_limit = static_cast<int>(*v);
+  }
+  std::chrono::seconds window{o.api.sign_in_window};
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(c, "sign_in_window", where, 1, 86400, window));
+  o.api.sign_in_window = window.count();
+  std::chrono::seconds idle{o.sign_in.idle_seconds}, absolute{o.sign_in.absolute_seconds},
+      lockout{o.sign_in.lockout_seconds};
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(c, "session_idle", where, 60, 86400, idle));
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(c, "session_max", where, 60, 7 * 86400, absolute));
+  TESSERA_RETURN_IF_ERROR(ReadSeconds(c, "lockout", where, 1, 86400, lockout));
+  o.sign_in.idle_seconds = idle.count();
+  o.sign_in.absolute_seconds = absolute.count();
+  o.sign_in.lockout_seconds = lockout.count();
+  out = std::move(o);
+  return Status::Ok();
+}
+
 Status ReadAlert(const toml::table& t, const std::string& file,
                  std::optional<MailAlertOptions>& out) {
   auto g = t["guard"]["alert"];
@@ -171,11 +214,7 @@ Status ReadAlert(const toml::table& t, const std::string& file,
                                    " to is missing: the addresses alerts go to, e.g. "
                                    "to = [\"soc@agency.gov.tw\"]");
   o.from = g["from"].value_or(std::string());
-  if (o.from.empty()) {
-    char name[256] = {};
-    o.from = std::string("tessera@") +
-             (::gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost");
-  }
+  if (o.from.empty()) o.from = "tessera@" + HostName();
   if (o.from.find('@') == std::string::npos)
     return Status::InvalidArgument(where + " from must be a mail address");
   o.relay.helo = o.from.substr(o.from.find('@') + 1);
@@ -206,6 +245,7 @@ Status ReadServeSettings(const std::string& file, ServeConfig& config) {
   try {
     toml::table t = toml::parse_file(file);
     TESSERA_RETURN_IF_ERROR(ReadArchive(t, file, config.archive));
+    TESSERA_RETURN_IF_ERROR(ReadConsole(t, file, config.console));
     TESSERA_RETURN_IF_ERROR(ReadExchangeRole(t, file, config.exchange));
     TESSERA_RETURN_IF_ERROR(ReadSyslog(t, file, config.syslog));
     TESSERA_RETURN_IF_ERROR(ReadRelease(t, file, config.release, config.release_recheck_period));

@@ -83,11 +83,16 @@ in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/di_parse_fuzz.c
   "$ROOT/src/exchange/dtd.cpp" "$BUILD/src/exchange/di_dtd_files.cpp" \
   "$L/base/libtessera_base.a" "${XML2_FLAGS[@]}" -lspdlog -lfmt -lpthread -o "$OUT/di_parse_fuzz"
 
+# HTML mail for the console: the sanitiser, whose output the target parses again with libxml2.
+in_background "$CXX" "${FLAGS[@]}" "${SAN[@]}" "$ROOT/tests/fuzz/html_sanitize_fuzz.cpp" \
+  "$ROOT/src/archive/html_sanitizer.cpp" "$L/base/libtessera_base.a" "${XML2_FLAGS[@]}" \
+  -lspdlog -lfmt -lpthread -o "$OUT/html_sanitize_fuzz"
+
 settle || { echo "fuzz: a target did not build"; exit 1; }
 
 rm -rf "$OUT/seeds" && mkdir -p "$OUT/seeds/vault_parse" "$OUT/seeds/codes" "$OUT/seeds/s3_parse" \
   "$OUT/seeds/mail_parse" "$OUT/seeds/smtp_session" "$OUT/seeds/search_text" \
-  "$OUT/seeds/volume_parse" "$OUT/seeds/di_parse"
+  "$OUT/seeds/volume_parse" "$OUT/seeds/di_parse" "$OUT/seeds/html_sanitize"
 "$OUT/make_seeds" "$OUT/seeds/vault_parse"
 printf '%s' "7K3M-9Q2P-XW4T-HB6N-0RCD" > "$OUT/seeds/codes/example"
 printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>vault/data/ab/x&amp;y&#x4E2D;</Key><Size>123</Size></Contents><Contents><Key>vault/index/1</Key><Size>0</Size></Contents><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken></ListBucketResult>' \
@@ -136,7 +141,15 @@ rm -rf "$SEED_HOME"
 # DI/SW: the test files, valid and invalid (Big5, a roster, XXE and entity bombs included).
 cp "$ROOT"/tests/data/exchange/*.di "$ROOT"/tests/data/exchange/*.sw "$OUT/seeds/di_parse/"
 
-targets=(vault_parse codes s3_parse mail_parse smtp_session search_text volume_parse di_parse)
+# HTML mail: a newsletter's tables, styles and images, and the tricks a sanitiser must see
+# through (obfuscated schemes, markup inside markup, handlers in broken tags).
+printf '%s' '<html><head><style>p{color:red}</style><meta charset="big5"></head><body background="https://x/bg.gif"><table width="100%" cellpadding=2><tr><td style="color: #333; background: url(https://t.example/p.gif)"><a href="https://gov.tw/a?b=1&amp;c=2" onclick="x()">國稅局</a><img src="data:image/png;base64,iVBORw0KGgo=" alt=a><img src="//t.example/p.gif"></td></tr></table></body></html>' \
+  > "$OUT/seeds/html_sanitize/newsletter"
+printf '%s' '<a href="jav&#x09;ascript:alert(1)">x</a><a href=" java&#10;script:y">y</a><scr<script>ipt>alert(1)</script><svg><p><style><img src=x onerror=alert(1)></style></p></svg><div style="x:expression(1);b\61 ckground:url(x)"></div></div><img src=x onerror=alert(1)//' \
+  > "$OUT/seeds/html_sanitize/tricks"
+
+targets=(vault_parse codes s3_parse mail_parse smtp_session search_text volume_parse di_parse
+  html_sanitize)
 # Each target runs alone for SECONDS_EACH on one core; JOBS of them at a time.
 fuzz_target() {
   local target=$1 corpus=$OUT/corpus/$1

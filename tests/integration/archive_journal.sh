@@ -47,7 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_archive() {
-  "$TESSERA" --home "$ARCHIVE_HOME" serve --lmtp "127.0.0.1:$P_LMTP" --smtp off \
+  "$TESSERA" --home "$ARCHIVE_HOME" serve --console off --lmtp "127.0.0.1:$P_LMTP" --smtp off \
     >> "$WORK/archive-serve.log" 2>&1 &
   ARCHIVE_PID=$!
   wait_for_port "$P_LMTP"
@@ -122,7 +122,7 @@ check "Postfix configuration is valid" postfix -c "$PF" check
 check "Postfix starts" postfix -c "$PF" start
 
 # --- the mailbox server and the archive
-"$TESSERA" --home "$MAILBOX_HOME" serve --smtp "127.0.0.1:$P_MAILBOX" --lmtp off \
+"$TESSERA" --home "$MAILBOX_HOME" serve --console off --smtp "127.0.0.1:$P_MAILBOX" --lmtp off \
   > "$WORK/mailbox-serve.log" 2>&1 &
 MAILBOX_PID=$!
 wait_for_port "$P_MAILBOX"

@@ -42,7 +42,7 @@ expect_rc "import of the mail files" 0 A import mail
 
 # --- a message journaled over LMTP with a Bcc recipient (known only from the envelope)
 P_LMTP=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$TESSERA" serve --lmtp "127.0.0.1:$P_LMTP" --smtp off > "$WORK/serve.log" 2>&1 &
+"$TESSERA" serve --console off --lmtp "127.0.0.1:$P_LMTP" --smtp off > "$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 100); do
   python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$P_LMTP" 2> /dev/null && break

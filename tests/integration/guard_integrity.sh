@@ -84,7 +84,6 @@ in_log "named" "$WORK/nowhere does not exist"
 # mailed to the SOC (here through serve's own SMTP listener, which archives it), and
 # mailed again once cleared; the audit log gets signed checkpoints, copied apart.
 expect_rc "a baseline for serve" 0 T guard baseline opt/tessera etc/tessera
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 LPORT=$(free_port)
 SPORT=$(free_port)
 cat > serve.toml << EOF

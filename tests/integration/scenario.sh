@@ -67,6 +67,9 @@ in_log() {
   fi
 }
 
+# free_port: a TCP port on 127.0.0.1 nobody listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

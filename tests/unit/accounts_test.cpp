@@ -106,16 +106,17 @@ TEST(PasswordHash, RefusesTamperedStrings) {
 }
 
 TEST(Roles, NamesRoundTrip) {
-  for (Role r : {Role::kClerk, Role::kAuditor, Role::kOperator, Role::kAdmin}) {
+  for (Role r : {Role::kClerk, Role::kAuditor, Role::kRecords, Role::kOperator, Role::kAdmin}) {
     auto parsed = ParseRole(RoleName(r));
     ASSERT_OK(parsed);
     EXPECT_EQ(*parsed, r);
   }
   EXPECT_EQ(RoleName(Role::kOperator), "operator");
+  EXPECT_EQ(RoleName(Role::kRecords), "records");
   auto bad = ParseRole("Admin");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
-  for (const char* name : {"clerk", "auditor", "operator", "admin"})
+  for (const char* name : {"clerk", "auditor", "records", "operator", "admin"})
     EXPECT_NE(bad.status().message().find(name), std::string::npos) << name;
 }
 

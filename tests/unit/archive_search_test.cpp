@@ -440,6 +440,18 @@ TEST_F(SearchTest, AMessageLargerThanMemoryIsIndexedByItsTextAndItsAttachmentsNa
   EXPECT_EQ(Find("subject:survey"), (std::set<int64_t>{added->message}));
 }
 
+TEST_F(SearchTest, AnIndexNotMadeYetFindsNothing) {
+  auto reader = SearchIndex::OpenForReading(dir_.path() / "never-made");
+  ASSERT_OK(reader);
+  auto r = (*reader)->Search(*ParseSearchQuery("公文"));
+  ASSERT_OK(r);
+  EXPECT_EQ(r->matches, 0u);
+  EXPECT_TRUE(r->hits.empty());
+  auto all = (*reader)->AllMatches(*ParseSearchQuery(""));
+  ASSERT_OK(all);
+  EXPECT_TRUE(all->empty());
+}
+
 TEST_F(SearchTest, TheIndexFollowsTheStoreAndHasOneWriter) {
   Add("From: a@b.tw\r\nSubject: first 第一\r\n\r\nx\r\n");
   EXPECT_EQ(Find("第一").size(), 1u);

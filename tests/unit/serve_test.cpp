@@ -137,6 +137,44 @@ TEST(ServeSettings, NoFileKeepsTheDefaultsAndNoCollectorMeansNoShipper) {
   EXPECT_TRUE(c.exchange.settings.agency.empty());
 }
 
+TEST(ServeSettings, TheConsoleTableTurnsTheConsoleOnAndOff) {
+  TempDir dir;
+  ServeConfig c;
+  ASSERT_OK(ReadServeSettings(Write(dir, "[archive]\nlmtp = \"127.0.0.1:1\"\n"), c));
+  EXPECT_FALSE(c.console.has_value());  // a settings file without [console]: off
+  ASSERT_OK(ReadServeSettings(Write(dir, R"(
+[console]
+listen = "[::1]:9443"
+certificate = "/etc/tessera/console.crt"
+key = "/etc/tessera/console.key"
+web_root = "/usr/share/tessera/web"
+sign_in_limit = 3
+sign_in_window = 120
+session_idle = 600
+session_max = 3600
+lockout = 60
+)"),
+                              c));
+  ASSERT_TRUE(c.console.has_value());
+  EXPECT_EQ(c.console->listen, "[::1]:9443");
+  EXPECT_EQ(c.console->certificate, "/etc/tessera/console.crt");
+  EXPECT_EQ(c.console->web_root, "/usr/share/tessera/web");
+  EXPECT_EQ(c.console->api.sign_in_limit, 3);
+  EXPECT_EQ(c.console->api.sign_in_window, 120);
+  EXPECT_EQ(c.console->sign_in.idle_seconds, 600);
+  EXPECT_EQ(c.console->sign_in.absolute_seconds, 3600);
+  EXPECT_EQ(c.console->sign_in.lockout_seconds, 60);
+  ASSERT_OK(ReadServeSettings(Write(dir, "[console]\nlisten = \"\"\n"), c));
+  EXPECT_FALSE(c.console.has_value());
+  for (const char* bad :
+       {"[console]\nlisten = \"nowhere\"\n", "[console]\ncertificate = \"c.pem\"\n",
+        "[console]\nsign_in_limit = 0\n", "[console]\nsession_idle = 5\n"}) {
+    Status st = ReadServeSettings(Write(dir, bad), c);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("[console]"), std::string::npos) << st.ToString();
+  }
+}
+
 TEST(ServeSettings, ValuesOutOfRangeNameTheKey) {
   TempDir dir;
   ServeConfig c;

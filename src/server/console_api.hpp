@@ -1,0 +1,77 @@
+// The console's REST API (docs/api.md), apart from HTTP's transport: a request in, a
+// response out. It signs people in (server/accounts.hpp), limits sign-in attempts per
+// client address, checks the CSRF token of every change, decides what each role may do, and
+// answers from the archive, the audit log and the accounts of one installation. Every
+// search, view and download, and every refusal, is recorded in the audit log with the
+// actor "console:<account>".
+//
+// What a console account may do with mail is the archive's decision once the archive has
+// roles (archive/access.hpp): the account is resolved as the archive principal of the same
+// name. Before that, the console's role decides: admin, auditor and records read all mail;
+// clerks and operators read none (a clerk has no addresses until granted them).
+//
+// Safe to call from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/status.hpp"
+#include "server/accounts.hpp"
+
+namespace tessera::server {
+
+struct ApiRequest {
+  std::string method;          // "GET", "POST", ...
+  std::string target;          // path and query, as sent: "/api/v1/archive/search?q=%E5%9C%8B"
+  std::string body;            // as sent
+  std::string cookie;          // the Cookie header, "" when none
+  std::string csrf;            // the X-CSRF-Token header
+  std::string client_address;  // the peer's IP address, for the sign-in limit and the log
+  int64_t now = 0;             // Unix seconds
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Set-Cookie, Content-Disposition…
+};
+
+struct ConsoleApiOptions {
+  int sign_in_limit = 10;                        // sign-in attempts per client address…
+  int64_t sign_in_window = 300;                  // …within this many seconds; more get 429
+  uint64_t max_part_bytes = uint64_t{32} << 20;  // larger messages are read in pieces
+};
+
+// The session cookie's name.
+inline constexpr char kSessionCookie[] = "tessera_session";
+
+class ConsoleApi {
+ public:
+  ConsoleApi(std::filesystem::path home, AccountStore& accounts, ConsoleApiOptions options);
+  ~ConsoleApi();
+
+  // Answers one request whose target starts with /api/. Never throws; failures of the
+  // server's own (a database that cannot be read) are 500 with the reason in the body.
+  ApiResponse Handle(const ApiRequest& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// "name=value; other=x" → the value of `name`, "" when absent.
+std::string CookieValue(std::string_view cookie_header, std::string_view name);
+// Percent-decoding of a query component ('+' as space); InvalidArgument for a bad escape.
+Result<std::string> PercentDecode(std::string_view text);
+// The path of `target` and its query parameters (decoded; a repeated name keeps the last).
+Result<std::pair<std::string, std::map<std::string, std::string>>> SplitTarget(
+    std::string_view target);
+
+}  // namespace tessera::server
