@@ -352,6 +352,12 @@ async function layoutProblems(page) {
 
 async function shoot(page, name, viewport) {
   const file = path.join(ARTIFACTS, `${name}-${viewport.width}x${viewport.height}.png`);
+  // Chromium paints a sandboxed (cross-origin) frame below the fold only once it has been
+  // in view: show each frame first, or the full-page capture has it blank.
+  for (const frame of await page.locator('iframe').all()) {
+    await frame.scrollIntoViewIfNeeded();
+    await page.waitForTimeout(200);
+  }
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
