@@ -27,36 +27,6 @@ std::string Rfc3339(int64_t unix_seconds) {
   return FormatRfc3339(unix_seconds * 1000000000);
 }
 
-ApiResponse JsonResponse(int status, const json& body) {
-  ApiResponse r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
-
-ApiResponse ErrorResponse(int status, std::string_view code, const std::string& message) {
-  return JsonResponse(status, {{"error", {{"code", code}, {"message", message}}}});
-}
-
-ApiResponse ErrorResponse(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument:
-      return ErrorResponse(400, "invalid_argument", st.message());
-    case StatusCode::kPermissionDenied:
-      return ErrorResponse(403, "permission_denied", st.message());
-    case StatusCode::kNotFound:
-      return ErrorResponse(404, "not_found", st.message());
-    case StatusCode::kAlreadyExists:
-      return ErrorResponse(409, "already_exists", st.message());
-    case StatusCode::kFailedPrecondition:
-      return ErrorResponse(409, "failed_precondition", st.message());
-    case StatusCode::kUnavailable:
-      return ErrorResponse(503, "unavailable", st.message());
-    default:
-      return ErrorResponse(500, "internal", st.ToString());
-  }
-}
-
 std::string Address(const archive::MailAddress& a) {
   if (a.name.empty()) return a.email;
   return a.name + " <" + a.email + ">";
@@ -130,6 +100,36 @@ std::vector<std::string_view> PathParts(std::string_view path) {
 }
 
 }  // namespace
+
+ApiResponse JsonResponse(int status, const json& body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+ApiResponse ErrorResponse(int status, std::string_view code, const std::string& message) {
+  return JsonResponse(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+ApiResponse ErrorResponse(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument:
+      return ErrorResponse(400, "invalid_argument", st.message());
+    case StatusCode::kPermissionDenied:
+      return ErrorResponse(403, "permission_denied", st.message());
+    case StatusCode::kNotFound:
+      return ErrorResponse(404, "not_found", st.message());
+    case StatusCode::kAlreadyExists:
+      return ErrorResponse(409, "already_exists", st.message());
+    case StatusCode::kFailedPrecondition:
+      return ErrorResponse(409, "failed_precondition", st.message());
+    case StatusCode::kUnavailable:
+      return ErrorResponse(503, "unavailable", st.message());
+    default:
+      return ErrorResponse(500, "internal", st.ToString());
+  }
+}
 
 std::string CookieValue(std::string_view header, std::string_view name) {
   size_t pos = 0;
@@ -207,14 +207,6 @@ struct ConsoleApi::Impl {
   Impl(std::filesystem::path h, AccountStore& a, ConsoleApiOptions o)
       : home(std::move(h)), accounts(a), options(o) {}
 
-  // One request, with the parts of its address.
-  struct Call {
-    const ApiRequest& request;
-    std::string path;
-    std::map<std::string, std::string> query;
-    std::vector<std::string_view> parts;  // of path, after /api/v1
-  };
-
   ApiResponse Route(const ApiRequest& request);
   ApiResponse SignIn(const ApiRequest& request);
   ApiResponse SessionAnswer(const Session& s, int status);
@@ -231,11 +223,11 @@ struct ConsoleApi::Impl {
   // NotFound (recorded) when the principal may not read message `id`, or it is not there.
   Status MayRead(const Session& s, archive::MessageStore& store, const archive::Principal& who,
                  int64_t id, const std::string& action);
-  ApiResponse Search(const Session& s, const Call& call);
+  ApiResponse Search(const Session& s, const ApiCall& call);
   // `rest`: the parts of the path after the message's id.
-  ApiResponse Message(const Session& s, int64_t id, const std::vector<std::string_view>& rest,
+  ApiResponse Message(const Session& s, int64_t id, const std::vector<std::string>& rest,
                       const std::string& path);
-  ApiResponse AuditLog(const Session& s, const Call& call);
+  ApiResponse AuditLog(const Session& s, const ApiCall& call);
   ApiResponse Accounts(const Session& s);
 };
 
@@ -396,7 +388,7 @@ Status ConsoleApi::Impl::MayRead(const Session& s, archive::MessageStore& store,
   return Status::NotFound(reason);
 }
 
-ApiResponse ConsoleApi::Impl::Search(const Session& s, const Call& call) {
+ApiResponse ConsoleApi::Impl::Search(const Session& s, const ApiCall& call) {
   auto q_it = call.query.find("q");
   const std::string asked = q_it == call.query.end() ? "" : q_it->second;
   Result<size_t> limit = ParseLimit(call.query, 50, kMaxSearchLimit);
@@ -434,7 +426,7 @@ ApiResponse ConsoleApi::Impl::Search(const Session& s, const Call& call) {
 }
 
 ApiResponse ConsoleApi::Impl::Message(const Session& s, int64_t id,
-                                      const std::vector<std::string_view>& rest,
+                                      const std::vector<std::string>& rest,
                                       const std::string& path) {
   // /messages/{id}, /messages/{id}/eml, /messages/{id}/attachments/{n}
   const bool eml = rest.size() == 1 && rest[0] == "eml";
@@ -539,7 +531,7 @@ ApiResponse ConsoleApi::Impl::Message(const Session& s, int64_t id,
   return JsonResponse(200, out);
 }
 
-ApiResponse ConsoleApi::Impl::AuditLog(const Session& s, const Call& call) {
+ApiResponse ConsoleApi::Impl::AuditLog(const Session& s, const ApiCall& call) {
   auto it = call.query.find("since");
   const std::string since = it == call.query.end() ? "" : it->second;
   Result<size_t> limit = ParseLimit(call.query, 200, kMaxAuditLimit);
@@ -602,15 +594,17 @@ ApiResponse ConsoleApi::Impl::Accounts(const Session& s) {
 ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
   auto split = SplitTarget(request.target);
   if (!split.ok()) return ErrorResponse(split.status());
-  Call call{request, std::move(split->first), std::move(split->second), {}};
-  call.parts = PathParts(call.path);
-  if (call.parts.size() < 3 || call.parts[0] != "api" || call.parts[1] != "v1")
-    return ErrorResponse(404, "not_found", "no such resource: " + call.path);
+  const std::string path = std::move(split->first);
+  std::vector<std::string> parts;
+  for (std::string_view p : PathParts(path)) parts.emplace_back(p);
+  if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1")
+    return ErrorResponse(404, "not_found", "no such resource: " + path);
+  parts.erase(parts.begin(), parts.begin() + 2);
   const std::string& method = request.method;
   const bool change = method != "GET" && method != "HEAD";
   const std::string token = CookieValue(request.cookie, kSessionCookie);
 
-  if (call.path == "/api/v1/session" && method == "POST") return SignIn(request);
+  if (path == "/api/v1/session" && method == "POST") return SignIn(request);
   Result<Session> s = token.empty() ? Result<Session>(Status::NotFound("no session"))
                                     : accounts.Resume(token, request.now);
   if (!s.ok()) {
@@ -620,11 +614,21 @@ ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
   if (change && !AccountStore::CsrfMatches(*s, request.csrf))
     return ErrorResponse(403, "permission_denied",
                          "the request lacks the session's CSRF token (header X-CSRF-Token)");
-  if (call.path == "/api/v1/session") {
-    if (method == "GET") return SessionAnswer(*s, 200);
+  const Session& session = *s;
+  ApiCall call{request,
+               session,
+               path,
+               std::move(split->second),
+               std::move(parts),
+               [this, &session](const std::string& action, const std::string& target,
+                                const std::string& outcome) {
+                 return Audit(session, action, target, outcome);
+               }};
+  if (path == "/api/v1/session") {
+    if (method == "GET") return SessionAnswer(session, 200);
     if (method == "DELETE") {
       if (Status st = accounts.SignOut(token); !st.ok()) return ErrorResponse(st);
-      (void)Audit(*s, "console.sign-out", request.client_address, "signed out");
+      (void)Audit(session, "console.sign-out", request.client_address, "signed out");
       ApiResponse r;
       r.status = 204;
       r.content_type.clear();
@@ -635,17 +639,18 @@ ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
     }
     return ErrorResponse(405, "method_not_allowed", "use GET, POST or DELETE on the session");
   }
-  if (call.path == "/api/v1/archive/search" && method == "GET") return Search(*s, call);
-  if (call.parts.size() >= 4 && call.parts[2] == "archive" && call.parts[3] == "messages" &&
-      method == "GET") {
-    if (call.parts.size() < 5) return ErrorResponse(404, "not_found", "name a message by its id");
-    std::optional<int64_t> id = ParseId(call.parts[4]);
+  const std::vector<std::string>& p = call.parts;
+  if (p[0] == "archive" && p.size() == 2 && p[1] == "search" && method == "GET")
+    return Search(session, call);
+  if (p[0] == "archive" && p.size() >= 2 && p[1] == "messages" && method == "GET") {
+    if (p.size() < 3) return ErrorResponse(404, "not_found", "name a message by its id");
+    std::optional<int64_t> id = ParseId(p[2]);
     if (!id) return ErrorResponse(400, "invalid_argument", "a message is named by its number");
-    return Message(*s, *id, {call.parts.begin() + 5, call.parts.end()}, call.path);
+    return Message(session, *id, {p.begin() + 3, p.end()}, path);
   }
-  if (call.path == "/api/v1/audit" && method == "GET") return AuditLog(*s, call);
-  if (call.path == "/api/v1/accounts" && method == "GET") return Accounts(*s);
-  return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
+  if (p.size() == 1 && p[0] == "audit" && method == "GET") return AuditLog(session, call);
+  if (p.size() == 1 && p[0] == "accounts" && method == "GET") return Accounts(session);
+  return ErrorResponse(404, "not_found", "no such resource: " + method + " " + path);
 }
 
 }  // namespace tessera::server

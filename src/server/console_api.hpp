@@ -23,25 +23,9 @@
 
 #include "base/status.hpp"
 #include "server/accounts.hpp"
+#include "server/console_call.hpp"
 
 namespace tessera::server {
-
-struct ApiRequest {
-  std::string method;          // "GET", "POST", ...
-  std::string target;          // path and query, as sent: "/api/v1/archive/search?q=%E5%9C%8B"
-  std::string body;            // as sent
-  std::string cookie;          // the Cookie header, "" when none
-  std::string csrf;            // the X-CSRF-Token header
-  std::string client_address;  // the peer's IP address, for the sign-in limit and the log
-  int64_t now = 0;             // Unix seconds
-};
-
-struct ApiResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // Set-Cookie, Content-Disposition…
-};
 
 struct ConsoleApiOptions {
   int sign_in_limit = 10;                        // sign-in attempts per client address…

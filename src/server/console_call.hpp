@@ -1,0 +1,57 @@
+// What the console API's handlers share (server/console_api.hpp routes to them): a request
+// and its answer apart from HTTP, one signed-in call with its parsed address, and the
+// answers in docs/api.md's form (JSON, errors as {"error": {"code", "message"}}).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/status.hpp"
+#include "server/accounts.hpp"
+
+namespace tessera::server {
+
+struct ApiRequest {
+  std::string method;          // "GET", "POST", ...
+  std::string target;          // path and query, as sent: "/api/v1/archive/search?q=%E5%9C%8B"
+  std::string body;            // as sent
+  std::string cookie;          // the Cookie header, "" when none
+  std::string csrf;            // the X-CSRF-Token header
+  std::string client_address;  // the peer's IP address, for the sign-in limit and the log
+  int64_t now = 0;             // Unix seconds
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Set-Cookie, Content-Disposition…
+};
+
+// One request of a signed-in account, its CSRF token already checked for changes.
+struct ApiCall {
+  const ApiRequest& request;
+  const Session& session;
+  std::string path;                          // decoded: "/api/v1/vaults/main/snapshots"
+  std::map<std::string, std::string> query;  // decoded parameters
+  std::vector<std::string> parts;            // of the path after /api/v1: {"vaults", "main", …}
+  // Records (console:<account>, action, target, outcome) in the audit log. An error means
+  // it could not, and the action must then not be done.
+  std::function<Status(const std::string& action, const std::string& target,
+                       const std::string& outcome)>
+      audit;
+};
+
+ApiResponse JsonResponse(int status, const nlohmann::json& body);
+ApiResponse ErrorResponse(int status, std::string_view code, const std::string& message);
+// The status of docs/api.md for `st` (InvalidArgument 400, PermissionDenied 403, NotFound
+// 404, AlreadyExists and FailedPrecondition 409, Unavailable 503, else 500).
+ApiResponse ErrorResponse(const Status& st);
+
+}  // namespace tessera::server
