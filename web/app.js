@@ -314,6 +314,11 @@ async function viewMessage(m, route, live) {
     h('h1', { id: 'message-title', tabindex: '-1' }, msg.subject || t('search.noSubject')),
     h('dl', { class: 'meta headers' }, headers.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))));
 
+  if (msg.html_truncated) article.append(h('p', { class: 'notice', role: 'note' }, t('message.truncated')));
+  if (Array.isArray(msg.problems) && msg.problems.length) {
+    article.append(h('div', { class: 'notice', role: 'note' }, h('p', {}, t('message.problems')),
+      h('ul', {}, msg.problems.map((x) => h('li', {}, typeof x === 'string' ? x : JSON.stringify(x))))));
+  }
   if (msg.remote_content_blocked > 0) {
     article.append(h('p', { class: 'notice blocked', role: 'note' }, t('message.blocked', { n: msg.remote_content_blocked })));
   }

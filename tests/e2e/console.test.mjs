@@ -317,7 +317,8 @@ async function unlabelled(page) {
   });
 }
 
-// No horizontal scrolling, and no visible text sticking out of its box.
+// No horizontal scrolling, no visible text sticking out of its box, none squeezed into a
+// column one character wide.
 async function layoutProblems(page) {
   return page.evaluate(() => {
     const problems = [];
@@ -338,6 +339,11 @@ async function layoutProblems(page) {
       const limit = box.getBoundingClientRect();
       const range = document.createRange();
       range.selectNodeContents(n);
+      const text = n.textContent.trim();
+      const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+      if (text.length >= 3 && lines.size >= text.length) {
+        problems.push(`"${text.slice(0, 40)}" is squeezed to one character a line in <${box.tagName.toLowerCase()}>`);
+      }
       for (const r of range.getClientRects()) {
         if (r.width === 0) continue;
         if (r.right > limit.right + 1 || r.left < limit.left - 1 || r.right > vw + 1) {
@@ -352,6 +358,12 @@ async function layoutProblems(page) {
 
 async function shoot(page, name, viewport) {
   const file = path.join(ARTIFACTS, `${name}-${viewport.width}x${viewport.height}.png`);
+  // Chromium paints a sandboxed (cross-origin) frame below the fold only once it has been
+  // in view: show each frame first, or the full-page capture has it blank.
+  for (const frame of await page.locator('iframe').all()) {
+    await frame.scrollIntoViewIfNeeded();
+    await page.waitForTimeout(200);
+  }
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
