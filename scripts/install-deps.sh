@@ -22,6 +22,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev curl time bc python3
   # libFuzzer for tests/fuzz (clang's runtime)
   clang-14 libclang-rt-14-dev
+  # the console's LDAP sign-in (OpenLDAP's client), and a real slapd for its tests
+  libldap-dev slapd ldap-utils
   # a real MTA journaling into the archive (tests/integration/archive_journal.sh)
   postfix postfix-pcre swaks
   # a real S3 server for the integration tests (Ceph radosgw)
@@ -56,6 +58,8 @@ echo "[install-deps] installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # Postfix is for the tests, which run private instances: leave the system's unconfigured.
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+# slapd likewise: the tests start their own on 127.0.0.1 with a directory of their own.
+echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 e2e_npm

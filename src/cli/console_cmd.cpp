@@ -19,6 +19,7 @@ json AccountJson(const server::Account& a) {
           {"role", std::string(server::RoleName(a.role))},
           {"agency", a.agency},
           {"totp", a.totp},
+          {"directory", a.directory},
           {"failures", a.failures},
           {"locked_until", a.locked_until},
           {"created_at", a.created_at},
@@ -57,27 +58,37 @@ void AddConsoleCommands(CLI::App& app, Context& ctx) {
   {
     struct Options {
       std::string name, role, agency, display_name;
+      bool directory = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = account->add_subcommand("add",
                                         "Add an account (its password from "
-                                        "$TESSERA_PASSWORD, or asked on the terminal)");
+                                        "$TESSERA_PASSWORD, or asked on the terminal; with "
+                                        "--directory, the directory's, [console.ldap])");
     cmd->add_option("name", o->name, "Sign-in name: a-z, 0-9, '.', '_', '-'")->required();
     cmd->add_option("--role", o->role, "clerk, auditor, records, operator or admin")->required();
     cmd->add_option("--agency", o->agency, "The agency code of a clerk (機關代碼)");
     cmd->add_option("--display-name", o->display_name, "The name shown, e.g. 王小明");
+    cmd->add_flag("--directory", o->directory,
+                  "The password is checked by the agency's directory ([console.ldap]); none is "
+                  "kept here");
     cmd->callback([&ctx, o] {
       Run(ctx, [&]() -> Status {
         TESSERA_ASSIGN_OR_RETURN(server::Role role, server::ParseRole(o->role));
         TESSERA_ASSIGN_OR_RETURN(auto store, server::AccountStore::Open(ctx.home));
-        TESSERA_ASSIGN_OR_RETURN(std::string password, NewPassword(ctx, o->name));
+        std::string password;
+        if (!o->directory) {
+          TESSERA_ASSIGN_OR_RETURN(password, NewPassword(ctx, o->name));
+        }
         server::Account a;
+        a.directory = o->directory;
         a.name = o->name;
         a.display_name = o->display_name.empty() ? o->name : o->display_name;
         a.role = role;
         a.agency = o->agency;
-        const std::string what =
-            std::string(server::RoleName(role)) + (o->agency.empty() ? "" : " of " + o->agency);
+        const std::string what = std::string(server::RoleName(role)) +
+                                 (o->agency.empty() ? "" : " of " + o->agency) +
+                                 (o->directory ? ", password in the directory" : "");
         TESSERA_RETURN_IF_ERROR(Audit(ctx, "console.account.add", o->name, what));
         TESSERA_RETURN_IF_ERROR(store->Add(a, password));
         TESSERA_ASSIGN_OR_RETURN(server::Account added, store->Get(o->name));

@@ -54,6 +54,8 @@ CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires_at);
 )sql";
 
 constexpr std::string_view kDenied = "wrong name, password or code";
+// The password column of an account whose password the directory checks: never a hash.
+constexpr std::string_view kDirectoryPassword = "directory";
 constexpr size_t kSaltBytes = 16;
 constexpr size_t kKeyBytes = 32;
 constexpr size_t kTotpSecretBytes = 20;
@@ -159,7 +161,7 @@ Status Locked(int64_t until, int max_failures) {
 
 constexpr const char* kAccountColumns =
     "name, display_name, role, agency, totp_secret IS NOT NULL, created_at, "
-    "password_changed_at, failures, locked_until";
+    "password_changed_at, failures, locked_until, password = 'directory'";
 
 Result<Role> RoleFromDatabase(const std::string& account, const std::string& text) {
   auto role = ParseRole(text);
@@ -180,6 +182,7 @@ Result<Account> ReadAccount(const Statement& s) {
   a.password_changed_at = s.Int(6);
   a.failures = static_cast<int>(s.Int(7));
   a.locked_until = s.Int(8);
+  a.directory = s.Int(9) != 0;
   return a;
 }
 
@@ -312,7 +315,13 @@ Status AccountStore::Add(const Account& a, const std::string& password) {
     return Status::InvalidArgument(
         "an account is added without TOTP; enable it afterwards (EnableTotp), which makes the "
         "secret to show to the user");
-  TESSERA_RETURN_IF_ERROR(CheckPassword(password, policy_));
+  if (a.directory) {
+    if (!password.empty())
+      return Status::InvalidArgument(
+          "an account of the directory has no password here: the directory checks it");
+  } else {
+    TESSERA_RETURN_IF_ERROR(CheckPassword(password, policy_));
+  }
   {
     std::lock_guard lock(mutex_);
     TESSERA_ASSIGN_OR_RETURN(Statement exists,
@@ -322,7 +331,10 @@ Status AccountStore::Add(const Account& a, const std::string& password) {
       return Status::AlreadyExists("a console account named '" + a.name +
                                    "' exists already; choose another name");
   }
-  TESSERA_ASSIGN_OR_RETURN(std::string hash, MakeHash(password, policy_.scrypt_log2_n));
+  std::string hash(kDirectoryPassword);
+  if (!a.directory) {
+    TESSERA_ASSIGN_OR_RETURN(hash, MakeHash(password, policy_.scrypt_log2_n));
+  }
   const int64_t created = a.created_at != 0 ? a.created_at : NowUnixSeconds();
   std::lock_guard lock(mutex_);
   TESSERA_ASSIGN_OR_RETURN(
@@ -515,7 +527,19 @@ Result<Session> AccountStore::SignIn(const std::string& name, const std::string&
   }
   // Both checks run whatever the other's outcome, and an unknown name costs one scrypt
   // too: the time taken tells nothing about which part was wrong.
-  const bool password_ok = VerifyPassword(password, found ? hash : dummy_hash_);
+  bool password_ok = false;
+  if (found && hash == kDirectoryPassword) {
+    // An empty password would be an anonymous bind, which a directory accepts.
+    if (directory_ && !password.empty()) {
+      Result<bool> verified = directory_(name, password);
+      if (!verified.ok())
+        return Status::Unavailable("the directory cannot check the password now: " +
+                                   verified.status().message());
+      password_ok = *verified;
+    }
+  } else {
+    password_ok = VerifyPassword(password, found ? hash : dummy_hash_);
+  }
   std::optional<int64_t> step;
   if (totp_secret) step = TotpMatchedStep(totp_secret->view(), totp_code, now);
   if (!found) return Status::PermissionDenied(std::string(kDenied));

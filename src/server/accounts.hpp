@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,9 +40,10 @@ struct Account {
   std::string name;          // sign-in name: [a-z0-9._-], 1..64 characters
   std::string display_name;  // UTF-8 (may be Chinese), at most 256 bytes, no control characters
   Role role = Role::kClerk;
-  std::string agency;  // a clerk's agency code (required for clerks), else may be empty:
-                       // [A-Za-z0-9._-], at most 32 characters
-  bool totp = false;   // a TOTP code is required at sign-in (set by EnableTotp, not by Add)
+  std::string agency;      // a clerk's agency code (required for clerks), else may be empty:
+                           // [A-Za-z0-9._-], at most 32 characters
+  bool totp = false;       // a TOTP code is required at sign-in (set by EnableTotp, not by Add)
+  bool directory = false;  // the password is the directory's (LDAP, SetDirectory); none here
   int64_t created_at = 0, password_changed_at = 0;  // Unix seconds
   int failures = 0;                                 // consecutive failed sign-ins
   int64_t locked_until = 0;                         // Unix seconds; 0: not locked
@@ -70,6 +72,11 @@ struct Session {
   std::string agency;        // role applies to existing sessions at their next Resume)
   int64_t created_at = 0, last_seen = 0, expires_at = 0;  // Unix seconds
 };
+
+// Checks a password against a directory (server/ldap_auth.hpp): true when it is the
+// account's, false when it is not; an error when the directory cannot answer.
+using PasswordVerifier =
+    std::function<Result<bool>(const std::string& name, const std::string& password)>;
 
 // Passwords longer than this many bytes are refused (InvalidArgument) when set.
 constexpr size_t kMaxPasswordBytes = 1024;
@@ -107,10 +114,12 @@ class AccountStore {
   // Adds an account (its failures and locked_until are ignored; created_at 0 means now).
   // AlreadyExists for a name in use; InvalidArgument for a bad name, display name or agency,
   // a clerk without an agency, a password shorter than the policy or longer than
-  // kMaxPasswordBytes, or a.totp set (enable TOTP with EnableTotp after adding).
+  // kMaxPasswordBytes, or a.totp set (enable TOTP with EnableTotp after adding). With
+  // a.directory, `password` must be empty: the directory checks it at sign-in.
   Status Add(const Account& a, const std::string& password);
   // A new password (same rules as Add); ends every session of the account. Leaves a
-  // lockout as it is (Unlock ends it). NotFound for an unknown name.
+  // lockout as it is (Unlock ends it). An account of the directory becomes a local one.
+  // NotFound for an unknown name.
   Status SetPassword(const std::string& name, const std::string& password);
   // A new role and agency (a clerk needs one), which the account's sessions take at their
   // next Resume. FailedPrecondition when it would leave no admin. NotFound, InvalidArgument.
@@ -148,6 +157,9 @@ class AccountStore {
   Result<Session> Resume(const std::string& token, int64_t now);
   // Ends the session of `token`; OK also when there is none.
   Status SignOut(const std::string& token);
+  // Where the passwords of directory accounts are checked. Without it they cannot sign
+  // in (the answer is the same "wrong name, password or code"). Call before SignIn is used.
+  void SetDirectory(PasswordVerifier verify) { directory_ = std::move(verify); }
   // Whether `presented` is the session's CSRF token, compared in constant time.
   static bool CsrfMatches(const Session& s, std::string_view presented);
 
@@ -160,8 +172,9 @@ class AccountStore {
   std::unique_ptr<Database> db_;
   SignInPolicy policy_;
   std::string dummy_hash_;  // verified against for unknown names: costs what a real one does
-  std::mutex mutex_;        // one user of the connection at a time (transactions); not held
-                            // during scrypt
+  PasswordVerifier directory_;
+  std::mutex mutex_;  // one user of the connection at a time (transactions); not held
+                      // during scrypt
 };
 
 }  // namespace tessera::server

@@ -252,12 +252,14 @@ ApiResponse ConsoleApi::Impl::SignIn(const ApiRequest& request) {
   who.account = IsValidAccountName(name) ? name : "(invalid name)";
   if (!s.ok()) {
     const bool locked = s.status().code() == StatusCode::kFailedPrecondition;
-    if (Status st =
-            Audit(who, "console.sign-in", address,
-                  std::string("refused: ") + (locked ? "locked" : "wrong name, password or code"));
-        !st.ok())
+    const bool unavailable = s.status().code() == StatusCode::kUnavailable;
+    const std::string why = locked        ? "locked"
+                            : unavailable ? s.status().message()
+                                          : "wrong name, password or code";
+    if (Status st = Audit(who, "console.sign-in", address, "refused: " + why); !st.ok())
       return ErrorResponse(st);
     if (locked) return ErrorResponse(423, "locked", s.status().message());
+    if (s.status().code() == StatusCode::kUnavailable) return ErrorResponse(s.status());
     if (s.status().code() == StatusCode::kPermissionDenied)
       return ErrorResponse(401, "unauthenticated", s.status().message());
     return ErrorResponse(s.status());
@@ -330,6 +332,7 @@ ApiResponse ConsoleApi::Impl::Accounts(const Session& s) {
                    {"role", RoleName(a.role)},
                    {"agency", a.agency},
                    {"totp", a.totp},
+                   {"directory", a.directory},
                    {"locked", a.locked_until > now}});
   return JsonResponse(200, {{"accounts", out}});
 }

@@ -300,6 +300,13 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(const fs::path& home
   if (ec) return Status::InvalidArgument("cannot use the console's certificate: " + ec.message());
 
   TESSERA_ASSIGN_OR_RETURN(impl->accounts, AccountStore::Open(home, config.sign_in));
+  if (config.ldap) {
+    TESSERA_RETURN_IF_ERROR(CheckLdapOptions(*config.ldap));
+    impl->accounts->SetDirectory(
+        [ldap = *config.ldap](const std::string& name, const std::string& password) {
+          return LdapCheckPassword(ldap, name, password);
+        });
+  }
   impl->api = std::make_unique<ConsoleApi>(home, *impl->accounts, config.api);
 
   auto address = asio::ip::make_address(listen.first, ec);

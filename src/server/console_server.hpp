@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/status.hpp"
 #include "server/accounts.hpp"
 #include "server/console_api.hpp"
+#include "server/ldap_auth.hpp"
 
 namespace tessera::server {
 
@@ -23,6 +25,7 @@ struct ConsoleConfig {
   std::filesystem::path web_root;          // empty: DefaultWebRoot()
   ConsoleApiOptions api;
   SignInPolicy sign_in;
+  std::optional<LdapOptions> ldap;  // set: directory accounts' passwords are checked there
   int threads = 4;  // requests are answered on these (a sign-in's scrypt takes ~100 ms)
 };
 

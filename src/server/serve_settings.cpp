@@ -185,6 +185,20 @@ Status ReadConsole(const toml::table& t, const std::string& file,
   o.sign_in.idle_seconds = idle.count();
   o.sign_in.absolute_seconds = absolute.count();
   o.sign_in.lockout_seconds = lockout.count();
+  if (auto l = c["ldap"]; l) {
+    const std::string at = "settings file " + file + ": [console.ldap]";
+    LdapOptions ldap;
+    ldap.url = l["url"].value_or(std::string());
+    ldap.user_dn = l["user_dn"].value_or(std::string());
+    if (l["start_tls"] && !l["start_tls"].is_boolean())
+      return Status::InvalidArgument(at + " start_tls must be true or false");
+    ldap.start_tls = l["start_tls"].value_or(false);
+    ldap.ca = l["ca"].value_or(std::string());
+    TESSERA_RETURN_IF_ERROR(ReadSeconds(l, "timeout", at, 1, 300, ldap.timeout));
+    if (Status st = CheckLdapOptions(ldap); !st.ok())
+      return Status::InvalidArgument(at + " " + st.message());
+    o.ldap = std::move(ldap);
+  }
   out = std::move(o);
   return Status::Ok();
 }

@@ -28,8 +28,10 @@ expect_rc "an unknown role" 2 T console account add lin --role king
 in_log "lists the roles" "operator"
 TESSERA_PASSWORD=short expect_rc "a short password" 2 T console account add lin --role operator
 in_log "saying how long it must be" "12"
+expect_rc "an account whose password is the directory's" 0 T console account add dir.chen --role records --directory --json
+check "no password asked, marked as the directory's" test "$(json_field '["account"]["directory"]')" = True
 expect_rc "list" 0 T console account list --json
-check "three accounts" test "$(json_field '["accounts"].__len__()')" = 3
+check "four accounts" test "$(json_field '["accounts"].__len__()')" = 4
 check "the clerk's agency" python3 -c "import json; a = {x['name']: x for x in json.load(open('$WORK/last.log'))['accounts']}; assert a['wang']['agency'] == 'A15060000H' and a['wang']['display_name'] == '王小明', a"
 expect_rc "list as text" 0 T console account list
 in_log "shows the Chinese name" "王小明"
@@ -45,7 +47,7 @@ TESSERA_PASSWORD='another long password 2026' expect_rc "a new password for wang
 expect_rc "an unknown account" 1 T console account passwd nobody
 expect_rc "remove the operator" 0 T console account remove audit.li
 expect_rc "list after the removal" 0 T console account list --json
-check "two accounts left" test "$(json_field '["accounts"].__len__()')" = 2
+check "three accounts left" test "$(json_field '["accounts"].__len__()')" = 3
 check "every change is in the audit log" test "$(audited console.account.add admin)$(audited console.account.role audit.li)$(audited console.account.totp-enable admin)$(audited console.account.password wang)$(audited console.account.remove audit.li)" = 11111
 check "no password in the audit log" bash -c "! grep -qF 'horse battery' '$TESSERA_HOME/audit.db'"
 check "no password in the accounts database" bash -c "! grep -qF 'horse battery' '$TESSERA_HOME/console/accounts.db'"

@@ -154,6 +154,11 @@ sign_in_window = 120
 session_idle = 600
 session_max = 3600
 lockout = 60
+[console.ldap]
+url = "ldaps://dc.agency.test:636"
+user_dn = "uid={name},ou=people,dc=agency,dc=test"
+ca = "/etc/tessera/ldap-ca.pem"
+timeout = 5
 )"),
                               c));
   ASSERT_TRUE(c.console.has_value());
@@ -166,15 +171,22 @@ lockout = 60
   EXPECT_EQ(c.console->sign_in.idle_seconds, 600);
   EXPECT_EQ(c.console->sign_in.absolute_seconds, 3600);
   EXPECT_EQ(c.console->sign_in.lockout_seconds, 60);
+  ASSERT_TRUE(c.console->ldap.has_value());
+  EXPECT_EQ(c.console->ldap->url, "ldaps://dc.agency.test:636");
+  EXPECT_EQ(c.console->ldap->user_dn, "uid={name},ou=people,dc=agency,dc=test");
+  EXPECT_EQ(c.console->ldap->ca, "/etc/tessera/ldap-ca.pem");
+  EXPECT_EQ(c.console->ldap->timeout, std::chrono::seconds(5));
   ASSERT_OK(ReadServeSettings(Write(dir, "[console]\nlisten = \"\"\n"), c));
   EXPECT_FALSE(c.console.has_value());
   for (const char* bad :
        {"[console]\nlisten = \"nowhere\"\n", "[console]\ncertificate = \"c.pem\"\n",
         "[console]\nsign_in_limit = 0\n", "[console]\nrestore_relay = \"http://x\"\n",
-        "[console]\nsession_idle = 5\n"}) {
+        "[console]\nsession_idle = 5\n",
+        "[console.ldap]\nurl = \"ldap://dc\"\nuser_dn = \"uid=x\"\n",
+        "[console.ldap]\nurl = \"dc\"\nuser_dn = \"uid={name}\"\n"}) {
     Status st = ReadServeSettings(Write(dir, bad), c);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
-    EXPECT_NE(st.message().find("[console]"), std::string::npos) << st.ToString();
+    EXPECT_NE(st.message().find("[console"), std::string::npos) << st.ToString();
   }
 }
 
