@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "archive/search_index.hpp"
 #include "base/clock.hpp"
 #include "guard/audit_log.hpp"
+#include "server/console_vault.hpp"
 
 namespace tessera::server {
 
@@ -203,9 +205,18 @@ struct ConsoleApi::Impl {
   ConsoleApiOptions options;
   std::mutex attempts_mu;
   std::map<std::string, std::deque<int64_t>> attempts;  // guarded by attempts_mu
+  VaultApi vaults;                                      // /api/v1/vaults and /api/v1/jobs
 
   Impl(std::filesystem::path h, AccountStore& a, ConsoleApiOptions o)
-      : home(std::move(h)), accounts(a), options(o) {}
+      : home(std::move(h)), accounts(a), options(o), vaults(home, VaultOptions()) {}
+
+  // The server has no terminal: a passphrase-protected vault key needs $TESSERA_PASSPHRASE,
+  // as the command line takes it.
+  static VaultApiOptions VaultOptions() {
+    VaultApiOptions v;
+    if (const char* p = std::getenv("TESSERA_PASSPHRASE")) v.passphrase = p;
+    return v;
+  }
 
   ApiResponse Route(const ApiRequest& request);
   ApiResponse SignIn(const ApiRequest& request);
@@ -648,6 +659,7 @@ ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
     if (!id) return ErrorResponse(400, "invalid_argument", "a message is named by its number");
     return Message(session, *id, {p.begin() + 3, p.end()}, path);
   }
+  if (VaultApi::Handles(call)) return vaults.Handle(call);
   if (p.size() == 1 && p[0] == "audit" && method == "GET") return AuditLog(session, call);
   if (p.size() == 1 && p[0] == "accounts" && method == "GET") return Accounts(session);
   return ErrorResponse(404, "not_found", "no such resource: " + method + " " + path);
