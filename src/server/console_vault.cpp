@@ -213,8 +213,11 @@ struct VaultApi::Impl {
 
   Result<std::unique_ptr<vault::Repository>> Open(const std::string& name) {
     TESSERA_ASSIGN_OR_RETURN(vault::VaultConfig config, Config(name));
+    auto repo = vault::OpenVault(Context(name));
+    if (repo.ok()) return repo;
+    // Say what to configure when it is the key (a passphrase the server was not given).
     TESSERA_RETURN_IF_ERROR(KeyUsable(name, config));
-    return vault::OpenVault(Context(name));
+    return repo.status();
   }
 
   json StoresJson(const vault::VaultConfig& config) const {
