@@ -1,9 +1,8 @@
 #include "server/console_api.hpp"
 
-#include "server/console_archive.hpp"
-
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -11,6 +10,8 @@
 #include "archive/search_index.hpp"
 #include "base/clock.hpp"
 #include "guard/audit_log.hpp"
+#include "server/console_archive.hpp"
+#include "server/console_vault.hpp"
 
 namespace tessera::server {
 
@@ -161,9 +162,22 @@ struct ConsoleApi::Impl {
   std::mutex attempts_mu;
   std::map<std::string, std::deque<int64_t>> attempts;  // guarded by attempts_mu
   ArchiveApi archive_api;
+  VaultApi vaults;  // /api/v1/vaults and /api/v1/jobs
 
   Impl(std::filesystem::path h, AccountStore& a, ConsoleApiOptions o)
-      : home(std::move(h)), accounts(a), options(o), archive_api(home, options.archive) {}
+      : home(std::move(h)),
+        accounts(a),
+        options(o),
+        archive_api(home, options.archive),
+        vaults(home, VaultOptions()) {}
+
+  // The server has no terminal: a passphrase-protected vault key needs $TESSERA_PASSPHRASE,
+  // as the command line takes it.
+  static VaultApiOptions VaultOptions() {
+    VaultApiOptions v;
+    if (const char* p = std::getenv("TESSERA_PASSPHRASE")) v.passphrase = p;
+    return v;
+  }
 
   ApiResponse Route(const ApiRequest& request);
   ApiResponse SignIn(const ApiRequest& request);
@@ -387,6 +401,7 @@ ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
   }
   const std::vector<std::string>& p = call.parts;
   if (p[0] == "archive") return archive_api.Handle(call);
+  if (VaultApi::Handles(call)) return vaults.Handle(call);
   if (p.size() == 1 && p[0] == "audit" && method == "GET") return AuditLog(session, call);
   if (p.size() == 1 && p[0] == "accounts" && method == "GET") return Accounts(session);
   return ErrorResponse(404, "not_found", "no such resource: " + method + " " + path);

@@ -1,0 +1,427 @@
+// The console's vault API (server/console_vault.hpp) through ConsoleApi::Handle with signed-in
+// sessions: the vault list with its stores, backups and drills as jobs polled to their end,
+// snapshots that really hold the files, drills with RTO/RPO counted in the year, the roles,
+// one job per vault, unknown vaults, passphrase-protected keys, and the audit log.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "base/clock.hpp"
+#include "base/files.hpp"
+#include "guard/audit_log.hpp"
+#include "server/console_api.hpp"
+#include "status_matchers.hpp"
+#include "temp_dir.hpp"
+#include "vault/restore.hpp"
+#include "vault/vault.hpp"
+
+namespace tessera::server {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kPassword[] = "correct horse battery 馬";
+
+void WriteText(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+class ConsoleVaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::unsetenv("TESSERA_PASSPHRASE");
+    now_ = NowUnixSeconds();
+    home_ = dir_.path() / "home";
+    fs::create_directories(home_);
+    SignInPolicy policy;
+    policy.scrypt_log2_n = 10;  // quick hashes for tests
+    auto accounts = AccountStore::Open(home_, policy);
+    ASSERT_OK(accounts);
+    accounts_ = std::move(*accounts);
+    for (auto [name, role] : {std::pair{"admin", Role::kAdmin}, std::pair{"li", Role::kAuditor},
+                              std::pair{"rec", Role::kRecords}, std::pair{"op", Role::kOperator},
+                              std::pair{"wang", Role::kClerk}}) {
+      Account a;
+      a.name = name;
+      a.display_name = std::string(name) + " 先生";
+      a.role = role;
+      if (role == Role::kClerk) a.agency = "A15060000H";
+      ASSERT_OK(accounts_->Add(a, kPassword));
+    }
+    // A real vault, 2-of-3 over local directories, as `tessera vault init` makes it.
+    vault::VaultContext ctx;
+    ctx.home = home_.string();
+    ctx.name = "main";
+    ctx.threads = 2;
+    vault::InitOptions o;
+    for (int i = 0; i < 3; ++i) o.stores.push_back("file://" + Store(i).string());
+    o.threshold = 2;
+    ASSERT_OK(vault::InitVault(ctx, o));
+    data_ = dir_.path() / "data";
+    WriteText(data_ / "公文.txt", "本局公文 2026\n");
+    WriteText(data_ / "sub" / "b.bin", std::string(100000, 'x') + "end");
+    api_ = std::make_unique<ConsoleApi>(home_, *accounts_, ConsoleApiOptions{});
+  }
+
+  fs::path Store(int i) const { return dir_.path() / ("cloud" + std::to_string(i + 1)); }
+
+  struct SignedIn {
+    std::string cookie, csrf;
+  };
+
+  ApiResponse Call(const std::string& method, const std::string& target,
+                   const std::string& body = "", const SignedIn& s = {}) {
+    ApiRequest r;
+    r.method = method;
+    r.target = target;
+    r.body = body;
+    r.cookie = s.cookie;
+    r.csrf = s.csrf;
+    r.client_address = "10.0.0.1";
+    r.now = now_;
+    return api_->Handle(r);
+  }
+
+  SignedIn SignIn(const std::string& name) {
+    ApiResponse r =
+        Call("POST", "/api/v1/session", json{{"name", name}, {"password", kPassword}}.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    SignedIn s;
+    for (const auto& [h, v] : r.headers)
+      if (h == "Set-Cookie") s.cookie = v.substr(0, v.find(';'));
+    s.csrf = json::parse(r.body).value("csrf", "");
+    return s;
+  }
+
+  json Get(const SignedIn& s, const std::string& target, int want = 200) {
+    ApiResponse r = Call("GET", target, "", s);
+    EXPECT_EQ(r.status, want) << target << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  // Starts a job and returns its id (empty when refused).
+  std::string StartJob(const SignedIn& s, const std::string& target, const json& body) {
+    ApiResponse r = Call("POST", target, body.is_null() ? "" : body.dump(), s);
+    EXPECT_EQ(r.status, 202) << r.body;
+    if (r.status != 202) return "";
+    return json::parse(r.body).value("job", "");
+  }
+
+  // Polls a job until it is no longer running (at most two minutes).
+  json WaitForJob(const SignedIn& s, const std::string& id) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    json j;
+    do {
+      j = Get(s, "/api/v1/jobs/" + id);
+      if (j.value("state", "") != "running") return j;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < give_up);
+    ADD_FAILURE() << "job " << id << " still running: " << j.dump();
+    return j;
+  }
+
+  std::string BackUp(const SignedIn& s) {
+    const std::string id =
+        StartJob(s, "/api/v1/vaults/main/backups", {{"paths", {data_.string()}}});
+    json j = WaitForJob(s, id);
+    EXPECT_EQ(j["state"], "done") << j.dump();
+    return j["result"].value("snapshot", "");
+  }
+
+  std::vector<guard::AuditRecord> AuditRecords() {
+    auto log = guard::AuditLog::Open(home_);
+    EXPECT_OK(log);
+    auto records = (*log)->Read(std::nullopt);
+    EXPECT_OK(records);
+    return records.ok() ? *records : std::vector<guard::AuditRecord>{};
+  }
+
+  size_t CountAudit(const std::string& actor, const std::string& action,
+                    const std::string& outcome_part) {
+    size_t n = 0;
+    for (const auto& r : AuditRecords())
+      if (r.actor == actor && r.action == action &&
+          r.outcome.find(outcome_part) != std::string::npos)
+        ++n;
+    return n;
+  }
+
+  TempDir dir_{"tessera-console-vault"};
+  int64_t now_ = 0;
+  fs::path home_, data_;
+  std::unique_ptr<AccountStore> accounts_;
+  std::unique_ptr<ConsoleApi> api_;
+};
+
+TEST_F(ConsoleVaultTest, TheListShowsTheVaultAndItsStores) {
+  SignedIn li = SignIn("li");
+  json list = Get(li, "/api/v1/vaults");
+  ASSERT_EQ(list["vaults"].size(), 1u) << list.dump();
+  json v = list["vaults"][0];
+  EXPECT_EQ(v["name"], "main");
+  EXPECT_EQ(v["k"], 2);
+  EXPECT_EQ(v["n"], 3);
+  ASSERT_EQ(v["stores"].size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(v["stores"][i]["location"], "file://" + Store(i).string());
+    EXPECT_EQ(v["stores"][i]["kind"], "file");
+    EXPECT_EQ(v["stores"][i]["ok"], true) << v.dump();
+  }
+  EXPECT_EQ(v["snapshots"], 0);
+  EXPECT_TRUE(v["newest_snapshot"].is_null());
+  EXPECT_TRUE(v["last_drill"].is_null());
+  EXPECT_EQ(v["drills_this_year"], 0);
+  EXPECT_FALSE(v.contains("problem")) << v.dump();
+
+  // A store that is gone is shown as such; the vault still answers from the others.
+  fs::remove_all(Store(2));
+  v = Get(li, "/api/v1/vaults")["vaults"][0];
+  EXPECT_EQ(v["stores"][0]["ok"], true);
+  EXPECT_EQ(v["stores"][2]["ok"], false);
+  EXPECT_TRUE(v["stores"][2]["problem"].is_string()) << v.dump();
+  EXPECT_EQ(v["snapshots"], 0) << v.dump();
+}
+
+TEST_F(ConsoleVaultTest, AnOperatorsBackupIsAJobWhoseSnapshotHoldsTheFiles) {
+  SignedIn op = SignIn("op");
+  const std::string id = StartJob(op, "/api/v1/vaults/main/backups", {{"paths", {data_.string()}}});
+  ASSERT_FALSE(id.empty());
+  json job = WaitForJob(op, id);
+  EXPECT_EQ(job["id"], id);
+  EXPECT_EQ(job["kind"], "backup");
+  EXPECT_EQ(job["vault"], "main");
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  EXPECT_TRUE(job["started_at"].is_string());
+  EXPECT_TRUE(job["finished_at"].is_string());
+  EXPECT_GE(job["progress"]["items"].get<uint64_t>(), 2u) << job.dump();
+  EXPECT_GE(job["progress"]["bytes"].get<uint64_t>(), 100003u) << job.dump();
+  const std::string snapshot = job["result"]["snapshot"];
+  EXPECT_EQ(snapshot.size(), 64u);
+  EXPECT_EQ(job["result"]["files"], 2);
+
+  // An auditor sees it in the list and among the snapshots.
+  SignedIn li = SignIn("li");
+  json v = Get(li, "/api/v1/vaults")["vaults"][0];
+  EXPECT_EQ(v["snapshots"], 1);
+  EXPECT_TRUE(v["newest_snapshot"].is_string());
+  json snaps = Get(li, "/api/v1/vaults/main/snapshots");
+  ASSERT_EQ(snaps["snapshots"].size(), 1u) << snaps.dump();
+  EXPECT_EQ(snaps["snapshots"][0]["id"], snapshot);
+  EXPECT_EQ(snaps["snapshots"][0]["paths"], json::array({data_.string()}));
+  EXPECT_EQ(snaps["snapshots"][0]["files"], 2);
+  EXPECT_EQ(snaps["snapshots"][0]["bytes"], 100003 + std::string("本局公文 2026\n").size());
+
+  // The files are really in it: restored from the vault, they are what was backed up.
+  vault::VaultContext ctx;
+  ctx.home = home_.string();
+  ctx.name = "main";
+  auto repo = vault::OpenVault(ctx);
+  ASSERT_OK(repo);
+  auto s = (*repo)->FindSnapshot(snapshot);
+  ASSERT_OK(s);
+  vault::RestoreOptions ro;
+  ro.target = (dir_.path() / "restored").string();
+  ASSERT_OK(vault::Restore(**repo, *s, ro, nullptr));
+  const fs::path back = dir_.path() / "restored" / data_.relative_path();
+  auto text = ReadTextFile(back / "公文.txt");
+  ASSERT_OK(text);
+  EXPECT_EQ(*text, "本局公文 2026\n");
+  auto bin = ReadTextFile(back / "sub" / "b.bin");
+  ASSERT_OK(bin);
+  EXPECT_EQ(*bin, std::string(100000, 'x') + "end");
+
+  // Recorded as the console's account: the start, before it ran, and the end.
+  EXPECT_EQ(CountAudit("console:op", "vault.backup", "started job " + id), 1u);
+  EXPECT_EQ(CountAudit("console:op", "vault.backup", "job " + id + " done"), 1u);
+  // The job list knows it.
+  json jobs = Get(li, "/api/v1/jobs");
+  ASSERT_EQ(jobs["jobs"].size(), 1u);
+  EXPECT_EQ(jobs["jobs"][0]["id"], id);
+}
+
+TEST_F(ConsoleVaultTest, ADrillEndsWithRtoAndRpoAndCountsForTheYear) {
+  SignedIn admin = SignIn("admin");
+  const std::string snapshot = BackUp(admin);
+  ASSERT_FALSE(snapshot.empty());
+  const std::string id = StartJob(admin, "/api/v1/vaults/main/drills", {{"lose", {1}}});
+  ASSERT_FALSE(id.empty());
+  json job = WaitForJob(admin, id);
+  EXPECT_EQ(job["kind"], "drill");
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  const json& r = job["result"];
+  EXPECT_EQ(r["ok"], true);
+  EXPECT_TRUE(r["rto_seconds"].is_number()) << r.dump();
+  EXPECT_TRUE(r["rpo_seconds"].is_number()) << r.dump();
+  EXPECT_GE(r["rpo_seconds"].get<int64_t>(), 0);
+  EXPECT_EQ(r["snapshot"], snapshot);
+  EXPECT_EQ(r["stores_lost"], json::array({1}));
+  EXPECT_EQ(r["stores_used"], json::array({2, 3}));
+  EXPECT_EQ(r["recorded_in_vault"], true);
+
+  SignedIn rec = SignIn("rec");
+  json v = Get(rec, "/api/v1/vaults")["vaults"][0];
+  EXPECT_EQ(v["drills_this_year"], 1);
+  ASSERT_TRUE(v["last_drill"].is_object()) << v.dump();
+  EXPECT_EQ(v["last_drill"]["ok"], true);
+  EXPECT_TRUE(v["last_drill"]["at"].is_string());
+  EXPECT_TRUE(v["last_drill"]["rto_seconds"].is_number());
+  EXPECT_TRUE(v["last_drill"]["rpo_seconds"].is_number());
+
+  // A second drill counts too.
+  json second = WaitForJob(admin, StartJob(admin, "/api/v1/vaults/main/drills", nullptr));
+  EXPECT_EQ(second["state"], "done") << second.dump();
+  json drills = Get(rec, "/api/v1/vaults/main/drills");
+  ASSERT_EQ(drills["drills"].size(), 2u) << drills.dump();
+  EXPECT_EQ(drills["drills_this_year"], 2);
+  EXPECT_EQ(drills["drills"][1]["id"], r["drill"]);  // newest first
+  EXPECT_TRUE(drills["drills"][0]["rto_seconds"].is_number());
+
+  EXPECT_EQ(CountAudit("console:admin", "vault.drill", "started job " + id), 1u);
+  EXPECT_EQ(CountAudit("console:admin", "vault.drill", "job " + id + " done"), 1u);
+}
+
+TEST_F(ConsoleVaultTest, ClerksSeeNothingAndAuditorsChangeNothing) {
+  SignedIn wang = SignIn("wang");
+  json e = Get(wang, "/api/v1/vaults", 403);
+  EXPECT_EQ(e["error"]["code"], "permission_denied");
+  Get(wang, "/api/v1/vaults/main/snapshots", 403);
+  Get(wang, "/api/v1/jobs/abc", 403);
+  ApiResponse r =
+      Call("POST", "/api/v1/vaults/main/backups", json{{"paths", {data_.string()}}}.dump(), wang);
+  EXPECT_EQ(r.status, 403) << r.body;
+
+  SignedIn li = SignIn("li");
+  r = Call("POST", "/api/v1/vaults/main/backups", json{{"paths", {data_.string()}}}.dump(), li);
+  EXPECT_EQ(r.status, 403) << r.body;
+  r = Call("POST", "/api/v1/vaults/main/drills", "", li);
+  EXPECT_EQ(r.status, 403) << r.body;
+  SignedIn rec = SignIn("rec");
+  r = Call("POST", "/api/v1/vaults/main/drills", "", rec);
+  EXPECT_EQ(r.status, 403) << r.body;
+
+  // Nothing ran, and every refusal is on record.
+  EXPECT_EQ(Get(li, "/api/v1/jobs")["jobs"].size(), 0u);
+  EXPECT_EQ(Get(li, "/api/v1/vaults/main/snapshots")["snapshots"].size(), 0u);
+  EXPECT_EQ(CountAudit("console:wang", "vault.read", "denied"), 3u);
+  EXPECT_EQ(CountAudit("console:wang", "vault.backup", "denied"), 1u);
+  EXPECT_EQ(CountAudit("console:li", "vault.backup", "denied"), 1u);
+  EXPECT_EQ(CountAudit("console:li", "vault.drill", "denied"), 1u);
+  EXPECT_EQ(CountAudit("console:rec", "vault.drill", "denied"), 1u);
+
+  // The CSRF token is still required of operators.
+  SignedIn op = SignIn("op");
+  SignedIn no_csrf{op.cookie, ""};
+  r = Call("POST", "/api/v1/vaults/main/backups", json{{"paths", {data_.string()}}}.dump(),
+           no_csrf);
+  EXPECT_EQ(r.status, 403) << r.body;
+}
+
+TEST_F(ConsoleVaultTest, OneJobPerVaultAtATime) {
+  // Enough data that the backup is still running when the next request comes.
+  std::mt19937_64 rng(42);
+  std::string big(32 << 20, '\0');
+  for (size_t i = 0; i + 8 <= big.size(); i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(big.data() + i, &v, 8);
+  }
+  WriteText(data_ / "big.bin", big);
+  SignedIn op = SignIn("op");
+  const std::string id = StartJob(op, "/api/v1/vaults/main/backups", {{"paths", {data_.string()}}});
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(Get(op, "/api/v1/vaults")["vaults"][0]["job"], id);
+  ApiResponse again =
+      Call("POST", "/api/v1/vaults/main/backups", json{{"paths", {data_.string()}}}.dump(), op);
+  EXPECT_EQ(again.status, 409) << again.body;
+  EXPECT_THAT(again.body, HasSubstr(id));
+  ApiResponse drill = Call("POST", "/api/v1/vaults/main/drills", "", op);
+  EXPECT_EQ(drill.status, 409) << drill.body;
+  EXPECT_EQ(CountAudit("console:op", "vault.backup", "refused: vault main is busy"), 1u);
+  EXPECT_EQ(CountAudit("console:op", "vault.drill", "refused: vault main is busy"), 1u);
+  EXPECT_EQ(WaitForJob(op, id)["state"], "done");
+  // Once it has ended, the vault takes the next job.
+  json next = WaitForJob(op, StartJob(op, "/api/v1/vaults/main/drills", nullptr));
+  EXPECT_EQ(next["state"], "done") << next.dump();
+}
+
+TEST_F(ConsoleVaultTest, StoppingWaitsForARunningJob) {
+  SignedIn op = SignIn("op");
+  const std::string id = StartJob(op, "/api/v1/vaults/main/backups", {{"paths", {data_.string()}}});
+  ASSERT_FALSE(id.empty());
+  api_.reset();  // as the server does on SIGTERM
+  // The job's thread ended before the object went: its end is on record.
+  EXPECT_EQ(CountAudit("console:op", "vault.backup", "job " + id + " done"), 1u);
+}
+
+TEST_F(ConsoleVaultTest, UnknownVaultsJobsAndBadRequests) {
+  SignedIn op = SignIn("op");
+  Get(op, "/api/v1/vaults/nope", 404);
+  Get(op, "/api/v1/vaults/nope/snapshots", 404);
+  Get(op, "/api/v1/vaults/nope/drills", 404);
+  Get(op, "/api/v1/vaults/..%2F..%2Fetc/snapshots", 404);
+  Get(op, "/api/v1/jobs/0123456789abcdef", 404);
+  ApiResponse r =
+      Call("POST", "/api/v1/vaults/nope/backups", json{{"paths", {data_.string()}}}.dump(), op);
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(CountAudit("console:op", "vault.backup", "refused"), 1u);
+  r = Call("POST", "/api/v1/vaults/main/backups", "{}", op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = Call("POST", "/api/v1/vaults/main/backups", json{{"paths", {"relative/path"}}}.dump(), op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = Call("POST", "/api/v1/vaults/main/drills", json{{"lose", {7}}}.dump(), op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  // A path that does not exist fails the job, not the request.
+  json failed = WaitForJob(
+      op, StartJob(op, "/api/v1/vaults/main/backups", {{"paths", {"/nonexistent/tessera"}}}));
+  EXPECT_EQ(failed["state"], "failed");
+  EXPECT_TRUE(failed["error"].is_string()) << failed.dump();
+  EXPECT_EQ(Get(op, "/api/v1/vaults/main")["name"], "main");
+}
+
+TEST_F(ConsoleVaultTest, APassphraseProtectedKeyNeedsTheServersPassphrase) {
+  vault::VaultContext ctx;
+  ctx.home = home_.string();
+  ctx.name = "locked";
+  ctx.passphrase = "密碼 long enough";
+  vault::InitOptions o;
+  for (int i = 0; i < 2; ++i)
+    o.stores.push_back("file://" + (dir_.path() / ("locked" + std::to_string(i))).string());
+  o.threshold = 1;
+  o.protect_with_passphrase = true;
+  ASSERT_OK(vault::InitVault(ctx, o));
+
+  SignedIn op = SignIn("op");
+  json list = Get(op, "/api/v1/vaults");
+  ASSERT_EQ(list["vaults"].size(), 2u);
+  json locked = list["vaults"][0];
+  EXPECT_EQ(locked["name"], "locked");
+  EXPECT_THAT(locked.value("problem", ""), HasSubstr("TESSERA_PASSPHRASE")) << locked.dump();
+  EXPECT_EQ(locked["stores"].size(), 2u);
+  ApiResponse r =
+      Call("POST", "/api/v1/vaults/locked/backups", json{{"paths", {data_.string()}}}.dump(), op);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("TESSERA_PASSPHRASE"));
+  Get(op, "/api/v1/vaults/locked/snapshots", 409);
+
+  // With the passphrase in the server's environment, it opens.
+  ::setenv("TESSERA_PASSPHRASE", "密碼 long enough", 1);
+  api_ = std::make_unique<ConsoleApi>(home_, *accounts_, ConsoleApiOptions{});
+  ::unsetenv("TESSERA_PASSPHRASE");
+  json job =
+      WaitForJob(op, StartJob(op, "/api/v1/vaults/locked/backups", {{"paths", {data_.string()}}}));
+  EXPECT_EQ(job["state"], "done") << job.dump();
+  EXPECT_EQ(Get(op, "/api/v1/vaults/locked/snapshots")["snapshots"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace tessera::server
