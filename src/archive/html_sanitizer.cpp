@@ -89,7 +89,9 @@ std::string ValueOf(const xmlAttr* attribute) {
   return value;
 }
 
-void AppendEscaped(std::string& out, std::string_view text);
+void AppendEscaped(std::string& out, std::string_view text) {
+  out += HtmlEscape(text);
+}
 
 void AppendAttribute(std::string& out, std::string_view name, std::string_view value) {
   out += ' ';
@@ -97,30 +99,6 @@ void AppendAttribute(std::string& out, std::string_view name, std::string_view v
   out += "=\"";
   AppendEscaped(out, value);
   out += '"';
-}
-
-void AppendEscaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
 }
 
 bool IsAsciiSpaceOrControl(char c) {
