@@ -13,6 +13,7 @@
 #include "archive/search_index.hpp"
 #include "base/clock.hpp"
 #include "guard/audit_log.hpp"
+#include "server/console_exchange.hpp"
 
 namespace tessera::server {
 
@@ -201,11 +202,12 @@ struct ConsoleApi::Impl {
   std::filesystem::path home;
   AccountStore& accounts;
   ConsoleApiOptions options;
+  std::shared_ptr<ExchangeApi> exchange;  // /api/v1/exchange (server/console_exchange.hpp)
   std::mutex attempts_mu;
   std::map<std::string, std::deque<int64_t>> attempts;  // guarded by attempts_mu
 
   Impl(std::filesystem::path h, AccountStore& a, ConsoleApiOptions o)
-      : home(std::move(h)), accounts(a), options(o) {}
+      : home(std::move(h)), accounts(a), options(o), exchange(options.exchange) {}
 
   ApiResponse Route(const ApiRequest& request);
   ApiResponse SignIn(const ApiRequest& request);
@@ -648,6 +650,9 @@ ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
     if (!id) return ErrorResponse(400, "invalid_argument", "a message is named by its number");
     return Message(session, *id, {p.begin() + 3, p.end()}, path);
   }
+  if (p[0] == "exchange")
+    return exchange ? exchange->Handle(call)
+                    : ErrorResponse(503, "unavailable", "this host is not an agency gateway");
   if (p.size() == 1 && p[0] == "audit" && method == "GET") return AuditLog(session, call);
   if (p.size() == 1 && p[0] == "accounts" && method == "GET") return Accounts(session);
   return ErrorResponse(404, "not_found", "no such resource: " + method + " " + path);
