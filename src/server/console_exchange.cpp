@@ -739,9 +739,10 @@ ApiResponse ExchangeApi::Handle(const ApiCall& call) {
     std::lock_guard lock(mu_);
     Result<exchange::Gateway*> gateway = Gateway(false);
     if (!gateway.ok()) return ErrorResponse(gateway.status());
-    auto sent = (*gateway)->Sent(id);
-    if (!sent.ok()) return ErrorResponse(sent.status());
-    if (!sent->empty()) {
+    auto sent = (*gateway)->Sent(id);  // NotFound (or none) when not sent from here
+    if (!sent.ok() && sent.status().code() != StatusCode::kNotFound)
+      return ErrorResponse(sent.status());
+    if (sent.ok() && !sent->empty()) {
       const exchange::SentEntry& e = sent->front();
       out["box"] = "sent";
       out["sender"] = settings_.agency;

@@ -3,8 +3,9 @@
 // whose gateway the console is (source address 127.0.0.11), agency B with a gateway of its
 // own (127.0.0.12) and agency C registered only. Through ConsoleApi::Handle with signed-in
 // sessions: a clerk of A composes a 函 from fields and sends it to B; it shows with its
-// fields, a safe rendering, its attachment and B's status; once B's gateway receives and A's
-// gateway takes the receipt, B's state is "received". A 函 to two agencies goes with an SW.
+// fields, a safe rendering, its attachment and B's status; once B's gateway receives, B's
+// console shows it in B's inbox, and once A's gateway takes the receipt, B's state is
+// "received". A 函 to two agencies goes with an SW.
 // Clerks of other agencies and read-only roles are refused (403) and recorded; bad fields
 // are 400 naming the field, with nothing sent; the send is in the audit log as
 // console:<name>, recorded before the center accepted it.
@@ -328,6 +329,55 @@ TEST_F(ConsoleExchangeTest, ClerkSendsALetterAndFollowsItToReceived) {
   ASSERT_OK(inbox);
   ASSERT_EQ(inbox->size(), 1u);
   EXPECT_EQ(inbox->front().subject, Letter()["subject"]);
+  // B's console shows it in B's inbox, with its fields and its attachment.
+  {
+    SignInPolicy policy;
+    policy.scrypt_log2_n = 10;
+    auto b_accounts = AccountStore::Open(home_b(), policy);
+    ASSERT_OK(b_accounts);
+    Account lin;
+    lin.name = "lin";
+    lin.display_name = "林小姐";
+    lin.agency = kB;
+    ASSERT_OK((*b_accounts)->Add(lin, kPassword));
+    const fs::path home = home_b();
+    const ExchangeSettings s = settings_b_;
+    ConsoleApiOptions options;
+    options.exchange = std::make_shared<ExchangeApi>(
+        home, s, [home, s](bool) { return OpenTestGateway(home, s); });
+    ConsoleApi b_api(home_b(), **b_accounts, options);
+    ApiRequest req;
+    req.method = "POST";
+    req.target = "/api/v1/session";
+    req.body = json{{"name", "lin"}, {"password", kPassword}}.dump();
+    req.now = NowUnixSeconds();
+    ApiResponse signed_in = b_api.Handle(req);
+    ASSERT_EQ(signed_in.status, 200) << signed_in.body;
+    for (const auto& [h, v] : signed_in.headers)
+      if (h == "Set-Cookie") req.cookie = v.substr(0, v.find(';'));
+    req.method = "GET";
+    req.body.clear();
+    req.target = "/api/v1/exchange/documents?box=inbox";
+    ApiResponse listed = b_api.Handle(req);
+    ASSERT_EQ(listed.status, 200) << listed.body;
+    json inbox_list = json::parse(listed.body)["documents"];
+    ASSERT_EQ(inbox_list.size(), 1u);
+    EXPECT_EQ(inbox_list[0]["id"], id);
+    EXPECT_EQ(inbox_list[0]["sender"], kA);
+    req.target = "/api/v1/exchange/documents/" + id;
+    ApiResponse shown = b_api.Handle(req);
+    ASSERT_EQ(shown.status, 200) << shown.body;
+    json received = json::parse(shown.body);
+    EXPECT_EQ(received["box"], "inbox");
+    EXPECT_EQ(received["state"], "received");
+    EXPECT_EQ(received["fields"]["subject"], Letter()["subject"]);
+    EXPECT_THAT(received["html"].get<std::string>(), Not(HasSubstr("<script")));
+    req.target = "/api/v1/exchange/documents/" + id + "/attachments/0";
+    ApiResponse file = b_api.Handle(req);
+    ASSERT_EQ(file.status, 200) << file.body;
+    EXPECT_EQ(file.body, "說明資料\n");
+  }
+
   auto a = OpenTestGateway(home_a(), settings_a_);
   ASSERT_OK(a);
   auto receipts = (*a)->Receive(2, 10);
