@@ -30,7 +30,8 @@ constexpr size_t kMaxTextBytes = 64 * 1024;         // one field of a 函
 constexpr size_t kMaxParagraphs = 99;               // 說明 一、 … 九十九、
 constexpr size_t kMaxRecipients = 500;              // 正本 and 副本 together
 constexpr size_t kMaxAttachments = 50;              // files of one 函
-constexpr size_t kMaxBodyBytes = size_t{96} << 20;  // the request, attachments in base64
+constexpr size_t kMaxBodyBytes = size_t{32} << 20;  // the request, attachments in base64
+                                                    // (console_server takes as much)
 
 std::string Rfc3339(int64_t unix_seconds) {
   return unix_seconds > 0 ? FormatRfc3339(unix_seconds * 1000000000) : "";
