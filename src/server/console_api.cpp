@@ -11,6 +11,7 @@
 #include "base/clock.hpp"
 #include "guard/audit_log.hpp"
 #include "server/console_archive.hpp"
+#include "server/console_exchange.hpp"
 #include "server/console_vault.hpp"
 
 namespace tessera::server {
@@ -159,6 +160,7 @@ struct ConsoleApi::Impl {
   std::filesystem::path home;
   AccountStore& accounts;
   ConsoleApiOptions options;
+  std::shared_ptr<ExchangeApi> exchange;  // /api/v1/exchange (server/console_exchange.hpp)
   std::mutex attempts_mu;
   std::map<std::string, std::deque<int64_t>> attempts;  // guarded by attempts_mu
   ArchiveApi archive_api;
@@ -168,6 +170,7 @@ struct ConsoleApi::Impl {
       : home(std::move(h)),
         accounts(a),
         options(o),
+        exchange(options.exchange),
         archive_api(home, options.archive),
         vaults(home, VaultOptions()) {}
 
@@ -402,6 +405,9 @@ ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
   const std::vector<std::string>& p = call.parts;
   if (p[0] == "archive") return archive_api.Handle(call);
   if (VaultApi::Handles(call)) return vaults.Handle(call);
+  if (p[0] == "exchange")
+    return exchange ? exchange->Handle(call)
+                    : ErrorResponse(503, "unavailable", "this host is not an agency gateway");
   if (p.size() == 1 && p[0] == "audit" && method == "GET") return AuditLog(session, call);
   if (p.size() == 1 && p[0] == "accounts" && method == "GET") return Accounts(session);
   return ErrorResponse(404, "not_found", "no such resource: " + method + " " + path);

@@ -28,10 +28,14 @@
 
 namespace tessera::server {
 
+class ExchangeApi;  // server/console_exchange.hpp
+
 struct ConsoleApiOptions {
   int sign_in_limit = 10;        // sign-in attempts per client address…
   int64_t sign_in_window = 300;  // …within this many seconds; more get 429
   ArchiveApiOptions archive;
+  // /api/v1/exchange: this host's agency gateway; none (503) when it is not one.
+  std::shared_ptr<ExchangeApi> exchange;
 };
 
 // The session cookie's name.

@@ -38,7 +38,10 @@ using Stream = beast::ssl_stream<beast::tcp_stream>;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(15);
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr uint32_t kHeaderLimit = 16 * 1024;
-constexpr uint64_t kBodyLimit = 1 << 20;  // JSON requests; uploads will need more
+constexpr uint64_t kBodyLimit = 1 << 20;  // JSON requests…
+// …but a 函 composed in the console carries its attachments (POST /api/v1/exchange/documents,
+// with a session cookie; the API refuses more than this too).
+constexpr uint64_t kUploadLimit = uint64_t{32} << 20;
 constexpr uintmax_t kMaxStaticFile = 16 << 20;
 
 // Nothing from elsewhere: no remote scripts, styles, fonts or images, no inline script,
@@ -215,9 +218,22 @@ awaitable<void> ConsoleServer::Impl::Session(tcp::socket socket) {
   while (!stopping) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kHeaderLimit);
-    parser.body_limit(kBodyLimit);
+    // The header's Content-Length is checked against the limit as the header is read: the
+    // larger one then, the smaller one after it for every other request.
+    parser.body_limit(kUploadLimit);
     beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(use_awaitable, ec));
+    if (!ec && !(parser.get().method() == http::verb::post &&
+                 parser.get().target() == "/api/v1/exchange/documents" &&
+                 parser.get().find(http::field::cookie) != parser.get().end())) {
+      if (parser.content_length() && *parser.content_length() > kBodyLimit)
+        ec = http::error::body_limit;
+      else
+        parser.body_limit(kBodyLimit);
+    }
+    if (!ec && !parser.is_done())
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       auto res = Plain(11, http::status::payload_too_large, "request too large\n");
       SecureHeaders(res);

@@ -23,6 +23,7 @@
 #include "guard/release.hpp"
 #include "guard/syslog_shipper.hpp"
 #include "server/audit.hpp"
+#include "server/console_exchange.hpp"
 #include "server/mail_alerts.hpp"
 
 namespace tessera::server {
@@ -192,7 +193,12 @@ Status PrepareArchive(const ServeConfig& config, Plan& plan) {
 // so a port in use or a bad certificate stops serve with a clear error.
 Status PrepareConsole(const ServeConfig& config, Plan& plan) {
   if (!config.console) return Status::Ok();
-  auto started = ConsoleServer::Start(config.home, *config.console);
+  ConsoleConfig console_config = *config.console;
+  // An agency gateway's documents are sent and read in the console too.
+  if (!config.exchange.settings.agency.empty())
+    console_config.api.exchange =
+        std::make_shared<ExchangeApi>(config.home, config.exchange.settings);
+  auto started = ConsoleServer::Start(config.home, console_config);
   if (!started.ok())
     return Status(started.status().code(), "web console: " + started.status().message());
   std::shared_ptr<ConsoleServer> console(std::move(*started));
