@@ -485,6 +485,7 @@ function vaultFacts(v) {
     [t('vault.drillsThisYear'), h('span', { class: 'kpi-drills', dataset: { n: v.drills_this_year ?? '' } },
       v.drills_this_year === null || v.drills_this_year === undefined ? '—' : t('vault.drillsThisYearValue', { n: v.drills_this_year }))],
   ];
+  if (v.job) facts.push([t('vault.jobStatus'), h('span', { class: 'job-running' }, t('vault.busyOther'))]);
   if (v.problem) facts.push([t('vault.problem'), h('span', { class: 'result bad' }, v.problem)]);
   return h('dl', { class: 'meta vault-facts' }, facts.map(([k, x]) => h('div', {}, h('dt', {}, k), h('dd', {}, x))));
 }

@@ -656,7 +656,7 @@ async function watchProgress(page) {
 const submitButtons = (page) => page.$$eval('form.vault-action button[type="submit"]', (bs) => bs.map((b) => b.disabled));
 const drillsThisYear = async (page) => Number(await page.locator('#main .kpi-drills').first().getAttribute('data-n'));
 
-test('the operator: the vaults page, a backup with live progress, then a drill with a store lost', async () => {
+test('the operator: the vaults page, a backup with live progress, then a drill with a store lost', async (t) => {
   const { context, page } = await newPage();
   try {
     await signIn(page, 'chen');
@@ -697,6 +697,7 @@ test('the operator: the vaults page, a backup with live progress, then a drill w
     assert.ok(seen.some(([st, text]) => (st === 'running' && /備份進行中：已讀取 \d+ 個檔案/.test(text)) || st === 'starting'),
       `progress shown before the end: ${JSON.stringify(seen)}`);
     assert.ok(polls.length >= 1, 'the job was polled');
+    t.diagnostic(`backup progress seen: ${JSON.stringify(seen.map(([st, text]) => `${st}: ${text}`).filter((x, i, all) => all.indexOf(x) === i))}; ${polls.length} polls`);
     const shortId = done.match(/備份完成：快照 ([0-9a-f]+)，(\d+) 個檔案/);
     assert.ok(shortId, `the result names the snapshot: ${done}`);
     assert.equal(Number(shortId[2]), Object.keys(BACKUP_FILES).length + 1, 'every file backed up');
