@@ -656,7 +656,7 @@ async function watchProgress(page) {
 const submitButtons = (page) => page.$$eval('form.vault-action button[type="submit"]', (bs) => bs.map((b) => b.disabled));
 const drillsThisYear = async (page) => Number(await page.locator('#main .kpi-drills').first().getAttribute('data-n'));
 
-test('the operator: the vaults page, a backup with live progress, then a drill with a store lost', async (t) => {
+test('the operator: the vaults page, a backup with live progress, a drill with a store lost, one that cannot pass', async (t) => {
   const { context, page } = await newPage();
   try {
     await signIn(page, 'chen');
@@ -740,11 +740,26 @@ test('the operator: the vaults page, a backup with live progress, then a drill w
     assert.equal(await drillsThisYear(page), before + 1, 'the yearly count went up');
     assert.match(await page.locator('.vault-summary .last-drill').textContent(), /通過/);
 
+    // Losing two of three stores: the drill cannot pass, and says why; the count stays.
+    await page.getByLabel(/^第 2 個：file:/).check();
+    await watchProgress(page);
+    await page.getByRole('button', { name: '執行還原演練' }).click();
+    await page.waitForSelector('#job-status[data-state="done"], #job-status[data-state="failed"], #job-status[data-state="error"]', { timeout: 30_000 });
+    const failed = await page.locator('#job-status').textContent();
+    assert.equal(await page.locator('#job-status').getAttribute('data-state'), 'failed', failed);
+    assert.match(failed, /^(還原演練未通過|工作失敗)：.{10,}/, `the server's reason is shown: ${failed}`);
+    t.diagnostic(`a drill losing stores 1 and 2: ${failed}`);
+    await page.waitForFunction(() => document.querySelectorAll('#vault-drills tbody tr').length === 2);
+    assert.equal(await page.locator('#vault-drills tbody tr').first().locator('td').nth(1).textContent(), '未通過');
+    assert.equal(await drillsThisYear(page), before + 1, 'a failed drill is not counted');
+    assert.match(await page.locator('#vault-drills .per-year').textContent(), /通過 1 次，未通過 1 次/);
+    assert.deepEqual(await submitButtons(page), [false, false]);
+
     // The list page says so too.
     await page.locator('#menu a[data-route="vaults"]').click();
     await page.waitForSelector('section.vault');
     assert.equal(await drillsThisYear(page), before + 1);
-    assert.match(await page.locator('section.vault .last-drill').textContent(), /通過.*RTO .*RPO /);
+    assert.match(await page.locator('section.vault .last-drill').textContent(), /未通過.*RTO .*RPO /, 'the last drill is the failed one');
   } finally {
     await context.close();
   }
@@ -758,7 +773,7 @@ test('the auditor reads the vault page without its forms; POST is refused; Engli
     await page.waitForSelector('#vault-snapshots tbody tr');
     assert.equal(await page.locator('form.vault-action').count(), 0, 'no forms');
     assert.equal(await page.locator('#job-status').count(), 0, 'no job region');
-    assert.equal(await page.locator('#vault-drills tbody tr').count(), 1);
+    assert.equal(await page.locator('#vault-drills tbody tr').count(), 2);
     assert.equal(await page.locator('#menu a[aria-current="page"]').getAttribute('data-route'), 'vaults');
     const status = await page.evaluate(async (v) => {
       const csrf = (await (await fetch('/api/v1/session')).json()).csrf;
@@ -769,7 +784,7 @@ test('the auditor reads the vault page without its forms; POST is refused; Engli
     await page.getByRole('button', { name: 'Switch to English' }).click();
     await page.waitForFunction(() => document.documentElement.lang === 'en');
     assert.equal(await page.locator('h1').textContent(), `Vault: ${VAULT}`);
-    assert.equal(await page.locator('#vault-drills tbody td').nth(1).textContent(), 'Passed');
+    assert.deepEqual(await page.$$eval('#vault-drills tbody tr', (trs) => trs.map((tr) => tr.cells[1].textContent)), ['Failed', 'Passed']);
     await page.locator('#lang-switch').click();
     await page.waitForFunction(() => document.documentElement.lang === 'zh-Hant-TW');
   } finally {
