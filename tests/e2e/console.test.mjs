@@ -415,7 +415,7 @@ test('sign-in page: zh-Hant-TW, labelled fields, a wrong password is refused wit
   assert.match(page.url(), /#\/sign-in$/);
 });
 
-test('the auditor signs in: menu has search and the audit log, not accounts', async () => {
+test('the auditor signs in: menu has search, the audit log and the vaults, not accounts', async () => {
   const { page } = auditor;
   await signIn(page, 'auditor');
   assert.deepEqual(await menuRoutes(page), ['search', 'audit', 'vaults']);
@@ -603,7 +603,7 @@ test('the clerk sees only their own mail, and no audit log', async () => {
   }
 });
 
-test('the admin: menu has accounts, which lists the four', async () => {
+test('the admin: menu has the vaults and accounts, which lists the five', async () => {
   const { context, page } = await newPage();
   try {
     await signIn(page, 'admin');
