@@ -73,6 +73,13 @@ export const api = {
   message: (id) => call('GET', `/archive/messages/${encodeURIComponent(id)}`),
   audit: (since, limit) => call('GET', '/audit', { query: { since, limit } }),
   accounts: () => call('GET', '/accounts'),
+  vaults: () => call('GET', '/vaults'),
+  vault: (name) => call('GET', `/vaults/${encodeURIComponent(name)}`),
+  snapshots: (name) => call('GET', `/vaults/${encodeURIComponent(name)}/snapshots`),
+  drills: (name) => call('GET', `/vaults/${encodeURIComponent(name)}/drills`),
+  backup: (name, paths) => call('POST', `/vaults/${encodeURIComponent(name)}/backups`, { body: { paths } }),
+  drill: (name, body) => call('POST', `/vaults/${encodeURIComponent(name)}/drills`, { body }),
+  job: (id) => call('GET', `/jobs/${encodeURIComponent(id)}`),
 };
 
 export const emlUrl = (id) => `${BASE}/archive/messages/${encodeURIComponent(id)}/eml`;

@@ -22,7 +22,10 @@ const WEB_ROOT = path.join(ROOT, 'web');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(process.env.TESSERA_E2E_ARTIFACTS || path.join(ROOT, 'build/e2e-artifacts'));
 const PASSWORD = { admin: 'admin password 管理 2026', auditor: 'auditor password 稽核 2026', wang: 'clerk password 承辦 2026',
-  ops: 'operator password 維運 2026' };
+  ops: 'operator password 維運 2026', chen: 'operator password 備份 2026' };
+const VAULT = 'main';                                  // the vault made in before()
+const BACKUP_FILES = { '公文 第1號.txt': '公文內容：一一五年度第一號。\n', '報告/年度報告.txt': '年度報告：稅收成長。\n',
+  'notes.txt': 'plain ASCII notes\n' };
 const VIEWPORTS = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
 
 let tessera;      // the binary under test
@@ -34,6 +37,7 @@ let origin;
 let browser;
 const ids = {};   // Message-ID → archive id
 let opsSecret;    // the operator's TOTP secret (base32)
+let dataDir;      // the directory the operator backs up from the vault page
 const external = [];      // every request that would have left 127.0.0.1 (aborted)
 const cspViolations = []; // the console's own pages must cause none
 
@@ -210,12 +214,25 @@ before(async () => {
   cli(['archive', 'users', 'grant', 'wang', '--role', 'clerk', '--address', 'wang@ntbt.gov.tw']);
   cli(['archive', 'users', 'grant', 'auditor', '--role', 'auditor']);
   cli(['archive', 'users', 'grant', 'admin', '--role', 'admin']);
+  cli(['console', 'account', 'add', 'chen', '--role', 'operator', '--display-name', '陳備份'], { TESSERA_PASSWORD: PASSWORD.chen });
+
+  // A 2-of-3 vault over local directories (no passphrase), and files to back up from the console.
+  const stores = [1, 2, 3].map((i) => ['--store', `file://${path.join(work, 'stores', `s${i}`)}`]).flat();
+  cli(['--vault', VAULT, 'vault', 'init', ...stores, '--threshold', '2']);
+  dataDir = path.join(work, '備份資料');
+  for (const [name, body] of Object.entries(BACKUP_FILES)) {
+    fs.mkdirSync(path.dirname(path.join(dataDir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, name), body);
+  }
+  // something to read for a moment, so that the progress can be seen
+  fs.writeFileSync(path.join(dataDir, 'scan.bin'), crypto.randomBytes(16 << 20));
 
   const [lmtp, smtp, consolePort] = [await freePort(), await freePort(), await freePort()];
   const settings = path.join(work, 'tessera.toml');
   fs.writeFileSync(settings, [
     '[archive]', `lmtp = "127.0.0.1:${lmtp}"`, `smtp = "127.0.0.1:${smtp}"`, '',
-    '[console]', `listen = "127.0.0.1:${consolePort}"`, `web_root = "${WEB_ROOT}"`, '',
+    // every test signs in afresh from 127.0.0.1: more than the default 10 per 5 minutes
+    '[console]', `listen = "127.0.0.1:${consolePort}"`, `web_root = "${WEB_ROOT}"`, 'sign_in_limit = 100', '',
   ].join('\n'));
   serve = spawn(tessera, ['--home', path.join(work, 'home'), '--settings', settings, 'serve'], {
     env: { ...process.env, TESSERA_HOME: path.join(work, 'home') }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -398,10 +415,10 @@ test('sign-in page: zh-Hant-TW, labelled fields, a wrong password is refused wit
   assert.match(page.url(), /#\/sign-in$/);
 });
 
-test('the auditor signs in: menu has search and the audit log, not accounts', async () => {
+test('the auditor signs in: menu has search, the audit log and the vaults, not accounts', async () => {
   const { page } = auditor;
   await signIn(page, 'auditor');
-  assert.deepEqual(await menuRoutes(page), ['search', 'audit']);
+  assert.deepEqual(await menuRoutes(page), ['search', 'audit', 'vaults']);
   assert.match(await page.locator('#who').textContent(), /李稽核（稽核人員）/);
   assert.match(page.url(), /#\/search$/);
 });
@@ -577,27 +594,31 @@ test('the clerk sees only their own mail, and no audit log', async () => {
     await page.goto(`${base}#/audit`);
     await page.waitForSelector('#main .error');
     assert.equal(await page.evaluate(async () => (await fetch('/api/v1/audit')).status), 403, 'the server refuses the audit log too');
+    await page.goto(`${base}#/vault/${VAULT}`);
+    await page.waitForSelector('#main .error');
+    assert.equal(await page.locator('form.vault-action').count(), 0, 'no vault forms for a clerk');
+    assert.equal(await page.evaluate(async () => (await fetch('/api/v1/vaults')).status), 403, 'the server refuses the vaults too');
   } finally {
     await context.close();
   }
 });
 
-test('the admin: menu has accounts, which lists the four', async () => {
+test('the admin: menu has the vaults and accounts, which lists the five', async () => {
   const { context, page } = await newPage();
   try {
     await signIn(page, 'admin');
-    assert.deepEqual(await menuRoutes(page), ['search', 'audit', 'accounts']);
+    assert.deepEqual(await menuRoutes(page), ['search', 'audit', 'vaults', 'accounts']);
     await page.locator('#menu a[data-route="accounts"]').click();
     await page.waitForSelector('table.responsive tbody tr');
     const names = await page.$$eval('table.responsive tbody tr', (trs) => trs.map((tr) => tr.cells[0].textContent).sort());
-    assert.deepEqual(names, ['admin', 'auditor', 'ops', 'wang']);
+    assert.deepEqual(names, ['admin', 'auditor', 'chen', 'ops', 'wang']);
     assert.match(await page.locator('table.responsive').textContent(), /王小明/);
   } finally {
     await context.close();
   }
 });
 
-test('a TOTP account: refused without the code, signed in with it; an operator has no mail pages', async () => {
+test('a TOTP account: refused without the code, signed in with it; an operator has the vaults but no mail pages', async () => {
   const { context, page } = await newPage();
   try {
     await page.goto(base);
@@ -611,10 +632,161 @@ test('a TOTP account: refused without the code, signed in with it; an operator h
     await page.getByRole('button', { name: '登入' }).click();
     assert.equal((await answer).status(), 200);
     await page.waitForSelector('#sign-out:not([hidden])');
-    assert.deepEqual(await menuRoutes(page), []);
-    assert.match(await page.locator('#main').textContent(), /沒有可使用的主控台頁面/);
+    assert.deepEqual(await menuRoutes(page), ['vaults']);
+    await page.waitForSelector('section.vault');
+    assert.match(page.url(), /#\/vaults$/, 'the vaults are the operator\'s first page');
     await page.goto(`${base}#/search`);
     await page.waitForSelector('#main .error');
+  } finally {
+    await context.close();
+  }
+});
+
+// --- the vault pages ---------------------------------------------------------------------
+
+// Records every state and text the job's progress region shows, from now on.
+async function watchProgress(page) {
+  await page.evaluate(() => {
+    window.seen = [];
+    const region = document.getElementById('job-status');
+    const note = () => window.seen.push([region.dataset.state || '', region.textContent]);
+    new MutationObserver(note).observe(region, { childList: true, subtree: true, characterData: true, attributes: true });
+  });
+}
+const submitButtons = (page) => page.$$eval('form.vault-action button[type="submit"]', (bs) => bs.map((b) => b.disabled));
+const drillsThisYear = async (page) => Number(await page.locator('#main .kpi-drills').first().getAttribute('data-n'));
+
+test('the operator: the vaults page, a backup with live progress, a drill with a store lost, one that cannot pass', async (t) => {
+  const { context, page } = await newPage();
+  try {
+    await signIn(page, 'chen');
+    assert.deepEqual(await menuRoutes(page), ['vaults']);
+    await page.waitForSelector('section.vault');
+    const card = page.locator(`section.vault[data-vault="${VAULT}"]`);
+    const facts = await card.locator('.vault-facts').textContent();
+    assert.match(facts, /2\/3/, `k-of-n shown: ${facts}`);
+    assert.equal(await card.locator('.snapshot-count').textContent(), '0');
+    assert.equal(await card.locator('tbody tr').count(), 3, 'three stores');
+    assert.equal(await card.locator('tbody .result.ok').count(), 3, 'all three stores ok');
+    const before = await drillsThisYear(page);
+    assert.equal(before, 0);
+
+    await card.locator('h2 a').click();
+    await page.waitForSelector('#vault-snapshots');
+    assert.equal(await page.locator('h1').textContent(), `備份庫：${VAULT}`);
+    assert.match(await page.locator('#vault-snapshots').textContent(), /尚無快照/);
+    assert.equal(await page.locator('#job-status').getAttribute('aria-live'), 'polite');
+    assert.deepEqual(await unlabelled(page), [], 'every control has a label');
+
+    // Back up now: the paths, the POST with the CSRF token, progress, then the snapshot.
+    await page.getByLabel('要備份的路徑（每行一個）').fill(`${dataDir}\n`);
+    await watchProgress(page);
+    const csrf = await page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).csrf);
+    const post = page.waitForRequest((r) => r.url().endsWith(`/api/v1/vaults/${VAULT}/backups`) && r.method() === 'POST');
+    const polls = [];
+    page.on('request', (r) => { if (r.url().includes('/api/v1/jobs/')) polls.push(Date.now()); });
+    await page.getByRole('button', { name: '立即備份' }).click();
+    const req = await post;
+    assert.equal(req.headers()['x-csrf-token'], csrf, 'the CSRF header');
+    assert.deepEqual(req.postDataJSON(), { paths: [dataDir] });
+    assert.deepEqual(await submitButtons(page), [true, true], 'both buttons disabled while the job runs');
+    await page.waitForSelector('#job-status[data-state="done"], #job-status[data-state="failed"], #job-status[data-state="error"]', { timeout: 30_000 });
+    const done = await page.locator('#job-status').textContent();
+    assert.equal(await page.locator('#job-status').getAttribute('data-state'), 'done', done);
+    const seen = await page.evaluate(() => window.seen);
+    assert.ok(seen.some(([st, text]) => (st === 'running' && /備份進行中：已讀取 \d+ 個檔案/.test(text)) || st === 'starting'),
+      `progress shown before the end: ${JSON.stringify(seen)}`);
+    assert.ok(polls.length >= 1, 'the job was polled');
+    t.diagnostic(`backup progress seen: ${JSON.stringify(seen.map(([st, text]) => `${st}: ${text}`).filter((x, i, all) => all.indexOf(x) === i))}; ${polls.length} polls`);
+    const shortId = done.match(/備份完成：快照 ([0-9a-f]+)，(\d+) 個檔案/);
+    assert.ok(shortId, `the result names the snapshot: ${done}`);
+    assert.equal(Number(shortId[2]), Object.keys(BACKUP_FILES).length + 1, 'every file backed up');
+    assert.deepEqual(await submitButtons(page), [false, false], 'buttons enabled again');
+    await page.waitForFunction((id) => document.getElementById('vault-snapshots').textContent.includes(id), shortId[1]);
+    const row = await page.$$eval('#vault-snapshots tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    assert.equal(row.length, 1, 'one snapshot listed');
+    assert.equal(row[0][1], shortId[1]);
+    assert.ok(row[0][4].includes(dataDir), `the paths: ${row[0][4]}`);
+    assert.match(row[0][0], /民國\d+年\d+月\d+日 \d\d:\d\d（\d{4}-\d\d-\d\d）/);
+    assert.equal(await page.locator('.vault-summary .snapshot-count').textContent(), '1');
+
+    // A drill with store 1 treated as lost, from the keyboard.
+    await watchProgress(page);
+    const drillPost = page.waitForRequest((r) => r.url().endsWith(`/api/v1/vaults/${VAULT}/drills`) && r.method() === 'POST');
+    await page.getByLabel(/^第 1 個：file:/).focus();
+    await page.keyboard.press('Space');
+    assert.ok(await page.getByLabel(/^第 1 個：file:/).isChecked());
+    let reached = false;
+    for (let i = 0; i < 5 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement?.textContent === '執行還原演練');
+    }
+    assert.ok(reached, 'Tab reaches the drill button');
+    await page.keyboard.press('Enter');
+    const dreq = await drillPost;
+    assert.equal(dreq.headers()['x-csrf-token'], csrf);
+    assert.deepEqual(dreq.postDataJSON(), { lose: [1] });
+    await page.waitForSelector('#job-status[data-state="done"], #job-status[data-state="failed"], #job-status[data-state="error"]', { timeout: 30_000 });
+    const drillDone = await page.locator('#job-status').textContent();
+    assert.equal(await page.locator('#job-status').getAttribute('data-state'), 'done', drillDone);
+    assert.match(drillDone, /還原演練通過：RTO [\d.]+ 秒，RPO .+，驗證 \d+ 個檔案/);
+    await page.waitForSelector('#vault-drills tbody tr');
+    const drills = await page.$$eval('#vault-drills tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    assert.equal(drills.length, 1);
+    assert.equal(drills[0][1], '通過');
+    assert.match(drills[0][2], /\d/, 'RTO shown');
+    assert.match(drills[0][3], /\d/, 'RPO shown');
+    assert.equal(drills[0][5], '1', 'store 1 was treated as lost');
+    assert.equal(await drillsThisYear(page), before + 1, 'the yearly count went up');
+    assert.match(await page.locator('.vault-summary .last-drill').textContent(), /通過/);
+
+    // Losing two of three stores: the drill cannot pass, and says why; the count stays.
+    await page.getByLabel(/^第 2 個：file:/).check();
+    await watchProgress(page);
+    await page.getByRole('button', { name: '執行還原演練' }).click();
+    await page.waitForSelector('#job-status[data-state="done"], #job-status[data-state="failed"], #job-status[data-state="error"]', { timeout: 30_000 });
+    const failed = await page.locator('#job-status').textContent();
+    assert.equal(await page.locator('#job-status').getAttribute('data-state'), 'failed', failed);
+    assert.match(failed, /^(還原演練未通過|工作失敗)：.{10,}/, `the server's reason is shown: ${failed}`);
+    t.diagnostic(`a drill losing stores 1 and 2: ${failed}`);
+    await page.waitForFunction(() => document.querySelectorAll('#vault-drills tbody tr').length === 2);
+    assert.equal(await page.locator('#vault-drills tbody tr').first().locator('td').nth(1).textContent(), '未通過');
+    assert.equal(await drillsThisYear(page), before + 1, 'a failed drill is not counted');
+    assert.match(await page.locator('#vault-drills .per-year').textContent(), /通過 1 次，未通過 1 次/);
+    assert.deepEqual(await submitButtons(page), [false, false]);
+
+    // The list page says so too.
+    await page.locator('#menu a[data-route="vaults"]').click();
+    await page.waitForSelector('section.vault');
+    assert.equal(await drillsThisYear(page), before + 1);
+    assert.match(await page.locator('section.vault .last-drill').textContent(), /未通過.*RTO .*RPO /, 'the last drill is the failed one');
+  } finally {
+    await context.close();
+  }
+});
+
+test('the auditor reads the vault page without its forms; POST is refused; English too', async () => {
+  const { context, page } = await newPage();
+  try {
+    await signIn(page, 'auditor');
+    await page.goto(`${base}#/vault/${VAULT}`);
+    await page.waitForSelector('#vault-snapshots tbody tr');
+    assert.equal(await page.locator('form.vault-action').count(), 0, 'no forms');
+    assert.equal(await page.locator('#job-status').count(), 0, 'no job region');
+    assert.equal(await page.locator('#vault-drills tbody tr').count(), 2);
+    assert.equal(await page.locator('#menu a[aria-current="page"]').getAttribute('data-route'), 'vaults');
+    const status = await page.evaluate(async (v) => {
+      const csrf = (await (await fetch('/api/v1/session')).json()).csrf;
+      const r = await fetch(`/api/v1/vaults/${v}/drills`, { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' }, body: '{}' });
+      return r.status;
+    }, VAULT);
+    assert.equal(status, 403, 'the server refuses an auditor\'s drill');
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    await page.waitForFunction(() => document.documentElement.lang === 'en');
+    assert.equal(await page.locator('h1').textContent(), `Vault: ${VAULT}`);
+    assert.deepEqual(await page.$$eval('#vault-drills tbody tr', (trs) => trs.map((tr) => tr.cells[1].textContent)), ['Failed', 'Passed']);
+    await page.locator('#lang-switch').click();
+    await page.waitForFunction(() => document.documentElement.lang === 'zh-Hant-TW');
   } finally {
     await context.close();
   }
@@ -651,6 +823,12 @@ test('every page at 1280×800 and 390×844: screenshots, labelled controls, no h
       await page.goto(`${base}#/accounts`);
       await page.waitForSelector('table.responsive');
       await check('accounts');
+      await page.goto(`${base}#/vaults`);
+      await page.waitForSelector('section.vault table.responsive');
+      await check('vaults');
+      await page.goto(`${base}#/vault/${VAULT}`);
+      await page.waitForSelector('#vault-drills table.responsive');
+      await check('vault');
     } finally {
       await context.close();
     }
