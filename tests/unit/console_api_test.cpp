@@ -272,6 +272,7 @@ TEST_F(ConsoleApiTest, MessagesAreShownSafelyAndDownloadedAsStored) {
   const std::string raw =
       "From: a@ntbt.gov.tw\r\nTo: b@ntbt.gov.tw\r\nSubject: =?UTF-8?B?5YWs5paH?=\r\n"
       "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+      "--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n純文字版本\r\n"
       "--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
       "<p onclick=\"steal()\">請查收</p><script>alert(1)</script>"
       "<img src=\"http://tracker.example/p.gif\"><a href=\"javascript:alert(2)\">x</a>\r\n"
@@ -289,6 +290,9 @@ TEST_F(ConsoleApiTest, MessagesAreShownSafelyAndDownloadedAsStored) {
   for (const char* bad : {"<script", "onclick", "tracker.example", "javascript:"})
     EXPECT_THAT(html, Not(HasSubstr(bad))) << bad;
   EXPECT_EQ(m["remote_content_blocked"], 1);
+  // The HTML part's source is not repeated as text.
+  EXPECT_THAT(m["text"].get<std::string>(), HasSubstr("純文字版本"));
+  EXPECT_THAT(m["text"].get<std::string>(), Not(HasSubstr("<p")));
   ASSERT_EQ(m["attachments"].size(), 1u);
   EXPECT_EQ(m["attachments"][0]["name"], "報告.pdf");
 
