@@ -30,6 +30,9 @@ cat <<MSG
 tessera is built: $TESSERA
 Local state (configuration, keys, five store directories, drill reports, the archive): $TESSERA_HOME
 Try:  $TESSERA vault --help    $TESSERA archive --help
+The web console: https://127.0.0.1:8443/ once serve runs; make its first administrator
+in another terminal with
+  TESSERA_HOME=$TESSERA_HOME $TESSERA console account add admin --role admin
 Now the main job: tessera serve (Ctrl-C stops it).
 
 MSG
