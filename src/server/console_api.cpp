@@ -67,6 +67,24 @@ ApiResponse ErrorResponse(const Status& st) {
   }
 }
 
+std::string AttachmentDisposition(const std::string& name) {
+  std::string ascii, encoded;
+  static const char* hex = "0123456789ABCDEF";
+  for (unsigned char c : name) {
+    const bool plain = std::isalnum(c) || c == '.' || c == '-' || c == '_';
+    ascii += plain ? static_cast<char>(c) : '_';
+    if (plain) {
+      encoded += static_cast<char>(c);
+    } else {
+      encoded += '%';
+      encoded += hex[c >> 4];
+      encoded += hex[c & 15];
+    }
+  }
+  if (ascii.empty()) ascii = encoded = "download";
+  return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
 std::string ApiTime(int64_t unix_seconds) {
   return FormatRfc3339(unix_seconds * 1000000000);
 }

@@ -31,26 +31,6 @@ json Addresses(const std::vector<archive::MailAddress>& list) {
   return out;
 }
 
-// A download's file name for Content-Disposition: an ASCII fallback and the UTF-8 name
-// (RFC 6266, RFC 8187), so Chinese names arrive intact and nothing can break the header.
-std::string Disposition(const std::string& name) {
-  std::string ascii, encoded;
-  static const char* hex = "0123456789ABCDEF";
-  for (unsigned char c : name) {
-    const bool plain = std::isalnum(c) || c == '.' || c == '-' || c == '_';
-    ascii += plain ? static_cast<char>(c) : '_';
-    if (plain) {
-      encoded += static_cast<char>(c);
-    } else {
-      encoded += '%';
-      encoded += hex[c >> 4];
-      encoded += hex[c & 15];
-    }
-  }
-  if (ascii.empty()) ascii = encoded = "download";
-  return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
-}
-
 // A content type safe to hand back for a download: a plain "type/subtype" token, else
 // application/octet-stream (the browser is told to download in any case).
 std::string DownloadType(const std::string& type) {
@@ -208,7 +188,7 @@ ApiResponse ArchiveApi::Message(const ApiCall& call, int64_t id) {
     r.content_type = "message/rfc822";
     r.body.assign(reinterpret_cast<const char*>(raw->data()), raw->size());
     r.headers.emplace_back("Content-Disposition",
-                           Disposition("message-" + std::to_string(id) + ".eml"));
+                           AttachmentDisposition("message-" + std::to_string(id) + ".eml"));
     return r;
   }
   Result<archive::ParsedMessage> parsed = (*store)->Parse(*m, options_.max_part_bytes);
@@ -231,7 +211,7 @@ ApiResponse ArchiveApi::Message(const ApiCall& call, int64_t id) {
     ApiResponse r;
     r.content_type = DownloadType(a.content_type);
     r.body.assign(reinterpret_cast<const char*>(a.content.data()), a.content.size());
-    r.headers.emplace_back("Content-Disposition", Disposition(name));
+    r.headers.emplace_back("Content-Disposition", AttachmentDisposition(name));
     return r;
   }
   if (Status st = call.audit(action, std::to_string(id), "viewed"); !st.ok())

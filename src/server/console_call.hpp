@@ -55,6 +55,9 @@ ApiResponse ErrorResponse(int status, std::string_view code, const std::string& 
 // 404, AlreadyExists and FailedPrecondition 409, Unavailable 503, else 500).
 ApiResponse ErrorResponse(const Status& st);
 
+// Content-Disposition for downloading `name` (RFC 6266, RFC 8187): an ASCII fallback and the
+// UTF-8 name, so Chinese names arrive intact and nothing in them can break the header.
+std::string AttachmentDisposition(const std::string& name);
 // Unix seconds as the API writes times: RFC 3339 in UTC, "2026-12-04T08:30:00Z".
 std::string ApiTime(int64_t unix_seconds);
 // The query's "limit": `fallback` when absent; InvalidArgument unless 1..max.

@@ -49,34 +49,6 @@ struct FieldProblem {
   std::string field, message;
 };
 
-// Text for an XML document: & < > " ' escaped (as character data and attribute values).
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // A text field: valid UTF-8, no control characters (line breaks only where `lines`),
 // not longer than kMaxTextBytes; leading and trailing white space removed.
 std::optional<FieldProblem> CheckText(const std::string& field, std::string& value, bool required,
@@ -118,32 +90,6 @@ bool IsItemId(std::string_view id) {
          std::all_of(id.begin(), id.end(), [](unsigned char c) {
            return std::isalnum(c) || c == '-' || c == '_' || c == '.';
          });
-}
-
-std::optional<size_t> ParseIndex(std::string_view text) {
-  size_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
-}
-
-// RFC 6266 / 8187: an ASCII fallback and the UTF-8 name.
-std::string Disposition(const std::string& name) {
-  std::string ascii, encoded;
-  static const char* hex = "0123456789ABCDEF";
-  for (unsigned char c : name) {
-    const bool plain = std::isalnum(c) || c == '.' || c == '-' || c == '_';
-    ascii += plain ? static_cast<char>(c) : '_';
-    if (plain) {
-      encoded += static_cast<char>(c);
-    } else {
-      encoded += '%';
-      encoded += hex[c >> 4];
-      encoded += hex[c & 15];
-    }
-  }
-  if (ascii.empty()) ascii = encoded = "download";
-  return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
 // --- composing a 函 ---------------------------------------------------------------------
@@ -300,59 +246,59 @@ std::variant<Composed, FieldProblem> Compose(const json& body, const exchange::R
     di += "]";
   }
   di += ">\n<函>\n";
-  di += "<發文機關><全銜>" + XmlEscape(sender->name) + "</全銜><機關代碼>" +
-        XmlEscape(sender->code) + "</機關代碼></發文機關>\n";
+  di += "<發文機關><全銜>" + HtmlEscape(sender->name) + "</全銜><機關代碼>" +
+        HtmlEscape(sender->code) + "</機關代碼></發文機關>\n";
   di += "<函類別 代碼=\"函\"/>\n";
-  di += "<地址>" + XmlEscape(address) + "</地址>\n";
-  for (const std::string& line : contact) di += "<聯絡方式>" + XmlEscape(line) + "</聯絡方式>\n";
+  di += "<地址>" + HtmlEscape(address) + "</地址>\n";
+  for (const std::string& line : contact) di += "<聯絡方式>" + HtmlEscape(line) + "</聯絡方式>\n";
   if (roster) {
     di += "<受文者><交換表 交換表單=\"表單\">如正副本行文單位</交換表></受文者>\n";
   } else {
     const exchange::Agency* to = reg.FindAgency(c.to.front());
-    di += "<受文者><全銜>" + XmlEscape(to->name) + "</全銜><機關代碼>" + XmlEscape(to->code) +
+    di += "<受文者><全銜>" + HtmlEscape(to->name) + "</全銜><機關代碼>" + HtmlEscape(to->code) +
           "</機關代碼></受文者>\n";
   }
-  di += "<發文日期><年月日>" + XmlEscape(date) + "</年月日></發文日期>\n";
-  di += "<發文字號><文字>" + XmlEscape(number) + "</文字></發文字號>\n";
-  if (!speed.empty()) di += "<速別 代碼=\"" + XmlEscape(speed) + "\"/>\n";
+  di += "<發文日期><年月日>" + HtmlEscape(date) + "</年月日></發文日期>\n";
+  di += "<發文字號><文字>" + HtmlEscape(number) + "</文字></發文字號>\n";
+  if (!speed.empty()) di += "<速別 代碼=\"" + HtmlEscape(speed) + "\"/>\n";
   if (!secrecy.empty() || !declassification.empty()) {
     di += "<密等及解密條件或保密期限><密等";
-    if (!secrecy.empty()) di += " 代碼=\"" + XmlEscape(secrecy) + "\"";
-    di += "/><解密條件或保密期限>" + XmlEscape(declassification) +
+    if (!secrecy.empty()) di += " 代碼=\"" + HtmlEscape(secrecy) + "\"";
+    di += "/><解密條件或保密期限>" + HtmlEscape(declassification) +
           "</解密條件或保密期限></密等及解密條件或保密期限>\n";
   }
   if (with_attachments) {
     std::string entities;
     for (size_t i = 0; i < c.attachments.size(); ++i)
       entities += (i ? " ATTCH" : "ATTCH") + std::to_string(i + 1);
-    di += "<附件><文字>" + XmlEscape(note) + "</文字><附件檔名 附件名=\"" + entities +
+    di += "<附件><文字>" + HtmlEscape(note) + "</文字><附件檔名 附件名=\"" + entities +
           "\"/></附件>\n";
   } else if (!note.empty()) {
-    di += "<附件><文字>" + XmlEscape(note) + "</文字></附件>\n";
+    di += "<附件><文字>" + HtmlEscape(note) + "</文字></附件>\n";
   }
-  di += "<主旨><文字>" + XmlEscape(subject) + "</文字></主旨>\n";
+  di += "<主旨><文字>" + HtmlEscape(subject) + "</文字></主旨>\n";
   if (paragraphs.size() == 1) {
-    di += "<段落 段名=\"說明：\"><文字>" + XmlEscape(paragraphs[0]) + "</文字></段落>\n";
+    di += "<段落 段名=\"說明：\"><文字>" + HtmlEscape(paragraphs[0]) + "</文字></段落>\n";
   } else if (!paragraphs.empty()) {
     di += "<段落 段名=\"說明：\">";
     for (size_t i = 0; i < paragraphs.size(); ++i)
-      di += "<條列 序號=\"" + ChineseNumber(i + 1) + "、\"><文字>" + XmlEscape(paragraphs[i]) +
+      di += "<條列 序號=\"" + ChineseNumber(i + 1) + "、\"><文字>" + HtmlEscape(paragraphs[i]) +
             "</文字></條列>";
     di += "</段落>\n";
   }
   di += "<正本>";
   for (const std::string& code : c.to)
-    di += "<全銜>" + XmlEscape(reg.FindAgency(code)->name) + "</全銜>";
+    di += "<全銜>" + HtmlEscape(reg.FindAgency(code)->name) + "</全銜>";
   di += "</正本>\n";
   if (!c.cc.empty()) {
     di += "<副本>";
     for (const std::string& code : c.cc) {
-      di += "<全銜>" + XmlEscape(reg.FindAgency(code)->name) + "</全銜>";
+      di += "<全銜>" + HtmlEscape(reg.FindAgency(code)->name) + "</全銜>";
       if (with_attachments) di += "<含附件>含附件</含附件>";
     }
     di += "</副本>\n";
   }
-  if (!signature.empty()) di += "<署名>" + XmlEscape(signature) + "</署名>\n";
+  if (!signature.empty()) di += "<署名>" + HtmlEscape(signature) + "</署名>\n";
   di += "</函>\n";
 
   // The SW (交換表單), for more than one recipient.
@@ -362,8 +308,8 @@ std::variant<Composed, FieldProblem> Compose(const json& body, const exchange::R
          "\"104_roster_utf8.dtd\">\n<交換表單>\n";
     auto entry = [&](const std::string& code, const char* kind) {
       const exchange::Agency* a = reg.FindAgency(code);
-      sw +=
-          "<全銜>" + XmlEscape(a->name) + "</全銜><機關代碼>" + XmlEscape(a->code) + "</機關代碼>";
+      sw += "<全銜>" + HtmlEscape(a->name) + "</全銜><機關代碼>" + HtmlEscape(a->code) +
+            "</機關代碼>";
       sw += with_attachments ? "<含附件>含附件</含附件>" : "<含附件>不含附件</含附件>";
       sw += "<本別><收發處理本別 代碼=\"" + std::string(kind) + "\"/></本別>\n";
     };
@@ -725,9 +671,9 @@ ApiResponse ExchangeApi::Handle(const ApiCall& call) {
   const bool attachment = p.size() == 5 && p[3] == "attachments";
   if (p.size() != 3 && !attachment) return not_found();
   if (!IsItemId(id)) return FieldError("id", "is not a document id");
-  std::optional<size_t> index;
+  std::optional<int64_t> index;
   if (attachment) {
-    index = ParseIndex(p[4]);
+    index = IdPart(p[4]);
     if (!index) return FieldError("attachment", "an attachment is named by its number");
   }
   const std::string action = attachment ? "exchange.export" : "exchange.show";
@@ -784,7 +730,7 @@ ApiResponse ExchangeApi::Handle(const ApiCall& call) {
     doc = std::move(*parsed);
   }
   if (attachment) {
-    if (!doc || *index >= doc->attachments.size())
+    if (!doc || static_cast<size_t>(*index) >= doc->attachments.size())
       return ErrorResponse(404, "not_found",
                            "document " + id + " has no attachment " + std::to_string(*index));
     const std::string name = doc->attachments[*index].file_name;
@@ -797,7 +743,7 @@ ApiResponse ExchangeApi::Handle(const ApiCall& call) {
     ApiResponse r;
     r.content_type = "application/octet-stream";
     r.body.assign(reinterpret_cast<const char*>(content->data()), content->size());
-    r.headers.emplace_back("Content-Disposition", Disposition(name));
+    r.headers.emplace_back("Content-Disposition", AttachmentDisposition(name));
     return r;
   }
   if (Status st = call.audit(action, id, "viewed"); !st.ok()) return ErrorResponse(st);

@@ -398,16 +398,24 @@ struct VaultApi::Impl {
     return JsonResponse(202, {{"job", job->id}});
   }
 
+  // A request refused before any work, recorded first.
+  static ApiResponse Refused(const ApiCall& call, const std::string& action,
+                             const std::string& name, const Status& why) {
+    if (Status st = call.audit(action, name, "refused: " + why.message()); !st.ok())
+      return ErrorResponse(st);
+    return ErrorResponse(why);
+  }
+  // The request's JSON body: {} when empty, a discarded value when it is not JSON.
+  static json BodyOf(const ApiCall& call) {
+    return call.request.body.empty()
+               ? json::object()
+               : json::parse(call.request.body, nullptr, /*allow_exceptions=*/false);
+  }
+
   ApiResponse Backup(const ApiCall& call, const std::string& name) {
     const std::string action = "vault.backup";
-    auto refuse = [&](const Status& why) {
-      if (Status st = call.audit(action, name, "refused: " + why.message()); !st.ok())
-        return ErrorResponse(st);
-      return ErrorResponse(why);
-    };
-    json body = call.request.body.empty()
-                    ? json::object()
-                    : json::parse(call.request.body, nullptr, /*allow_exceptions=*/false);
+    auto refuse = [&](const Status& why) { return Refused(call, action, name, why); };
+    const json body = BodyOf(call);
     std::vector<std::string> paths;
     if (!body.is_object() || !body.contains("paths") || !body["paths"].is_array() ||
         body["paths"].empty())
@@ -460,14 +468,8 @@ struct VaultApi::Impl {
 
   ApiResponse Drill(const ApiCall& call, const std::string& name) {
     const std::string action = "vault.drill";
-    auto refuse = [&](const Status& why) {
-      if (Status st = call.audit(action, name, "refused: " + why.message()); !st.ok())
-        return ErrorResponse(st);
-      return ErrorResponse(why);
-    };
-    json body = call.request.body.empty()
-                    ? json::object()
-                    : json::parse(call.request.body, nullptr, /*allow_exceptions=*/false);
+    auto refuse = [&](const Status& why) { return Refused(call, action, name, why); };
+    const json body = BodyOf(call);
     if (!body.is_object())
       return refuse(Status::InvalidArgument(
           "a drill takes an optional JSON object: {\"snapshot\": \"latest\", \"lose\": [1], "

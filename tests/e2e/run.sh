@@ -12,6 +12,9 @@ fail() { echo "FAILED: $*"; echo "0 passed, 1 failed"; exit 1; }
 [ -x "$TESSERA" ] || fail "no tessera binary at $TESSERA"
 TESSERA_BIN=$(cd "$(dirname "$TESSERA")" && pwd)/$(basename "$TESSERA")
 command -v node > /dev/null || fail "node is missing (apt-get install nodejs npm)"
+# playwright-core 1.65 needs Node.js 20 or later (Debian 12's own nodejs is 18).
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || fail "Node.js $(node --version) is too old: playwright-core needs 20 or later"
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || fail "Chromium is missing at ${CHROMIUM:-/usr/bin/chromium} (apt-get install chromium)"
 export TESSERA_E2E_ARTIFACTS=${TESSERA_E2E_ARTIFACTS:-$ROOT/build/e2e-artifacts}
 mkdir -p "$TESSERA_E2E_ARTIFACTS"
