@@ -386,6 +386,17 @@ const en = {
 const DICTS = { 'zh-TW': zh, en };
 let current = 'zh-TW';
 
+// An area's own words (pages/*.js), kept beside its pages: addWords({zh: {...}, en: {...}}).
+// A key defined twice is a mistake that would silently change another page's text.
+export function addWords({ zh: zhWords = {}, en: enWords = {} }) {
+  for (const [dict, words] of [[zh, zhWords], [en, enWords]]) {
+    for (const [k, v] of Object.entries(words)) {
+      if (Object.prototype.hasOwnProperty.call(dict, k)) throw new Error(`the word ${k} is defined twice`);
+      dict[k] = v;
+    }
+  }
+}
+
 function stored() {
   try { return localStorage.getItem(STORE_KEY); } catch { return null; }
 }

@@ -7,39 +7,26 @@
 // build/e2e-artifacts), with a layout check on each.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { Harness, VIEWPORTS, freePort, totp, menuRoutes, unlabelled, layoutProblems, shoot } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
-const WEB_ROOT = path.join(ROOT, 'web');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(process.env.TESSERA_E2E_ARTIFACTS || path.join(ROOT, 'build/e2e-artifacts'));
 const PASSWORD = { admin: 'admin password 管理 2026', auditor: 'auditor password 稽核 2026', wang: 'clerk password 承辦 2026',
   ops: 'operator password 維運 2026', chen: 'operator password 備份 2026' };
 const VAULT = 'main';                                  // the vault made in before()
 const BACKUP_FILES = { '公文 第1號.txt': '公文內容：一一五年度第一號。\n', '報告/年度報告.txt': '年度報告：稅收成長。\n',
   'notes.txt': 'plain ASCII notes\n' };
-const VIEWPORTS = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
 
-let tessera;      // the binary under test
-let work;         // scratch directory: home, mail, settings
-let serve;        // the `tessera serve` child process
-let serveLog = '';
+let harness;      // the serve, the browser, the command line (lib.mjs)
+let work;         // its scratch directory
 let base;         // https://127.0.0.1:PORT/
-let origin;
-let browser;
 const ids = {};   // Message-ID → archive id
 let opsSecret;    // the operator's TOTP secret (base32)
 let dataDir;      // the directory the operator backs up from the vault page
-const external = [];      // every request that would have left 127.0.0.1 (aborted)
-const cspViolations = []; // the console's own pages must cause none
+const cli = (args, env) => harness.cli(args, env);
+const newPage = (viewport) => harness.newPage(viewport);
+const signIn = (page, name, password) => harness.signIn(page, name, password);
 
 // --- the mail imported for the test -----------------------------------------------------
 
@@ -141,62 +128,9 @@ function writeMail(dir) {
 
 // --- the server -----------------------------------------------------------------------
 
-function cli(args, env = {}) {
-  try {
-    return execFileSync(tessera, ['--home', path.join(work, 'home'), ...args], {
-      env: { ...process.env, TESSERA_HOME: path.join(work, 'home'), ...env },
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
-    });
-  } catch (e) {
-    throw new Error(`tessera ${args.join(' ')} failed: ${e.stderr || e.message}`);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-async function waitForPort(port, child, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`tessera serve exited (${child.exitCode ?? child.signalCode}) before listening on ${port}:\n${serveLog}`);
-    }
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1');
-      c.once('connect', () => { c.destroy(); resolve(true); });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`tessera serve did not listen on 127.0.0.1:${port} within ${ms} ms:\n${serveLog}`);
-}
-
-function stopServe() {
-  if (!serve || serve.exitCode !== null || serve.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { try { serve.kill('SIGKILL'); } catch { /* gone */ } }, 10_000);
-    serve.once('exit', () => { clearTimeout(timer); resolve(); });
-    serve.kill('SIGTERM');
-  });
-}
-// If the runner itself is ended, serve goes with it.
-process.on('exit', () => { if (serve && serve.exitCode === null) try { serve.kill('SIGTERM'); } catch { /* gone */ } });
-
 before(async () => {
-  tessera = process.env.TESSERA_BIN;
-  assert.ok(tessera, 'TESSERA_BIN must name the tessera binary (tests/e2e/run.sh PATH/TO/tessera)');
-  tessera = path.resolve(tessera);
-  assert.ok(fs.existsSync(tessera), `no tessera binary at ${tessera}`);
-  assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install chromium; scripts/install-deps.sh does)`);
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-'));
+  harness = new Harness('console');
+  work = harness.work;
   const mailDir = path.join(work, 'mail');
   writeMail(mailDir);
 
@@ -205,16 +139,16 @@ before(async () => {
   for (const hit of all.hits) ids[hit.message_id.replace(/^<|>$/g, '')] = hit.id;
   for (const m of Object.values(MAIL)) assert.ok(ids[m.id], `imported ${m.file} (ids: ${JSON.stringify(ids)})`);
 
-  cli(['console', 'account', 'add', 'admin', '--role', 'admin', '--display-name', '系統管理者'], { TESSERA_PASSWORD: PASSWORD.admin });
-  cli(['console', 'account', 'add', 'auditor', '--role', 'auditor', '--display-name', '李稽核'], { TESSERA_PASSWORD: PASSWORD.auditor });
-  cli(['console', 'account', 'add', 'wang', '--role', 'clerk', '--agency', 'A15060000H', '--display-name', '王小明'], { TESSERA_PASSWORD: PASSWORD.wang });
-  cli(['console', 'account', 'add', 'ops', '--role', 'operator', '--display-name', '陳維運'], { TESSERA_PASSWORD: PASSWORD.ops });
+  harness.addAccount('admin', 'admin', PASSWORD.admin, ['--display-name', '系統管理者']);
+  harness.addAccount('auditor', 'auditor', PASSWORD.auditor, ['--display-name', '李稽核']);
+  harness.addAccount('wang', 'clerk', PASSWORD.wang, ['--agency', 'A15060000H', '--display-name', '王小明']);
+  harness.addAccount('ops', 'operator', PASSWORD.ops, ['--display-name', '陳維運']);
   opsSecret = JSON.parse(cli(['console', 'account', 'totp-enable', 'ops', '--json'])).secret;
   // Once the archive has roles it decides what each console account may read (docs/api.md).
   cli(['archive', 'users', 'grant', 'wang', '--role', 'clerk', '--address', 'wang@ntbt.gov.tw']);
   cli(['archive', 'users', 'grant', 'auditor', '--role', 'auditor']);
   cli(['archive', 'users', 'grant', 'admin', '--role', 'admin']);
-  cli(['console', 'account', 'add', 'chen', '--role', 'operator', '--display-name', '陳備份'], { TESSERA_PASSWORD: PASSWORD.chen });
+  harness.addAccount('chen', 'operator', PASSWORD.chen, ['--display-name', '陳備份']);
 
   // A 2-of-3 vault over local directories (no passphrase), and files to back up from the console.
   const stores = [1, 2, 3].map((i) => ['--store', `file://${path.join(work, 'stores', `s${i}`)}`]).flat();
@@ -227,86 +161,16 @@ before(async () => {
   // something to read for a moment, so that the progress can be seen
   fs.writeFileSync(path.join(dataDir, 'scan.bin'), crypto.randomBytes(16 << 20));
 
-  const [lmtp, smtp, consolePort] = [await freePort(), await freePort(), await freePort()];
-  const settings = path.join(work, 'tessera.toml');
-  fs.writeFileSync(settings, [
-    '[archive]', `lmtp = "127.0.0.1:${lmtp}"`, `smtp = "127.0.0.1:${smtp}"`, '',
-    // every test signs in afresh from 127.0.0.1: more than the default 10 per 5 minutes
-    '[console]', `listen = "127.0.0.1:${consolePort}"`, `web_root = "${WEB_ROOT}"`, 'sign_in_limit = 100', '',
-  ].join('\n'));
-  serve = spawn(tessera, ['--home', path.join(work, 'home'), '--settings', settings, 'serve'], {
-    env: { ...process.env, TESSERA_HOME: path.join(work, 'home') }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  serve.stdout.on('data', (d) => { serveLog += d; });
-  serve.stderr.on('data', (d) => { serveLog += d; });
-  await waitForPort(consolePort, serve, 30_000);
-  base = `https://127.0.0.1:${consolePort}/`;
-  origin = `https://127.0.0.1:${consolePort}`;
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--ignore-certificate-errors',
-      // a second guard besides the request routing below: no name resolves but loopback
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
-  });
+  const [lmtp, smtp] = [await freePort(), await freePort()];
+  await harness.serve(['[archive]', `lmtp = "127.0.0.1:${lmtp}"`, `smtp = "127.0.0.1:${smtp}"`]);
+  base = harness.base;
+  await harness.launch();
 });
 
-after(async () => {
-  try { if (browser) await browser.close(); } finally {
-    await stopServe();
-    if (serve) fs.writeFileSync(path.join(ARTIFACTS, 'serve.log'), serveLog);
-    if (work && !process.env.TESSERA_E2E_KEEP) fs.rmSync(work, { recursive: true, force: true });
-  }
-});
+after(() => harness?.stop());
 
 // --- helpers -----------------------------------------------------------------------------
 
-// RFC 6238 (HMAC-SHA-1, 30 s, 6 digits) from an RFC 4648 base32 secret.
-function totp(secret, now = Date.now()) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret.replace(/[=\s]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
-  const mac = crypto.createHmac('sha1', key).update(counter).digest();
-  const offset = mac[19] & 15;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
-
-async function newPage(viewport = VIEWPORTS[0]) {
-  const context = await browser.newContext({
-    viewport, locale: 'zh-TW', timezoneId: 'Asia/Taipei', ignoreHTTPSErrors: true, acceptDownloads: true,
-  });
-  // Nothing may leave 127.0.0.1: every other request is recorded and aborted.
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(`${origin}/`)) return route.continue();
-    external.push(url);
-    return route.abort('blockedbyclient');
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  page.on('console', (m) => {
-    if (/Content[- ]Security[- ]Policy/i.test(m.text()) && !(m.location().url || '').startsWith('about:srcdoc')) {
-      cspViolations.push(`${page.url()}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => cspViolations.push(`${page.url()}: page error ${e.message}`));
-  return { context, page };
-}
-
-async function signIn(page, name, password = PASSWORD[name]) {
-  await page.goto(base);
-  await page.getByLabel('帳號', { exact: true }).fill(name);
-  await page.getByLabel('密碼', { exact: true }).fill(password);
-  await page.getByRole('button', { name: '登入' }).click();
-  await page.waitForSelector('#menu:not([hidden]), #main .error');
-  const err = await page.locator('#main .error').count();
-  assert.equal(err, 0, `signing in as ${name}: ${err && await page.locator('#main .error').textContent()}`);
-}
-
-const menuRoutes = (page) => page.$$eval('#menu a', (as) => as.map((a) => a.dataset.route));
 const subjects = (page) => page.$$eval('.hit-subject a', (as) => as.map((a) => a.textContent.trim()).sort());
 
 async function search(page, query) {
@@ -315,74 +179,6 @@ async function search(page, query) {
   await page.getByRole('button', { name: '查詢', exact: true }).click();
   await page.waitForSelector('.hits, .results .error, .result-count:not(:empty)');
   await page.waitForFunction(() => !document.querySelector('.result-count')?.textContent.includes('載入'));
-}
-
-// Every control has an accessible name: a <label>, aria-label or aria-labelledby; buttons and
-// links their text; frames a title.
-async function unlabelled(page) {
-  return page.evaluate(() => {
-    const bad = [];
-    for (const el of document.querySelectorAll('input, select, textarea, button, a[href], iframe')) {
-      if (el.closest('[hidden]') || el.type === 'hidden') continue;
-      const named = (el.labels && el.labels.length && [...el.labels].some((l) => l.textContent.trim()))
-        || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
-        || (['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim())
-        || (el.tagName === 'IFRAME' && el.title);
-      if (!named) bad.push(el.outerHTML.slice(0, 120));
-    }
-    return bad;
-  });
-}
-
-// No horizontal scrolling, no visible text sticking out of its box, none squeezed into a
-// column one character wide.
-async function layoutProblems(page) {
-  return page.evaluate(() => {
-    const problems = [];
-    const vw = window.innerWidth;
-    if (document.documentElement.scrollWidth > vw) {
-      problems.push(`page is ${document.documentElement.scrollWidth}px wide in a ${vw}px window`);
-    }
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      if (!n.textContent.trim()) continue;
-      const el = n.parentElement;
-      if (!el || el.closest('[hidden], .visually-hidden, .skip-link, script, noscript, thead')) continue;
-      const style = getComputedStyle(el);
-      if (style.display === 'none' || style.visibility === 'hidden') continue;
-      let box = el;
-      while (box && ['inline', 'contents'].includes(getComputedStyle(box).display)) box = box.parentElement;
-      if (!box) continue;
-      const limit = box.getBoundingClientRect();
-      const range = document.createRange();
-      range.selectNodeContents(n);
-      const text = n.textContent.trim();
-      const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
-      if (text.length >= 3 && lines.size >= text.length) {
-        problems.push(`"${text.slice(0, 40)}" is squeezed to one character a line in <${box.tagName.toLowerCase()}>`);
-      }
-      for (const r of range.getClientRects()) {
-        if (r.width === 0) continue;
-        if (r.right > limit.right + 1 || r.left < limit.left - 1 || r.right > vw + 1) {
-          problems.push(`"${n.textContent.trim().slice(0, 40)}" overflows <${box.tagName.toLowerCase()} class="${box.className}"> (${Math.round(r.left)}–${Math.round(r.right)} outside ${Math.round(limit.left)}–${Math.round(limit.right)}, window ${vw})`);
-          break;
-        }
-      }
-    }
-    return problems;
-  });
-}
-
-async function shoot(page, name, viewport) {
-  const file = path.join(ARTIFACTS, `${name}-${viewport.width}x${viewport.height}.png`);
-  // Chromium paints a sandboxed (cross-origin) frame below the fold only once it has been
-  // in view: show each frame first, or the full-page capture has it blank.
-  for (const frame of await page.locator('iframe').all()) {
-    await frame.scrollIntoViewIfNeeded();
-    await page.waitForTimeout(200);
-  }
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
 }
 
 // --- the tests -------------------------------------------------------------------------
@@ -498,7 +294,7 @@ test('the HTML message: sandboxed frame, no script ran, nothing remote loaded, t
   const note = await page.locator('.notice.blocked').textContent();
   const n = Number(note.match(/已封鎖 (\d+) 個遠端內容/)?.[1]);
   assert.ok(n >= 1, `the note says how many remote items were blocked: ${note}`);
-  assert.deepEqual(external, [], 'no request left 127.0.0.1');
+  assert.deepEqual(harness.external, [], 'no request left 127.0.0.1');
 });
 
 test('the EML download is the message as it was received', async () => {
@@ -837,6 +633,6 @@ test('every page at 1280×800 and 390×844: screenshots, labelled controls, no h
 });
 
 test('no Content-Security-Policy violation or script error on the console\'s pages; nothing left 127.0.0.1', () => {
-  assert.deepEqual(cspViolations, []);
-  assert.deepEqual(external, []);
+  assert.deepEqual(harness.cspViolations, []);
+  assert.deepEqual(harness.external, []);
 });

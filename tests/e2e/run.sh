@@ -26,7 +26,7 @@ fi
 started=$SECONDS
 TAP="$TESSERA_E2E_ARTIFACTS/console.tap"
 TESSERA_BIN=$TESSERA_BIN node --test --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$TAP" console.test.mjs
+  --test-reporter=tap --test-reporter-destination="$TAP" ./*.test.mjs
 rc=$?
 pass=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$TAP" | tail -n 1)
 bad=$(sed -nE 's/^# (fail|cancelled) ([0-9]+)$/\2/p' "$TAP" | paste -sd+ - | bc 2> /dev/null)
