@@ -420,4 +420,73 @@ SanitizedHtml SanitizeHtml(std::string_view html) {
   return result;
 }
 
+namespace {
+
+// The tags after which a reader sees a new line.
+bool EndsLine(std::string_view tag) {
+  static constexpr std::string_view kLineEnders[] = {
+      "/blockquote", "/dd", "/div", "/dt", "/h1",  "/h2", "/h3", "/h4",
+      "/h5",         "/h6", "/li",  "/p",  "/pre", "/tr", "br",  "hr"};
+  for (std::string_view t : kLineEnders)
+    if (tag == t) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string HtmlAsText(std::string_view html) {
+  // SanitizeHtml's output is well-formed with only the five escapes of HtmlEscape, so a
+  // plain scan of it is exact.
+  const std::string safe = SanitizeHtml(html).html;
+  std::string text;
+  text.reserve(safe.size());
+  for (size_t i = 0; i < safe.size();) {
+    if (safe[i] == '<') {
+      const size_t end = safe.find('>', i);
+      if (end == std::string::npos) break;
+      std::string_view tag(safe.data() + i + 1, end - i - 1);
+      tag = tag.substr(0, tag.find(' '));
+      if (EndsLine(tag)) text += '\n';
+      if (tag == "/td" || tag == "/th") text += '\t';
+      i = end + 1;
+    } else if (safe[i] == '&') {
+      static constexpr std::pair<std::string_view, char> kEscapes[] = {
+          {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+      bool known = false;
+      for (const auto& [escape, c] : kEscapes) {
+        if (std::string_view(safe).substr(i, escape.size()) == escape) {
+          text += c;
+          i += escape.size();
+          known = true;
+          break;
+        }
+      }
+      if (!known) text += safe[i++];
+    } else {
+      text += safe[i++];
+    }
+  }
+  // Lines without their trailing blanks; at most one empty line in a row; none at the ends.
+  std::string out;
+  size_t empty_run = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r'))
+      line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
+      if (!out.empty()) ++empty_run;
+    } else {
+      if (empty_run > 0) out += '\n';
+      empty_run = 0;
+      out.append(line);
+      out += '\n';
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace tessera::archive

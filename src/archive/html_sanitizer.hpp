@@ -42,4 +42,10 @@ struct SanitizedHtml {
 // input's size. Thread-safe.
 SanitizedHtml SanitizeHtml(std::string_view html);
 
+// What a reader of the HTML would read, as plain text for a terminal: the text of what
+// SanitizeHtml keeps (nothing of script, style and the like), a line break after each
+// paragraph, heading, list item, table row, division and <br>, references and entities
+// decoded, runs of blank lines made one. Never fails; thread-safe.
+std::string HtmlAsText(std::string_view html);
+
 }  // namespace tessera::archive

@@ -321,6 +321,16 @@ void tessera_source_stream_class_init(TesseraSourceStreamClass* klass) {
 
 }  // namespace
 
+std::string TextWithoutHtml(const ParsedMessage& m) {
+  std::string text = m.text;
+  if (m.html.empty()) return text;
+  const size_t at = text.find(m.html);
+  if (at == std::string::npos) return text;
+  const size_t from = at > 0 && text[at - 1] == '\n' ? at - 1 : at;
+  text.erase(from, at - from + m.html.size());
+  return text;
+}
+
 Result<ParsedMessage> ParseMessage(ByteView raw) {
   if (raw.empty()) return Status::InvalidArgument("the message is empty");
   InitGMime();

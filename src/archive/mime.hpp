@@ -49,6 +49,11 @@ struct ParsedMessage {
   std::vector<std::string> problems;             // what was guessed or unreadable
 };
 
+// The message's text parts without its HTML part's source, which `text` holds as sent (for
+// the search index) and which a reader should see rendered (html_sanitizer's HtmlAsText, or
+// the console's sanitised view) rather than as markup.
+std::string TextWithoutHtml(const ParsedMessage& m);
+
 // InvalidArgument for empty input; anything else parses (input without a header as
 // plain text, with a problem noted). Thread-safe.
 Result<ParsedMessage> ParseMessage(ByteView raw);

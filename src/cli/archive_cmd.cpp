@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "archive/export.hpp"
+#include "archive/html_sanitizer.hpp"
 #include "archive/importer.hpp"
 #include "archive/message_store.hpp"
 #include "archive/redeliver.hpp"
@@ -194,6 +195,12 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
         if (!parsed.ok() && parsed.status().code() != StatusCode::kInvalidArgument)
           return parsed.status();  // not just empty
         archive::ParsedMessage p = parsed.ok() ? std::move(*parsed) : archive::ParsedMessage{};
+        // The text as a reader sees it: the HTML part's markup is not text; a message that is
+        // HTML only is shown as the HTML reads.
+        std::string text = archive::TextWithoutHtml(p);
+        const bool from_html =
+            !p.html.empty() && text.find_first_not_of(" \t\r\n") == std::string::npos;
+        if (from_html) text = archive::HtmlAsText(p.html);
         if (ctx.json) {
           json atts = json::array();
           for (const auto& a : p.attachments)
@@ -219,7 +226,8 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
                     {"cc", AddressesJson(p.cc)},
                     {"bcc", AddressesJson(p.bcc)},
                     {"date", p.date ? json(Time(*p.date)) : json(nullptr)},
-                    {"text", p.text},
+                    {"text", text},
+                    {"text_from_html", from_html},
                     {"attachments", atts},
                     {"deliveries", ds},
                     {"problems", p.problems}};
@@ -249,8 +257,9 @@ void AddArchiveCommands(CLI::App& app, Context& ctx) {
                       HumanBytes(a.content_omitted ? a.encoded_size : a.content.size()).c_str(),
                       a.content_omitted ? " as sent" : "");
         for (const auto& problem : p.problems) std::printf("Note: %s\n", problem.c_str());
-        std::printf("\n%s", p.text.c_str());
-        if (!p.text.empty() && p.text.back() != '\n') std::printf("\n");
+        if (from_html) std::printf("(the message is HTML only: its text is shown as it reads)\n");
+        std::printf("\n%s", text.c_str());
+        if (!text.empty() && text.back() != '\n') std::printf("\n");
         return Status::Ok();
       });
     });

@@ -41,18 +41,6 @@ std::string DownloadType(const std::string& type) {
   return token && type.find('/') != std::string::npos ? type : "application/octet-stream";
 }
 
-// The message's text parts without its HTML part's source, which the parse appends to the
-// text as it was sent (for the search index); the console shows the HTML apart, made safe.
-std::string PlainText(const archive::ParsedMessage& m) {
-  std::string text = m.text;
-  if (m.html.empty()) return text;
-  const size_t at = text.find(m.html);
-  if (at == std::string::npos) return text;
-  const size_t from = at > 0 && text[at - 1] == '\n' ? at - 1 : at;
-  text.erase(from, at - from + m.html.size());
-  return text;
-}
-
 }  // namespace
 
 ArchiveApi::ArchiveApi(std::filesystem::path home, ArchiveApiOptions options)
@@ -223,7 +211,7 @@ ApiResponse ArchiveApi::Message(const ApiCall& call, int64_t id) {
               {"to", Addresses(parsed->to)},
               {"cc", Addresses(parsed->cc)},
               {"subject", parsed->subject},
-              {"text", PlainText(*parsed)},
+              {"text", archive::TextWithoutHtml(*parsed)},
               {"html", nullptr},
               {"remote_content_blocked", 0},
               {"html_truncated", false},

@@ -274,5 +274,22 @@ TEST(ArchiveMime, FromASourceLargePartsAreListedNotDecoded) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(Mime, TextWithoutHtmlLeavesTheHtmlSourceOut) {
+  const std::string alternative =
+      "Subject: a\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"x\"\r\n"
+      "\r\n--x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n純文字\r\n--x\r\n"
+      "Content-Type: text/html; charset=utf-8\r\n\r\n<p>網頁</p>\r\n--x--\r\n";
+  auto m = ParseMessage(AsBytes(alternative));
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_THAT(m->text, HasSubstr("<p>網頁</p>"));  // the search index reads the markup too
+  EXPECT_EQ(TextWithoutHtml(*m).find('<'), std::string::npos);
+  EXPECT_THAT(TextWithoutHtml(*m), HasSubstr("純文字"));
+
+  auto html_only = ParseMessage(AsBytes(std::string(
+      "Subject: b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>只有網頁</p>\r\n")));
+  ASSERT_TRUE(html_only.ok());
+  EXPECT_EQ(TextWithoutHtml(*html_only).find_first_not_of("\r\n "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tessera::archive

@@ -253,5 +253,22 @@ TEST(HtmlSanitizer, DeepNestingIsFlattenedNotFatal) {
   EXPECT_THAT(flat.html, HasSubstr("deep text"));
 }
 
+TEST(HtmlAsText, ReadsAsTheMailDoesWithoutMarkupScriptsOrStyles) {
+  const std::string html =
+      "<html><head><style>p{color:red}</style><title>t</title></head><body>"
+      "<h1>年度報告</h1><p>稅收&amp;支出 &lt;成長&gt;</p><script>alert('x')</script>"
+      "<p>第二段<br>換行</p><table><tr><td>甲</td><td>乙</td></tr></table>"
+      "<ul><li>一</li><li>二</li></ul><p>&#x570B;&#31237;&nbsp;局 \"引號\" 'x'</p></body></html>";
+  EXPECT_EQ(
+      HtmlAsText(html),
+      "年度報告\n稅收&支出 <成長>\n第二段\n換行\n甲\t乙\n一\n二\n國稅\u00a0局 \"引號\" 'x'\n");
+}
+
+TEST(HtmlAsText, BlankLinesAreFoldedAndEmptyInputGivesNothing) {
+  EXPECT_EQ(HtmlAsText(""), "");
+  EXPECT_EQ(HtmlAsText("<p></p><p> </p><div>a</div><p></p><p></p><div>b</div>"), "a\n\nb\n");
+  EXPECT_EQ(HtmlAsText("<script>only()</script><style>x{}</style>"), "");
+}
+
 }  // namespace
 }  // namespace tessera::archive
