@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Runs the whole test suite, as CI does: unit tests (normal and ASan/UBSan builds),
-# integration tests against real servers started here on 127.0.0.1 (Ceph radosgw as S3,
-# Postfix journaling into `tessera serve`),
-# and the command-line scenarios (corruption and repair, prune, drills, kill -9).
+# Runs the whole test suite, as CI does: the program built as it is installed, the unit
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer, integration tests against real
+# servers started here on 127.0.0.1 (Ceph radosgw as S3, Postfix, slapd, ClamAV), the
+# command-line scenarios (corruption and repair, prune, drills, kill -9), the web console
+# in Chromium, and the parsers under libFuzzer.
 # Ends with one line "N passed, N failed"; exits non-zero if anything failed.
+#
+# Time (2 cores): the sanitizer build and the fuzz targets' build run in the background
+# (at lower priority) while the scenarios, which mostly wait on servers, run in front.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -67,25 +71,28 @@ run_script() {  # name command...
 note "dependencies"
 scripts/install-deps.sh || { echo "cannot install dependencies"; echo "0 passed, 1 failed"; exit 1; }
 
-note "build (RelWithDebInfo)"
-if ! { cmake --preset default > "$LOGDIR/configure.log" 2>&1 && cmake --build --preset default -j "$JOBS" > "$LOGDIR/build.log" 2>&1; }; then
+note "build (RelWithDebInfo): the program, the S3 integration test, the benchmarks"
+# The unit tests are built and run once, under the sanitizers (below); `ctest --preset
+# default` still runs them in a developer's build.
+if ! { cmake --preset default > "$LOGDIR/configure.log" 2>&1 &&
+  cmake --build --preset default -j "$JOBS" --target tessera s3_store_itest benchmarks \
+    > "$LOGDIR/build.log" 2>&1; }; then
   tail -n 60 "$LOGDIR/configure.log" "$LOGDIR/build.log"
   echo "0 passed, 1 failed"
   exit 1
 fi
 TESSERA="$ROOT/build/default/src/cli/tessera"
 
-note "unit tests"
-run_ctest unit default
-
-note "build and unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-if cmake --preset asan > "$LOGDIR/configure-asan.log" 2>&1 && cmake --build --preset asan -j "$JOBS" > "$LOGDIR/build-asan.log" 2>&1; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_ctest unit-asan asan
-else
-  tail -n 60 "$LOGDIR/build-asan.log"
-  record asan-build 0 1
-fi
+note "in the background: the unit tests under ASan + UBSan, and the fuzz targets"
+(
+  cmake --preset asan > "$LOGDIR/configure-asan.log" 2>&1 &&
+    nice -n 10 cmake --build --preset asan -j "$JOBS" --target unit_tests \
+      > "$LOGDIR/build-asan.log" 2>&1
+) &
+asan_build=$!
+FUZZ_STEP=build JOBS=1 nice -n 10 bash tests/fuzz/run.sh "$ROOT/build/default" 0 \
+  > "$LOGDIR/fuzz-build.log" 2>&1 &
+fuzz_build=$!
 
 note "integration: real S3 (Ceph radosgw on 127.0.0.1)"
 S3DIR=$(mktemp -d /tmp/tessera-s3.XXXXXX)
@@ -117,8 +124,23 @@ done
 note "web console in Chromium (tests/e2e; screenshots in build/e2e-artifacts)"
 run_script e2e-console bash tests/e2e/run.sh "$TESSERA"
 
-note "fuzzing the parsers (libFuzzer, ${FUZZ_SECONDS:-45} s per target)"
-run_script fuzz bash tests/fuzz/run.sh "$ROOT/build/default" "${FUZZ_SECONDS:-45}"
+note "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+if wait "$asan_build"; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest unit-asan asan
+else
+  tail -n 60 "$LOGDIR/configure-asan.log" "$LOGDIR/build-asan.log"
+  record asan-build 0 1
+fi
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+note "fuzzing the parsers (libFuzzer, $FUZZ_SECONDS s per target)"
+if wait "$fuzz_build"; then
+  FUZZ_STEP=run run_script fuzz bash tests/fuzz/run.sh "$ROOT/build/default" "$FUZZ_SECONDS"
+else
+  tail -n 40 "$LOGDIR/fuzz-build.log"
+  record fuzz-build 0 1
+fi
 
 note "summary"
 echo "the whole run took $((SECONDS / 60)) min $((SECONDS % 60)) s"

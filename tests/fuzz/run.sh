@@ -6,7 +6,11 @@
 #
 #   tests/fuzz/run.sh [BUILD_DIR] [SECONDS_PER_TARGET] [OUT]
 #   (defaults: build/default, 60, BUILD_DIR/fuzz)
+# FUZZ_STEP=build only builds the targets and makes the seeds; FUZZ_STEP=run only runs what
+# an earlier build step made (scripts/test.sh builds while other tests run); default both.
 set -euo pipefail
+STEP=${FUZZ_STEP:-all}
+case "$STEP" in all | build | run) ;; *) echo "fuzz: FUZZ_STEP must be all, build or run, not $STEP"; exit 2 ;; esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build/default}" && pwd)
 SECONDS_EACH=${2:-60}
@@ -44,6 +48,7 @@ settle() {
   [ "$background_failed" -eq 0 ]
 }
 
+if [ "$STEP" != run ]; then
 echo "fuzz: building targets with $CXX ($JOBS at a time)"
 in_background "$CXX" "${FLAGS[@]}" "$ROOT/tests/fuzz/make_seeds.cpp" "${LIBS[@]}" -o "$OUT/make_seeds"
 # The parsers are compiled from source with coverage; the rest comes from the libraries.
@@ -147,6 +152,8 @@ printf '%s' '<html><head><style>p{color:red}</style><meta charset="big5"></head>
   > "$OUT/seeds/html_sanitize/newsletter"
 printf '%s' '<a href="jav&#x09;ascript:alert(1)">x</a><a href=" java&#10;script:y">y</a><scr<script>ipt>alert(1)</script><svg><p><style><img src=x onerror=alert(1)></style></p></svg><div style="x:expression(1);b\61 ckground:url(x)"></div></div><img src=x onerror=alert(1)//' \
   > "$OUT/seeds/html_sanitize/tricks"
+fi
+[ "$STEP" = build ] && { echo "fuzz: targets built in $OUT"; exit 0; }
 
 targets=(vault_parse codes s3_parse mail_parse smtp_session search_text volume_parse di_parse
   html_sanitize)
