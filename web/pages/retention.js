@@ -308,6 +308,7 @@ function showDone(region, text) {
 function showError(region, e) {
   clear(region).append(errorBox(e));
   region.dataset.state = 'error';
+  region.scrollIntoView({ block: 'nearest' });
 }
 
 // Runs a change; on success reloads the page with the result shown in its status region.
@@ -581,7 +582,6 @@ function batchActions(b, region) {
     const approve = h('button', { type: 'button', class: 'primary approve' }, t('batch.approve'));
     approve.addEventListener('click', async () => {
       if (await change(region, approve, () => api.decide(b.id, 'approve'), t('batch.approved', { id: b.id })) !== undefined) reload();
-      else region.querySelector('.error')?.focus?.();
     });
     section.append(h('div', { class: 'approve-block' },
       h('p', { class: 'help', id: 'approve-help' }, t('batch.approveHelp', { who: actor(b.proposed_by) })),
