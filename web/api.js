@@ -52,6 +52,7 @@ export async function call(method, path, { body, query, signIn = false } = {}) {
   if (!res.ok) {
     const err = data && data.error ? data.error : {};
     const e = new ApiError(res.status, err.code || statusCode(res.status), err.message || res.statusText);
+    e.data = data; // the whole answer (a 502 of restore says why per message)
     if (res.status === 401 && !signIn) onUnauthenticated(e);
     throw e;
   }

@@ -5,6 +5,7 @@
 //   pages/archive.js     #/search, #/message/ID
 //   pages/admin.js       #/audit, #/accounts
 //   pages/vault.js       #/vaults, #/vault/NAME
+//   pages/retention.js   #/retention, #/batch/ID
 import { api, setCsrf, whenUnauthenticated } from './api.js';
 import { t, initLang, setLang, getLang } from './i18n.js';
 import { h, clear, field } from './dom.js';
@@ -12,9 +13,10 @@ import { state, $, main, errorBox, routeOf, go, setRenderer, roleName } from './
 import archive from './pages/archive.js';
 import { audit, accounts } from './pages/admin.js';
 import vault from './pages/vault.js';
+import retention from './pages/retention.js';
 
 // The menu's order is this list's.
-const AREAS = [archive, audit, vault, accounts];
+const AREAS = [archive, retention, audit, vault, accounts];
 const VIEWS = Object.assign({}, ...AREAS.map((a) => a.views));
 const MENU = AREAS.flatMap((a) => a.menu);
 

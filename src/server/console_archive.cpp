@@ -258,10 +258,23 @@ ApiResponse ArchiveApi::Handle(const ApiCall& call) {
     std::optional<int64_t> id = IdPart(p[2]);
     if (!id) return ErrorResponse(400, "invalid_argument", "a message is named by its number");
     if (p.size() == 4 && p[3] == "restore" && method == "POST") return Restore(call, *id);
+    if (p.size() == 4 && p[3] == "restore" && method == "GET") return RestoreCheck(call, *id);
     if (method == "GET") return Message(call, *id);
   }
   if (p.size() >= 2 && p[1] == "retention") return Retention(call);
   return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
+}
+
+ApiResponse ArchiveApi::RestoreCheck(const ApiCall& call, int64_t id) {
+  const std::string action = "archive.restore.check", target = std::to_string(id);
+  auto store = archive::MessageStore::Open(home_ / "archive");
+  if (!store.ok()) return ErrorResponse(store.status());
+  auto who = ArchivePrincipal(call, **store, archive::Permission::kRestoreMail, action, target);
+  if (!who.ok()) return ErrorResponse(who.status());
+  if (Status st = MayRead(call, **store, *who, id, action); !st.ok()) return ErrorResponse(st);
+  const bool own_only = !archive::Allows(who->role, archive::Permission::kReadAllMail);
+  if (Status st = call.audit(action, target, "may restore"); !st.ok()) return ErrorResponse(st);
+  return JsonResponse(200, {{"addresses", who->addresses}, {"own_addresses_only", own_only}});
 }
 
 ApiResponse ArchiveApi::Restore(const ApiCall& call, int64_t id) {

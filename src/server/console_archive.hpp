@@ -34,6 +34,8 @@ class ArchiveApi {
   ApiResponse Search(const ApiCall& call);
   ApiResponse Message(const ApiCall& call, int64_t id);
   ApiResponse Restore(const ApiCall& call, int64_t id);
+  // Whether the account may restore message `id`, and its own addresses (a clerk's).
+  ApiResponse RestoreCheck(const ApiCall& call, int64_t id);
   ApiResponse Retention(const ApiCall& call);
   // NotFound (recorded) when `who` may not read message `id`, or it is not there.
   Status MayRead(const ApiCall& call, archive::MessageStore& store, const archive::Principal& who,

@@ -109,6 +109,7 @@ json BatchJson(const archive::DestructionBatch& b) {
                      {"assigned_by", i.assigned_by},
                      {"expired_at", ApiTime(i.expired_at)},
                      {"outcome", i.outcome}});
+  j["message_count"] = b.items.size();
   j["items"] = std::move(items);
   return j;
 }
@@ -175,7 +176,14 @@ ApiResponse ArchiveApi::Retention(const ApiCall& call) {
         j["released_at"] = ApiTime(*h.released_at), j["released_by"] = h.released_by;
       out["holds"].push_back(std::move(j));
     }
-    for (const auto& b : *batches) out["batches"].push_back(BatchJson(b));
+    // Batches() lists them without their items: each one's count comes from the batch.
+    for (const auto& listed : *batches) {
+      Result<archive::DestructionBatch> b = r.Batch(listed.id);
+      if (!b.ok()) return ErrorResponse(b.status());
+      json j = BatchJson(*b);
+      j.erase("items");
+      out["batches"].push_back(std::move(j));
+    }
     if (Status st = call.audit(action, "", "read"); !st.ok()) return ErrorResponse(st);
     return JsonResponse(200, out);
   }

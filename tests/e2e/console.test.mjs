@@ -214,7 +214,7 @@ test('sign-in page: zh-Hant-TW, labelled fields, a wrong password is refused wit
 test('the auditor signs in: menu has search, the audit log and the vaults, not accounts', async () => {
   const { page } = auditor;
   await signIn(page, 'auditor');
-  assert.deepEqual(await menuRoutes(page), ['search', 'audit', 'vaults']);
+  assert.deepEqual(await menuRoutes(page), ['search', 'retention', 'audit', 'vaults']);
   assert.match(await page.locator('#who').textContent(), /李稽核（稽核人員）/);
   assert.match(page.url(), /#\/search$/);
 });
@@ -403,7 +403,7 @@ test('the admin: menu has the vaults and accounts, which lists the five', async 
   const { context, page } = await newPage();
   try {
     await signIn(page, 'admin');
-    assert.deepEqual(await menuRoutes(page), ['search', 'audit', 'vaults', 'accounts']);
+    assert.deepEqual(await menuRoutes(page), ['search', 'retention', 'audit', 'vaults', 'accounts']);
     await page.locator('#menu a[data-route="accounts"]').click();
     await page.waitForSelector('table.responsive tbody tr');
     const names = await page.$$eval('table.responsive tbody tr', (trs) => trs.map((tr) => tr.cells[0].textContent).sort());

@@ -131,14 +131,16 @@ export class Harness {
     return entry;
   }
 
-  // `tessera serve` with the console on a free port; settingsLines go before [console].
-  async serve(settingsLines = [], { env = {} } = {}) {
+  // `tessera serve` with the console on a free port; settingsLines go before [console],
+  // consoleLines inside it (e.g. restore_relay = "smtp://…").
+  async serve(settingsLines = [], { env = {}, consoleLines = [] } = {}) {
     const consolePort = await freePort();
     const settings = path.join(this.work, 'tessera.toml');
     fs.writeFileSync(settings, [
       ...settingsLines, '',
       // every test signs in afresh from 127.0.0.1: more than the default 10 per 5 minutes
-      '[console]', `listen = "127.0.0.1:${consolePort}"`, `web_root = "${WEB_ROOT}"`, 'sign_in_limit = 100', '',
+      '[console]', `listen = "127.0.0.1:${consolePort}"`, `web_root = "${WEB_ROOT}"`, 'sign_in_limit = 100',
+      ...consoleLines, '',
     ].join('\n'));
     await this.spawn('serve', ['--settings', settings, 'serve'], consolePort, { env });
     this.origin = `https://127.0.0.1:${consolePort}`;

@@ -374,6 +374,14 @@ TEST_F(ConsoleApiTest, RestoreResendsToAMailboxAndAClerkOnlyToThemselves) {
   SignedIn admin = SignIn("admin"), clerk = SignIn("wang"), auditor = SignIn("li");
   const std::string restore = "/api/v1/archive/messages/" + std::to_string(id) + "/restore";
 
+  ApiResponse check = Get(clerk, restore);  // may restore, and to which own addresses
+  ASSERT_EQ(check.status, 200) << check.body;
+  EXPECT_EQ(json::parse(check.body)["addresses"], json::array({"wang@ntbt.gov.tw"}));
+  EXPECT_TRUE(json::parse(check.body)["own_addresses_only"]);
+  ApiResponse admin_check = Get(admin, restore);
+  ASSERT_EQ(admin_check.status, 200) << admin_check.body;
+  EXPECT_FALSE(json::parse(admin_check.body)["own_addresses_only"]);
+  EXPECT_EQ(Get(auditor, restore).status, 403);
   EXPECT_EQ(Call("POST", restore, "{}", admin.cookie).status, 403);  // no CSRF token
   ApiResponse r =
       Call("POST", restore, R"({"to": ["chief@ntbt.gov.tw"]})", admin.cookie, admin.csrf);
@@ -448,6 +456,9 @@ TEST_F(ConsoleApiTest, RetentionHoldsAndASecondPersonsApproval) {
   EXPECT_EQ(st["rules"].size(), 1u);
   EXPECT_EQ(st["holds"][0]["name"], "訴訟 1");
   EXPECT_EQ(st["batches"][0]["state"], "purged");
+  EXPECT_EQ(st["batches"][0]["message_count"], 1) << "the list counts each batch's messages";
+  EXPECT_FALSE(st["batches"][0].contains("items")) << "the list leaves the items to the batch";
+  EXPECT_EQ(batch["message_count"], 1);
   const int64_t hold_id = json::parse(hold.body)["id"];
   EXPECT_EQ(
       Call("DELETE", base + "/holds/" + std::to_string(hold_id), "", records.cookie, records.csrf)

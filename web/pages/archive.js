@@ -6,6 +6,7 @@ import { api, emlUrl, attachmentUrl } from '../api.js';
 import { t, formatDate, formatSize } from '../i18n.js';
 import { h, field } from '../dom.js';
 import { state, go, load, errorBox, table } from '../shell.js';
+import { appendRestore } from './restore.js';
 
 export const MAIL_ROLES = ['clerk', 'auditor', 'records', 'admin'];
 
@@ -165,6 +166,7 @@ async function viewMessage(m, route, live) {
         [t('message.deliveryOrigin'), (d) => d.origin],
       ], msg.deliveries, true)));
   }
+  appendRestore(article, msg.id ?? route.arg);
   m.append(article);
 }
 
