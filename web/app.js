@@ -12,9 +12,10 @@ import { state, $, main, errorBox, routeOf, go, setRenderer, roleName } from './
 import archive from './pages/archive.js';
 import { audit, accounts } from './pages/admin.js';
 import vault from './pages/vault.js';
+import exchange from './pages/exchange.js';
 
 // The menu's order is this list's.
-const AREAS = [archive, audit, vault, accounts];
+const AREAS = [archive, exchange, audit, vault, accounts];
 const VIEWS = Object.assign({}, ...AREAS.map((a) => a.views));
 const MENU = AREAS.flatMap((a) => a.menu);
 
