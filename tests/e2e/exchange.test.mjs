@@ -168,6 +168,19 @@ test('a clerk of A sends a 函 to B, sees it rendered, and B\'s receipt arrive w
   assert.equal(download.suggestedFilename(), ATTACHMENT.name);
   assert.equal(fs.readFileSync(await download.path(), 'utf8'), ATTACHMENT.text);
 
+  // It polls while B is not final, and stops once the page is left.
+  const polls = [];
+  page.on('request', (r) => { if (r.url().includes('/api/v1/exchange/documents/') && !r.url().includes('/attachments/')) polls.push(Date.now()); });
+  await page.waitForRequest((r) => r.url().includes('/api/v1/exchange/documents/'), { timeout: 10_000 });
+  await page.goto(`${harness.base}#/exchange?box=sent`);
+  await page.locator('tbody tr', { hasText: SUBJECT }).waitFor();
+  const left = polls.length;
+  await page.waitForTimeout(4000);
+  assert.equal(polls.length, left, 'no polling once the document\'s page is left');
+  await page.goBack();
+  await page.getByRole('heading', { level: 1, name: SUBJECT }).waitFor();
+  assert.equal(await stateOf(page, B).getAttribute('data-state'), 'accepted');
+
   // B's gateway starts; its receipt reaches A's; the page shows it without reloading.
   await page.evaluate(() => { window.notReloaded = true; });
   await harness.spawn('serve-b', ['--settings', bSettings, 'serve'], bConsolePort, { home: homeB });
@@ -175,6 +188,12 @@ test('a clerk of A sends a 函 to B, sees it rendered, and B\'s receipt arrive w
   assert.match(await stateOf(page, B).textContent(), /已接收/);
   assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page was not reloaded');
   await page.locator('.ex-poll', { hasText: '所有受文者皆已完成' }).waitFor();
+  // In English too, from the same answer.
+  await page.locator('#lang-switch').click();
+  await page.getByRole('heading', { level: 2, name: 'Receipts' }).waitFor();
+  assert.match(await stateOf(page, B).textContent(), /^Received$/);
+  await page.locator('#lang-switch').click();
+  await page.getByRole('heading', { level: 2, name: '受文者回執' }).waitFor();
 
   // B holds it: its command line lists it with the attachment.
   const inboxB = JSON.parse(gatewayB(['inbox', '--json']));

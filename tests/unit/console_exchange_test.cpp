@@ -268,6 +268,10 @@ class ConsoleExchangeTest : public ::testing::Test {
 
 TEST_F(ConsoleExchangeTest, AgenciesFromTheRegistry) {
   SignedIn wang = SignIn("wang");
+  // The session names the agency whose gateway this is (the console offers its pages).
+  ApiResponse session = Get(wang, "/api/v1/session");
+  ASSERT_EQ(session.status, 200) << session.body;
+  EXPECT_EQ(json::parse(session.body)["exchange_agency"], kA);
   ApiResponse r = Get(wang, "/api/v1/exchange/agencies");
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
@@ -548,6 +552,7 @@ TEST(ConsoleExchangeNoGateway, Answers503) {
   r.now = NowUnixSeconds();
   ApiResponse s = api.Handle(r);
   ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(json::parse(s.body)["exchange_agency"], "");
   std::string cookie;
   for (const auto& [h, v] : s.headers)
     if (h == "Set-Cookie") cookie = v.substr(0, v.find(';'));

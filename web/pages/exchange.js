@@ -13,6 +13,11 @@ import { state, go, load, forget, errorBox, errorText, table, hasRole, sleep } f
 const READ_ROLES = ['clerk', 'operator', 'admin', 'auditor', 'records'];
 const SEND_ROLES = ['clerk', 'admin'];
 const OPERATE_ROLES = ['operator', 'admin'];
+// The pages exist only on an agency gateway's console (the session names its agency):
+// app.js asks a view's roles whether they include the signed-in role.
+const onGateway = (roles) => ({
+  includes: (role) => roles.includes(role) && !!state.session?.exchange_agency,
+});
 const FINAL_STATES = new Set(['received', 'rejected', 'expired']);
 const POLL_MS = 3000;
 const CERT_WARN_DAYS = 30;
@@ -376,7 +381,7 @@ async function viewExchange(m, route, live) {
       [t('ex.subject'), subject],
       [t('ex.number'), (d) => d.number || '—'],
       [t('ex.recipients'), (d) => h('ul', { class: 'ex-recipients' }, (d.recipients || []).map((r) =>
-        h('li', {}, agencyLabel(r.recipient, agencies.names), ' ', stateBadge(r.state, r.reason))))],
+        h('li', {}, agencyLabel(r.recipient, agencies.names), ' ', stateBadge(r.state, r.reason || r.reason_code))))],
       [t('ex.createdAt'), (d) => when(d.created_at), 'when'],
     ], docs, true));
   }
@@ -655,7 +660,7 @@ function srcdocFor(html) {
 function receiptsTable(doc, names) {
   return table(t('ex.receiptsCaption'), [
     [t('ex.recipient'), (r) => agencyLabel(r.recipient, names)],
-    [t('ex.state'), (r) => stateBadge(r.state, r.reason)],
+    [t('ex.state'), (r) => stateBadge(r.state, r.reason || r.reason_code)],
     [t('ex.updatedAt'), (r) => when(r.updated_at), 'when'],
   ], doc.recipients || [], true);
 }
@@ -844,9 +849,9 @@ export default {
     { route: 'exchange-admin', key: 'menu.exchangeAdmin' },
   ],
   views: {
-    exchange: { view: viewExchange, roles: READ_ROLES },
-    compose: { view: viewCompose, roles: SEND_ROLES },
-    document: { view: viewDocument, roles: READ_ROLES },
-    'exchange-admin': { view: viewAdmin, roles: OPERATE_ROLES },
+    exchange: { view: viewExchange, roles: onGateway(READ_ROLES) },
+    compose: { view: viewCompose, roles: onGateway(SEND_ROLES) },
+    document: { view: viewDocument, roles: onGateway(READ_ROLES) },
+    'exchange-admin': { view: viewAdmin, roles: onGateway(OPERATE_ROLES) },
   },
 };
