@@ -6,6 +6,7 @@
 //   pages/admin.js       #/audit, #/accounts
 //   pages/vault.js       #/vaults, #/vault/NAME
 //   pages/retention.js   #/retention, #/batch/ID
+//   pages/exchange.js    #/exchange, #/compose, #/document/ID, #/exchange-admin
 import { api, setCsrf, whenUnauthenticated } from './api.js';
 import { t, initLang, setLang, getLang } from './i18n.js';
 import { h, clear, field } from './dom.js';
@@ -14,9 +15,10 @@ import archive from './pages/archive.js';
 import { audit, accounts } from './pages/admin.js';
 import vault from './pages/vault.js';
 import retention from './pages/retention.js';
+import exchange from './pages/exchange.js';
 
 // The menu's order is this list's.
-const AREAS = [archive, retention, audit, vault, accounts];
+const AREAS = [archive, retention, exchange, audit, vault, accounts];
 const VIEWS = Object.assign({}, ...AREAS.map((a) => a.views));
 const MENU = AREAS.flatMap((a) => a.menu);
 

@@ -262,7 +262,8 @@ ApiResponse ConsoleApi::Impl::SessionAnswer(const Session& s, int status) {
                                {"role", RoleName(s.role)},
                                {"agency", s.agency},
                                {"csrf", s.csrf},
-                               {"expires_at", ApiTime(s.expires_at)}});
+                               {"expires_at", ApiTime(s.expires_at)},
+                               {"exchange_agency", exchange ? exchange->agency() : ""}});
 }
 
 ApiResponse ConsoleApi::Impl::SignIn(const ApiRequest& request) {

@@ -432,6 +432,12 @@ ApiResponse ExchangeApi::Handle(const ApiCall& call) {
           why = who + " may not see the exchange's operation (operators and admins do)";
         break;
       case Role::kOperator:
+        // Operators run the exchange (registry, health, suspensions); the agency's clerks
+        // and the admins send its 函.
+        if (need == Need::kSend)
+          why = who + " runs the exchange and does not send official documents (the agency's " +
+                "clerks and admins do)";
+        break;
       case Role::kAdmin:
         break;
     }

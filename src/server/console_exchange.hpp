@@ -10,7 +10,8 @@
 //   GET  /exchange/registry                      (operator, admin) the registry in full
 //
 // Who may: a clerk works for their own agency only (the gateway's agency must be theirs);
-// operators and admins see everything and the operator views; auditors and records officers
+// operators and admins see everything and the operator views; operators run the exchange
+// and do not send 函 (clerks of the agency and admins do); auditors and records officers
 // read, and may not send. Every send, view and download, and every refusal, is recorded in
 // the audit log (console:<account>) before it is done.
 //

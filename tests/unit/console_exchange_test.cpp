@@ -268,6 +268,10 @@ class ConsoleExchangeTest : public ::testing::Test {
 
 TEST_F(ConsoleExchangeTest, AgenciesFromTheRegistry) {
   SignedIn wang = SignIn("wang");
+  // The session names the agency whose gateway this is (the console offers its pages).
+  ApiResponse session = Get(wang, "/api/v1/session");
+  ASSERT_EQ(session.status, 200) << session.body;
+  EXPECT_EQ(json::parse(session.body)["exchange_agency"], kA);
   ApiResponse r = Get(wang, "/api/v1/exchange/agencies");
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
@@ -502,6 +506,18 @@ TEST_F(ConsoleExchangeTest, RolesAndAgencies) {
   ASSERT_EQ(reg["agencies"].size(), 3u);
   EXPECT_EQ(reg["agencies"][0]["addresses"], json::array({"127.0.0.11"}));
   EXPECT_EQ(reg["agencies"][0]["certificates"][0]["expired"], false);
+  EXPECT_EQ(Get(op, "/api/v1/exchange/documents?box=sent").status, 200);
+  // Operators run the exchange; they do not send 函: 403, recorded, nothing sent.
+  r = Post(op, "/api/v1/exchange/documents", Letter());
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("does not send"));
+  bool op_refused = false;
+  for (const auto& rec : AuditRecords())
+    op_refused |= rec.actor == "console:op" && rec.action == "exchange.send" &&
+                  rec.outcome.rfind("denied:", 0) == 0;
+  EXPECT_TRUE(op_refused);
+  EXPECT_TRUE(
+      json::parse(Get(op, "/api/v1/exchange/documents?box=sent").body)["documents"].empty());
   EXPECT_EQ(Get(op, "/api/v1/exchange/health").status, 404);
   ASSERT_OK(WriteFileAtomic(
       ExchangeDir(home_a()) / "gateway" / "health.json",
@@ -536,6 +552,7 @@ TEST(ConsoleExchangeNoGateway, Answers503) {
   r.now = NowUnixSeconds();
   ApiResponse s = api.Handle(r);
   ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(json::parse(s.body)["exchange_agency"], "");
   std::string cookie;
   for (const auto& [h, v] : s.headers)
     if (h == "Set-Cookie") cookie = v.substr(0, v.find(';'));
