@@ -1,9 +1,11 @@
 // The vaults: k-of-n, each store's health, snapshots, drills with RTO/RPO, and for
-// operators and admins "back up now" and "run a drill" as jobs with live progress.
+// operators and admins "back up now", "run a drill" and "restore" (chosen files of a snapshot,
+// browsed a directory at a time, into a new directory on the server) as jobs with live
+// progress, with totals and a <progress> bar where the job knows them.
 //   #/vaults             all vaults (operator, admin; auditor and records read-only)
 //   #/vault/NAME         one vault
-import { api } from '../api.js';
-import { t, getLang, formatDate, formatSize, formatDuration } from '../i18n.js';
+import { api, call } from '../api.js';
+import { t, getLang, formatDate, formatSize, formatDuration, addWords } from '../i18n.js';
 import { h, clear, field } from '../dom.js';
 import { state, load, errorBox, table, sleep, hasRole, routeOf } from '../shell.js';
 
@@ -142,7 +144,7 @@ async function viewVault(m, route, live) {
     drills: h('div', { id: 'vault-drills' }),
   };
   m.append(h('section', { class: 'card', 'aria-label': t('vault.title', { name }) }, parts.facts));
-  if (mayWriteVaults()) m.append(vaultActions(name, data[0]));
+  if (mayWriteVaults()) m.append(vaultActions(name, data[0]), restoreSection(name, data[1].snapshots || []));
   m.append(
     h('section', { 'aria-labelledby': 'snapshots-title' }, h('h2', { id: 'snapshots-title' }, t('vault.snapshotList')), parts.snapshots),
     h('section', { 'aria-labelledby': 'drills-title' }, h('h2', { id: 'drills-title' }, t('vault.drillList')), parts.drills));
@@ -211,7 +213,7 @@ function setVaultBusy(name, busy) {
   const region = document.getElementById('job-status');
   if (!region || region.dataset.vault !== name) return;
   region.setAttribute('aria-busy', busy ? 'true' : 'false');
-  for (const b of document.querySelectorAll('form.vault-action button[type="submit"]')) b.disabled = busy;
+  for (const b of document.querySelectorAll('form.vault-action button[type="submit"], form.restore-form button[type="submit"]')) b.disabled = busy;
 }
 
 // Polls GET /jobs/{id} about every 500 ms until the job has ended, then shows its result
@@ -257,14 +259,18 @@ async function refreshVault(name) {
 }
 
 function updateJobView(name) {
-  const region = document.getElementById('job-status');
-  if (!region || region.dataset.vault !== name) return;
   const w = vaultJobs.get(name);
+  const region = jobRegion(w);
+  if (!region || region.dataset.vault !== name) return;
   if (!w) {
     setVaultBusy(name, false);
     return;
   }
   setVaultBusy(name, w.running);
+  if (w.kind === 'restore') {
+    showRestoreJob(region, w);
+    return;
+  }
   const j = w.job;
   const r = j && j.result;
   let text;
@@ -280,6 +286,10 @@ function updateJobView(name) {
   } else if (j.state === 'running') {
     region.dataset.state = 'running';
     const p = j.progress || {};
+    if (p.total_items !== null && p.total_items !== undefined) {
+      clear(region).append(progressView(w.kind, p));
+      return;
+    }
     text = t(w.kind === 'drill' ? 'vault.drillRunning' : 'vault.backupRunning', { items: p.items ?? 0, bytes: formatSize(p.bytes ?? 0) });
   } else if (j.state === 'done') {
     region.dataset.state = 'done';
@@ -294,6 +304,310 @@ function updateJobView(name) {
   }
   clear(region).append(h('p', { class: cls || null }, text));
 }
+
+// --- restore ---------------------------------------------------------------------------
+
+addWords({
+  zh: {
+    'restore.title': '還原',
+    'restore.intro': '自快照還原整份資料或勾選的檔案與目錄，寫入伺服器上的新目錄（或空目錄）；還原後逐一讀回驗證。',
+    'restore.snapshot': '快照',
+    'restore.snapshotOption': '{when}，{id}，{files} 個檔案，{bytes}',
+    'restore.newest': '（最新）',
+    'restore.noSnapshots': '尚無快照可還原。',
+    'restore.choose': '要還原的檔案',
+    'restore.all': '全部（整份快照）',
+    'restore.allHelp': '取消勾選後，可在下方逐一勾選檔案或目錄；勾選目錄即還原其下所有檔案。',
+    'restore.where': '目前目錄',
+    'restore.up': '上一層',
+    'restore.open': '開啟目錄 {name}',
+    'restore.pick': '還原 {name}',
+    'restore.dir': '目錄',
+    'restore.link': '連結 → {target}',
+    'restore.empty': '此目錄是空的。',
+    'restore.truncated': '只列出前 {shown} 項（共 {total} 項）。',
+    'restore.loading': '讀取檔案清單…',
+    'restore.chosen': '已選 {n} 項：{list}',
+    'restore.chosenNone': '尚未勾選任何檔案。',
+    'restore.entries': '{path} 的內容',
+    'restore.colPick': '選取',
+    'restore.colName': '名稱',
+    'restore.colSize': '大小',
+    'restore.colTime': '修改時間',
+    'restore.target': '還原到伺服器上的目錄',
+    'restore.targetHelp': '伺服器上的絕對路徑，例如 /srv/restore/1141205；目錄須不存在或是空的。檔案依快照中的完整路徑放在此目錄下。',
+    'restore.submit': '開始還原',
+    'restore.noTarget': '請輸入還原目錄（伺服器上的絕對路徑）。',
+    'restore.relative': '還原目錄必須是絕對路徑（以 / 開頭）。',
+    'restore.noneChosen': '請勾選要還原的檔案或目錄，或勾選「全部」。',
+    'restore.status': '還原進度',
+    'restore.progressLabel': '進度',
+    'restore.running': '已還原 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'restore.drillRunning': '還原演練進行中：已還原 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'restore.backupRunning': '備份進行中：已讀取 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'restore.done': '還原完成：快照 {id} 的 {files} 個檔案（{bytes}）已寫入 {target}，並逐一驗證無誤（{verified} 個）。耗時 {seconds}。',
+    'restore.warnings': '注意事項',
+    'restore.problems': '與快照不符的檔案',
+    'restore.failed': '還原失敗：{error}',
+  },
+  en: {
+    'restore.title': 'Restore',
+    'restore.intro': 'Restore a whole snapshot, or the files and directories ticked, into a new (or empty) directory on the server; every file is read back and verified.',
+    'restore.snapshot': 'Snapshot',
+    'restore.snapshotOption': '{when}, {id}, {files} files, {bytes}',
+    'restore.newest': ' (newest)',
+    'restore.noSnapshots': 'No snapshot to restore yet.',
+    'restore.choose': 'What to restore',
+    'restore.all': 'Everything (the whole snapshot)',
+    'restore.allHelp': 'Untick it to tick files or directories below; a directory brings everything in it.',
+    'restore.where': 'Current directory',
+    'restore.up': 'Up',
+    'restore.open': 'Open directory {name}',
+    'restore.pick': 'Restore {name}',
+    'restore.dir': 'directory',
+    'restore.link': 'link → {target}',
+    'restore.empty': 'This directory is empty.',
+    'restore.truncated': 'Only the first {shown} of {total} entries are listed.',
+    'restore.loading': 'Reading the file list…',
+    'restore.chosen': '{n} chosen: {list}',
+    'restore.chosenNone': 'Nothing ticked yet.',
+    'restore.entries': 'In {path}',
+    'restore.colPick': 'Choose',
+    'restore.colName': 'Name',
+    'restore.colSize': 'Size',
+    'restore.colTime': 'Modified',
+    'restore.target': 'Directory on the server to restore into',
+    'restore.targetHelp': 'An absolute path on the server, e.g. /srv/restore/2026-12-05; it must not exist or be empty. Files go below it under their full paths in the snapshot.',
+    'restore.submit': 'Start the restore',
+    'restore.noTarget': 'Enter the directory to restore into (an absolute path on the server).',
+    'restore.relative': 'The directory must be an absolute path (starting with /).',
+    'restore.noneChosen': 'Tick the files or directories to restore, or tick "Everything".',
+    'restore.status': 'Restore progress',
+    'restore.progressLabel': 'Progress',
+    'restore.running': 'Restored {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'restore.drillRunning': 'Drill running: restored {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'restore.backupRunning': 'Backing up: read {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'restore.done': 'Restored: {files} files ({bytes}) of snapshot {id} written to {target}, each verified ({verified}). Took {seconds}.',
+    'restore.warnings': 'Warnings',
+    'restore.problems': 'Files that do not match the snapshot',
+    'restore.failed': 'The restore failed: {error}',
+  },
+});
+
+const vaultPath = (name) => `/vaults/${encodeURIComponent(name)}`;
+
+// The region a job's progress shows in: a restore's beside its form, the others' below theirs.
+function jobRegion(w) {
+  return document.getElementById(w && w.kind === 'restore' ? 'restore-status' : 'job-status');
+}
+
+// "已還原 N / M 個檔案，X / Y（P%）" with a <progress> bar, for a job whose totals are known.
+function progressView(kind, p) {
+  const key = kind === 'restore' ? 'restore.running' : kind === 'drill' ? 'restore.drillRunning' : 'restore.backupRunning';
+  const percent = p.percent ?? 0;
+  return [
+    h('progress', { max: '100', value: String(percent), 'aria-label': t('restore.progressLabel') }, `${percent}%`),
+    h('p', { class: 'progress-text' }, t(key, {
+      items: p.items ?? 0, total: p.total_items, bytes: formatSize(p.bytes ?? 0),
+      totalBytes: formatSize(p.total_bytes ?? 0), percent,
+    })),
+  ];
+}
+
+function listOf(title, items) {
+  if (!items || !items.length) return null;
+  return h('div', { class: 'restore-notes' }, h('h3', {}, title),
+    h('ul', {}, items.map((x) => h('li', {}, typeof x === 'string' ? x : `${x.path}：${x.problem}`))));
+}
+
+function showRestoreJob(region, w) {
+  const other = document.getElementById('job-status');
+  if (other && other.dataset.state) { clear(other); delete other.dataset.state; }
+  const j = w.job;
+  const r = j && j.result;
+  if (w.error) {
+    region.dataset.state = 'error';
+    clear(region).append(errorBox(w.error));
+  } else if (!j) {
+    region.dataset.state = 'starting';
+    clear(region).append(h('p', {}, t('vault.jobStarting')));
+  } else if (j.state === 'running') {
+    region.dataset.state = 'running';
+    const p = j.progress || {};
+    if (p.total_items === null || p.total_items === undefined) {
+      clear(region).append(h('progress', { 'aria-label': t('restore.progressLabel') }),
+        h('p', { class: 'progress-text' }, t('vault.jobStarting')));
+    } else {
+      clear(region).append(progressView('restore', p));
+    }
+  } else if (j.state === 'done') {
+    region.dataset.state = 'done';
+    const p = j.progress || {};
+    clear(region).append(progressView('restore', p),
+      h('p', { class: 'chain ok restore-result' }, t('restore.done', {
+        id: r?.short_id || '', files: r?.files ?? '?', bytes: formatSize(r?.bytes ?? 0), target: r?.target || '',
+        verified: r?.files_verified ?? '?', seconds: formatDuration(r?.seconds),
+      })),
+      listOf(t('restore.warnings'), r?.warnings));
+  } else {
+    region.dataset.state = 'failed';
+    clear(region).append(h('p', { class: 'chain bad restore-result' }, t('restore.failed', { error: j.error || '' })),
+      listOf(t('restore.problems'), r?.problems), listOf(t('restore.warnings'), r?.warnings));
+  }
+}
+
+// The snapshot's first backed-up path is where browsing starts (its parent holds nothing else).
+function startDir(snap) {
+  const paths = (snap && snap.paths) || [];
+  return paths.length === 1 && paths[0].startsWith('/') ? paths[0].replace(/\/+$/, '') || '/' : '/';
+}
+
+function restoreSection(name, snaps) {
+  const title = h('h2', { id: 'restore-title' }, t('restore.title'));
+  const region = h('div', { class: 'job-status restore-status', id: 'restore-status', role: 'status', 'aria-live': 'polite',
+    'aria-label': t('restore.status'), dataset: { vault: name } });
+  if (!snaps.length) {
+    return h('section', { class: 'card vault-restore', 'aria-labelledby': 'restore-title' }, title,
+      h('p', { class: 'muted' }, t('restore.noSnapshots')), region);
+  }
+  // What is chosen survives browsing (paths in the snapshot); reset with another snapshot.
+  const chosen = new Set();
+  let dir = startDir(snaps[0]);
+  let listing = 0;
+  const select = h('select', { name: 'snapshot' }, snaps.map((x, i) => h('option', { value: x.id },
+    t('restore.snapshotOption', { when: formatDate(x.time), id: x.short_id, files: x.files ?? '?', bytes: formatSize(x.bytes) })
+    + (i === 0 ? t('restore.newest') : ''))));
+  const all = h('input', { type: 'checkbox', name: 'all', checked: true });
+  const crumbs = h('nav', { class: 'restore-crumbs', 'aria-label': t('restore.where') });
+  const files = h('div', { class: 'restore-files' });
+  const summary = h('p', { class: 'restore-chosen help', 'aria-live': 'polite' });
+  const target = h('input', { type: 'text', name: 'target', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none', inputmode: 'url' });
+  const form = h('form', { class: 'restore-form', novalidate: true, 'aria-labelledby': 'restore-title' },
+    field(t('restore.snapshot'), select),
+    h('fieldset', { class: 'restore-choose' }, h('legend', {}, t('restore.choose')),
+      field(t('restore.all'), all, t('restore.allHelp')), crumbs, files, summary),
+    field(t('restore.target'), target, t('restore.targetHelp')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('restore.submit'))));
+
+  const covered = (path) => [...chosen].some((c) => c === path || path.startsWith(c === '/' ? '/' : `${c}/`));
+  const showChosen = () => {
+    const list = [...chosen].sort();
+    summary.textContent = all.checked ? t('restore.all') : list.length ? t('restore.chosen', { n: list.length, list: list.join('、') }) : t('restore.chosenNone');
+  };
+  const showCrumbs = () => {
+    const parts = dir.split('/').filter(Boolean);
+    const items = [h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => browse('/') }, '/'))];
+    parts.forEach((p, i) => {
+      const to = `/${parts.slice(0, i + 1).join('/')}`;
+      items.push(h('li', {}, i === parts.length - 1
+        ? h('span', { 'aria-current': 'location' }, p)
+        : h('button', { type: 'button', class: 'link', onclick: () => browse(to) }, p)));
+    });
+    clear(crumbs).append(h('ol', {}, items));
+  };
+  const row = (e) => {
+    const box = h('input', { type: 'checkbox', name: 'path', value: e.path, 'aria-label': t('restore.pick', { name: e.name }),
+      checked: all.checked || covered(e.path), disabled: all.checked || (covered(e.path) && !chosen.has(e.path)) });
+    box.addEventListener('change', () => {
+      if (box.checked) chosen.add(e.path); else chosen.delete(e.path);
+      // A directory chosen covers what is under it.
+      for (const c of [...chosen]) if (c !== e.path && box.checked && c.startsWith(`${e.path}/`)) chosen.delete(c);
+      showChosen();
+      refreshBoxes();
+    });
+    const nameCell = e.type === 'dir'
+      ? h('button', { type: 'button', class: 'link open-dir', 'aria-label': t('restore.open', { name: e.name }), onclick: () => browse(e.path) }, `${e.name}/`)
+      : h('span', { class: 'file-name' }, e.name);
+    const size = e.type === 'dir' ? t('restore.dir') : e.type === 'symlink' ? t('restore.link', { target: e.link_target || '' }) : formatSize(e.size);
+    return h('tr', { dataset: { path: e.path, type: e.type } },
+      h('td', { 'data-label': t('restore.colPick'), class: 'pick' }, box),
+      h('td', { 'data-label': t('restore.colName'), class: 'name' }, nameCell),
+      h('td', { 'data-label': t('restore.colSize'), class: 'word' }, size),
+      h('td', { 'data-label': t('restore.colTime'), class: 'when' }, when(e.mtime)));
+  };
+  // The boxes follow the choice in place (a redraw would take the keyboard focus away).
+  const refreshBoxes = () => {
+    for (const box of files.querySelectorAll('input[name="path"]')) {
+      box.checked = all.checked || covered(box.value);
+      box.disabled = all.checked || (covered(box.value) && !chosen.has(box.value));
+    }
+  };
+  let entries = [];
+  let answer = null;
+  const renderRows = () => {
+    if (!answer) return;
+    const sorted = [...entries].sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? 0 : a.type === 'dir' ? -1 : 1);
+    const up = answer.parent !== null && answer.parent !== undefined
+      ? h('p', {}, h('button', { type: 'button', class: 'link restore-up', onclick: () => browse(answer.parent) }, `↑ ${t('restore.up')}`)) : null;
+    const tableEl = sorted.length ? h('table', { class: 'responsive restore-table' },
+      h('caption', { class: 'visually-hidden' }, t('restore.entries', { path: answer.prefix })),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('restore.colPick')),
+        h('th', { scope: 'col' }, t('restore.colName')), h('th', { scope: 'col' }, t('restore.colSize')), h('th', { scope: 'col' }, t('restore.colTime')))),
+      h('tbody', {}, sorted.map(row))) : h('p', { class: 'muted' }, t('restore.empty'));
+    clear(files).append(up, tableEl,
+      answer.truncated ? h('p', { class: 'help' }, t('restore.truncated', { shown: entries.length, total: answer.total })) : null);
+  };
+  const browse = async (path) => {
+    const mine = ++listing;
+    dir = path;
+    showCrumbs();
+    clear(files).append(h('p', { class: 'muted' }, t('restore.loading')));
+    try {
+      const a = await call('GET', `${vaultPath(name)}/snapshots/${encodeURIComponent(select.value)}/files`, { query: { prefix: path } });
+      if (mine !== listing) return;
+      answer = a;
+      entries = a.entries || [];
+      renderRows();
+    } catch (e) {
+      if (mine !== listing) return;
+      answer = null;
+      clear(files).append(errorBox(e));
+    }
+  };
+  all.addEventListener('change', () => {
+    if (all.checked) chosen.clear();
+    showChosen();
+    refreshBoxes();
+  });
+  select.addEventListener('change', () => {
+    chosen.clear();
+    all.checked = true;
+    showChosen();
+    browse(startDir(snaps.find((x) => x.id === select.value)));
+  });
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const w = vaultJobs.get(name);
+    if (w && w.running) return;
+    const bad = (key, focus) => {
+      region.dataset.state = 'error';
+      clear(region).append(errorBox({ code: 'invalid_argument', message: t(key) }));
+      focus.focus();
+    };
+    const where = target.value.trim();
+    if (!where) return bad('restore.noTarget', target);
+    if (!where.startsWith('/')) return bad('restore.relative', target);
+    if (!all.checked && !chosen.size) return bad('restore.noneChosen', all);
+    const body = { snapshot: select.value, target: where };
+    if (!all.checked) body.paths = [...chosen].sort();
+    setVaultBusy(name, true);
+    region.dataset.state = 'starting';
+    clear(region).append(h('p', {}, t('vault.jobStarting')));
+    try {
+      const answer = await call('POST', `${vaultPath(name)}/restores`, { body });
+      watchJob(name, answer.job, 'restore');
+    } catch (e) {
+      region.dataset.state = 'error';
+      clear(region).append(errorBox(e));
+      setVaultBusy(name, false);
+    }
+  });
+  showChosen();
+  browse(dir);
+  return h('section', { class: 'card vault-restore', 'aria-labelledby': 'restore-title' }, title,
+    h('p', { class: 'help' }, t('restore.intro')), form, region);
+}
+
 export default {
   menu: [{ route: 'vaults', key: 'menu.vaults', also: ['vault'] }],
   views: {
