@@ -33,7 +33,8 @@ namespace tessera::server {
 
 struct VaultApiOptions {
   std::optional<std::string> passphrase;  // for passphrase-protected key files
-  store::StoreOptions store_options;  // S3 endpoints and credentials, as the command line's
+  // S3 endpoints and credentials: `tessera serve` gives the command line's.
+  store::StoreOptions store_options;
   size_t threads = 2;    // per opened vault (0: one per core)
   size_t max_jobs = 64;  // jobs remembered; the oldest finished are forgotten beyond
 };
