@@ -256,6 +256,7 @@ async function refreshVault(name) {
     drills: document.getElementById('vault-drills'),
   };
   if (parts.facts && parts.snapshots && parts.drills) fillVault(parts, data);
+  refreshRestore(name, data[1].snapshots || []);
 }
 
 function updateJobView(name) {
@@ -460,6 +461,15 @@ function showRestoreJob(region, w) {
 function startDir(snap) {
   const paths = (snap && snap.paths) || [];
   return paths.length === 1 && paths[0].startsWith('/') ? paths[0].replace(/\/+$/, '') || '/' : '/';
+}
+
+// A new snapshot (a backup made from this page) is offered for restoring at once.
+function refreshRestore(name, snaps) {
+  const section = document.querySelector('#main section.vault-restore');
+  if (!section || !snaps.length) return;
+  const select = section.querySelector('select[name="snapshot"]');
+  if (select && select.options[0] && select.options[0].value === snaps[0].id) return;
+  section.replaceWith(restoreSection(name, snaps));
 }
 
 function restoreSection(name, snaps) {
