@@ -288,7 +288,7 @@ function updateJobView(name) {
     region.dataset.state = 'running';
     const p = j.progress || {};
     if (p.total_items !== null && p.total_items !== undefined) {
-      clear(region).append(progressView(w.kind, p));
+      fillRegion(region, progressView(w.kind, p));
       return;
     }
     text = t(w.kind === 'drill' ? 'vault.drillRunning' : 'vault.backupRunning', { items: p.items ?? 0, bytes: formatSize(p.bytes ?? 0) });
@@ -415,6 +415,11 @@ function progressView(kind, p) {
   ];
 }
 
+// Puts nodes (and lists of nodes; nothing for null) into a region, in place of what it held.
+function fillRegion(region, ...nodes) {
+  clear(region).append(...nodes.flat().filter(Boolean));
+}
+
 function listOf(title, items) {
   if (!items || !items.length) return null;
   return h('div', { class: 'restore-notes' }, h('h3', {}, title),
@@ -439,12 +444,12 @@ function showRestoreJob(region, w) {
       clear(region).append(h('progress', { 'aria-label': t('restore.progressLabel') }),
         h('p', { class: 'progress-text' }, t('vault.jobStarting')));
     } else {
-      clear(region).append(progressView('restore', p));
+      fillRegion(region, progressView('restore', p));
     }
   } else if (j.state === 'done') {
     region.dataset.state = 'done';
     const p = j.progress || {};
-    clear(region).append(progressView('restore', p),
+    fillRegion(region, progressView('restore', p),
       h('p', { class: 'chain ok restore-result' }, t('restore.done', {
         id: r?.short_id || '', files: r?.files ?? '?', bytes: formatSize(r?.bytes ?? 0), target: r?.target || '',
         verified: r?.files_verified ?? '?', seconds: formatDuration(r?.seconds),
@@ -452,7 +457,7 @@ function showRestoreJob(region, w) {
       listOf(t('restore.warnings'), r?.warnings));
   } else {
     region.dataset.state = 'failed';
-    clear(region).append(h('p', { class: 'chain bad restore-result' }, t('restore.failed', { error: j.error || '' })),
+    fillRegion(region, h('p', { class: 'chain bad restore-result' }, t('restore.failed', { error: j.error || '' })),
       listOf(t('restore.problems'), r?.problems), listOf(t('restore.warnings'), r?.warnings));
   }
 }
