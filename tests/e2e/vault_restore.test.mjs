@@ -158,6 +158,7 @@ test('the operator restores two chosen files (one in a subdirectory) into a new 
     assert.deepEqual(filesUnder(target), CHOSEN.map((n) => path.relative('/', path.join(dataDir, n))).sort());
     assert.ok(!fs.existsSync(restored(target, '公文/附件/會議紀錄.txt')), 'an unchosen file beside a chosen one');
     assert.ok(!fs.existsSync(restored(target, '人事')), 'an unchosen directory');
+    assert.doesNotMatch(await page.locator('#main').textContent(), /null|undefined|\[object/, 'no stray values shown');
     await shoot(page, 'vault-restore-chosen-done', VIEWPORTS[0]);
   } finally {
     await context.close();
@@ -296,6 +297,7 @@ for (const viewport of VIEWPORTS) {
       assert.match(await page.locator('.restore-chosen').textContent(), /已選 2 項/);
       assert.deepEqual(await unlabelled(page), [], 'every control has a label');
       assert.deepEqual(await layoutProblems(page), [], 'no layout problems');
+      assert.doesNotMatch(await page.locator('#main').textContent(), /null|undefined|\[object/, 'no stray values shown');
       await shoot(page, 'vault-restore', viewport);
     } finally {
       await context.close();

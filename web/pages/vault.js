@@ -117,7 +117,7 @@ function fillVault(parts, [v, snaps, drills]) {
   clear(parts.facts).append(vaultFacts(v), h('h3', {}, t('vault.stores')), storesTable(v));
   clear(parts.snapshots).append(snapshotsTable(snaps.snapshots || []));
   const perYear = (drills.per_year || []).map((y) => t('vault.perYear', y)).join('；');
-  clear(parts.drills).append(perYear ? h('p', { class: 'per-year' }, perYear) : null, drillsTable(drills.drills || []));
+  fillRegion(parts.drills, perYear ? h('p', { class: 'per-year' }, perYear) : null, drillsTable(drills.drills || []));
 }
 
 const loadVault = (name) => Promise.all([api.vault(name), api.snapshots(name), api.drills(name)]);
@@ -559,7 +559,7 @@ function restoreSection(name, snaps) {
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('restore.colPick')),
         h('th', { scope: 'col' }, t('restore.colName')), h('th', { scope: 'col' }, t('restore.colSize')), h('th', { scope: 'col' }, t('restore.colTime')))),
       h('tbody', {}, sorted.map(row))) : h('p', { class: 'muted' }, t('restore.empty'));
-    clear(files).append(up, tableEl,
+    fillRegion(files, up, tableEl,
       answer.truncated ? h('p', { class: 'help' }, t('restore.truncated', { shown: entries.length, total: answer.total })) : null);
   };
   const browse = async (path) => {
