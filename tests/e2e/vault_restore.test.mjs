@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { Harness, unlabelled, layoutProblems, shoot, VIEWPORTS } from './lib.mjs';
+import { Harness, freePort, unlabelled, layoutProblems, shoot, VIEWPORTS } from './lib.mjs';
 
 const VAULT = 'main';
 const PASSWORD = { chen: '陳的備份密碼 2026!', li: '李的稽核密碼 2026!' };
@@ -56,7 +56,9 @@ before(async () => {
 
   harness.addAccount('chen', 'operator', PASSWORD.chen, ['--display-name', '陳維運']);
   harness.addAccount('li', 'auditor', PASSWORD.li, ['--display-name', '李稽核']);
-  await harness.serve(['[s3.profiles.nas]', 'endpoint = "http://127.0.0.1:9"',
+  // The archive's listeners on free ports: the default ones may be taken by another run.
+  const [lmtp, smtp] = [await freePort(), await freePort()];
+  await harness.serve(['[archive]', `lmtp = "127.0.0.1:${lmtp}"`, `smtp = "127.0.0.1:${smtp}"`, '', '[s3.profiles.nas]', 'endpoint = "http://127.0.0.1:9"',
     'access_key = "AKIDEXAMPLE"', 'secret_key = "e2e-not-a-secret"']);
   await harness.launch();
 });
@@ -82,14 +84,14 @@ function filesUnder(dir) {
 
 async function openVault(page) {
   await page.goto(`${harness.base}#/vault/${VAULT}`);
-  await page.waitForSelector('.restore-table tbody tr');
+  await page.waitForSelector('.vault-restore-table tbody tr');
 }
 
 // Records every state and text of the restore's progress region from now on.
 async function watchRestore(page) {
   await page.evaluate(() => {
     window.seen = [];
-    const region = document.getElementById('restore-status');
+    const region = document.getElementById('vault-restore-status');
     const note = () => {
       const bar = region.querySelector('progress');
       window.seen.push([region.dataset.state || '', region.textContent,
@@ -100,10 +102,10 @@ async function watchRestore(page) {
 }
 
 const finished = (page) => page.waitForSelector(
-  '#restore-status[data-state="done"], #restore-status[data-state="failed"], #restore-status[data-state="error"]', { timeout: 60_000 });
+  '#vault-restore-status[data-state="done"], #vault-restore-status[data-state="failed"], #vault-restore-status[data-state="error"]', { timeout: 60_000 });
 
 // The entries listed in the restore section: [name text, type].
-const listed = (page) => page.$$eval('.restore-table tbody tr', (trs) => trs.map((tr) => [tr.querySelector('td.name').textContent, tr.dataset.type]));
+const listed = (page) => page.$$eval('.vault-restore-table tbody tr', (trs) => trs.map((tr) => [tr.querySelector('td.name').textContent, tr.dataset.type]));
 
 // --- tests -------------------------------------------------------------------------------
 
@@ -112,10 +114,10 @@ test('the operator restores two chosen files (one in a subdirectory) into a new 
   try {
     await harness.signIn(page, 'chen');
     await openVault(page);
-    assert.equal(await page.locator('#restore-status').getAttribute('aria-live'), 'polite');
+    assert.equal(await page.locator('#vault-restore-status').getAttribute('aria-live'), 'polite');
     // The newest snapshot is chosen, browsing starts in the directory backed up.
     assert.equal(await page.locator('select[name="snapshot"]').inputValue(), snapshotId);
-    assert.match(await page.locator('#restore-title').textContent(), /還原/);
+    assert.match(await page.locator('#vault-restore-title').textContent(), /還原/);
     assert.deepEqual(await listed(page), [['人事/', 'dir'], ['公文/', 'dir'], ['檔案/', 'dir'], ['說明.txt', 'file']]);
     assert.ok(await page.getByLabel('全部（整份快照）').isChecked(), 'everything by default');
     assert.ok(await page.getByLabel('還原 說明.txt').isDisabled(), 'single files wait until 全部 is unticked');
@@ -123,13 +125,13 @@ test('the operator restores two chosen files (one in a subdirectory) into a new 
     await page.getByLabel('全部（整份快照）').uncheck();
     await page.getByLabel('還原 說明.txt').check();
     await page.getByRole('button', { name: '開啟目錄 公文' }).click();
-    await page.waitForFunction(() => document.querySelector('.restore-table tbody tr td.name')?.textContent === '附件/');
+    await page.waitForFunction(() => document.querySelector('.vault-restore-table tbody tr td.name')?.textContent === '附件/');
     assert.deepEqual(await listed(page), [['附件/', 'dir'], ['函-1140001.txt', 'file']]);
     await page.getByRole('button', { name: '開啟目錄 附件' }).click();
     await page.waitForSelector('tr[data-type="file"] >> text=簽呈.txt');
-    assert.match(await page.locator('.restore-crumbs').textContent(), /公文.*附件/);
+    assert.match(await page.locator('.vault-restore-crumbs').textContent(), /公文.*附件/);
     await page.getByLabel('還原 簽呈.txt').check();
-    const chosenText = await page.locator('.restore-chosen').textContent();
+    const chosenText = await page.locator('.vault-restore-chosen').textContent();
     assert.match(chosenText, /已選 2 項/, chosenText);
 
     const target = path.join(harness.work, '還原', '第一次');
@@ -143,13 +145,13 @@ test('the operator restores two chosen files (one in a subdirectory) into a new 
       snapshot: snapshotId, target, paths: CHOSEN.map((n) => path.join(dataDir, n)).sort(),
     });
     await finished(page);
-    const done = await page.locator('#restore-status').textContent();
-    assert.equal(await page.locator('#restore-status').getAttribute('data-state'), 'done', done);
+    const done = await page.locator('#vault-restore-status').textContent();
+    assert.equal(await page.locator('#vault-restore-status').getAttribute('data-state'), 'done', done);
     const bytes = CHOSEN.reduce((n, f) => n + Buffer.byteLength(FILES[f]), 0);
     assert.match(done, new RegExp(`已還原 2 / 2 個檔案，${bytes} B / ${bytes} B（100%）`), done);
     assert.match(done, /還原完成：快照 [0-9a-f]{8} 的 2 個檔案/, done);
     assert.ok(done.includes(target), `the result names the target: ${done}`);
-    assert.deepEqual(await page.$eval('#restore-status progress', (p) => [p.value, p.max]), [100, 100]);
+    assert.deepEqual(await page.$eval('#vault-restore-status progress', (p) => [p.value, p.max]), [100, 100]);
     const seen = await page.evaluate(() => window.seen);
     t.diagnostic(`restore progress seen: ${JSON.stringify([...new Set(seen.map(([st, text]) => `${st}: ${text}`))])}`);
 
@@ -179,8 +181,8 @@ test('the whole snapshot into another directory, with its progress totals; every
     assert.deepEqual((await post).postDataJSON(), { snapshot: snapshotId, target });
     assert.ok(await page.getByRole('button', { name: '開始還原' }).isDisabled(), 'disabled while the job runs');
     await finished(page);
-    const done = await page.locator('#restore-status').textContent();
-    assert.equal(await page.locator('#restore-status').getAttribute('data-state'), 'done', done);
+    const done = await page.locator('#vault-restore-status').textContent();
+    assert.equal(await page.locator('#vault-restore-status').getAttribute('data-state'), 'done', done);
     const n = Object.keys(FILES).length + 1;
     assert.match(done, new RegExp(`已還原 ${n} / ${n} 個檔案，24\\.\\d MB / 24\\.\\d MB（100%）`), done);
     assert.match(done, new RegExp(`還原完成：快照 ${snapshotId.slice(0, 8)} 的 ${n} 個檔案`), done);
@@ -216,8 +218,8 @@ test('a non-empty target is refused with the server\'s reason, and nothing is wr
     await page.getByLabel('還原到伺服器上的目錄').fill(target);
     await page.getByRole('button', { name: '開始還原' }).click();
     await finished(page);
-    assert.equal(await page.locator('#restore-status').getAttribute('data-state'), 'error');
-    const text = await page.locator('#restore-status .error').textContent();
+    assert.equal(await page.locator('#vault-restore-status').getAttribute('data-state'), 'error');
+    const text = await page.locator('#vault-restore-status .error').textContent();
     assert.ok(text.includes(`target directory ${target} is not empty`), text);
     assert.deepEqual(fs.readdirSync(target), ['舊檔.txt']);
     assert.equal(fs.readFileSync(path.join(target, '舊檔.txt'), 'utf8'), '舊資料');
@@ -227,7 +229,7 @@ test('a non-empty target is refused with the server\'s reason, and nothing is wr
     let posted = false;
     page.on('request', (r) => { if (r.url().endsWith('/restores')) posted = true; });
     await page.getByRole('button', { name: '開始還原' }).click();
-    assert.match(await page.locator('#restore-status .error').textContent(), /必須是絕對路徑/);
+    assert.match(await page.locator('#vault-restore-status .error').textContent(), /必須是絕對路徑/);
     assert.equal(posted, false);
     // …and the server says the same to a request made without the page.
     const answer = await page.evaluate(async (v) => {
@@ -248,8 +250,8 @@ test('an auditor sees the vault without a restore form; a restore request is ref
     await harness.signIn(page, 'li');
     await page.goto(`${harness.base}#/vault/${VAULT}`);
     await page.waitForSelector('#vault-snapshots tbody tr');
-    assert.equal(await page.locator('form.restore-form').count(), 0, 'no restore form');
-    assert.equal(await page.locator('#restore-status').count(), 0);
+    assert.equal(await page.locator('form.vault-restore-form').count(), 0, 'no restore form');
+    assert.equal(await page.locator('#vault-restore-status').count(), 0);
     assert.equal(await page.getByRole('button', { name: '開始還原' }).count(), 0);
     const status = await page.evaluate(async (v) => {
       const csrf = (await (await fetch('/api/v1/session')).json()).csrf;
@@ -294,7 +296,7 @@ for (const viewport of VIEWPORTS) {
       await page.getByLabel('還原 附件').check();
       await page.getByLabel('還原 函-1140001.txt').check();
       await page.getByLabel('還原到伺服器上的目錄').fill(path.join(harness.work, '還原', '畫面'));
-      assert.match(await page.locator('.restore-chosen').textContent(), /已選 2 項/);
+      assert.match(await page.locator('.vault-restore-chosen').textContent(), /已選 2 項/);
       assert.deepEqual(await unlabelled(page), [], 'every control has a label');
       assert.deepEqual(await layoutProblems(page), [], 'no layout problems');
       assert.doesNotMatch(await page.locator('#main').textContent(), /null|undefined|\[object/, 'no stray values shown');

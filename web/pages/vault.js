@@ -213,7 +213,7 @@ function setVaultBusy(name, busy) {
   const region = document.getElementById('job-status');
   if (!region || region.dataset.vault !== name) return;
   region.setAttribute('aria-busy', busy ? 'true' : 'false');
-  for (const b of document.querySelectorAll('form.vault-action button[type="submit"], form.restore-form button[type="submit"]')) b.disabled = busy;
+  for (const b of document.querySelectorAll('form.vault-action button[type="submit"], form.vault-restore-form button[type="submit"]')) b.disabled = busy;
 }
 
 // Polls GET /jobs/{id} about every 500 ms until the job has ended, then shows its result
@@ -310,88 +310,88 @@ function updateJobView(name) {
 
 addWords({
   zh: {
-    'restore.title': '還原',
-    'restore.intro': '自快照還原整份資料或勾選的檔案與目錄，寫入伺服器上的新目錄（或空目錄）；還原後逐一讀回驗證。',
-    'restore.snapshot': '快照',
-    'restore.snapshotOption': '{when}，{id}，{files} 個檔案，{bytes}',
-    'restore.newest': '（最新）',
-    'restore.noSnapshots': '尚無快照可還原。',
-    'restore.choose': '要還原的檔案',
-    'restore.all': '全部（整份快照）',
-    'restore.allHelp': '取消勾選後，可在下方逐一勾選檔案或目錄；勾選目錄即還原其下所有檔案。',
-    'restore.where': '目前目錄',
-    'restore.up': '上一層',
-    'restore.open': '開啟目錄 {name}',
-    'restore.pick': '還原 {name}',
-    'restore.dir': '目錄',
-    'restore.link': '連結 → {target}',
-    'restore.empty': '此目錄是空的。',
-    'restore.truncated': '只列出前 {shown} 項（共 {total} 項）。',
-    'restore.loading': '讀取檔案清單…',
-    'restore.chosen': '已選 {n} 項：{list}',
-    'restore.chosenNone': '尚未勾選任何檔案。',
-    'restore.entries': '{path} 的內容',
-    'restore.colPick': '選取',
-    'restore.colName': '名稱',
-    'restore.colSize': '大小',
-    'restore.colTime': '修改時間',
-    'restore.target': '還原到伺服器上的目錄',
-    'restore.targetHelp': '伺服器上的絕對路徑，例如 /srv/restore/1141205；目錄須不存在或是空的。檔案依快照中的完整路徑放在此目錄下。',
-    'restore.submit': '開始還原',
-    'restore.noTarget': '請輸入還原目錄（伺服器上的絕對路徑）。',
-    'restore.relative': '還原目錄必須是絕對路徑（以 / 開頭）。',
-    'restore.noneChosen': '請勾選要還原的檔案或目錄，或勾選「全部」。',
-    'restore.status': '還原進度',
-    'restore.progressLabel': '進度',
-    'restore.running': '已還原 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
-    'restore.drillRunning': '還原演練進行中：已還原 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
-    'restore.backupRunning': '備份進行中：已讀取 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
-    'restore.done': '還原完成：快照 {id} 的 {files} 個檔案（{bytes}）已寫入 {target}，並逐一驗證無誤（{verified} 個）。耗時 {seconds}。',
-    'restore.warnings': '注意事項',
-    'restore.problems': '與快照不符的檔案',
-    'restore.failed': '還原失敗：{error}',
+    'vaultRestore.title': '還原',
+    'vaultRestore.intro': '自快照還原整份資料或勾選的檔案與目錄，寫入伺服器上的新目錄（或空目錄）；還原後逐一讀回驗證。',
+    'vaultRestore.snapshot': '快照',
+    'vaultRestore.snapshotOption': '{when}，{id}，{files} 個檔案，{bytes}',
+    'vaultRestore.newest': '（最新）',
+    'vaultRestore.noSnapshots': '尚無快照可還原。',
+    'vaultRestore.choose': '要還原的檔案',
+    'vaultRestore.all': '全部（整份快照）',
+    'vaultRestore.allHelp': '取消勾選後，可在下方逐一勾選檔案或目錄；勾選目錄即還原其下所有檔案。',
+    'vaultRestore.where': '目前目錄',
+    'vaultRestore.up': '上一層',
+    'vaultRestore.open': '開啟目錄 {name}',
+    'vaultRestore.pick': '還原 {name}',
+    'vaultRestore.dir': '目錄',
+    'vaultRestore.link': '連結 → {target}',
+    'vaultRestore.empty': '此目錄是空的。',
+    'vaultRestore.truncated': '只列出前 {shown} 項（共 {total} 項）。',
+    'vaultRestore.loading': '讀取檔案清單…',
+    'vaultRestore.chosen': '已選 {n} 項：{list}',
+    'vaultRestore.chosenNone': '尚未勾選任何檔案。',
+    'vaultRestore.entries': '{path} 的內容',
+    'vaultRestore.colPick': '選取',
+    'vaultRestore.colName': '名稱',
+    'vaultRestore.colSize': '大小',
+    'vaultRestore.colTime': '修改時間',
+    'vaultRestore.target': '還原到伺服器上的目錄',
+    'vaultRestore.targetHelp': '伺服器上的絕對路徑，例如 /srv/restore/1141205；目錄須不存在或是空的。檔案依快照中的完整路徑放在此目錄下。',
+    'vaultRestore.submit': '開始還原',
+    'vaultRestore.noTarget': '請輸入還原目錄（伺服器上的絕對路徑）。',
+    'vaultRestore.relative': '還原目錄必須是絕對路徑（以 / 開頭）。',
+    'vaultRestore.noneChosen': '請勾選要還原的檔案或目錄，或勾選「全部」。',
+    'vaultRestore.status': '還原進度',
+    'vaultRestore.progressLabel': '進度',
+    'vaultRestore.running': '已還原 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'vaultRestore.drillRunning': '還原演練進行中：已還原 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'vaultRestore.backupRunning': '備份進行中：已讀取 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'vaultRestore.done': '還原完成：快照 {id} 的 {files} 個檔案（{bytes}）已寫入 {target}，並逐一驗證無誤（{verified} 個）。耗時 {seconds}。',
+    'vaultRestore.warnings': '注意事項',
+    'vaultRestore.problems': '與快照不符的檔案',
+    'vaultRestore.failed': '還原失敗：{error}',
   },
   en: {
-    'restore.title': 'Restore',
-    'restore.intro': 'Restore a whole snapshot, or the files and directories ticked, into a new (or empty) directory on the server; every file is read back and verified.',
-    'restore.snapshot': 'Snapshot',
-    'restore.snapshotOption': '{when}, {id}, {files} files, {bytes}',
-    'restore.newest': ' (newest)',
-    'restore.noSnapshots': 'No snapshot to restore yet.',
-    'restore.choose': 'What to restore',
-    'restore.all': 'Everything (the whole snapshot)',
-    'restore.allHelp': 'Untick it to tick files or directories below; a directory brings everything in it.',
-    'restore.where': 'Current directory',
-    'restore.up': 'Up',
-    'restore.open': 'Open directory {name}',
-    'restore.pick': 'Restore {name}',
-    'restore.dir': 'directory',
-    'restore.link': 'link → {target}',
-    'restore.empty': 'This directory is empty.',
-    'restore.truncated': 'Only the first {shown} of {total} entries are listed.',
-    'restore.loading': 'Reading the file list…',
-    'restore.chosen': '{n} chosen: {list}',
-    'restore.chosenNone': 'Nothing ticked yet.',
-    'restore.entries': 'In {path}',
-    'restore.colPick': 'Choose',
-    'restore.colName': 'Name',
-    'restore.colSize': 'Size',
-    'restore.colTime': 'Modified',
-    'restore.target': 'Directory on the server to restore into',
-    'restore.targetHelp': 'An absolute path on the server, e.g. /srv/restore/2026-12-05; it must not exist or be empty. Files go below it under their full paths in the snapshot.',
-    'restore.submit': 'Start the restore',
-    'restore.noTarget': 'Enter the directory to restore into (an absolute path on the server).',
-    'restore.relative': 'The directory must be an absolute path (starting with /).',
-    'restore.noneChosen': 'Tick the files or directories to restore, or tick "Everything".',
-    'restore.status': 'Restore progress',
-    'restore.progressLabel': 'Progress',
-    'restore.running': 'Restored {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
-    'restore.drillRunning': 'Drill running: restored {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
-    'restore.backupRunning': 'Backing up: read {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
-    'restore.done': 'Restored: {files} files ({bytes}) of snapshot {id} written to {target}, each verified ({verified}). Took {seconds}.',
-    'restore.warnings': 'Warnings',
-    'restore.problems': 'Files that do not match the snapshot',
-    'restore.failed': 'The restore failed: {error}',
+    'vaultRestore.title': 'Restore',
+    'vaultRestore.intro': 'Restore a whole snapshot, or the files and directories ticked, into a new (or empty) directory on the server; every file is read back and verified.',
+    'vaultRestore.snapshot': 'Snapshot',
+    'vaultRestore.snapshotOption': '{when}, {id}, {files} files, {bytes}',
+    'vaultRestore.newest': ' (newest)',
+    'vaultRestore.noSnapshots': 'No snapshot to restore yet.',
+    'vaultRestore.choose': 'What to restore',
+    'vaultRestore.all': 'Everything (the whole snapshot)',
+    'vaultRestore.allHelp': 'Untick it to tick files or directories below; a directory brings everything in it.',
+    'vaultRestore.where': 'Current directory',
+    'vaultRestore.up': 'Up',
+    'vaultRestore.open': 'Open directory {name}',
+    'vaultRestore.pick': 'Restore {name}',
+    'vaultRestore.dir': 'directory',
+    'vaultRestore.link': 'link → {target}',
+    'vaultRestore.empty': 'This directory is empty.',
+    'vaultRestore.truncated': 'Only the first {shown} of {total} entries are listed.',
+    'vaultRestore.loading': 'Reading the file list…',
+    'vaultRestore.chosen': '{n} chosen: {list}',
+    'vaultRestore.chosenNone': 'Nothing ticked yet.',
+    'vaultRestore.entries': 'In {path}',
+    'vaultRestore.colPick': 'Choose',
+    'vaultRestore.colName': 'Name',
+    'vaultRestore.colSize': 'Size',
+    'vaultRestore.colTime': 'Modified',
+    'vaultRestore.target': 'Directory on the server to restore into',
+    'vaultRestore.targetHelp': 'An absolute path on the server, e.g. /srv/restore/2026-12-05; it must not exist or be empty. Files go below it under their full paths in the snapshot.',
+    'vaultRestore.submit': 'Start the restore',
+    'vaultRestore.noTarget': 'Enter the directory to restore into (an absolute path on the server).',
+    'vaultRestore.relative': 'The directory must be an absolute path (starting with /).',
+    'vaultRestore.noneChosen': 'Tick the files or directories to restore, or tick "Everything".',
+    'vaultRestore.status': 'Restore progress',
+    'vaultRestore.progressLabel': 'Progress',
+    'vaultRestore.running': 'Restored {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'vaultRestore.drillRunning': 'Drill running: restored {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'vaultRestore.backupRunning': 'Backing up: read {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'vaultRestore.done': 'Restored: {files} files ({bytes}) of snapshot {id} written to {target}, each verified ({verified}). Took {seconds}.',
+    'vaultRestore.warnings': 'Warnings',
+    'vaultRestore.problems': 'Files that do not match the snapshot',
+    'vaultRestore.failed': 'The restore failed: {error}',
   },
 });
 
@@ -399,15 +399,15 @@ const vaultPath = (name) => `/vaults/${encodeURIComponent(name)}`;
 
 // The region a job's progress shows in: a restore's beside its form, the others' below theirs.
 function jobRegion(w) {
-  return document.getElementById(w && w.kind === 'restore' ? 'restore-status' : 'job-status');
+  return document.getElementById(w && w.kind === 'restore' ? 'vault-restore-status' : 'job-status');
 }
 
 // "已還原 N / M 個檔案，X / Y（P%）" with a <progress> bar, for a job whose totals are known.
 function progressView(kind, p) {
-  const key = kind === 'restore' ? 'restore.running' : kind === 'drill' ? 'restore.drillRunning' : 'restore.backupRunning';
+  const key = kind === 'restore' ? 'vaultRestore.running' : kind === 'drill' ? 'vaultRestore.drillRunning' : 'vaultRestore.backupRunning';
   const percent = p.percent ?? 0;
   return [
-    h('progress', { max: '100', value: String(percent), 'aria-label': t('restore.progressLabel') }, `${percent}%`),
+    h('progress', { max: '100', value: String(percent), 'aria-label': t('vaultRestore.progressLabel') }, `${percent}%`),
     h('p', { class: 'progress-text' }, t(key, {
       items: p.items ?? 0, total: p.total_items, bytes: formatSize(p.bytes ?? 0),
       totalBytes: formatSize(p.total_bytes ?? 0), percent,
@@ -422,7 +422,7 @@ function fillRegion(region, ...nodes) {
 
 function listOf(title, items) {
   if (!items || !items.length) return null;
-  return h('div', { class: 'restore-notes' }, h('h3', {}, title),
+  return h('div', { class: 'vault-restore-notes' }, h('h3', {}, title),
     h('ul', {}, items.map((x) => h('li', {}, typeof x === 'string' ? x : `${x.path}：${x.problem}`))));
 }
 
@@ -441,7 +441,7 @@ function showRestoreJob(region, w) {
     region.dataset.state = 'running';
     const p = j.progress || {};
     if (p.total_items === null || p.total_items === undefined) {
-      clear(region).append(h('progress', { 'aria-label': t('restore.progressLabel') }),
+      clear(region).append(h('progress', { 'aria-label': t('vaultRestore.progressLabel') }),
         h('p', { class: 'progress-text' }, t('vault.jobStarting')));
     } else {
       fillRegion(region, progressView('restore', p));
@@ -450,15 +450,15 @@ function showRestoreJob(region, w) {
     region.dataset.state = 'done';
     const p = j.progress || {};
     fillRegion(region, progressView('restore', p),
-      h('p', { class: 'chain ok restore-result' }, t('restore.done', {
+      h('p', { class: 'chain ok vault-restore-result' }, t('vaultRestore.done', {
         id: r?.short_id || '', files: r?.files ?? '?', bytes: formatSize(r?.bytes ?? 0), target: r?.target || '',
         verified: r?.files_verified ?? '?', seconds: formatDuration(r?.seconds),
       })),
-      listOf(t('restore.warnings'), r?.warnings));
+      listOf(t('vaultRestore.warnings'), r?.warnings));
   } else {
     region.dataset.state = 'failed';
-    fillRegion(region, h('p', { class: 'chain bad restore-result' }, t('restore.failed', { error: j.error || '' })),
-      listOf(t('restore.problems'), r?.problems), listOf(t('restore.warnings'), r?.warnings));
+    fillRegion(region, h('p', { class: 'chain bad vault-restore-result' }, t('vaultRestore.failed', { error: j.error || '' })),
+      listOf(t('vaultRestore.problems'), r?.problems), listOf(t('vaultRestore.warnings'), r?.warnings));
   }
 }
 
@@ -478,36 +478,36 @@ function refreshRestore(name, snaps) {
 }
 
 function restoreSection(name, snaps) {
-  const title = h('h2', { id: 'restore-title' }, t('restore.title'));
-  const region = h('div', { class: 'job-status restore-status', id: 'restore-status', role: 'status', 'aria-live': 'polite',
-    'aria-label': t('restore.status'), dataset: { vault: name } });
+  const title = h('h2', { id: 'vault-restore-title' }, t('vaultRestore.title'));
+  const region = h('div', { class: 'job-status vault-restore-status', id: 'vault-restore-status', role: 'status', 'aria-live': 'polite',
+    'aria-label': t('vaultRestore.status'), dataset: { vault: name } });
   if (!snaps.length) {
-    return h('section', { class: 'card vault-restore', 'aria-labelledby': 'restore-title' }, title,
-      h('p', { class: 'muted' }, t('restore.noSnapshots')), region);
+    return h('section', { class: 'card vault-restore', 'aria-labelledby': 'vault-restore-title' }, title,
+      h('p', { class: 'muted' }, t('vaultRestore.noSnapshots')), region);
   }
   // What is chosen survives browsing (paths in the snapshot); reset with another snapshot.
   const chosen = new Set();
   let dir = startDir(snaps[0]);
   let listing = 0;
   const select = h('select', { name: 'snapshot' }, snaps.map((x, i) => h('option', { value: x.id },
-    t('restore.snapshotOption', { when: formatDate(x.time), id: x.short_id, files: x.files ?? '?', bytes: formatSize(x.bytes) })
-    + (i === 0 ? t('restore.newest') : ''))));
+    t('vaultRestore.snapshotOption', { when: formatDate(x.time), id: x.short_id, files: x.files ?? '?', bytes: formatSize(x.bytes) })
+    + (i === 0 ? t('vaultRestore.newest') : ''))));
   const all = h('input', { type: 'checkbox', name: 'all', checked: true });
-  const crumbs = h('nav', { class: 'restore-crumbs', 'aria-label': t('restore.where') });
-  const files = h('div', { class: 'restore-files' });
-  const summary = h('p', { class: 'restore-chosen help', 'aria-live': 'polite' });
+  const crumbs = h('nav', { class: 'vault-restore-crumbs', 'aria-label': t('vaultRestore.where') });
+  const files = h('div', { class: 'vault-restore-files' });
+  const summary = h('p', { class: 'vault-restore-chosen help', 'aria-live': 'polite' });
   const target = h('input', { type: 'text', name: 'target', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none', inputmode: 'url' });
-  const form = h('form', { class: 'restore-form', novalidate: true, 'aria-labelledby': 'restore-title' },
-    field(t('restore.snapshot'), select),
-    h('fieldset', { class: 'restore-choose' }, h('legend', {}, t('restore.choose')),
-      field(t('restore.all'), all, t('restore.allHelp')), crumbs, files, summary),
-    field(t('restore.target'), target, t('restore.targetHelp')),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('restore.submit'))));
+  const form = h('form', { class: 'vault-restore-form', novalidate: true, 'aria-labelledby': 'vault-restore-title' },
+    field(t('vaultRestore.snapshot'), select),
+    h('fieldset', { class: 'vault-restore-choose' }, h('legend', {}, t('vaultRestore.choose')),
+      field(t('vaultRestore.all'), all, t('vaultRestore.allHelp')), crumbs, files, summary),
+    field(t('vaultRestore.target'), target, t('vaultRestore.targetHelp')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('vaultRestore.submit'))));
 
   const covered = (path) => [...chosen].some((c) => c === path || path.startsWith(c === '/' ? '/' : `${c}/`));
   const showChosen = () => {
     const list = [...chosen].sort();
-    summary.textContent = all.checked ? t('restore.all') : list.length ? t('restore.chosen', { n: list.length, list: list.join('、') }) : t('restore.chosenNone');
+    summary.textContent = all.checked ? t('vaultRestore.all') : list.length ? t('vaultRestore.chosen', { n: list.length, list: list.join('、') }) : t('vaultRestore.chosenNone');
   };
   const showCrumbs = () => {
     const parts = dir.split('/').filter(Boolean);
@@ -521,7 +521,7 @@ function restoreSection(name, snaps) {
     clear(crumbs).append(h('ol', {}, items));
   };
   const row = (e) => {
-    const box = h('input', { type: 'checkbox', name: 'path', value: e.path, 'aria-label': t('restore.pick', { name: e.name }),
+    const box = h('input', { type: 'checkbox', name: 'path', value: e.path, 'aria-label': t('vaultRestore.pick', { name: e.name }),
       checked: all.checked || covered(e.path), disabled: all.checked || (covered(e.path) && !chosen.has(e.path)) });
     box.addEventListener('change', () => {
       if (box.checked) chosen.add(e.path); else chosen.delete(e.path);
@@ -531,14 +531,14 @@ function restoreSection(name, snaps) {
       refreshBoxes();
     });
     const nameCell = e.type === 'dir'
-      ? h('button', { type: 'button', class: 'link open-dir', 'aria-label': t('restore.open', { name: e.name }), onclick: () => browse(e.path) }, `${e.name}/`)
+      ? h('button', { type: 'button', class: 'link open-dir', 'aria-label': t('vaultRestore.open', { name: e.name }), onclick: () => browse(e.path) }, `${e.name}/`)
       : h('span', { class: 'file-name' }, e.name);
-    const size = e.type === 'dir' ? t('restore.dir') : e.type === 'symlink' ? t('restore.link', { target: e.link_target || '' }) : formatSize(e.size);
+    const size = e.type === 'dir' ? t('vaultRestore.dir') : e.type === 'symlink' ? t('vaultRestore.link', { target: e.link_target || '' }) : formatSize(e.size);
     return h('tr', { dataset: { path: e.path, type: e.type } },
-      h('td', { 'data-label': t('restore.colPick'), class: 'pick' }, box),
-      h('td', { 'data-label': t('restore.colName'), class: 'name' }, nameCell),
-      h('td', { 'data-label': t('restore.colSize'), class: 'word' }, size),
-      h('td', { 'data-label': t('restore.colTime'), class: 'when' }, when(e.mtime)));
+      h('td', { 'data-label': t('vaultRestore.colPick'), class: 'pick' }, box),
+      h('td', { 'data-label': t('vaultRestore.colName'), class: 'name' }, nameCell),
+      h('td', { 'data-label': t('vaultRestore.colSize'), class: 'word' }, size),
+      h('td', { 'data-label': t('vaultRestore.colTime'), class: 'when' }, when(e.mtime)));
   };
   // The boxes follow the choice in place (a redraw would take the keyboard focus away).
   const refreshBoxes = () => {
@@ -553,20 +553,20 @@ function restoreSection(name, snaps) {
     if (!answer) return;
     const sorted = [...entries].sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? 0 : a.type === 'dir' ? -1 : 1);
     const up = answer.parent !== null && answer.parent !== undefined
-      ? h('p', {}, h('button', { type: 'button', class: 'link restore-up', onclick: () => browse(answer.parent) }, `↑ ${t('restore.up')}`)) : null;
-    const tableEl = sorted.length ? h('table', { class: 'responsive restore-table' },
-      h('caption', { class: 'visually-hidden' }, t('restore.entries', { path: answer.prefix })),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('restore.colPick')),
-        h('th', { scope: 'col' }, t('restore.colName')), h('th', { scope: 'col' }, t('restore.colSize')), h('th', { scope: 'col' }, t('restore.colTime')))),
-      h('tbody', {}, sorted.map(row))) : h('p', { class: 'muted' }, t('restore.empty'));
+      ? h('p', {}, h('button', { type: 'button', class: 'link vault-restore-up', onclick: () => browse(answer.parent) }, `↑ ${t('vaultRestore.up')}`)) : null;
+    const tableEl = sorted.length ? h('table', { class: 'responsive vault-restore-table' },
+      h('caption', { class: 'visually-hidden' }, t('vaultRestore.entries', { path: answer.prefix })),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('vaultRestore.colPick')),
+        h('th', { scope: 'col' }, t('vaultRestore.colName')), h('th', { scope: 'col' }, t('vaultRestore.colSize')), h('th', { scope: 'col' }, t('vaultRestore.colTime')))),
+      h('tbody', {}, sorted.map(row))) : h('p', { class: 'muted' }, t('vaultRestore.empty'));
     fillRegion(files, up, tableEl,
-      answer.truncated ? h('p', { class: 'help' }, t('restore.truncated', { shown: entries.length, total: answer.total })) : null);
+      answer.truncated ? h('p', { class: 'help' }, t('vaultRestore.truncated', { shown: entries.length, total: answer.total })) : null);
   };
   const browse = async (path) => {
     const mine = ++listing;
     dir = path;
     showCrumbs();
-    clear(files).append(h('p', { class: 'muted' }, t('restore.loading')));
+    clear(files).append(h('p', { class: 'muted' }, t('vaultRestore.loading')));
     try {
       const a = await call('GET', `${vaultPath(name)}/snapshots/${encodeURIComponent(select.value)}/files`, { query: { prefix: path } });
       if (mine !== listing) return;
@@ -600,9 +600,9 @@ function restoreSection(name, snaps) {
       focus.focus();
     };
     const where = target.value.trim();
-    if (!where) return bad('restore.noTarget', target);
-    if (!where.startsWith('/')) return bad('restore.relative', target);
-    if (!all.checked && !chosen.size) return bad('restore.noneChosen', all);
+    if (!where) return bad('vaultRestore.noTarget', target);
+    if (!where.startsWith('/')) return bad('vaultRestore.relative', target);
+    if (!all.checked && !chosen.size) return bad('vaultRestore.noneChosen', all);
     const body = { snapshot: select.value, target: where };
     if (!all.checked) body.paths = [...chosen].sort();
     setVaultBusy(name, true);
@@ -619,8 +619,8 @@ function restoreSection(name, snaps) {
   });
   showChosen();
   browse(dir);
-  return h('section', { class: 'card vault-restore', 'aria-labelledby': 'restore-title' }, title,
-    h('p', { class: 'help' }, t('restore.intro')), form, region);
+  return h('section', { class: 'card vault-restore', 'aria-labelledby': 'vault-restore-title' }, title,
+    h('p', { class: 'help' }, t('vaultRestore.intro')), form, region);
 }
 
 export default {
