@@ -34,6 +34,17 @@ Progress::~Progress() {
 void Progress::SetTotal(uint64_t items, uint64_t bytes) {
   total_items_ = items;
   total_bytes_ = bytes;
+  totals_known_ = true;
+}
+
+Progress::Counts Progress::counts() const {
+  Counts c;
+  c.items = items_;
+  c.bytes = bytes_;
+  c.totals_known = totals_known_;
+  c.total_items = total_items_;
+  c.total_bytes = total_bytes_;
+  return c;
 }
 
 void Progress::Add(uint64_t items, uint64_t bytes) {

@@ -26,12 +26,22 @@ class Progress {
   uint64_t items() const { return items_; }
   uint64_t bytes() const { return bytes_; }
 
+  // What is done and, once SetTotal was called, what there is to do: for a reader on another
+  // thread (the console's job status). Each number is read atomically, not all together.
+  struct Counts {
+    uint64_t items = 0, bytes = 0;
+    bool totals_known = false;  // false: total_items and total_bytes mean nothing yet
+    uint64_t total_items = 0, total_bytes = 0;
+  };
+  Counts counts() const;
+
  private:
   void Draw(const std::string& detail);
 
   std::string label_;
   bool enabled_;
   std::atomic<uint64_t> items_{0}, bytes_{0}, total_items_{0}, total_bytes_{0};
+  std::atomic<bool> totals_known_{false};
   double start_;
   std::mutex mu_;  // guards last_draw_ and drawn_
   double last_draw_ = 0;

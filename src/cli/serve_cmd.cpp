@@ -41,6 +41,9 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
         if (!config.console) config.console.emplace();
         config.console->listen = *console;
       }
+      // The console's vaults open their stores as the command line does ([s3] and
+      // [s3.profiles.NAME] of the settings file, --s3-endpoint, --s3-region).
+      if (config.console) config.console->api.vault.store_options = ctx.store_options;
       if (!lmtp->empty()) config.archive.lmtp = *lmtp == "off" ? "" : *lmtp;
       if (!smtp->empty()) config.archive.smtp = *smtp == "off" ? "" : *smtp;
       return server::Serve(config, [](const std::string& text) {

@@ -190,13 +190,12 @@ struct ConsoleApi::Impl {
         options(o),
         exchange(options.exchange),
         archive_api(home, options.archive),
-        vaults(home, VaultOptions()) {}
+        vaults(home, VaultOptions(options.vault)) {}
 
   // The server has no terminal: a passphrase-protected vault key needs $TESSERA_PASSPHRASE,
   // as the command line takes it.
-  static VaultApiOptions VaultOptions() {
-    VaultApiOptions v;
-    if (const char* p = std::getenv("TESSERA_PASSPHRASE")) v.passphrase = p;
+  static VaultApiOptions VaultOptions(VaultApiOptions v) {
+    if (const char* p = std::getenv("TESSERA_PASSPHRASE"); p && !v.passphrase) v.passphrase = p;
     return v;
   }
 

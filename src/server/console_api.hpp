@@ -25,6 +25,7 @@
 #include "server/accounts.hpp"
 #include "server/console_archive.hpp"
 #include "server/console_call.hpp"
+#include "server/console_vault.hpp"
 
 namespace tessera::server {
 
@@ -34,6 +35,9 @@ struct ConsoleApiOptions {
   int sign_in_limit = 10;        // sign-in attempts per client address…
   int64_t sign_in_window = 300;  // …within this many seconds; more get 429
   ArchiveApiOptions archive;
+  // /api/v1/vaults and /api/v1/jobs; `tessera serve` gives the command line's store options
+  // (tessera.toml [s3], --s3-endpoint…). The passphrase defaults to $TESSERA_PASSPHRASE.
+  VaultApiOptions vault;
   // /api/v1/exchange: this host's agency gateway; none (503) when it is not one.
   std::shared_ptr<ExchangeApi> exchange;
 };

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "vault/backup.hpp"
 #include "vault/drill.hpp"
 #include "vault/keyring.hpp"
+#include "vault/restore.hpp"
 #include "vault/vault.hpp"
 
 namespace tessera::server {
@@ -133,6 +135,107 @@ bool MayRead(Role r) {
 }
 bool MayChange(Role r) {
   return r == Role::kOperator || r == Role::kAdmin;
+}
+
+// A job's progress: what is done and, where the work knows it (restores and drills; a
+// backup does not count its files beforehand), the totals and a percentage.
+json ProgressJson(const Progress& progress) {
+  const Progress::Counts c = progress.counts();
+  json p = {{"items", c.items},
+            {"bytes", c.bytes},
+            {"total_items", nullptr},
+            {"total_bytes", nullptr},
+            {"percent", nullptr}};
+  if (c.totals_known) {
+    p["total_items"] = c.total_items;
+    p["total_bytes"] = c.total_bytes;
+    // By bytes where there are any, else by files; never past 100 (a total set after the
+    // counting began).
+    const uint64_t done = c.total_bytes > 0 ? c.bytes : c.items;
+    const uint64_t total = c.total_bytes > 0 ? c.total_bytes : c.total_items;
+    p["percent"] = total == 0 ? 100 : std::min<uint64_t>(100, done * 100 / total);
+  }
+  return p;
+}
+
+// A path inside a snapshot as the API takes it: absolute, normalized, no trailing '/'
+// (except "/" itself). InvalidArgument naming `what` otherwise.
+Result<std::string> SnapshotPath(const std::string& text, const std::string& what) {
+  if (text.empty() || text[0] != '/')
+    return Status::InvalidArgument(what +
+                                   " must be an absolute path in the snapshot, such as "
+                                   "/srv/data/公文: got '" +
+                                   text + "'");
+  if (text.find('\0') != std::string::npos)
+    return Status::InvalidArgument(what + " must not contain NUL");
+  std::string p = fs::path(text).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+// The node at `path` ("/" is the snapshot's root, a directory), reading only the trees on
+// the way. NotFound naming the path when the snapshot has nothing there.
+Result<vault::Node> NodeAt(vault::Repository& repo, const vault::Snapshot& snap,
+                           const std::string& path) {
+  vault::Node node;
+  node.name = "/";
+  node.type = vault::NodeType::kDir;
+  node.subtree = snap.tree;
+  std::string walked;
+  for (const auto& part : fs::path(path)) {
+    const std::string name = part.string();
+    if (name == "/" || name.empty()) continue;
+    if (node.type != vault::NodeType::kDir || !node.subtree)
+      return Status::NotFound("no '" + path + "' in snapshot " + snap.id.substr(0, 8) + ": " +
+                              (walked.empty() ? "/" : walked) + " is a " +
+                              vault::NodeTypeName(node.type) + ", not a directory");
+    TESSERA_ASSIGN_OR_RETURN(vault::Tree tree, repo.ReadTree(*node.subtree));
+    auto it = std::find_if(tree.nodes.begin(), tree.nodes.end(),
+                           [&](const vault::Node& n) { return n.name == name; });
+    if (it == tree.nodes.end())
+      return Status::NotFound("no '" + path + "' in snapshot " + snap.id.substr(0, 8));
+    node = std::move(*it);
+    walked += "/" + name;
+  }
+  return node;
+}
+
+json EntryJson(const std::string& dir, const vault::Node& n) {
+  json e = {{"name", n.name},
+            {"path", dir == "/" ? "/" + n.name : dir + "/" + n.name},
+            {"type", vault::NodeTypeName(n.type)},
+            {"mtime", FormatRfc3339(n.mtime_ns)}};
+  e["size"] = n.type == vault::NodeType::kFile ? json(n.size) : json(nullptr);
+  if (n.type == vault::NodeType::kSymlink) e["link_target"] = n.link_target;
+  return e;
+}
+
+// Whether `dir` is missing or an empty directory; FailedPrecondition / InvalidArgument
+// saying why a restore may not go there otherwise.
+Status UsableTarget(const std::string& target) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(target, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    return Status::FailedPrecondition("cannot look at target " + target + ": " + ec.message());
+  if (!fs::exists(st)) return Status::Ok();  // made by the restore
+  if (fs::is_symlink(st))
+    return Status::InvalidArgument("target " + target +
+                                   " is a symbolic link: name the directory itself");
+  if (!fs::is_directory(st))
+    return Status::InvalidArgument("target " + target + " is a " +
+                                   (fs::is_regular_file(st) ? "file" : "special file") +
+                                   ", not a directory: name a new or empty directory");
+  fs::directory_iterator it(target, ec);
+  if (ec)
+    return Status::FailedPrecondition("cannot read target directory " + target + ": " +
+                                      ec.message());
+  if (it != fs::directory_iterator())
+    return Status::FailedPrecondition(
+        "target directory " + target +
+        " is not empty: the console restores only into a new or empty directory, so that "
+        "nothing there is overwritten (`tessera vault restore` on the server writes over "
+        "what is there)");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -301,7 +404,7 @@ struct VaultApi::Impl {
                           : j.ok    ? "done"
                                     : "failed"},
                 {"started_at", FormatRfc3339(j.started_ns)},
-                {"progress", {{"items", j.progress.items()}, {"bytes", j.progress.bytes()}}}};
+                {"progress", ProgressJson(j.progress)}};
     if (!j.running) {
       out["finished_at"] = FormatRfc3339(j.finished_ns);
       if (!j.result.is_null()) out["result"] = j.result;
@@ -543,6 +646,186 @@ struct VaultApi::Impl {
                               {"unreadable", h->unreadable}});
   }
 
+  // GET /vaults/{name}/snapshots/{id}/files?prefix=/DIR: the entries directly in DIR.
+  ApiResponse Files(const ApiCall& call, const std::string& name, const std::string& ref) {
+    auto limit = LimitParameter(call.query, 1000, 10000);
+    if (!limit.ok()) return ErrorResponse(limit.status());
+    auto q = call.query.find("prefix");
+    auto prefix =
+        SnapshotPath(q == call.query.end() || q->second.empty() ? "/" : q->second, "prefix");
+    if (!prefix.ok()) return ErrorResponse(prefix.status());
+    auto repo = Open(name);
+    if (!repo.ok()) return ErrorResponse(repo.status());
+    if (Status st = (*repo)->LoadIndex(vault::Repository::IndexGaps::kSkipUnreadable); !st.ok())
+      return ErrorResponse(st);
+    auto snap = (*repo)->FindSnapshot(ref);
+    if (!snap.ok()) return ErrorResponse(snap.status());
+    auto node = NodeAt(**repo, *snap, *prefix);
+    if (!node.ok()) return ErrorResponse(node.status());
+    if (node->type != vault::NodeType::kDir || !node->subtree)
+      return ErrorResponse(
+          Status::InvalidArgument("prefix " + *prefix + " is a " + vault::NodeTypeName(node->type) +
+                                  " in snapshot " + snap->id.substr(0, 8) + ", not a directory"));
+    auto tree = (*repo)->ReadTree(*node->subtree);
+    if (!tree.ok()) return ErrorResponse(tree.status());
+    json entries = json::array();
+    for (const vault::Node& n : tree->nodes) {
+      if (entries.size() >= *limit) break;
+      entries.push_back(EntryJson(*prefix, n));
+    }
+    json parent = nullptr;
+    if (*prefix != "/") parent = fs::path(*prefix).parent_path().string();
+    return JsonResponse(200, {{"vault", name},
+                              {"snapshot", snap->id},
+                              {"short_id", snap->id.substr(0, 8)},
+                              {"prefix", *prefix},
+                              {"parent", parent},
+                              {"entries", entries},
+                              {"total", tree->nodes.size()},
+                              {"truncated", entries.size() < tree->nodes.size()}});
+  }
+
+  // POST /vaults/{name}/restores {snapshot, target, paths?}: a job restoring the snapshot
+  // (or the chosen paths of it) into a new or empty directory of the server, then reading
+  // every restored file back against the snapshot's chunk ids.
+  ApiResponse RestoreJob(const ApiCall& call, const std::string& name) {
+    const std::string action = "vault.restore";
+    auto refuse = [&](const Status& why) { return Refused(call, action, name, why); };
+    const json body = BodyOf(call);
+    if (!body.is_object())
+      return refuse(Status::InvalidArgument(
+          "a restore takes a JSON object: {\"snapshot\": \"latest\", \"target\": "
+          "\"/srv/restore/new\", \"paths\": [\"/srv/data/公文\"]}"));
+    if (!body.contains("snapshot") || !body["snapshot"].is_string() ||
+        body["snapshot"].get<std::string>().empty())
+      return refuse(Status::InvalidArgument("snapshot: an id, a prefix of one or \"latest\""));
+    const std::string ref = body["snapshot"];
+    if (!body.contains("target") || !body["target"].is_string() ||
+        body["target"].get<std::string>().empty())
+      return refuse(Status::InvalidArgument(
+          "target: the directory on the server to restore into, such as /srv/restore/new"));
+    std::string target = body["target"];
+    if (target[0] != '/')
+      return refuse(Status::InvalidArgument(
+          "target must be an absolute directory on the server, such as /srv/restore/new: got '" +
+          target + "'"));
+    target = fs::path(target).lexically_normal().string();
+    while (target.size() > 1 && target.back() == '/') target.pop_back();
+    std::vector<std::string> includes;
+    if (body.contains("paths")) {
+      if (!body["paths"].is_array())
+        return refuse(Status::InvalidArgument(
+            "paths must be a list of absolute paths in the snapshot (omit it for everything)"));
+      for (const json& p : body["paths"]) {
+        if (!p.is_string()) return refuse(Status::InvalidArgument("paths must be strings"));
+        auto path = SnapshotPath(p.get<std::string>(), "each of paths");
+        if (!path.ok()) return refuse(path.status());
+        if (*path == "/") {  // the whole snapshot
+          includes.clear();
+          break;
+        }
+        if (std::find(includes.begin(), includes.end(), *path) == includes.end())
+          includes.push_back(*path);
+      }
+    }
+    auto config = Config(name);
+    if (!config.ok()) return refuse(config.status());
+    if (Status st = KeyUsable(name, *config); !st.ok()) return refuse(st);
+    if (Status st = UsableTarget(target); !st.ok()) return refuse(st);
+    // The snapshot and every chosen path must be there before anything is written.
+    std::string snapshot_id;
+    {
+      auto repo = Open(name);
+      if (!repo.ok()) return refuse(repo.status());
+      if (Status st = (*repo)->LoadIndex(vault::Repository::IndexGaps::kSkipUnreadable); !st.ok())
+        return refuse(st);
+      auto snap = (*repo)->FindSnapshot(ref);
+      if (!snap.ok()) return refuse(snap.status());
+      snapshot_id = snap->id;
+      for (const std::string& p : includes)
+        if (auto node = NodeAt(**repo, *snap, p); !node.ok()) return refuse(node.status());
+    }
+    std::string describe = "restore of snapshot " + snapshot_id.substr(0, 8);
+    if (includes.empty()) {
+      describe += " (everything)";
+    } else {
+      describe += " (";
+      for (size_t i = 0; i < includes.size(); ++i) describe += (i ? ", " : "") + includes[i];
+      describe += ")";
+    }
+    describe += " into " + target;
+    return Start(
+        call, action, "restore", name, describe,
+        [this, name, snapshot_id, target, includes](Job& job) {
+          Outcome o;
+          o.result = {{"snapshot", snapshot_id},
+                      {"short_id", snapshot_id.substr(0, 8)},
+                      {"target", target},
+                      {"paths", includes}};
+          auto repo = vault::OpenVault(Context(name));
+          if (!repo.ok()) {
+            o.error = repo.status().message();
+            return o;
+          }
+          auto snap = (*repo)->FindSnapshot(snapshot_id);
+          if (!snap.ok()) {
+            o.error = snap.status().message();
+            return o;
+          }
+          vault::RestoreOptions ro;
+          ro.target = target;
+          ro.includes = includes;
+          auto r = vault::Restore(**repo, *snap, ro, &job.progress);
+          if (!r.ok()) {
+            o.error = r.status().message();
+            return o;
+          }
+          o.result["files"] = r->files;
+          o.result["dirs"] = r->dirs;
+          o.result["symlinks"] = r->symlinks;
+          o.result["bytes"] = r->bytes;
+          o.result["seconds"] = r->seconds;
+          o.result["warnings"] = r->warnings;
+          // Every restored file read back and checked chunk by chunk against the snapshot.
+          std::vector<vault::Entry> entries;
+          std::set<std::string> seen;
+          const std::vector<std::string> roots =
+              includes.empty() ? std::vector<std::string>{"/"} : includes;
+          json problems = json::array();
+          for (const std::string& root : roots) {
+            auto listed = vault::ListEntries(**repo, *snap, root);
+            if (!listed.ok()) {
+              problems.push_back({{"path", root}, {"problem", listed.status().message()}});
+              continue;
+            }
+            for (vault::Entry& e : *listed)
+              if (seen.insert(e.path).second) entries.push_back(std::move(e));
+          }
+          uint64_t files_verified = 0, bytes_verified = 0;
+          for (const vault::Entry& e : entries) {
+            if (e.node.type != vault::NodeType::kFile) continue;
+            const std::string file = (fs::path(target) / e.path.substr(1)).string();
+            Status st = vault::VerifyRestoredFile(**repo, file, e.node);
+            if (!st.ok()) {
+              problems.push_back({{"path", e.path}, {"problem", st.message()}});
+              continue;
+            }
+            files_verified++;
+            bytes_verified += e.node.size;
+          }
+          o.result["files_verified"] = files_verified;
+          o.result["bytes_verified"] = bytes_verified;
+          o.result["problems"] = problems;
+          o.ok = problems.empty();
+          if (!o.ok)
+            o.error = std::to_string(problems.size()) + " restored entr" +
+                      (problems.size() == 1 ? "y does" : "ies do") +
+                      " not match the snapshot (first: " + problems[0]["path"].get<std::string>() +
+                      ": " + problems[0]["problem"].get<std::string>() + ")";
+          return o;
+        });
+  }
+
   ApiResponse Route(const ApiCall& call) {
     const std::vector<std::string>& p = call.parts;
     const std::string& method = call.request.method;
@@ -553,7 +836,10 @@ struct VaultApi::Impl {
     if (!(read ? MayRead(role) : MayChange(role))) {
       std::string action = "vault.read";
       if (!read && p.size() == 3 && p[0] == "vaults")
-        action = p[2] == "backups" ? "vault.backup" : p[2] == "drills" ? "vault.drill" : action;
+        action = p[2] == "backups"    ? "vault.backup"
+                 : p[2] == "drills"   ? "vault.drill"
+                 : p[2] == "restores" ? "vault.restore"
+                                      : action;
       const std::string why =
           call.session.account + " (" + std::string(RoleName(role)) + ") may not " +
           (read ? "see" : "change") + " the vaults: that is for " +
@@ -596,6 +882,12 @@ struct VaultApi::Impl {
     }
     if (p.size() == 3 && p[2] == "backups" && !read) return Backup(call, name);
     if (p.size() == 3 && p[2] == "drills" && !read) return Drill(call, name);
+    if (p.size() == 3 && p[2] == "restores" && !read) return RestoreJob(call, name);
+    if (p.size() == 5 && p[2] == "snapshots" && p[4] == "files" && read) {
+      auto config = Config(name);
+      if (!config.ok()) return ErrorResponse(config.status());
+      return Files(call, name, p[3]);
+    }
     if (p.size() == 3 && read && (p[2] == "snapshots" || p[2] == "drills")) {
       auto config = Config(name);
       if (!config.ok()) return ErrorResponse(config.status());

@@ -1,7 +1,12 @@
 // The vault part of the console's REST API (docs/api.md, "Vaults"): the vaults set up under
 // an installation's home (HOME/vaults/NAME, as `tessera vault init` makes them), their
-// snapshots and restore drills, and backups and drills started from the console as jobs that
-// run on threads of their own and are polled at /api/v1/jobs/{id}.
+// snapshots (and the files in them, a directory at a time) and restore drills, and backups,
+// drills and restores started from the console as jobs that run on threads of their own and
+// are polled at /api/v1/jobs/{id}. A job's progress carries its totals where the work knows
+// them beforehand (restores and drills; not backups).
+//
+// Restores go into a new or empty directory of the server (absolute path) and never over
+// anything there; every restored file is then read back and checked against the snapshot.
 //
 // Roles: operators and admins may do everything here; auditors and records officers may
 // read; clerks get 403. Every change and every refusal is recorded in the audit log (through
@@ -28,6 +33,7 @@ namespace tessera::server {
 
 struct VaultApiOptions {
   std::optional<std::string> passphrase;  // for passphrase-protected key files
+  // S3 endpoints and credentials: `tessera serve` gives the command line's.
   store::StoreOptions store_options;
   size_t threads = 2;    // per opened vault (0: one per core)
   size_t max_jobs = 64;  // jobs remembered; the oldest finished are forgotten beyond

@@ -300,6 +300,7 @@ Result<RestoreStats> Restore(Repository& repo, const Snapshot& snap, const Resto
     OpenFiles one(direct_works);
     TESSERA_ASSIGN_OR_RETURN(int fd, one.Get(f));
     TESSERA_RETURN_IF_ERROR(FinishFile(f, fd, root, warnings));
+    if (progress) progress->Add(1, 0);
   }
 
   std::atomic<uint64_t> packs_done{0};
@@ -334,6 +335,7 @@ Result<RestoreStats> Restore(Repository& repo, const Snapshot& snap, const Resto
             if (--f.chunks_left == 0) {
               TESSERA_ASSIGN_OR_RETURN(int fd, open.Get(f));
               TESSERA_RETURN_IF_ERROR(FinishFile(f, fd, root, warnings));
+              if (progress) progress->Add(1, 0);  // a file done
             }
           }
         }

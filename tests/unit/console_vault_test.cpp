@@ -1,7 +1,10 @@
 // The console's vault API (server/console_vault.hpp) through ConsoleApi::Handle with signed-in
 // sessions: the vault list with its stores, backups and drills as jobs polled to their end,
 // snapshots that really hold the files, drills with RTO/RPO counted in the year, the roles,
-// one job per vault, unknown vaults, passphrase-protected keys, and the audit log.
+// one job per vault, unknown vaults, passphrase-protected keys, and the audit log; a
+// snapshot's files a directory at a time, restores of chosen files or of everything into
+// new directories (bytes compared, refusals), job progress with totals, and the store
+// options (S3 profiles) reaching the vaults' stores.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kPassword[] = "correct horse battery 馬";
 
@@ -421,6 +425,258 @@ TEST_F(ConsoleVaultTest, APassphraseProtectedKeyNeedsTheServersPassphrase) {
       WaitForJob(op, StartJob(op, "/api/v1/vaults/locked/backups", {{"paths", {data_.string()}}}));
   EXPECT_EQ(job["state"], "done") << job.dump();
   EXPECT_EQ(Get(op, "/api/v1/vaults/locked/snapshots")["snapshots"].size(), 1u);
+}
+
+// Percent-encoding for a query value (the paths hold Chinese names and '/').
+std::string Q(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string Slurp(const fs::path& p) {
+  auto text = ReadTextFile(p);
+  EXPECT_OK(text);
+  return text.ok() ? *text : std::string();
+}
+
+TEST_F(ConsoleVaultTest, ASnapshotsFilesAreListedADirectoryAtATime) {
+  WriteText(data_ / "sub" / "說明.txt", "第二份");
+  SignedIn op = SignIn("op");
+  const std::string snapshot = BackUp(op);
+  ASSERT_FALSE(snapshot.empty());
+  SignedIn li = SignIn("li");  // an auditor may look
+  const std::string base = "/api/v1/vaults/main/snapshots/";
+  json top = Get(li, base + "latest/files?prefix=" + Q(data_.string()));
+  EXPECT_EQ(top["snapshot"], snapshot);
+  EXPECT_EQ(top["prefix"], data_.string());
+  EXPECT_EQ(top["parent"], data_.parent_path().string());
+  EXPECT_EQ(top["total"], 2);
+  EXPECT_EQ(top["truncated"], false);
+  ASSERT_EQ(top["entries"].size(), 2u) << top.dump();
+  // Name order: "sub" before "公文.txt" (bytes).
+  EXPECT_EQ(top["entries"][0]["name"], "sub");
+  EXPECT_EQ(top["entries"][0]["type"], "dir");
+  EXPECT_TRUE(top["entries"][0]["size"].is_null());
+  EXPECT_EQ(top["entries"][0]["path"], (data_ / "sub").string());
+  EXPECT_EQ(top["entries"][1]["name"], "公文.txt");
+  EXPECT_EQ(top["entries"][1]["type"], "file");
+  EXPECT_EQ(top["entries"][1]["size"], std::string("本局公文 2026\n").size());
+  EXPECT_TRUE(top["entries"][1]["mtime"].is_string());
+
+  // Into the subdirectory, by a prefix of the id, with a trailing '/'.
+  json sub =
+      Get(li, base + snapshot.substr(0, 8) + "/files?prefix=" + Q((data_ / "sub").string() + "/"));
+  ASSERT_EQ(sub["entries"].size(), 2u) << sub.dump();
+  EXPECT_EQ(sub["entries"][0]["name"], "b.bin");
+  EXPECT_EQ(sub["entries"][0]["size"], 100003);
+  EXPECT_EQ(sub["entries"][1]["name"], "說明.txt");
+  // The root by default; the answer bounded by limit.
+  json root = Get(li, base + "latest/files");
+  EXPECT_EQ(root["prefix"], "/");
+  EXPECT_TRUE(root["parent"].is_null());
+  ASSERT_EQ(root["entries"].size(), 1u);
+  EXPECT_EQ(root["entries"][0]["type"], "dir");
+  json one = Get(li, base + "latest/files?limit=1&prefix=" + Q((data_ / "sub").string()));
+  EXPECT_EQ(one["entries"].size(), 1u);
+  EXPECT_EQ(one["total"], 2);
+  EXPECT_EQ(one["truncated"], true);
+
+  // What is not there, or not a directory, or not a path, is said so.
+  json e = Get(li, base + "latest/files?prefix=" + Q((data_ / "沒有").string()), 404);
+  EXPECT_THAT(e["error"]["message"].get<std::string>(), HasSubstr("沒有"));
+  e = Get(li, base + "latest/files?prefix=" + Q((data_ / "公文.txt").string()), 400);
+  EXPECT_THAT(e["error"]["message"].get<std::string>(), HasSubstr("not a directory"));
+  Get(li, base + "latest/files?prefix=relative", 400);
+  Get(li, base + "latest/files?limit=0", 400);
+  Get(li, base + "ffffffffffff/files", 404);
+  Get(li, "/api/v1/vaults/nope/snapshots/latest/files", 404);
+  Get(SignIn("wang"), base + "latest/files", 403);
+}
+
+TEST_F(ConsoleVaultTest, ARestoreOfChosenFilesWritesThemVerifiedAndNothingElse) {
+  WriteText(data_ / "sub" / "其他.txt", "不要還原");
+  WriteText(data_ / "另一目錄" / "x.txt", "也不要");
+  SignedIn op = SignIn("op");
+  const std::string snapshot = BackUp(op);
+  ASSERT_FALSE(snapshot.empty());
+  const fs::path target = dir_.path() / "還原" / "一";
+  const std::string id =
+      StartJob(op, "/api/v1/vaults/main/restores",
+               {{"snapshot", snapshot},
+                {"target", target.string()},
+                {"paths", {(data_ / "公文.txt").string(), (data_ / "sub" / "b.bin").string()}}});
+  ASSERT_FALSE(id.empty());
+  json job = WaitForJob(op, id);
+  EXPECT_EQ(job["kind"], "restore");
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  const json& r = job["result"];
+  const uint64_t bytes = 100003 + std::string("本局公文 2026\n").size();
+  EXPECT_EQ(r["snapshot"], snapshot);
+  EXPECT_EQ(r["target"], target.string());
+  EXPECT_EQ(r["files"], 2);
+  EXPECT_EQ(r["bytes"], bytes);
+  EXPECT_EQ(r["files_verified"], 2);
+  EXPECT_EQ(r["bytes_verified"], bytes);
+  EXPECT_EQ(r["problems"], json::array());
+  // The progress has its totals, and reached them.
+  const json& p = job["progress"];
+  EXPECT_EQ(p["total_items"], 2) << p.dump();
+  EXPECT_EQ(p["total_bytes"], bytes) << p.dump();
+  EXPECT_EQ(p["items"], 2) << p.dump();
+  EXPECT_EQ(p["bytes"], bytes) << p.dump();
+  EXPECT_EQ(p["percent"], 100) << p.dump();
+
+  // The chosen files, byte for byte, where the command line puts them; nothing else.
+  const fs::path back = target / data_.relative_path();
+  EXPECT_EQ(Slurp(back / "公文.txt"), "本局公文 2026\n");
+  EXPECT_EQ(Slurp(back / "sub" / "b.bin"), std::string(100000, 'x') + "end");
+  EXPECT_FALSE(fs::exists(back / "sub" / "其他.txt"));
+  EXPECT_FALSE(fs::exists(back / "另一目錄"));
+
+  EXPECT_EQ(CountAudit("console:op", "vault.restore", "started job " + id), 1u);
+  EXPECT_EQ(CountAudit("console:op", "vault.restore", "into " + target.string()), 1u);
+  EXPECT_EQ(CountAudit("console:op", "vault.restore", "job " + id + " done"), 1u);
+
+  // A directory chosen brings everything under it.
+  const fs::path target2 = dir_.path() / "還原" / "二";
+  json dir_job = WaitForJob(op, StartJob(op, "/api/v1/vaults/main/restores",
+                                         {{"snapshot", "latest"},
+                                          {"target", target2.string()},
+                                          {"paths", {(data_ / "sub").string() + "/"}}}));
+  ASSERT_EQ(dir_job["state"], "done") << dir_job.dump();
+  EXPECT_EQ(dir_job["result"]["files"], 2);
+  const fs::path back2 = target2 / data_.relative_path();
+  EXPECT_EQ(Slurp(back2 / "sub" / "其他.txt"), "不要還原");
+  EXPECT_EQ(Slurp(back2 / "sub" / "b.bin"), std::string(100000, 'x') + "end");
+  EXPECT_FALSE(fs::exists(back2 / "公文.txt"));
+}
+
+TEST_F(ConsoleVaultTest, AWholeRestoreAndEveryJobsProgressTotals) {
+  WriteText(data_ / "深" / "層" / "檔案.txt", "最深的一份");
+  SignedIn admin = SignIn("admin");
+  const std::string bid =
+      StartJob(admin, "/api/v1/vaults/main/backups", {{"paths", {data_.string()}}});
+  json backup = WaitForJob(admin, bid);
+  ASSERT_EQ(backup["state"], "done") << backup.dump();
+  // A backup does not know its totals beforehand: they are null, not made up.
+  EXPECT_TRUE(backup["progress"]["total_items"].is_null()) << backup.dump();
+  EXPECT_TRUE(backup["progress"]["percent"].is_null());
+  EXPECT_GE(backup["progress"]["items"].get<uint64_t>(), 3u);
+
+  const fs::path target = dir_.path() / "全部";
+  json job = WaitForJob(admin, StartJob(admin, "/api/v1/vaults/main/restores",
+                                        {{"snapshot", "latest"}, {"target", target.string()}}));
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  EXPECT_EQ(job["result"]["files"], 3);
+  EXPECT_EQ(job["result"]["files_verified"], 3);
+  EXPECT_EQ(job["result"]["paths"], json::array());
+  EXPECT_EQ(job["progress"]["total_items"], 3);
+  EXPECT_EQ(job["progress"]["items"], 3);
+  // Every file of the source, byte for byte.
+  size_t compared = 0;
+  for (const auto& e : fs::recursive_directory_iterator(data_)) {
+    if (!e.is_regular_file()) continue;
+    const fs::path back = target / e.path().relative_path();
+    EXPECT_EQ(Slurp(back), Slurp(e.path())) << back;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 3u);
+
+  // A drill restores too: its progress has the totals.
+  json drill = WaitForJob(admin, StartJob(admin, "/api/v1/vaults/main/drills", nullptr));
+  ASSERT_EQ(drill["state"], "done") << drill.dump();
+  EXPECT_EQ(drill["progress"]["total_items"], 3) << drill.dump();
+  EXPECT_EQ(drill["progress"]["items"], 3);
+  EXPECT_EQ(drill["progress"]["total_bytes"], drill["progress"]["bytes"]);
+  EXPECT_EQ(drill["progress"]["percent"], 100);
+}
+
+TEST_F(ConsoleVaultTest, RestoresAreRefusedWithReasonsAndOnRecord) {
+  SignedIn op = SignIn("op");
+  const std::string snapshot = BackUp(op);
+  ASSERT_FALSE(snapshot.empty());
+  auto post = [&](const json& body, const SignedIn& who) {
+    return Call("POST", "/api/v1/vaults/main/restores", body.dump(), who);
+  };
+  const std::string fresh = (dir_.path() / "new").string();
+  // Not the roles that only read.
+  for (const char* name : {"li", "rec", "wang"}) {
+    ApiResponse r = post({{"snapshot", "latest"}, {"target", fresh}}, SignIn(name));
+    EXPECT_EQ(r.status, 403) << name << ": " << r.body;
+    EXPECT_EQ(CountAudit(std::string("console:") + name, "vault.restore", "denied"), 1u) << name;
+  }
+  ApiResponse r = post({{"snapshot", "latest"}, {"target", "restore/here"}}, op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("absolute"));
+  r = post({{"snapshot", "latest"}}, op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = post({{"target", fresh}}, op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  WriteText(dir_.path() / "a-file", "x");
+  r = post({{"snapshot", "latest"}, {"target", (dir_.path() / "a-file").string()}}, op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("is a file, not a directory"));
+  const fs::path full = dir_.path() / "已有資料";
+  WriteText(full / "舊.txt", "舊資料");
+  r = post({{"snapshot", "latest"}, {"target", full.string()}}, op);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("is not empty"));
+  EXPECT_EQ(Slurp(full / "舊.txt"), "舊資料");
+  EXPECT_EQ(std::distance(fs::directory_iterator(full), fs::directory_iterator()), 1);
+  r = post({{"snapshot", "0000000000"}, {"target", fresh}}, op);
+  EXPECT_EQ(r.status, 404) << r.body;
+  r = post({{"snapshot", "latest"}, {"target", fresh}, {"paths", {(data_ / "沒有").string()}}}, op);
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("沒有"));
+  r = post({{"snapshot", "latest"}, {"target", fresh}, {"paths", {"relative"}}}, op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = post({{"snapshot", "latest"}, {"target", fresh}, {"paths", "/x"}}, op);
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = Call("POST", "/api/v1/vaults/nope/restores",
+           json{{"snapshot", "latest"}, {"target", fresh}}.dump(), op);
+  EXPECT_EQ(r.status, 404) << r.body;
+
+  // Nothing ran, nothing was made, and every refusal is on record.
+  EXPECT_EQ(Get(op, "/api/v1/jobs")["jobs"].size(), 1u);  // the backup
+  EXPECT_FALSE(fs::exists(fresh));
+  EXPECT_EQ(CountAudit("console:op", "vault.restore", "refused"), 10u);
+  EXPECT_EQ(CountAudit("console:op", "vault.restore", "is not empty"), 1u);
+}
+
+// The store options of `tessera serve` (tessera.toml's [s3] profiles) reach the console's
+// vaults: a store named by an S3 profile is opened with it.
+TEST_F(ConsoleVaultTest, TheServersStoreOptionsReachTheVaultsStores) {
+  const fs::path config = home_ / "vaults" / "main" / "vault.json";
+  json c = json::parse(Slurp(config));
+  c["stores"][2] = "s3://tessera-test/main?profile=nas";
+  std::ofstream(config, std::ios::binary | std::ios::trunc) << c.dump();
+  SignedIn li = SignIn("li");
+  json store = Get(li, "/api/v1/vaults/main")["stores"][2];
+  EXPECT_EQ(store["kind"], "s3");
+  EXPECT_EQ(store["ok"], false);
+  EXPECT_THAT(store.value("problem", ""), HasSubstr("unknown S3 profile")) << store.dump();
+
+  ConsoleApiOptions options;
+  options.vault.store_options.s3_profiles["nas"] = {{"endpoint", "http://127.0.0.1:9"},
+                                                    {"access_key", "AKIDEXAMPLE"},
+                                                    {"secret_key", "not-a-real-secret"}};
+  api_ = std::make_unique<ConsoleApi>(home_, *accounts_, options);
+  li = SignIn("li");
+  store = Get(li, "/api/v1/vaults/main")["stores"][2];
+  EXPECT_EQ(store["ok"], false);  // nothing listens there: the profile's endpoint was tried
+  EXPECT_THAT(store.value("problem", ""), Not(HasSubstr("unknown S3 profile"))) << store.dump();
+  EXPECT_THAT(store.value("problem", ""), HasSubstr("127.0.0.1:9")) << store.dump();
+  EXPECT_THAT(store.dump(), Not(HasSubstr("not-a-real-secret")));
 }
 
 }  // namespace

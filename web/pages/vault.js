@@ -1,9 +1,11 @@
 // The vaults: k-of-n, each store's health, snapshots, drills with RTO/RPO, and for
-// operators and admins "back up now" and "run a drill" as jobs with live progress.
+// operators and admins "back up now", "run a drill" and "restore" (chosen files of a snapshot,
+// browsed a directory at a time, into a new directory on the server) as jobs with live
+// progress, with totals and a <progress> bar where the job knows them.
 //   #/vaults             all vaults (operator, admin; auditor and records read-only)
 //   #/vault/NAME         one vault
-import { api } from '../api.js';
-import { t, getLang, formatDate, formatSize, formatDuration } from '../i18n.js';
+import { api, call } from '../api.js';
+import { t, getLang, formatDate, formatSize, formatDuration, addWords } from '../i18n.js';
 import { h, clear, field } from '../dom.js';
 import { state, load, errorBox, table, sleep, hasRole, routeOf } from '../shell.js';
 
@@ -115,7 +117,7 @@ function fillVault(parts, [v, snaps, drills]) {
   clear(parts.facts).append(vaultFacts(v), h('h3', {}, t('vault.stores')), storesTable(v));
   clear(parts.snapshots).append(snapshotsTable(snaps.snapshots || []));
   const perYear = (drills.per_year || []).map((y) => t('vault.perYear', y)).join('；');
-  clear(parts.drills).append(perYear ? h('p', { class: 'per-year' }, perYear) : null, drillsTable(drills.drills || []));
+  fillRegion(parts.drills, perYear ? h('p', { class: 'per-year' }, perYear) : null, drillsTable(drills.drills || []));
 }
 
 const loadVault = (name) => Promise.all([api.vault(name), api.snapshots(name), api.drills(name)]);
@@ -142,7 +144,7 @@ async function viewVault(m, route, live) {
     drills: h('div', { id: 'vault-drills' }),
   };
   m.append(h('section', { class: 'card', 'aria-label': t('vault.title', { name }) }, parts.facts));
-  if (mayWriteVaults()) m.append(vaultActions(name, data[0]));
+  if (mayWriteVaults()) m.append(vaultActions(name, data[0]), restoreSection(name, data[1].snapshots || []));
   m.append(
     h('section', { 'aria-labelledby': 'snapshots-title' }, h('h2', { id: 'snapshots-title' }, t('vault.snapshotList')), parts.snapshots),
     h('section', { 'aria-labelledby': 'drills-title' }, h('h2', { id: 'drills-title' }, t('vault.drillList')), parts.drills));
@@ -211,7 +213,7 @@ function setVaultBusy(name, busy) {
   const region = document.getElementById('job-status');
   if (!region || region.dataset.vault !== name) return;
   region.setAttribute('aria-busy', busy ? 'true' : 'false');
-  for (const b of document.querySelectorAll('form.vault-action button[type="submit"]')) b.disabled = busy;
+  for (const b of document.querySelectorAll('form.vault-action button[type="submit"], form.vault-restore-form button[type="submit"]')) b.disabled = busy;
 }
 
 // Polls GET /jobs/{id} about every 500 ms until the job has ended, then shows its result
@@ -254,17 +256,22 @@ async function refreshVault(name) {
     drills: document.getElementById('vault-drills'),
   };
   if (parts.facts && parts.snapshots && parts.drills) fillVault(parts, data);
+  refreshRestore(name, data[1].snapshots || []);
 }
 
 function updateJobView(name) {
-  const region = document.getElementById('job-status');
-  if (!region || region.dataset.vault !== name) return;
   const w = vaultJobs.get(name);
+  const region = jobRegion(w);
+  if (!region || region.dataset.vault !== name) return;
   if (!w) {
     setVaultBusy(name, false);
     return;
   }
   setVaultBusy(name, w.running);
+  if (w.kind === 'restore') {
+    showRestoreJob(region, w);
+    return;
+  }
   const j = w.job;
   const r = j && j.result;
   let text;
@@ -280,6 +287,10 @@ function updateJobView(name) {
   } else if (j.state === 'running') {
     region.dataset.state = 'running';
     const p = j.progress || {};
+    if (p.total_items !== null && p.total_items !== undefined) {
+      fillRegion(region, progressView(w.kind, p));
+      return;
+    }
     text = t(w.kind === 'drill' ? 'vault.drillRunning' : 'vault.backupRunning', { items: p.items ?? 0, bytes: formatSize(p.bytes ?? 0) });
   } else if (j.state === 'done') {
     region.dataset.state = 'done';
@@ -294,6 +305,324 @@ function updateJobView(name) {
   }
   clear(region).append(h('p', { class: cls || null }, text));
 }
+
+// --- restore ---------------------------------------------------------------------------
+
+addWords({
+  zh: {
+    'vaultRestore.title': '還原',
+    'vaultRestore.intro': '自快照還原整份資料或勾選的檔案與目錄，寫入伺服器上的新目錄（或空目錄）；還原後逐一讀回驗證。',
+    'vaultRestore.snapshot': '快照',
+    'vaultRestore.snapshotOption': '{when}，{id}，{files} 個檔案，{bytes}',
+    'vaultRestore.newest': '（最新）',
+    'vaultRestore.noSnapshots': '尚無快照可還原。',
+    'vaultRestore.choose': '要還原的檔案',
+    'vaultRestore.all': '全部（整份快照）',
+    'vaultRestore.allHelp': '取消勾選後，可在下方逐一勾選檔案或目錄；勾選目錄即還原其下所有檔案。',
+    'vaultRestore.where': '目前目錄',
+    'vaultRestore.up': '上一層',
+    'vaultRestore.open': '開啟目錄 {name}',
+    'vaultRestore.pick': '還原 {name}',
+    'vaultRestore.dir': '目錄',
+    'vaultRestore.link': '連結 → {target}',
+    'vaultRestore.empty': '此目錄是空的。',
+    'vaultRestore.truncated': '只列出前 {shown} 項（共 {total} 項）。',
+    'vaultRestore.loading': '讀取檔案清單…',
+    'vaultRestore.chosen': '已選 {n} 項：{list}',
+    'vaultRestore.chosenNone': '尚未勾選任何檔案。',
+    'vaultRestore.entries': '{path} 的內容',
+    'vaultRestore.colPick': '選取',
+    'vaultRestore.colName': '名稱',
+    'vaultRestore.colSize': '大小',
+    'vaultRestore.colTime': '修改時間',
+    'vaultRestore.target': '還原到伺服器上的目錄',
+    'vaultRestore.targetHelp': '伺服器上的絕對路徑，例如 /srv/restore/1141205；目錄須不存在或是空的。檔案依快照中的完整路徑放在此目錄下。',
+    'vaultRestore.submit': '開始還原',
+    'vaultRestore.noTarget': '請輸入還原目錄（伺服器上的絕對路徑）。',
+    'vaultRestore.relative': '還原目錄必須是絕對路徑（以 / 開頭）。',
+    'vaultRestore.noneChosen': '請勾選要還原的檔案或目錄，或勾選「全部」。',
+    'vaultRestore.status': '還原進度',
+    'vaultRestore.progressLabel': '進度',
+    'vaultRestore.running': '已還原 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'vaultRestore.drillRunning': '還原演練進行中：已還原 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'vaultRestore.backupRunning': '備份進行中：已讀取 {items} / {total} 個檔案，{bytes} / {totalBytes}（{percent}%）',
+    'vaultRestore.done': '還原完成：快照 {id} 的 {files} 個檔案（{bytes}）已寫入 {target}，並逐一驗證無誤（{verified} 個）。耗時 {seconds}。',
+    'vaultRestore.warnings': '注意事項',
+    'vaultRestore.problems': '與快照不符的檔案',
+    'vaultRestore.failed': '還原失敗：{error}',
+  },
+  en: {
+    'vaultRestore.title': 'Restore',
+    'vaultRestore.intro': 'Restore a whole snapshot, or the files and directories ticked, into a new (or empty) directory on the server; every file is read back and verified.',
+    'vaultRestore.snapshot': 'Snapshot',
+    'vaultRestore.snapshotOption': '{when}, {id}, {files} files, {bytes}',
+    'vaultRestore.newest': ' (newest)',
+    'vaultRestore.noSnapshots': 'No snapshot to restore yet.',
+    'vaultRestore.choose': 'What to restore',
+    'vaultRestore.all': 'Everything (the whole snapshot)',
+    'vaultRestore.allHelp': 'Untick it to tick files or directories below; a directory brings everything in it.',
+    'vaultRestore.where': 'Current directory',
+    'vaultRestore.up': 'Up',
+    'vaultRestore.open': 'Open directory {name}',
+    'vaultRestore.pick': 'Restore {name}',
+    'vaultRestore.dir': 'directory',
+    'vaultRestore.link': 'link → {target}',
+    'vaultRestore.empty': 'This directory is empty.',
+    'vaultRestore.truncated': 'Only the first {shown} of {total} entries are listed.',
+    'vaultRestore.loading': 'Reading the file list…',
+    'vaultRestore.chosen': '{n} chosen: {list}',
+    'vaultRestore.chosenNone': 'Nothing ticked yet.',
+    'vaultRestore.entries': 'In {path}',
+    'vaultRestore.colPick': 'Choose',
+    'vaultRestore.colName': 'Name',
+    'vaultRestore.colSize': 'Size',
+    'vaultRestore.colTime': 'Modified',
+    'vaultRestore.target': 'Directory on the server to restore into',
+    'vaultRestore.targetHelp': 'An absolute path on the server, e.g. /srv/restore/2026-12-05; it must not exist or be empty. Files go below it under their full paths in the snapshot.',
+    'vaultRestore.submit': 'Start the restore',
+    'vaultRestore.noTarget': 'Enter the directory to restore into (an absolute path on the server).',
+    'vaultRestore.relative': 'The directory must be an absolute path (starting with /).',
+    'vaultRestore.noneChosen': 'Tick the files or directories to restore, or tick "Everything".',
+    'vaultRestore.status': 'Restore progress',
+    'vaultRestore.progressLabel': 'Progress',
+    'vaultRestore.running': 'Restored {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'vaultRestore.drillRunning': 'Drill running: restored {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'vaultRestore.backupRunning': 'Backing up: read {items} / {total} files, {bytes} / {totalBytes} ({percent}%)',
+    'vaultRestore.done': 'Restored: {files} files ({bytes}) of snapshot {id} written to {target}, each verified ({verified}). Took {seconds}.',
+    'vaultRestore.warnings': 'Warnings',
+    'vaultRestore.problems': 'Files that do not match the snapshot',
+    'vaultRestore.failed': 'The restore failed: {error}',
+  },
+});
+
+const vaultPath = (name) => `/vaults/${encodeURIComponent(name)}`;
+
+// The region a job's progress shows in: a restore's beside its form, the others' below theirs.
+function jobRegion(w) {
+  return document.getElementById(w && w.kind === 'restore' ? 'vault-restore-status' : 'job-status');
+}
+
+// "已還原 N / M 個檔案，X / Y（P%）" with a <progress> bar, for a job whose totals are known.
+function progressView(kind, p) {
+  const key = kind === 'restore' ? 'vaultRestore.running' : kind === 'drill' ? 'vaultRestore.drillRunning' : 'vaultRestore.backupRunning';
+  const percent = p.percent ?? 0;
+  return [
+    h('progress', { max: '100', value: String(percent), 'aria-label': t('vaultRestore.progressLabel') }, `${percent}%`),
+    h('p', { class: 'progress-text' }, t(key, {
+      items: p.items ?? 0, total: p.total_items, bytes: formatSize(p.bytes ?? 0),
+      totalBytes: formatSize(p.total_bytes ?? 0), percent,
+    })),
+  ];
+}
+
+// Puts nodes (and lists of nodes; nothing for null) into a region, in place of what it held.
+function fillRegion(region, ...nodes) {
+  clear(region).append(...nodes.flat().filter(Boolean));
+}
+
+function listOf(title, items) {
+  if (!items || !items.length) return null;
+  return h('div', { class: 'vault-restore-notes' }, h('h3', {}, title),
+    h('ul', {}, items.map((x) => h('li', {}, typeof x === 'string' ? x : `${x.path}：${x.problem}`))));
+}
+
+function showRestoreJob(region, w) {
+  const other = document.getElementById('job-status');
+  if (other && other.dataset.state) { clear(other); delete other.dataset.state; }
+  const j = w.job;
+  const r = j && j.result;
+  if (w.error) {
+    region.dataset.state = 'error';
+    clear(region).append(errorBox(w.error));
+  } else if (!j) {
+    region.dataset.state = 'starting';
+    clear(region).append(h('p', {}, t('vault.jobStarting')));
+  } else if (j.state === 'running') {
+    region.dataset.state = 'running';
+    const p = j.progress || {};
+    if (p.total_items === null || p.total_items === undefined) {
+      clear(region).append(h('progress', { 'aria-label': t('vaultRestore.progressLabel') }),
+        h('p', { class: 'progress-text' }, t('vault.jobStarting')));
+    } else {
+      fillRegion(region, progressView('restore', p));
+    }
+  } else if (j.state === 'done') {
+    region.dataset.state = 'done';
+    const p = j.progress || {};
+    fillRegion(region, progressView('restore', p),
+      h('p', { class: 'chain ok vault-restore-result' }, t('vaultRestore.done', {
+        id: r?.short_id || '', files: r?.files ?? '?', bytes: formatSize(r?.bytes ?? 0), target: r?.target || '',
+        verified: r?.files_verified ?? '?', seconds: formatDuration(r?.seconds),
+      })),
+      listOf(t('vaultRestore.warnings'), r?.warnings));
+  } else {
+    region.dataset.state = 'failed';
+    fillRegion(region, h('p', { class: 'chain bad vault-restore-result' }, t('vaultRestore.failed', { error: j.error || '' })),
+      listOf(t('vaultRestore.problems'), r?.problems), listOf(t('vaultRestore.warnings'), r?.warnings));
+  }
+}
+
+// The snapshot's first backed-up path is where browsing starts (its parent holds nothing else).
+function startDir(snap) {
+  const paths = (snap && snap.paths) || [];
+  return paths.length === 1 && paths[0].startsWith('/') ? paths[0].replace(/\/+$/, '') || '/' : '/';
+}
+
+// A new snapshot (a backup made from this page) is offered for restoring at once.
+function refreshRestore(name, snaps) {
+  const section = document.querySelector('#main section.vault-restore');
+  if (!section || !snaps.length) return;
+  const select = section.querySelector('select[name="snapshot"]');
+  if (select && select.options[0] && select.options[0].value === snaps[0].id) return;
+  section.replaceWith(restoreSection(name, snaps));
+}
+
+function restoreSection(name, snaps) {
+  const title = h('h2', { id: 'vault-restore-title' }, t('vaultRestore.title'));
+  const region = h('div', { class: 'job-status vault-restore-status', id: 'vault-restore-status', role: 'status', 'aria-live': 'polite',
+    'aria-label': t('vaultRestore.status'), dataset: { vault: name } });
+  if (!snaps.length) {
+    return h('section', { class: 'card vault-restore', 'aria-labelledby': 'vault-restore-title' }, title,
+      h('p', { class: 'muted' }, t('vaultRestore.noSnapshots')), region);
+  }
+  // What is chosen survives browsing (paths in the snapshot); reset with another snapshot.
+  const chosen = new Set();
+  let dir = startDir(snaps[0]);
+  let listing = 0;
+  const select = h('select', { name: 'snapshot' }, snaps.map((x, i) => h('option', { value: x.id },
+    t('vaultRestore.snapshotOption', { when: formatDate(x.time), id: x.short_id, files: x.files ?? '?', bytes: formatSize(x.bytes) })
+    + (i === 0 ? t('vaultRestore.newest') : ''))));
+  const all = h('input', { type: 'checkbox', name: 'all', checked: true });
+  const crumbs = h('nav', { class: 'vault-restore-crumbs', 'aria-label': t('vaultRestore.where') });
+  const files = h('div', { class: 'vault-restore-files' });
+  const summary = h('p', { class: 'vault-restore-chosen help', 'aria-live': 'polite' });
+  const target = h('input', { type: 'text', name: 'target', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none', inputmode: 'url' });
+  const form = h('form', { class: 'vault-restore-form', novalidate: true, 'aria-labelledby': 'vault-restore-title' },
+    field(t('vaultRestore.snapshot'), select),
+    h('fieldset', { class: 'vault-restore-choose' }, h('legend', {}, t('vaultRestore.choose')),
+      field(t('vaultRestore.all'), all, t('vaultRestore.allHelp')), crumbs, files, summary),
+    field(t('vaultRestore.target'), target, t('vaultRestore.targetHelp')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('vaultRestore.submit'))));
+
+  const covered = (path) => [...chosen].some((c) => c === path || path.startsWith(c === '/' ? '/' : `${c}/`));
+  const showChosen = () => {
+    const list = [...chosen].sort();
+    summary.textContent = all.checked ? t('vaultRestore.all') : list.length ? t('vaultRestore.chosen', { n: list.length, list: list.join('、') }) : t('vaultRestore.chosenNone');
+  };
+  const showCrumbs = () => {
+    const parts = dir.split('/').filter(Boolean);
+    const items = [h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => browse('/') }, '/'))];
+    parts.forEach((p, i) => {
+      const to = `/${parts.slice(0, i + 1).join('/')}`;
+      items.push(h('li', {}, i === parts.length - 1
+        ? h('span', { 'aria-current': 'location' }, p)
+        : h('button', { type: 'button', class: 'link', onclick: () => browse(to) }, p)));
+    });
+    clear(crumbs).append(h('ol', {}, items));
+  };
+  const row = (e) => {
+    const box = h('input', { type: 'checkbox', name: 'path', value: e.path, 'aria-label': t('vaultRestore.pick', { name: e.name }),
+      checked: all.checked || covered(e.path), disabled: all.checked || (covered(e.path) && !chosen.has(e.path)) });
+    box.addEventListener('change', () => {
+      if (box.checked) chosen.add(e.path); else chosen.delete(e.path);
+      // A directory chosen covers what is under it.
+      for (const c of [...chosen]) if (c !== e.path && box.checked && c.startsWith(`${e.path}/`)) chosen.delete(c);
+      showChosen();
+      refreshBoxes();
+    });
+    const nameCell = e.type === 'dir'
+      ? h('button', { type: 'button', class: 'link open-dir', 'aria-label': t('vaultRestore.open', { name: e.name }), onclick: () => browse(e.path) }, `${e.name}/`)
+      : h('span', { class: 'file-name' }, e.name);
+    const size = e.type === 'dir' ? t('vaultRestore.dir') : e.type === 'symlink' ? t('vaultRestore.link', { target: e.link_target || '' }) : formatSize(e.size);
+    return h('tr', { dataset: { path: e.path, type: e.type } },
+      h('td', { 'data-label': t('vaultRestore.colPick'), class: 'pick' }, box),
+      h('td', { 'data-label': t('vaultRestore.colName'), class: 'name' }, nameCell),
+      h('td', { 'data-label': t('vaultRestore.colSize'), class: 'word' }, size),
+      h('td', { 'data-label': t('vaultRestore.colTime'), class: 'when' }, when(e.mtime)));
+  };
+  // The boxes follow the choice in place (a redraw would take the keyboard focus away).
+  const refreshBoxes = () => {
+    for (const box of files.querySelectorAll('input[name="path"]')) {
+      box.checked = all.checked || covered(box.value);
+      box.disabled = all.checked || (covered(box.value) && !chosen.has(box.value));
+    }
+  };
+  let entries = [];
+  let answer = null;
+  const renderRows = () => {
+    if (!answer) return;
+    const sorted = [...entries].sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? 0 : a.type === 'dir' ? -1 : 1);
+    const up = answer.parent !== null && answer.parent !== undefined
+      ? h('p', {}, h('button', { type: 'button', class: 'link vault-restore-up', onclick: () => browse(answer.parent) }, `↑ ${t('vaultRestore.up')}`)) : null;
+    const tableEl = sorted.length ? h('table', { class: 'responsive vault-restore-table' },
+      h('caption', { class: 'visually-hidden' }, t('vaultRestore.entries', { path: answer.prefix })),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('vaultRestore.colPick')),
+        h('th', { scope: 'col' }, t('vaultRestore.colName')), h('th', { scope: 'col' }, t('vaultRestore.colSize')), h('th', { scope: 'col' }, t('vaultRestore.colTime')))),
+      h('tbody', {}, sorted.map(row))) : h('p', { class: 'muted' }, t('vaultRestore.empty'));
+    fillRegion(files, up, tableEl,
+      answer.truncated ? h('p', { class: 'help' }, t('vaultRestore.truncated', { shown: entries.length, total: answer.total })) : null);
+  };
+  const browse = async (path) => {
+    const mine = ++listing;
+    dir = path;
+    showCrumbs();
+    clear(files).append(h('p', { class: 'muted' }, t('vaultRestore.loading')));
+    try {
+      const a = await call('GET', `${vaultPath(name)}/snapshots/${encodeURIComponent(select.value)}/files`, { query: { prefix: path } });
+      if (mine !== listing) return;
+      answer = a;
+      entries = a.entries || [];
+      renderRows();
+    } catch (e) {
+      if (mine !== listing) return;
+      answer = null;
+      clear(files).append(errorBox(e));
+    }
+  };
+  all.addEventListener('change', () => {
+    if (all.checked) chosen.clear();
+    showChosen();
+    refreshBoxes();
+  });
+  select.addEventListener('change', () => {
+    chosen.clear();
+    all.checked = true;
+    showChosen();
+    browse(startDir(snaps.find((x) => x.id === select.value)));
+  });
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const w = vaultJobs.get(name);
+    if (w && w.running) return;
+    const bad = (key, focus) => {
+      region.dataset.state = 'error';
+      clear(region).append(errorBox({ code: 'invalid_argument', message: t(key) }));
+      focus.focus();
+    };
+    const where = target.value.trim();
+    if (!where) return bad('vaultRestore.noTarget', target);
+    if (!where.startsWith('/')) return bad('vaultRestore.relative', target);
+    if (!all.checked && !chosen.size) return bad('vaultRestore.noneChosen', all);
+    const body = { snapshot: select.value, target: where };
+    if (!all.checked) body.paths = [...chosen].sort();
+    setVaultBusy(name, true);
+    region.dataset.state = 'starting';
+    clear(region).append(h('p', {}, t('vault.jobStarting')));
+    try {
+      const answer = await call('POST', `${vaultPath(name)}/restores`, { body });
+      watchJob(name, answer.job, 'restore');
+    } catch (e) {
+      region.dataset.state = 'error';
+      clear(region).append(errorBox(e));
+      setVaultBusy(name, false);
+    }
+  });
+  showChosen();
+  browse(dir);
+  return h('section', { class: 'card vault-restore', 'aria-labelledby': 'vault-restore-title' }, title,
+    h('p', { class: 'help' }, t('vaultRestore.intro')), form, region);
+}
+
 export default {
   menu: [{ route: 'vaults', key: 'menu.vaults', also: ['vault'] }],
   views: {
