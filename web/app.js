@@ -12,9 +12,10 @@ import { state, $, main, errorBox, routeOf, go, setRenderer, roleName } from './
 import archive from './pages/archive.js';
 import { audit, accounts } from './pages/admin.js';
 import vault from './pages/vault.js';
+import vaultSetup from './pages/vault_setup.js';
 
 // The menu's order is this list's.
-const AREAS = [archive, audit, vault, accounts];
+const AREAS = [archive, audit, vault, vaultSetup, accounts];
 const VIEWS = Object.assign({}, ...AREAS.map((a) => a.views));
 const MENU = AREAS.flatMap((a) => a.menu);
 
