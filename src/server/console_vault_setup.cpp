@@ -207,12 +207,15 @@ struct VaultSetupApi::Impl {
     }
     store::ObjectStore& st = **opened;
     Status ping = st.Ping();
-    if (ping.code() == StatusCode::kNotFound) {
+    std::error_code ec;
+    // A missing directory is Unavailable to the store, but no problem for a new vault.
+    const bool missing_dir =
+        spec->kind == "file" && !fs::exists(fs::path(spec->url.substr(7)), ec) && !ec;
+    if (ping.code() == StatusCode::kNotFound || missing_dir) {
       // Not there yet: `vault init` makes the directory (or bucket).
       out["reachable"] = true;
       if (spec->kind == "file") {
         fs::path p = spec->url.substr(7);
-        std::error_code ec;
         while (!p.empty() && p != p.root_path() && !fs::exists(p, ec)) p = p.parent_path();
         out["writable"] = ::access(p.c_str(), W_OK | X_OK) == 0;
         if (!out["writable"].get<bool>())

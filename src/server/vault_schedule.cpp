@@ -173,7 +173,7 @@ Result<int> ParseTimeOfDay(const json& value, const std::string& field) {
 }
 
 std::string FormatTimeOfDay(int minute) {
-  char buf[8];
+  char buf[32];
   std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
   return buf;
 }
