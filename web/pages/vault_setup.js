@@ -325,7 +325,7 @@ function storeRow(renumber) {
   });
   removeButton.addEventListener('click', () => {
     row.remove();
-    renumber();
+    renumber(row);
   });
   const label = (n) => {
     legend.textContent = t('vsetup.store', { n });
@@ -350,8 +350,8 @@ function viewNewVault(m) {
   const status = h('div', { class: 'wizard-status', role: 'status', 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: 'primary' }, t('vsetup.create'));
 
-  const renumber = () => {
-    const live = rows.filter((r) => r.row.isConnected);
+  const renumber = (removed) => {
+    const live = rows.filter((r) => r.row !== removed);
     rows.splice(0, rows.length, ...live);
     rows.forEach((r, i) => r.label(i + 1));
     for (const r of rows) r.removeButton.hidden = rows.length <= 2;
