@@ -128,7 +128,7 @@ test('the operator sets a backup schedule due in the next minute: serve runs it 
     const dayNames = ['一', '二', '三', '四', '五', '六', '日'];
     await form.getByLabel(`星期${dayNames[soon.weekday - 1]}`, { exact: true }).check();
     await form.locator('input[name="backup-time"]').fill(soon.hhmm);
-    await form.getByLabel('要備份的路徑（每行一個）', { exact: true }).fill(dataDir);
+    await form.getByLabel('排程備份的路徑（每行一個）', { exact: true }).fill(dataDir);
     // A wrong time is refused at its field first.
     await form.locator('input[name="backup-time"]').fill('25:00');
     await form.getByRole('button', { name: '儲存排程' }).click();
