@@ -7,6 +7,7 @@
 //   pages/vault.js       #/vaults, #/vault/NAME
 //   pages/retention.js   #/retention, #/batch/ID
 //   pages/exchange.js    #/exchange, #/compose, #/document/ID, #/exchange-admin
+//   pages/vault_setup.js #/vault-new (the wizard); a vault's schedules on #/vault/NAME
 import { api, setCsrf, whenUnauthenticated } from './api.js';
 import { t, initLang, setLang, getLang } from './i18n.js';
 import { h, clear, field } from './dom.js';
@@ -16,9 +17,10 @@ import { audit, accounts } from './pages/admin.js';
 import vault from './pages/vault.js';
 import retention from './pages/retention.js';
 import exchange from './pages/exchange.js';
+import vaultSetup from './pages/vault_setup.js';
 
 // The menu's order is this list's.
-const AREAS = [archive, retention, exchange, audit, vault, accounts];
+const AREAS = [archive, retention, exchange, audit, vault, vaultSetup, accounts];
 const VIEWS = Object.assign({}, ...AREAS.map((a) => a.views));
 const MENU = AREAS.flatMap((a) => a.menu);
 

@@ -13,6 +13,7 @@
 #include "server/console_archive.hpp"
 #include "server/console_exchange.hpp"
 #include "server/console_vault.hpp"
+#include "server/console_vault_setup.hpp"
 
 namespace tessera::server {
 
@@ -182,7 +183,8 @@ struct ConsoleApi::Impl {
   std::mutex attempts_mu;
   std::map<std::string, std::deque<int64_t>> attempts;  // guarded by attempts_mu
   ArchiveApi archive_api;
-  VaultApi vaults;  // /api/v1/vaults and /api/v1/jobs
+  std::shared_ptr<VaultApi> vaults;  // /api/v1/vaults and /api/v1/jobs
+  VaultSetupApi vault_setup;         // new vaults and schedules
 
   Impl(std::filesystem::path h, AccountStore& a, ConsoleApiOptions o)
       : home(std::move(h)),
@@ -190,7 +192,10 @@ struct ConsoleApi::Impl {
         options(o),
         exchange(options.exchange),
         archive_api(home, options.archive),
-        vaults(home, VaultOptions(options.vault)) {}
+        vaults(options.vaults ? options.vaults
+                              : std::make_shared<VaultApi>(home, VaultOptions(options.vault))),
+        vault_setup(home, {VaultOptions(options.vault).passphrase, options.vault.store_options},
+                    options.schedules) {}
 
   // The server has no terminal: a passphrase-protected vault key needs $TESSERA_PASSPHRASE,
   // as the command line takes it.
@@ -422,7 +427,8 @@ ApiResponse ConsoleApi::Impl::Route(const ApiRequest& request) {
   }
   const std::vector<std::string>& p = call.parts;
   if (p[0] == "archive") return archive_api.Handle(call);
-  if (VaultApi::Handles(call)) return vaults.Handle(call);
+  if (VaultSetupApi::Handles(call)) return vault_setup.Handle(call);
+  if (VaultApi::Handles(call)) return vaults->Handle(call);
   if (p[0] == "exchange")
     return exchange ? exchange->Handle(call)
                     : ErrorResponse(503, "unavailable", "this host is not an agency gateway");

@@ -29,7 +29,9 @@
 
 namespace tessera::server {
 
-class ExchangeApi;  // server/console_exchange.hpp
+class ExchangeApi;     // server/console_exchange.hpp
+class VaultApi;        // server/console_vault.hpp
+class VaultScheduler;  // server/vault_schedule.hpp
 
 struct ConsoleApiOptions {
   int sign_in_limit = 10;        // sign-in attempts per client address…
@@ -40,6 +42,10 @@ struct ConsoleApiOptions {
   VaultApiOptions vault;
   // /api/v1/exchange: this host's agency gateway; none (503) when it is not one.
   std::shared_ptr<ExchangeApi> exchange;
+  // /api/v1/vaults and /api/v1/jobs: shared with the schedule runner; null: one of its own.
+  std::shared_ptr<VaultApi> vaults;
+  // The schedule runner of `tessera serve` (for "run now"); null: none.
+  std::shared_ptr<VaultScheduler> schedules;
 };
 
 // The session cookie's name.

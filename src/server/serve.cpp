@@ -24,7 +24,9 @@
 #include "guard/syslog_shipper.hpp"
 #include "server/audit.hpp"
 #include "server/console_exchange.hpp"
+#include "server/console_vault.hpp"
 #include "server/mail_alerts.hpp"
+#include "server/vault_schedule.hpp"
 
 namespace tessera::server {
 namespace {
@@ -198,6 +200,13 @@ Status PrepareConsole(const ServeConfig& config, Plan& plan) {
   if (!config.exchange.settings.agency.empty())
     console_config.api.exchange =
         std::make_shared<ExchangeApi>(config.home, config.exchange.settings);
+  // The vaults' schedules run beside the console, their jobs in the console's job list.
+  VaultApiOptions vault_options = console_config.api.vault;  // the command line's store options
+  if (const char* p = std::getenv("TESSERA_PASSPHRASE"); p && !vault_options.passphrase)
+    vault_options.passphrase = p;
+  console_config.api.vaults = std::make_shared<VaultApi>(config.home, vault_options);
+  auto schedules = std::make_shared<VaultScheduler>(config.home, console_config.api.vaults);
+  console_config.api.schedules = schedules;
   auto started = ConsoleServer::Start(config.home, console_config);
   if (!started.ok())
     return Status(started.status().code(), "web console: " + started.status().message());
@@ -214,6 +223,9 @@ Status PrepareConsole(const ServeConfig& config, Plan& plan) {
         "account add admin --role admin`\n";
   plan.roles.push_back(ServeRole{"web console", [console] { return console->Run(); },
                                  [console] { console->Stop(); }});
+  plan.roles.push_back(ServeRole{"vault schedules", [schedules] { return schedules->Run(); },
+                                 [schedules] { schedules->Stop(); }, /*serves=*/false});
+  plan.text += "  vault schedules: run with the console (Asia/Taipei times)\n";
   return Status::Ok();
 }
 

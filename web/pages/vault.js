@@ -8,6 +8,7 @@ import { api, call } from '../api.js';
 import { t, getLang, formatDate, formatSize, formatDuration, addWords } from '../i18n.js';
 import { h, clear, field } from '../dom.js';
 import { state, load, errorBox, table, sleep, hasRole, routeOf } from '../shell.js';
+import { scheduleSection, newVaultLink } from './vault_setup.js';
 
 const VAULT_ROLES = ['operator', 'admin', 'auditor', 'records'];
 const VAULT_WRITERS = ['operator', 'admin'];
@@ -63,7 +64,7 @@ function storesTable(v) {
 
 async function viewVaults(m, route, live) {
   const status = h('p', { role: 'status' }, t('loading'));
-  m.append(h('h1', { tabindex: '-1' }, t('vaults.title')), status);
+  m.append(h('h1', { tabindex: '-1' }, t('vaults.title')), ...newVaultLink(), status);
   let data;
   try {
     data = await load(() => api.vaults());
@@ -147,7 +148,8 @@ async function viewVault(m, route, live) {
   if (mayWriteVaults()) m.append(vaultActions(name, data[0]), restoreSection(name, data[1].snapshots || []));
   m.append(
     h('section', { 'aria-labelledby': 'snapshots-title' }, h('h2', { id: 'snapshots-title' }, t('vault.snapshotList')), parts.snapshots),
-    h('section', { 'aria-labelledby': 'drills-title' }, h('h2', { id: 'drills-title' }, t('vault.drillList')), parts.drills));
+    h('section', { 'aria-labelledby': 'drills-title' }, h('h2', { id: 'drills-title' }, t('vault.drillList')), parts.drills),
+    scheduleSection(name));
   fillVault(parts, data);
   const w = vaultJobs.get(name);
   if (data[0].job && !(w && w.id === data[0].job) && mayWriteVaults()) watchJob(name, data[0].job);
