@@ -212,7 +212,8 @@ TEST_F(ConsoleExchangeOpsTest, SuspendChangeAddressesAndPublish) {
   r = Do(op, "POST", std::string("/api/v1/exchange/registry/agencies/") + kB + "/suspension",
          {{"reason", "security-incident"}, {"note", "疑似遭入侵，暫停交換"}});
   ASSERT_EQ(r.status, 200) << r.body;
-  const exchange::Agency* b = Find(Draft(), kB);
+  const exchange::Registry draft = Draft();
+  const exchange::Agency* b = Find(draft, kB);
   ASSERT_NE(b, nullptr);
   ASSERT_TRUE(b->suspension.has_value());
   EXPECT_EQ(b->suspension->reason, "security-incident");
