@@ -55,11 +55,11 @@ addWords({
     'ex.inboxCaption': '收文清單（新到舊）',
     'ex.sentCaption': '發文清單（新到舊）',
     'ex.reason': '原因：{reason}',
-    'state.prepared': '待送出',
-    'state.accepted': '已送達交換中心',
-    'state.received': '已接收',
-    'state.rejected': '退文',
-    'state.expired': '逾期未收',
+    'exstate.prepared': '待送出',
+    'exstate.accepted': '已送達交換中心',
+    'exstate.received': '已接收',
+    'exstate.rejected': '退文',
+    'exstate.expired': '逾期未收',
     // compose
     'ex.composeTitle': '撰寫函',
     'ex.composeIntro': '以本機關（{name}）名義發文。標示「必填」者必須填寫；其餘留空時依公文格式預設。',
@@ -241,11 +241,11 @@ addWords({
     'ex.inboxCaption': 'Inbox, newest first',
     'ex.sentCaption': 'Sent documents, newest first',
     'ex.reason': 'reason: {reason}',
-    'state.prepared': 'Not yet sent',
-    'state.accepted': 'At the exchange center',
-    'state.received': 'Received',
-    'state.rejected': 'Returned (rejected)',
-    'state.expired': 'Expired unreceived',
+    'exstate.prepared': 'Not yet sent',
+    'exstate.accepted': 'At the exchange center',
+    'exstate.received': 'Received',
+    'exstate.rejected': 'Returned (rejected)',
+    'exstate.expired': 'Expired unreceived',
     'ex.composeTitle': 'Write a letter (函)',
     'ex.composeIntro': 'Sent in the name of this agency ({name}). Fields marked "required" must be filled; the others have the usual defaults when left empty.',
     'ex.required': ' (required)',
@@ -428,7 +428,7 @@ const documentHash = (id) => `#/document/${enc(id)}`;
 
 const sep = () => (getLang() === 'en' ? ', ' : '、');
 const when = (v) => (v ? h('time', { datetime: v }, formatDate(v)) : '—');
-const stateWord = (s) => (s && t(`state.${s}`) !== `state.${s}` ? t(`state.${s}`) : s || '—');
+const stateWord = (s) => (s && t(`exstate.${s}`) !== `exstate.${s}` ? t(`exstate.${s}`) : s || '—');
 
 // An agency as "name（code）" when the registry knows it.
 function agencyLabel(code, names) {
