@@ -85,12 +85,14 @@ test('an operator suspends an agency, changes its addresses and publishes the dr
   await shoot(page, 'exchange-ops-address-error', VIEWPORTS[0]);
   await card().getByLabel('允許的來源位址').fill('127.0.0.12\n192.0.2.8');
   await card().getByRole('button', { name: '儲存位址' }).click();
-  await page.waitForFunction((code) => /已存入草稿/.test(document.querySelector(`.ops-agency[data-code="${code}"] .ops-agency-status`)?.textContent || ''), B);
+  // The section is drawn anew from the draft: the change shows among the draft's changes.
+  await page.locator('.ops-publish tbody tr', { hasText: '允許的來源位址' }).waitFor();
+  assert.match(await card().locator('.ops-agency-status').textContent(), /已存入草稿，發布後生效/);
   assert.equal(await card().getByLabel('允許的來源位址').inputValue(), '127.0.0.12\n192.0.2.8');
 
   // The draft's changes, then 發布 with a confirmation.
   const changes = page.locator('.ops-publish table tbody tr');
-  assert.equal(await changes.count(), 1);
+  assert.equal(await changes.count(), 1, await page.locator('.ex-draft').textContent());
   assert.match(await changes.first().textContent(), new RegExp(`${B}.*臺南市政府教育局.*修改.*允許的來源位址、服務狀態`));
   for (const viewport of VIEWPORTS) {
     await page.setViewportSize(viewport);

@@ -922,7 +922,7 @@ function confirmBox(anchor, text, yesText) {
 const reasonWord = (r) => (t(`reason.${r}`) !== `reason.${r}` ? t(`reason.${r}`) : r);
 
 function reasonSelect(reasons) {
-  return h('select', { required: true },
+  return h('select', { 'aria-required': 'true' },
     h('option', { value: '' }, t('ops.reasonPick')),
     (reasons || []).map((r) => h('option', { value: r }, reasonWord(r))));
 }
@@ -1002,7 +1002,7 @@ async function draftPart(sec, live) {
         reason: [reasonWord(a.suspension.reason), a.suspension.note].filter(Boolean).join(sep()),
         by: a.suspension.by || '—', at: formatDate(a.suspension.at),
       })));
-      const note = h('input', { type: 'text', required: true, class: 'ops-resume-note' });
+      const note = h('input', { type: 'text', 'aria-required': 'true', class: 'ops-resume-note' });
       const err = h('p', { class: 'field-error', role: 'alert' });
       const form = h('form', { class: 'ops-resume' }, field(t('ops.resumeNote'), note), err,
         h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('ops.resume'))));
@@ -1094,7 +1094,7 @@ async function centerPart(sec, live) {
       [t('ops.by'), (x) => x.by, 'word'],
       [t('ops.at'), (x) => when(x.at)],
       [t('ops.actions'), (x) => {
-        const note = h('input', { type: 'text', required: true });
+        const note = h('input', { type: 'text', 'aria-required': 'true' });
         const err = h('p', { class: 'field-error', role: 'alert' });
         const f = h('form', { class: 'ops-center-resume', dataset: { code: x.agency } },
           field(t('ops.resumeNote'), note), err, h('button', { type: 'submit' }, t('ops.resume')));
@@ -1113,7 +1113,7 @@ async function centerPart(sec, live) {
       }],
     ], d.suspensions, true));
   }
-  const code = h('input', { type: 'text', required: true, class: 'ops-center-code', autocomplete: 'off' });
+  const code = h('input', { type: 'text', 'aria-required': 'true', class: 'ops-center-code', autocomplete: 'off' });
   const reason = reasonSelect(d.reasons);
   const note = h('input', { type: 'text' });
   const err = h('p', { class: 'field-error', role: 'alert' });
