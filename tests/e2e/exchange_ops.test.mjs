@@ -106,6 +106,8 @@ test('an operator suspends an agency, changes its addresses and publishes the dr
   await page.getByRole('button', { name: '確定發布' }).click();
   await page.waitForFunction(() => /已發布版次 2/.test(document.querySelector('.ops-pub-status')?.textContent || ''));
   await page.locator('.ops-nochanges').waitFor();
+  assert.equal(await page.getByRole('button', { name: '發布', exact: true }).isDisabled(), true, 'nothing left to publish');
+  assert.equal(await card().locator('.ops-agency-status').textContent(), '', 'no earlier message stays');
 
   // The publication, as the command line reads it.
   const reg = published();

@@ -966,7 +966,7 @@ async function draftPart(sec, live) {
       h('ul', {}, d.problems.map((p) => h('li', {}, p)))));
   }
   const pubStatus = h('p', { role: 'status', 'aria-live': 'polite', class: 'ops-pub-status' });
-  const pubButton = h('button', { type: 'button', class: 'primary ops-publish-button', disabled: !d.publishable }, t('ops.publish'));
+  const pubButton = h('button', { type: 'button', class: 'primary ops-publish-button', disabled: !d.publishable || !d.changed }, t('ops.publish'));
   pubButton.addEventListener('click', async () => {
     if (!(await confirmBox(pubButton, t('ops.publishConfirm'), t('ops.publishYes')))) return;
     pubButton.disabled = true;
@@ -1009,6 +1009,7 @@ async function draftPart(sec, live) {
       form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
         err.textContent = '';
+        live2.textContent = '';
         if (!note.value.trim()) { err.textContent = t('ops.noteRequired'); note.focus(); return; }
         try {
           await xapi.resume(a.code, { note: note.value });
@@ -1029,6 +1030,7 @@ async function draftPart(sec, live) {
       form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
         err.textContent = '';
+        live2.textContent = '';
         if (!reason.value) { err.textContent = t('ops.reasonRequired'); reason.focus(); return; }
         if (!(await confirmBox(button, t('ops.suspendConfirm', { name }), t('ops.suspendYes')))) return;
         try {
@@ -1050,6 +1052,7 @@ async function draftPart(sec, live) {
     aform.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       aerr.textContent = '';
+      live2.textContent = '';
       area.removeAttribute('aria-invalid');
       try {
         await xapi.addresses(a.code, area.value.split('\n').map((x) => x.trim()).filter(Boolean));
