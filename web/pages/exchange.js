@@ -914,7 +914,7 @@ function confirmBox(anchor, text, yesText) {
     const done = (v) => { box.remove(); resolve(v); };
     yes.addEventListener('click', () => done(true));
     no.addEventListener('click', () => done(false));
-    anchor.after(box);
+    (anchor.closest('.actions') || anchor).after(box);
     no.focus();
   });
 }
