@@ -261,13 +261,15 @@ Status ConsoleApi::Impl::Audit(const Session& s, const std::string& action,
 ApiResponse ConsoleApi::Impl::SessionAnswer(const Session& s, int status) {
   Result<Account> a = accounts.Get(s.account);
   if (!a.ok()) return ErrorResponse(a.status());
-  return JsonResponse(status, {{"account", s.account},
-                               {"display_name", a->display_name},
-                               {"role", RoleName(s.role)},
-                               {"agency", s.agency},
-                               {"csrf", s.csrf},
-                               {"expires_at", ApiTime(s.expires_at)},
-                               {"exchange_agency", exchange ? exchange->agency() : ""}});
+  return JsonResponse(
+      status, {{"account", s.account},
+               {"display_name", a->display_name},
+               {"role", RoleName(s.role)},
+               {"agency", s.agency},
+               {"csrf", s.csrf},
+               {"expires_at", ApiTime(s.expires_at)},
+               {"exchange_agency", exchange ? exchange->agency() : ""},
+               {"exchange_roles", exchange ? exchange->roles() : std::vector<std::string>()}});
 }
 
 ApiResponse ConsoleApi::Impl::SignIn(const ApiRequest& request) {

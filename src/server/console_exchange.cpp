@@ -380,7 +380,8 @@ ExchangeApi::ExchangeApi(fs::path home, ExchangeSettings settings, GatewayOpener
     : home_(std::move(home)),
       settings_(std::move(settings)),
       open_(std::move(open)),
-      registry_(std::move(registry)) {
+      registry_(std::move(registry)),
+      ops_(std::make_shared<ExchangeOpsApi>(home_, "", false)) {
   if (!open_) {
     open_ = [home = home_,
              s = settings_](bool for_sending) -> Result<std::unique_ptr<exchange::Gateway>> {
@@ -404,6 +405,13 @@ Result<exchange::Gateway*> ExchangeApi::Gateway(bool for_sending) {
     TESSERA_ASSIGN_OR_RETURN(g, open_(for_sending));
   }
   return g.get();
+}
+
+std::vector<std::string> ExchangeApi::roles() const {
+  std::vector<std::string> r;
+  if (!settings_.agency.empty()) r.push_back("gateway");
+  for (const std::string& x : ops_->roles()) r.push_back(x);
+  return r;
 }
 
 ApiResponse ExchangeApi::Handle(const ApiCall& call) {
@@ -450,6 +458,9 @@ ApiResponse ExchangeApi::Handle(const ApiCall& call) {
     return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
   };
 
+  if (ExchangeOpsApi::Handles(call)) {
+    return ops_->Handle(call);
+  }
   if (settings_.agency.empty())
     return ErrorResponse(503, "unavailable",
                          "this host is not an agency gateway ([exchange] agency is not set)");

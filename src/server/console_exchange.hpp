@@ -8,6 +8,9 @@
 //   GET  /exchange/documents/{id}/attachments/{n}
 //   GET  /exchange/health                        (operator, admin) the recorded health checks
 //   GET  /exchange/registry                      (operator, admin) the registry in full
+// and the operators' changes of a management host or an exchange center, answered by
+// server/console_exchange_ops.hpp on any host (409 where this host has not the role).
+// On a host that is no agency gateway, the gateway's calls answer 503.
 //
 // Who may: a clerk works for their own agency only (the gateway's agency must be theirs);
 // operators and admins see everything and the operator views; operators run the exchange
@@ -32,6 +35,7 @@
 #include "exchange/gateway.hpp"
 #include "exchange/registry.hpp"
 #include "server/console_call.hpp"
+#include "server/console_exchange_ops.hpp"
 #include "server/exchange_roles.hpp"
 
 namespace tessera::server {
@@ -54,6 +58,12 @@ class ExchangeApi {
 
   const std::string& agency() const { return settings_.agency; }
 
+  // The operators' changes this host can make (a center's suspensions, the management
+  // host's registry draft); none until set. Call before the console serves.
+  void set_operations(std::shared_ptr<ExchangeOpsApi> ops) { ops_ = std::move(ops); }
+  // "gateway", "center", "management": the exchange roles of this host's console.
+  std::vector<std::string> roles() const;
+
  private:
   Result<exchange::Gateway*> Gateway(bool for_sending);  // requires mu_
 
@@ -61,6 +71,7 @@ class ExchangeApi {
   const ExchangeSettings settings_;
   GatewayOpener open_;
   RegistryLoader registry_;
+  std::shared_ptr<ExchangeOpsApi> ops_;
   std::mutex mu_;
   std::unique_ptr<exchange::Gateway> reader_, sender_;  // guarded by mu_
 };

@@ -196,10 +196,18 @@ Status PrepareArchive(const ServeConfig& config, Plan& plan) {
 Status PrepareConsole(const ServeConfig& config, Plan& plan) {
   if (!config.console) return Status::Ok();
   ConsoleConfig console_config = *config.console;
-  // An agency gateway's documents are sent and read in the console too.
-  if (!config.exchange.settings.agency.empty())
-    console_config.api.exchange =
-        std::make_shared<ExchangeApi>(config.home, config.exchange.settings);
+  // An agency gateway's documents are sent and read in the console too; an exchange
+  // center's suspensions and the management host's registry draft are changed there.
+  const ExchangeSettings& xs = config.exchange.settings;
+  const bool management =
+      config.exchange.publish_registry ||
+      std::filesystem::exists(ExchangeDir(config.home) / "management" / "draft.json");
+  if (!xs.agency.empty() || !xs.center_id.empty() || management) {
+    auto exchange = std::make_shared<ExchangeApi>(config.home, xs);
+    exchange->set_operations(
+        std::make_shared<ExchangeOpsApi>(config.home, xs.center_id, management));
+    console_config.api.exchange = exchange;
+  }
   // The vaults' schedules run beside the console, their jobs in the console's job list.
   VaultApiOptions vault_options = console_config.api.vault;  // the command line's store options
   if (const char* p = std::getenv("TESSERA_PASSPHRASE"); p && !vault_options.passphrase)

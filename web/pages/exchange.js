@@ -18,6 +18,12 @@ const OPERATE_ROLES = ['operator', 'admin'];
 const onGateway = (roles) => ({
   includes: (role) => roles.includes(role) && !!state.session?.exchange_agency,
 });
+// 交換管理 is also on an exchange center's and the management host's console
+// (session.exchange_roles), for their operators' changes.
+const exRoles = () => state.session?.exchange_roles || [];
+const onExchangeHost = (roles) => ({
+  includes: (role) => roles.includes(role) && (!!state.session?.exchange_agency || exRoles().length > 0),
+});
 const FINAL_STATES = new Set(['received', 'rejected', 'expired']);
 const POLL_MS = 3000;
 const CERT_WARN_DAYS = 30;
@@ -49,11 +55,11 @@ addWords({
     'ex.inboxCaption': '收文清單（新到舊）',
     'ex.sentCaption': '發文清單（新到舊）',
     'ex.reason': '原因：{reason}',
-    'state.prepared': '待送出',
-    'state.accepted': '已送達交換中心',
-    'state.received': '已接收',
-    'state.rejected': '退文',
-    'state.expired': '逾期未收',
+    'exstate.prepared': '待送出',
+    'exstate.accepted': '已送達交換中心',
+    'exstate.received': '已接收',
+    'exstate.rejected': '退文',
+    'exstate.expired': '逾期未收',
     // compose
     'ex.composeTitle': '撰寫函',
     'ex.composeIntro': '以本機關（{name}）名義發文。標示「必填」者必須填寫；其餘留空時依公文格式預設。',
@@ -162,6 +168,55 @@ addWords({
     'health.ok': '正常',
     'health.warning': '警告',
     'health.failed': '失敗',
+    // operators' changes
+    'ops.draftTitle': '登錄表草稿（管理中心）',
+    'ops.draftIntro': '此處的變更先存入草稿，發布後各交換中心與閘道才會生效。',
+    'ops.published': '目前發布版次：{serial}（{at}）',
+    'ops.neverPublished': '尚未發布過。',
+    'ops.noChanges': '草稿與目前發布版本相同，沒有待發布的變更。',
+    'ops.changes': '待發布的變更',
+    'ops.changesCaption': '草稿相對於目前發布版本的變更',
+    'ops.change': '變更',
+    'ops.change.added': '新增',
+    'ops.change.changed': '修改',
+    'ops.change.removed': '移除',
+    'ops.fields': '變更項目',
+    'ops.other': '其他變更：{parts}',
+    'ops.problems': '草稿有問題，修正前無法發布：',
+    'ops.publish': '發布',
+    'ops.publishConfirm': '確定要將草稿簽署並發布為新版次嗎？各主機擷取後即生效。',
+    'ops.publishYes': '確定發布',
+    'ops.publishedNow': '已發布版次 {serial}。',
+    'ops.cancel': '取消',
+    'ops.agencyTitle': '{name}（{code}）',
+    'ops.suspend': '中止服務',
+    'ops.resume': '恢復服務',
+    'ops.reason': '中止原因',
+    'ops.reasonPick': '請選擇原因',
+    'ops.note': '說明',
+    'ops.resumeNote': '恢復說明（必填）',
+    'ops.suspendConfirm': '確定要中止 {name} 的交換服務嗎？',
+    'ops.suspendYes': '確定中止',
+    'ops.reasonRequired': '請選擇中止原因。',
+    'ops.noteRequired': '請填寫恢復說明。',
+    'ops.saveAddresses': '儲存位址',
+    'ops.addressesHelp': '每行一個 IP 位址（或已核准機關的 CIDR 範圍）。',
+    'ops.saved': '已存入草稿，發布後生效。',
+    'ops.centerTitle': '交換中心 {center} 的停止服務',
+    'ops.centerIntro': '於本中心中止的機關立即無法收發公文（文件暫存），與登錄表的中止服務無關。',
+    'ops.centerNone': '本中心目前沒有中止服務的機關。',
+    'ops.centerCaption': '本中心中止服務的機關',
+    'ops.agencyCode': '機關代碼',
+    'ops.by': '執行者',
+    'ops.at': '時間',
+    'ops.actions': '操作',
+    'ops.centerDone': '已更新。',
+    'reason.certificate-expired': '憑證過期',
+    'reason.certificate-lost': '憑證遺失',
+    'reason.security-incident': '資安事件',
+    'reason.malware': '惡意程式',
+    'reason.refused-audit': '拒絕稽核',
+    'reason.other': '其他',
   },
   en: {
     'menu.exchange': 'Document exchange',
@@ -186,11 +241,11 @@ addWords({
     'ex.inboxCaption': 'Inbox, newest first',
     'ex.sentCaption': 'Sent documents, newest first',
     'ex.reason': 'reason: {reason}',
-    'state.prepared': 'Not yet sent',
-    'state.accepted': 'At the exchange center',
-    'state.received': 'Received',
-    'state.rejected': 'Returned (rejected)',
-    'state.expired': 'Expired unreceived',
+    'exstate.prepared': 'Not yet sent',
+    'exstate.accepted': 'At the exchange center',
+    'exstate.received': 'Received',
+    'exstate.rejected': 'Returned (rejected)',
+    'exstate.expired': 'Expired unreceived',
     'ex.composeTitle': 'Write a letter (函)',
     'ex.composeIntro': 'Sent in the name of this agency ({name}). Fields marked "required" must be filled; the others have the usual defaults when left empty.',
     'ex.required': ' (required)',
@@ -296,6 +351,54 @@ addWords({
     'health.ok': 'OK',
     'health.warning': 'Warning',
     'health.failed': 'Failed',
+    'ops.draftTitle': 'Registry draft (management host)',
+    'ops.draftIntro': 'Changes here go into the draft; centers and gateways apply them once it is published.',
+    'ops.published': 'Published serial: {serial} ({at})',
+    'ops.neverPublished': 'Never published yet.',
+    'ops.noChanges': 'The draft is the same as the publication: nothing to publish.',
+    'ops.changes': 'Changes to publish',
+    'ops.changesCaption': 'What the draft changes against the publication',
+    'ops.change': 'Change',
+    'ops.change.added': 'added',
+    'ops.change.changed': 'changed',
+    'ops.change.removed': 'removed',
+    'ops.fields': 'What',
+    'ops.other': 'Other changes: {parts}',
+    'ops.problems': 'The draft has problems and cannot be published until corrected:',
+    'ops.publish': 'Publish',
+    'ops.publishConfirm': 'Sign the draft and publish it as the next serial? Hosts apply it once they fetch it.',
+    'ops.publishYes': 'Publish now',
+    'ops.publishedNow': 'Published serial {serial}.',
+    'ops.cancel': 'Cancel',
+    'ops.agencyTitle': '{name} ({code})',
+    'ops.suspend': 'Suspend service',
+    'ops.resume': 'Resume service',
+    'ops.reason': 'Reason',
+    'ops.reasonPick': 'Choose a reason',
+    'ops.note': 'Note',
+    'ops.resumeNote': 'Why it resumes (required)',
+    'ops.suspendConfirm': 'Suspend the exchange service of {name}?',
+    'ops.suspendYes': 'Suspend',
+    'ops.reasonRequired': 'Choose the reason.',
+    'ops.noteRequired': 'Say why service resumes.',
+    'ops.saveAddresses': 'Save addresses',
+    'ops.addressesHelp': 'One IP address per line (or a CIDR range for an agency granted ranges).',
+    'ops.saved': 'Saved in the draft; publish to put it into effect.',
+    'ops.centerTitle': 'Suspensions at exchange center {center}',
+    'ops.centerIntro': 'An agency suspended at this center can neither send nor receive at once (its documents are held); this is apart from the registry.',
+    'ops.centerNone': 'No agency is suspended at this center.',
+    'ops.centerCaption': 'Agencies suspended at this center',
+    'ops.agencyCode': 'Agency code',
+    'ops.by': 'By',
+    'ops.at': 'When',
+    'ops.actions': 'Actions',
+    'ops.centerDone': 'Updated.',
+    'reason.certificate-expired': 'certificate expired',
+    'reason.certificate-lost': 'certificate lost',
+    'reason.security-incident': 'security incident',
+    'reason.malware': 'malware',
+    'reason.refused-audit': 'refused an audit',
+    'reason.other': 'other',
   },
 });
 
@@ -309,6 +412,14 @@ const xapi = {
   send: (body) => call('POST', '/exchange/documents', { body }),
   registry: () => call('GET', '/exchange/registry'),
   health: () => call('GET', '/exchange/health'),
+  draft: () => call('GET', '/exchange/registry/draft'),
+  suspend: (code, body) => call('POST', `/exchange/registry/agencies/${enc(code)}/suspension`, { body }),
+  resume: (code, body) => call('DELETE', `/exchange/registry/agencies/${enc(code)}/suspension`, { body }),
+  addresses: (code, addresses) => call('PUT', `/exchange/registry/agencies/${enc(code)}/addresses`, { body: { addresses } }),
+  publish: () => call('POST', '/exchange/registry/publications', { body: {} }),
+  centerList: () => call('GET', '/exchange/center/suspensions'),
+  centerSuspend: (code, body) => call('POST', `/exchange/center/suspensions/${enc(code)}`, { body }),
+  centerResume: (code, body) => call('DELETE', `/exchange/center/suspensions/${enc(code)}`, { body }),
 };
 const attachmentHref = (id, index) => `/api/v1/exchange/documents/${enc(id)}/attachments/${enc(index)}`;
 const documentHash = (id) => `#/document/${enc(id)}`;
@@ -317,7 +428,7 @@ const documentHash = (id) => `#/document/${enc(id)}`;
 
 const sep = () => (getLang() === 'en' ? ', ' : '、');
 const when = (v) => (v ? h('time', { datetime: v }, formatDate(v)) : '—');
-const stateWord = (s) => (s && t(`state.${s}`) !== `state.${s}` ? t(`state.${s}`) : s || '—');
+const stateWord = (s) => (s && t(`exstate.${s}`) !== `exstate.${s}` ? t(`exstate.${s}`) : s || '—');
 
 // An agency as "name（code）" when the registry knows it.
 function agencyLabel(code, names) {
@@ -777,6 +888,259 @@ function certLine(c) {
 
 async function viewAdmin(m, route, live) {
   m.append(h('h1', { tabindex: '-1' }, t('ex.adminTitle')));
+  const roles = exRoles();
+  if (roles.includes('management')) {
+    const sec = h('section', { class: 'ex-draft', 'aria-labelledby': 'ops-draft-title' });
+    m.append(sec);
+    await draftPart(sec, live);
+  }
+  if (roles.includes('center')) {
+    const sec = h('section', { class: 'ex-center-ops', 'aria-labelledby': 'ops-center-title' });
+    m.append(sec);
+    await centerPart(sec, live);
+  }
+  if (!live() || !state.session?.exchange_agency) return;
+  await gatewayAdmin(m, live, roles.includes('management'));
+}
+
+// A confirmation asked in the page (role alertdialog): resolves true for yes.
+function confirmBox(anchor, text, yesText) {
+  return new Promise((resolve) => {
+    const id = `ops-confirm-${Math.random().toString(36).slice(2)}`;
+    const yes = h('button', { type: 'button', class: 'danger ops-yes' }, yesText);
+    const no = h('button', { type: 'button', class: 'ops-no' }, t('ops.cancel'));
+    const box = h('div', { class: 'confirm', role: 'alertdialog', 'aria-describedby': id },
+      h('p', { id }, text), h('div', { class: 'actions' }, yes, no));
+    const done = (v) => { box.remove(); resolve(v); };
+    yes.addEventListener('click', () => done(true));
+    no.addEventListener('click', () => done(false));
+    (anchor.closest('.actions') || anchor).after(box);
+    no.focus();
+  });
+}
+
+const reasonWord = (r) => (t(`reason.${r}`) !== `reason.${r}` ? t(`reason.${r}`) : r);
+
+function reasonSelect(reasons) {
+  return h('select', { 'aria-required': 'true' },
+    h('option', { value: '' }, t('ops.reasonPick')),
+    (reasons || []).map((r) => h('option', { value: r }, reasonWord(r))));
+}
+
+// The management host's draft: each agency's suspension and addresses, what changed
+// since the publication, and 發布.
+async function draftPart(sec, live) {
+  clear(sec);
+  sec.append(h('h2', { id: 'ops-draft-title' }, t('ops.draftTitle')), h('p', {}, t('ops.draftIntro')));
+  const status = h('p', { role: 'status', 'aria-live': 'polite' }, t('loading'));
+  sec.append(status);
+  let d;
+  try {
+    d = await xapi.draft();
+  } catch (e) {
+    if (live()) status.replaceWith(errorBox(e));
+    return;
+  }
+  if (!live()) return;
+  status.textContent = d.published_serial != null
+    ? t('ops.published', { serial: d.published_serial, at: formatDate(d.published_at) })
+    : t('ops.neverPublished');
+
+  // The changes and 發布.
+  const pub = h('div', { class: 'card ops-publish' }, h('h3', {}, t('ops.changes')));
+  if (!(d.changes || []).length && !(d.other_changes || []).length && d.published_serial != null) {
+    pub.append(h('p', { class: 'muted ops-nochanges' }, t('ops.noChanges')));
+  } else {
+    if ((d.changes || []).length) {
+      pub.append(table(t('ops.changesCaption'), [
+        [t('ex.code'), (c) => h('code', {}, c.agency), 'word'],
+        [t('ex.name'), (c) => c.name],
+        [t('ops.change'), (c) => t(`ops.change.${c.change}`), 'word'],
+        [t('ops.fields'), (c) => (c.fields || []).map((x) => (x === 'addresses' ? t('ex.addresses') : x === 'suspension' ? t('ex.suspension') : x)).join(sep())],
+      ], d.changes, true));
+    }
+    if ((d.other_changes || []).length) pub.append(h('p', {}, t('ops.other', { parts: d.other_changes.join(sep()) })));
+  }
+  if ((d.problems || []).length) {
+    pub.append(h('div', { class: 'error', role: 'alert' }, h('p', {}, t('ops.problems')),
+      h('ul', {}, d.problems.map((p) => h('li', {}, p)))));
+  }
+  const pubStatus = h('p', { role: 'status', 'aria-live': 'polite', class: 'ops-pub-status' });
+  const pubButton = h('button', { type: 'button', class: 'primary ops-publish-button', disabled: !d.publishable || !d.changed }, t('ops.publish'));
+  pubButton.addEventListener('click', async () => {
+    if (!(await confirmBox(pubButton, t('ops.publishConfirm'), t('ops.publishYes')))) return;
+    pubButton.disabled = true;
+    try {
+      const r = await xapi.publish();
+      if (!live()) return;
+      await draftPart(sec, live);
+      const done = sec.querySelector('.ops-pub-status');
+      if (done) done.textContent = t('ops.publishedNow', { serial: r.serial });
+    } catch (e) {
+      if (!live()) return;
+      pubButton.disabled = false;
+      pubStatus.replaceChildren(errorBox(e));
+    }
+  });
+  pub.append(h('div', { class: 'actions' }, pubButton), pubStatus);
+  sec.append(pub);
+
+  // Each agency.
+  for (const a of d.agencies || []) {
+    const card = h('article', { class: 'card ops-agency', dataset: { code: a.code } });
+    const name = agencyLabel(a.code, new Map([[a.code, a.name]]));
+    card.append(h('h3', {}, name));
+    const live2 = h('p', { role: 'status', 'aria-live': 'polite', class: 'ops-agency-status' });
+    const again = async (message) => {
+      await draftPart(sec, live);
+      const c = sec.querySelector(`.ops-agency[data-code="${CSS.escape(a.code)}"] .ops-agency-status`);
+      if (c) c.textContent = message;
+    };
+    // Suspension.
+    if (a.suspension) {
+      card.append(h('p', { class: 'ex-state bad ops-suspended' }, t('ex.suspendedBy', {
+        reason: [reasonWord(a.suspension.reason), a.suspension.note].filter(Boolean).join(sep()),
+        by: a.suspension.by || '—', at: formatDate(a.suspension.at),
+      })));
+      const note = h('input', { type: 'text', 'aria-required': 'true', class: 'ops-resume-note' });
+      const err = h('p', { class: 'field-error', role: 'alert' });
+      const form = h('form', { class: 'ops-resume' }, field(t('ops.resumeNote'), note), err,
+        h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('ops.resume'))));
+      form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        err.textContent = '';
+        live2.textContent = '';
+        if (!note.value.trim()) { err.textContent = t('ops.noteRequired'); note.focus(); return; }
+        try {
+          await xapi.resume(a.code, { note: note.value });
+          if (live()) await again(t('ops.saved'));
+        } catch (e) {
+          if (live()) err.textContent = errorText(e);
+        }
+      });
+      card.append(form);
+    } else {
+      card.append(h('p', { class: 'ex-state ok' }, t('ex.active')));
+      const reason = reasonSelect(d.reasons);
+      const note = h('input', { type: 'text', class: 'ops-suspend-note' });
+      const err = h('p', { class: 'field-error', role: 'alert' });
+      const button = h('button', { type: 'submit', class: 'danger' }, t('ops.suspend'));
+      const form = h('form', { class: 'ops-suspend' }, field(t('ops.reason'), reason), field(t('ops.note'), note), err,
+        h('div', { class: 'actions' }, button));
+      form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        err.textContent = '';
+        live2.textContent = '';
+        if (!reason.value) { err.textContent = t('ops.reasonRequired'); reason.focus(); return; }
+        if (!(await confirmBox(button, t('ops.suspendConfirm', { name }), t('ops.suspendYes')))) return;
+        try {
+          await xapi.suspend(a.code, { reason: reason.value, note: note.value });
+          if (live()) await again(t('ops.saved'));
+        } catch (e) {
+          if (live()) err.textContent = errorText(e);
+        }
+      });
+      card.append(form);
+    }
+    // Addresses.
+    const area = h('textarea', { rows: 3, class: 'ops-addresses', spellcheck: 'false' });
+    area.value = (a.addresses || []).join('\n');
+    const aerr = h('p', { class: 'field-error', role: 'alert' });
+    const aform = h('form', { class: 'ops-address-form' },
+      field(t('ex.addresses'), area, t('ops.addressesHelp')), aerr,
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('ops.saveAddresses'))));
+    aform.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      aerr.textContent = '';
+      live2.textContent = '';
+      area.removeAttribute('aria-invalid');
+      try {
+        await xapi.addresses(a.code, area.value.split('\n').map((x) => x.trim()).filter(Boolean));
+        if (live()) await again(t('ops.saved'));
+      } catch (e) {
+        if (!live()) return;
+        aerr.textContent = errorText(e);
+        area.setAttribute('aria-invalid', 'true');
+      }
+    });
+    card.append(aform, live2);
+    sec.append(card);
+  }
+}
+
+// This host's exchange center: its own suspensions, suspend and resume.
+async function centerPart(sec, live) {
+  clear(sec);
+  const status = h('p', { role: 'status', 'aria-live': 'polite' }, t('loading'));
+  sec.append(h('h2', { id: 'ops-center-title' }, t('ops.centerTitle', { center: '' })), h('p', {}, t('ops.centerIntro')), status);
+  let d;
+  try {
+    d = await xapi.centerList();
+  } catch (e) {
+    if (live()) status.replaceWith(errorBox(e));
+    return;
+  }
+  if (!live()) return;
+  sec.querySelector('h2').textContent = t('ops.centerTitle', { center: d.center });
+  status.textContent = '';
+  const again = async (message) => {
+    await centerPart(sec, live);
+    const s2 = sec.querySelector('[role=status]');
+    if (s2) s2.textContent = message;
+  };
+  if (!(d.suspensions || []).length) {
+    sec.append(h('p', { class: 'muted ops-center-none' }, t('ops.centerNone')));
+  } else {
+    sec.append(table(t('ops.centerCaption'), [
+      [t('ops.agencyCode'), (x) => h('code', {}, x.agency), 'word'],
+      [t('ops.reason'), (x) => [reasonWord(x.reason), x.note].filter(Boolean).join(sep())],
+      [t('ops.by'), (x) => x.by, 'word'],
+      [t('ops.at'), (x) => when(x.at)],
+      [t('ops.actions'), (x) => {
+        const note = h('input', { type: 'text', 'aria-required': 'true' });
+        const err = h('p', { class: 'field-error', role: 'alert' });
+        const f = h('form', { class: 'ops-center-resume', dataset: { code: x.agency } },
+          field(t('ops.resumeNote'), note), err, h('button', { type: 'submit' }, t('ops.resume')));
+        f.addEventListener('submit', async (ev) => {
+          ev.preventDefault();
+          err.textContent = '';
+          if (!note.value.trim()) { err.textContent = t('ops.noteRequired'); return; }
+          try {
+            await xapi.centerResume(x.agency, { note: note.value });
+            if (live()) await again(t('ops.centerDone'));
+          } catch (e) {
+            if (live()) err.textContent = errorText(e);
+          }
+        });
+        return f;
+      }],
+    ], d.suspensions, true));
+  }
+  const code = h('input', { type: 'text', 'aria-required': 'true', class: 'ops-center-code', autocomplete: 'off' });
+  const reason = reasonSelect(d.reasons);
+  const note = h('input', { type: 'text' });
+  const err = h('p', { class: 'field-error', role: 'alert' });
+  const button = h('button', { type: 'submit', class: 'danger' }, t('ops.suspend'));
+  const form = h('form', { class: 'card ops-center-suspend' }, field(t('ops.agencyCode'), code),
+    field(t('ops.reason'), reason), field(t('ops.note'), note), err, h('div', { class: 'actions' }, button));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    if (!code.value.trim()) { code.focus(); return; }
+    if (!reason.value) { err.textContent = t('ops.reasonRequired'); reason.focus(); return; }
+    if (!(await confirmBox(button, t('ops.suspendConfirm', { name: code.value.trim() }), t('ops.suspendYes')))) return;
+    try {
+      await xapi.centerSuspend(code.value.trim(), { reason: reason.value, note: note.value });
+      if (live()) await again(t('ops.centerDone'));
+    } catch (e) {
+      if (live()) err.textContent = errorText(e);
+    }
+  });
+  sec.append(form);
+}
+
+// The agency gateway's view: its health and the registry it holds.
+async function gatewayAdmin(m, live, management) {
   const status = h('p', { role: 'status' }, t('loading'));
   m.append(status);
   let data;
@@ -822,7 +1186,7 @@ async function viewAdmin(m, route, live) {
   m.append(h('section', { class: 'ex-registry', 'aria-labelledby': 'ex-registry-title' },
     h('h2', { id: 'ex-registry-title' }, t('ex.registry')),
     h('dl', { class: 'meta card' }, facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))),
-    h('p', { class: 'notice', role: 'note' }, t('ex.readOnly')),
+    management ? null : h('p', { class: 'notice', role: 'note' }, t('ex.readOnly')),
     h('h3', {}, t('ex.agencies')),
     table(t('ex.agenciesCaption'), [
       [t('ex.code'), (a) => h('code', {}, a.code), 'word'],
@@ -852,6 +1216,6 @@ export default {
     exchange: { view: viewExchange, roles: onGateway(READ_ROLES) },
     compose: { view: viewCompose, roles: onGateway(SEND_ROLES) },
     document: { view: viewDocument, roles: onGateway(READ_ROLES) },
-    'exchange-admin': { view: viewAdmin, roles: onGateway(OPERATE_ROLES) },
+    'exchange-admin': { view: viewAdmin, roles: onExchangeHost(OPERATE_ROLES) },
   },
 };
