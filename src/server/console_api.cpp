@@ -49,6 +49,24 @@ ApiResponse ErrorResponse(int status, std::string_view code, const std::string& 
   return JsonResponse(status, {{"error", {{"code", code}, {"message", message}}}});
 }
 
+ApiResponse FieldError(const std::string& field, const std::string& message) {
+  return JsonResponse(
+      400,
+      {{"error",
+        {{"code", "invalid_argument"}, {"field", field}, {"message", field + ": " + message}}}});
+}
+
+ApiResponse NoSuchResource(const ApiCall& call) {
+  return ErrorResponse(404, "not_found",
+                       "no such resource: " + call.request.method + " " + call.path);
+}
+
+ApiResponse Refused(const ApiCall& call, const std::string& action, const std::string& target,
+                    const ApiResponse& answer, const std::string& why) {
+  if (Status st = call.audit(action, target, "refused: " + why); !st.ok()) return ErrorResponse(st);
+  return answer;
+}
+
 ApiResponse ErrorResponse(const Status& st) {
   switch (st.code()) {
     case StatusCode::kInvalidArgument:

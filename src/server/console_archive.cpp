@@ -262,7 +262,7 @@ ApiResponse ArchiveApi::Handle(const ApiCall& call) {
     if (method == "GET") return Message(call, *id);
   }
   if (p.size() >= 2 && p[1] == "retention") return Retention(call);
-  return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
+  return NoSuchResource(call);
 }
 
 ApiResponse ArchiveApi::RestoreCheck(const ApiCall& call, int64_t id) {

@@ -54,6 +54,15 @@ ApiResponse ErrorResponse(int status, std::string_view code, const std::string& 
 // The status of docs/api.md for `st` (InvalidArgument 400, PermissionDenied 403, NotFound
 // 404, AlreadyExists and FailedPrecondition 409, Unavailable 503, else 500).
 ApiResponse ErrorResponse(const Status& st);
+// 400 naming the field that is wrong: the error body has "field", and its message starts
+// with the field's name ("reason: is required"), so a page can show it at its place.
+ApiResponse FieldError(const std::string& field, const std::string& message);
+// 404 for a method and path this part of the API does not answer.
+ApiResponse NoSuchResource(const ApiCall& call);
+// A request refused before any work: recorded first (outcome "refused: <why>"), then
+// `answer`; if the record cannot be made, that error instead.
+ApiResponse Refused(const ApiCall& call, const std::string& action, const std::string& target,
+                    const ApiResponse& answer, const std::string& why);
 
 // Content-Disposition for downloading `name` (RFC 6266, RFC 8187): an ASCII fallback and the
 // UTF-8 name, so Chinese names arrive intact and nothing in them can break the header.

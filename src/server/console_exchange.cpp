@@ -37,14 +37,6 @@ std::string Rfc3339(int64_t unix_seconds) {
   return unix_seconds > 0 ? FormatRfc3339(unix_seconds * 1000000000) : "";
 }
 
-// 400 naming the field that is wrong.
-ApiResponse FieldError(const std::string& field, const std::string& message) {
-  return JsonResponse(
-      400,
-      {{"error",
-        {{"code", "invalid_argument"}, {"field", field}, {"message", field + ": " + message}}}});
-}
-
 struct FieldProblem {
   std::string field, message;
 };
@@ -454,9 +446,7 @@ ApiResponse ExchangeApi::Handle(const ApiCall& call) {
       return ErrorResponse(st);
     return ErrorResponse(403, "permission_denied", why);
   };
-  auto not_found = [&] {
-    return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
-  };
+  auto not_found = [&] { return NoSuchResource(call); };
 
   if (ExchangeOpsApi::Handles(call)) {
     return ops_->Handle(call);

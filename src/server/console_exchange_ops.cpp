@@ -25,13 +25,6 @@ namespace {
 constexpr size_t kMaxNoteBytes = 4096;
 constexpr size_t kMaxAddresses = 256;
 
-ApiResponse FieldError(const std::string& field, const std::string& message) {
-  return JsonResponse(
-      400,
-      {{"error",
-        {{"code", "invalid_argument"}, {"field", field}, {"message", field + ": " + message}}}});
-}
-
 // An agency code as the registry writes them (機關代碼: letters and digits).
 bool IsAgencyCode(const std::string& code) {
   return !code.empty() && code.size() <= 32 &&
@@ -195,15 +188,6 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
   const std::string& method = call.request.method;
   const std::string who = "console:" + call.session.account;
   const int64_t now = call.request.now > 0 ? call.request.now : NowUnixSeconds();
-  auto not_found = [&] {
-    return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
-  };
-  auto refused = [&](const std::string& action, const std::string& target,
-                     const ApiResponse& answer, const std::string& why) -> ApiResponse {
-    if (Status st = call.audit(action, target, "refused: " + why); !st.ok())
-      return ErrorResponse(st);
-    return answer;
-  };
 
   Result<exchange::ManagementStore> store =
       exchange::ManagementStore::Open(ExchangeDir(home_) / "management");
@@ -214,7 +198,7 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
 
   // GET /exchange/registry/draft
   if (p.size() == 3 && p[2] == "draft") {
-    if (method != "GET") return not_found();
+    if (method != "GET") return NoSuchResource(call);
     Result<exchange::Registry> draft = store->LoadDraft();
     if (!draft.ok()) return ErrorResponse(draft.status());
     std::optional<exchange::Registry> published;
@@ -291,15 +275,16 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
 
   // POST /exchange/registry/publications {valid_hours?}
   if (p.size() == 3 && p[2] == "publications") {
-    if (method != "POST") return not_found();
+    if (method != "POST") return NoSuchResource(call);
     ApiResponse bad;
     std::optional<json> body = BodyObject(call, bad);
-    if (!body) return refused("exchange.registry.publish", "draft", bad, "the body is not JSON");
+    if (!body)
+      return Refused(call, "exchange.registry.publish", "draft", bad, "the body is not JSON");
     int64_t hours = 0;
     if (body->contains("valid_hours") && !(*body)["valid_hours"].is_null()) {
       const json& v = (*body)["valid_hours"];
       if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > 24 * 366)
-        return refused("exchange.registry.publish", "draft",
+        return Refused(call, "exchange.registry.publish", "draft",
                        FieldError("valid_hours", "must be a whole number of hours, 1 to 8784"),
                        "valid_hours is not 1 to 8784");
       hours = v.get<int64_t>();
@@ -331,10 +316,10 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
                               {"centers", r.centers.size()}});
   }
 
-  if (p.size() != 5 || p[2] != "agencies") return not_found();
+  if (p.size() != 5 || p[2] != "agencies") return NoSuchResource(call);
   const std::string& code = p[3];
   if (!IsAgencyCode(code))
-    return refused("exchange.registry.agency", code,
+    return Refused(call, "exchange.registry.agency", code,
                    FieldError("code", "'" + code + "' is not an agency code (機關代碼)"),
                    "not an agency code");
   ApiResponse bad;
@@ -374,16 +359,16 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
   // POST/DELETE /exchange/registry/agencies/{code}/suspension
   if (p[4] == "suspension" && method == "POST") {
     const std::string action = "exchange.registry.suspend";
-    if (!body) return refused(action, code, bad, "the body is not JSON");
+    if (!body) return Refused(call, action, code, bad, "the body is not JSON");
     std::string reason, note;
     if (std::string e = TextField(*body, "reason", true, reason); !e.empty())
-      return refused(action, code, FieldError("reason", e), "reason " + e);
+      return Refused(call, action, code, FieldError("reason", e), "reason " + e);
     if (!IsReason(reason))
-      return refused(action, code,
+      return Refused(call, action, code,
                      FieldError("reason", "'" + reason + "' is not one of: " + ReasonList()),
                      "the reason '" + reason + "' is not a regulation's reason");
     if (std::string e = TextField(*body, "note", false, note); !e.empty())
-      return refused(action, code, FieldError("note", e), "note " + e);
+      return Refused(call, action, code, FieldError("note", e), "note " + e);
     const exchange::Suspension sus{reason, note, who, now};
     bool audited = false;
     Status st = edit_draft([&](exchange::Registry& r) -> Status {
@@ -406,10 +391,10 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
   }
   if (p[4] == "suspension" && method == "DELETE") {
     const std::string action = "exchange.registry.resume";
-    if (!body) return refused(action, code, bad, "the body is not JSON");
+    if (!body) return Refused(call, action, code, bad, "the body is not JSON");
     std::string note;
     if (std::string e = TextField(*body, "note", true, note); !e.empty())
-      return refused(action, code, FieldError("note", e), "note " + e);
+      return Refused(call, action, code, FieldError("note", e), "note " + e);
     std::string previous;
     bool audited = false;
     Status st = edit_draft([&](exchange::Registry& r) -> Status {
@@ -433,20 +418,20 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
   // PUT /exchange/registry/agencies/{code}/addresses {addresses: [...]}
   if (p[4] == "addresses" && method == "PUT") {
     const std::string action = "exchange.registry.agency-change";
-    if (!body) return refused(action, code, bad, "the body is not JSON");
+    if (!body) return Refused(call, action, code, bad, "the body is not JSON");
     const json& list = (*body)["addresses"];
     if (!list.is_array())
-      return refused(action, code,
+      return Refused(call, action, code,
                      FieldError("addresses", "must be a list of IP addresses (or ranges)"),
                      "addresses is not a list");
     if (list.size() > kMaxAddresses)
-      return refused(action, code,
+      return Refused(call, action, code,
                      FieldError("addresses", "at most " + std::to_string(kMaxAddresses)),
                      "too many addresses");
     std::vector<std::string> addresses;
     for (size_t i = 0; i < list.size(); ++i) {
       if (!list[i].is_string())
-        return refused(action, code, FieldError("addresses", "must be a list of strings"),
+        return Refused(call, action, code, FieldError("addresses", "must be a list of strings"),
                        "an address is not a string");
       std::string a = list[i].get<std::string>();
       const size_t first = a.find_first_not_of(" \t\r\n");
@@ -454,9 +439,9 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
                                      : a.substr(first, a.find_last_not_of(" \t\r\n") - first + 1);
       if (a.empty()) continue;
       if (Status st = exchange::CheckAddress(a); !st.ok())
-        return refused(action, code, FieldError("addresses", st.message()), st.message());
+        return Refused(call, action, code, FieldError("addresses", st.message()), st.message());
       if (std::find(addresses.begin(), addresses.end(), a) != addresses.end())
-        return refused(action, code, FieldError("addresses", "'" + a + "' is given twice"),
+        return Refused(call, action, code, FieldError("addresses", "'" + a + "' is given twice"),
                        "'" + a + "' is given twice");
       addresses.push_back(a);
     }
@@ -497,7 +482,7 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
                               {"published", false},
                               {"note", "in the draft: publish it to put it into effect"}});
   }
-  return not_found();
+  return NoSuchResource(call);
 }
 
 // --- this host's exchange center ----------------------------------------------------------
@@ -506,23 +491,14 @@ ApiResponse ExchangeOpsApi::Center(const ApiCall& call) {
   const std::vector<std::string>& p = call.parts;
   const std::string& method = call.request.method;
   const int64_t now = call.request.now > 0 ? call.request.now : NowUnixSeconds();
-  auto not_found = [&] {
-    return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
-  };
-  auto refused = [&](const std::string& action, const std::string& target,
-                     const ApiResponse& answer, const std::string& why) -> ApiResponse {
-    if (Status st = call.audit(action, target, "refused: " + why); !st.ok())
-      return ErrorResponse(st);
-    return answer;
-  };
-  if (p.size() < 3 || p[2] != "suspensions" || p.size() > 4) return not_found();
+  if (p.size() < 3 || p[2] != "suspensions" || p.size() > 4) return NoSuchResource(call);
 
   Result<std::unique_ptr<exchange::CenterStore>> store =
       exchange::CenterStore::Open(ExchangeDir(home_) / "center");
   if (!store.ok()) return ErrorResponse(store.status());
 
   if (p.size() == 3) {
-    if (method != "GET") return not_found();
+    if (method != "GET") return NoSuchResource(call);
     Result<std::vector<std::pair<std::string, exchange::Suspension>>> list =
         (*store)->LocalSuspensions();
     if (!list.ok()) return ErrorResponse(list.status());
@@ -543,29 +519,29 @@ ApiResponse ExchangeOpsApi::Center(const ApiCall& call) {
 
   const std::string& code = p[3];
   const std::string action = method == "DELETE" ? "exchange.resume" : "exchange.suspend";
-  if (method != "POST" && method != "DELETE") return not_found();
+  if (method != "POST" && method != "DELETE") return NoSuchResource(call);
   if (!IsAgencyCode(code))
-    return refused(action, code,
+    return Refused(call, action, code,
                    FieldError("code", "'" + code + "' is not an agency code (機關代碼)"),
                    "not an agency code");
   ApiResponse bad;
   std::optional<json> body = BodyObject(call, bad);
-  if (!body) return refused(action, code, bad, "the body is not JSON");
+  if (!body) return Refused(call, action, code, bad, "the body is not JSON");
 
   if (method == "POST") {
     std::string reason, note;
     if (std::string e = TextField(*body, "reason", true, reason); !e.empty())
-      return refused(action, code, FieldError("reason", e), "reason " + e);
+      return Refused(call, action, code, FieldError("reason", e), "reason " + e);
     if (!IsReason(reason))
-      return refused(action, code,
+      return Refused(call, action, code,
                      FieldError("reason", "'" + reason + "' is not one of: " + ReasonList()),
                      "the reason '" + reason + "' is not a regulation's reason");
     if (std::string e = TextField(*body, "note", false, note); !e.empty())
-      return refused(action, code, FieldError("note", e), "note " + e);
+      return Refused(call, action, code, FieldError("note", e), "note " + e);
     Result<std::optional<exchange::Suspension>> held = (*store)->LocalSuspension(code);
     if (!held.ok()) return ErrorResponse(held.status());
     if (held->has_value())
-      return refused(action, code,
+      return Refused(call, action, code,
                      ErrorResponse(409, "conflict",
                                    code + " is suspended at this center already since " +
                                        ApiTime((*held)->at) + " (" + (*held)->reason +
@@ -582,11 +558,11 @@ ApiResponse ExchangeOpsApi::Center(const ApiCall& call) {
 
   std::string note;
   if (std::string e = TextField(*body, "note", true, note); !e.empty())
-    return refused(action, code, FieldError("note", e), "note " + e);
+    return Refused(call, action, code, FieldError("note", e), "note " + e);
   Result<std::optional<exchange::Suspension>> held = (*store)->LocalSuspension(code);
   if (!held.ok()) return ErrorResponse(held.status());
   if (!held->has_value())
-    return refused(action, code,
+    return Refused(call, action, code,
                    ErrorResponse(409, "conflict", code + " is not suspended at this center"),
                    "not suspended");
   if (Status st = call.audit(action, code, note); !st.ok()) return ErrorResponse(st);

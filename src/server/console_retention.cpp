@@ -275,7 +275,7 @@ ApiResponse ArchiveApi::Retention(const ApiCall& call) {
       return JsonResponse(200, out);
     }
   }
-  return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
+  return NoSuchResource(call);
 }
 
 }  // namespace tessera::server

@@ -445,10 +445,11 @@ struct VaultApi::Impl {
     }
     if (!running.empty()) {
       const std::string why = "vault " + name + " is busy with job " + running;
-      if (Status st = call.audit(action, name, "refused: " + why); !st.ok())
-        return ErrorResponse(st);
-      return ErrorResponse(409, "failed_precondition",
-                           why + "; one job per vault at a time, try again when it has ended");
+      return server::Refused(
+          call, action, name,
+          ErrorResponse(409, "failed_precondition",
+                        why + "; one job per vault at a time, try again when it has ended"),
+          why);
     }
     if (Status st = call.audit(action, name, "started job " + job->id + ": " + describe);
         !st.ok()) {
@@ -504,9 +505,7 @@ struct VaultApi::Impl {
   // A request refused before any work, recorded first.
   static ApiResponse Refused(const ApiCall& call, const std::string& action,
                              const std::string& name, const Status& why) {
-    if (Status st = call.audit(action, name, "refused: " + why.message()); !st.ok())
-      return ErrorResponse(st);
-    return ErrorResponse(why);
+    return server::Refused(call, action, name, ErrorResponse(why), why.message());
   }
   // The request's JSON body: {} when empty, a discarded value when it is not JSON.
   static json BodyOf(const ApiCall& call) {
@@ -849,8 +848,7 @@ struct VaultApi::Impl {
       return ErrorResponse(403, "permission_denied", why);
     }
     if (p[0] == "jobs") {
-      if (!read || p.size() > 2)
-        return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
+      if (!read || p.size() > 2) return NoSuchResource(call);
       std::lock_guard lock(mu);
       if (p.size() == 1) {
         json list = json::array();
@@ -893,7 +891,7 @@ struct VaultApi::Impl {
       if (!config.ok()) return ErrorResponse(config.status());
       return p[2] == "snapshots" ? Snapshots(name) : Drills(name, call.request.now);
     }
-    return ErrorResponse(404, "not_found", "no such resource: " + method + " " + call.path);
+    return NoSuchResource(call);
   }
 
   void WaitForJobs() {

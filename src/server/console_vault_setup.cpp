@@ -36,7 +36,7 @@ bool MayChange(Role r) {
   return r == Role::kOperator || r == Role::kAdmin;
 }
 
-Status FieldError(const std::string& field, const std::string& message) {
+Status InvalidField(const std::string& field, const std::string& message) {
   return Status::InvalidArgument(field + ": " + message);
 }
 
@@ -72,15 +72,15 @@ bool SafeInQuery(const std::string& s) {
 
 Result<StoreSpec> ParseStore(const json& j, const std::string& field) {
   if (!j.is_object())
-    return FieldError(field,
-                      "a store is {\"kind\": \"file\", \"path\": \"/srv/store1\"} or {\"kind\": "
-                      "\"s3\", \"endpoint\", \"bucket\", \"prefix\", \"region\", \"access_key\", "
-                      "\"secret_key\"}");
+    return InvalidField(field,
+                        "a store is {\"kind\": \"file\", \"path\": \"/srv/store1\"} or {\"kind\": "
+                        "\"s3\", \"endpoint\", \"bucket\", \"prefix\", \"region\", \"access_key\", "
+                        "\"secret_key\"}");
   StoreSpec s;
   s.kind = j.value("kind", "");
   auto text = [&](const char* key) -> Result<std::string> {
     if (!j.contains(key) || j[key].is_null()) return std::string();
-    if (!j[key].is_string()) return FieldError(field + "." + key, "must be text");
+    if (!j[key].is_string()) return InvalidField(field + "." + key, "must be text");
     std::string v = j[key].get<std::string>();
     const size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
     return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
@@ -88,13 +88,13 @@ Result<StoreSpec> ParseStore(const json& j, const std::string& field) {
   if (s.kind == "file") {
     TESSERA_ASSIGN_OR_RETURN(std::string path, text("path"));
     if (path.empty() || path[0] != '/')
-      return FieldError(field + ".path", "an absolute directory path on the server (from /)");
+      return InvalidField(field + ".path", "an absolute directory path on the server (from /)");
     for (const auto& part : fs::path(path))
-      if (part == "..") return FieldError(field + ".path", "must not contain ..");
+      if (part == "..") return InvalidField(field + ".path", "must not contain ..");
     s.url = "file://" + path;
     return s;
   }
-  if (s.kind != "s3") return FieldError(field + ".kind", "\"file\" or \"s3\"");
+  if (s.kind != "s3") return InvalidField(field + ".kind", "\"file\" or \"s3\"");
   TESSERA_ASSIGN_OR_RETURN(std::string endpoint, text("endpoint"));
   TESSERA_ASSIGN_OR_RETURN(std::string bucket, text("bucket"));
   TESSERA_ASSIGN_OR_RETURN(std::string prefix, text("prefix"));
@@ -102,22 +102,22 @@ Result<StoreSpec> ParseStore(const json& j, const std::string& field) {
   TESSERA_ASSIGN_OR_RETURN(s.access_key, text("access_key"));
   // The secret is taken as typed (spaces and all) and never repeated in a message.
   if (j.contains("secret_key") && !j["secret_key"].is_null()) {
-    if (!j["secret_key"].is_string()) return FieldError(field + ".secret_key", "must be text");
+    if (!j["secret_key"].is_string()) return InvalidField(field + ".secret_key", "must be text");
     s.secret_key = j["secret_key"].get<std::string>();
   }
-  if (bucket.empty()) return FieldError(field + ".bucket", "the bucket's name is missing");
+  if (bucket.empty()) return InvalidField(field + ".bucket", "the bucket's name is missing");
   if (!endpoint.empty() &&
       ((!endpoint.starts_with("http://") && !endpoint.starts_with("https://")) ||
        !SafeInQuery(endpoint)))
-    return FieldError(field + ".endpoint",
-                      "an address such as https://s3.example.gov.tw or http://10.0.0.5:9000");
-  if (!SafeInQuery(region)) return FieldError(field + ".region", "letters, digits and '-'");
+    return InvalidField(field + ".endpoint",
+                        "an address such as https://s3.example.gov.tw or http://10.0.0.5:9000");
+  if (!SafeInQuery(region)) return InvalidField(field + ".region", "letters, digits and '-'");
   if (s.access_key.empty() != s.secret_key.empty())
-    return FieldError(s.access_key.empty() ? field + ".access_key" : field + ".secret_key",
-                      "give the access key id and the secret key together (or neither, to use "
-                      "the server's own S3 credentials)");
+    return InvalidField(s.access_key.empty() ? field + ".access_key" : field + ".secret_key",
+                        "give the access key id and the secret key together (or neither, to use "
+                        "the server's own S3 credentials)");
   if (prefix.find_first_of("?#") != std::string::npos)
-    return FieldError(field + ".prefix", "must not contain ? or #");
+    return InvalidField(field + ".prefix", "must not contain ? or #");
   s.url = "s3://" + bucket;
   while (!prefix.empty() && prefix.front() == '/') prefix.erase(prefix.begin());
   if (!prefix.empty()) s.url += "/" + prefix;
@@ -201,7 +201,7 @@ struct VaultSetupApi::Impl {
     auto opened = store::OpenStore(spec->url, probe);
     if (!opened.ok()) {
       if (opened.status().code() == StatusCode::kInvalidArgument)
-        return ErrorWithField(FieldError("store", opened.status().message()));
+        return ErrorWithField(InvalidField("store", opened.status().message()));
       out["problem"] = opened.status().message();
       return JsonResponse(200, out);
     }
@@ -272,12 +272,12 @@ struct VaultSetupApi::Impl {
           "\"…\"}"));
     const std::string name = target;
     if (!IsValidVaultName(name))
-      return refuse(FieldError("name",
-                               "letters, digits, '.', '_' and '-' (up to 128, not starting with "
-                               "'.'): it becomes a directory name"));
+      return refuse(InvalidField("name",
+                                 "letters, digits, '.', '_' and '-' (up to 128, not starting with "
+                                 "'.'): it becomes a directory name"));
     const json stores = body.value("stores", json(nullptr));
     if (!stores.is_array() || stores.size() < 2)
-      return refuse(FieldError("stores", "at least 2 stores: a vault is split over several"));
+      return refuse(InvalidField("stores", "at least 2 stores: a vault is split over several"));
     std::vector<StoreSpec> specs;
     for (size_t i = 0; i < stores.size(); ++i) {
       auto s = ParseStore(stores[i], "stores[" + std::to_string(i) + "]");
@@ -287,24 +287,25 @@ struct VaultSetupApi::Impl {
     const int n = static_cast<int>(specs.size());
     const json k = body.value("k", json(nullptr));
     if (!k.is_number_integer() || k.get<int64_t>() < 1 || k.get<int64_t>() > n)
-      return refuse(FieldError("k",
-                               "how many stores suffice to restore: 1 to the number of "
-                               "stores (" +
-                                   std::to_string(n) + ")"));
+      return refuse(InvalidField("k",
+                                 "how many stores suffice to restore: 1 to the number of "
+                                 "stores (" +
+                                     std::to_string(n) + ")"));
     std::set<std::pair<std::string, std::string>> credentials;
     for (const StoreSpec& s : specs)
       if (!s.access_key.empty()) credentials.insert({s.access_key, s.secret_key});
     if (credentials.size() > 1)
       return refuse(
-          FieldError("stores",
-                     "S3 stores with different access keys cannot be created together from the "
-                     "console: use one key for all, or `tessera vault init` with profiles"));
+          InvalidField("stores",
+                       "S3 stores with different access keys cannot be created together from the "
+                       "console: use one key for all, or `tessera vault init` with profiles"));
     std::optional<std::string> passphrase;
     if (body.contains("passphrase") && !body["passphrase"].is_null()) {
-      if (!body["passphrase"].is_string()) return refuse(FieldError("passphrase", "must be text"));
+      if (!body["passphrase"].is_string())
+        return refuse(InvalidField("passphrase", "must be text"));
       const std::string p = body["passphrase"].get<std::string>();
       if (!p.empty() && p.size() < 8)
-        return refuse(FieldError("passphrase", "at least 8 characters"));
+        return refuse(InvalidField("passphrase", "at least 8 characters"));
       if (!p.empty()) passphrase = p;
     }
     vault::VaultContext ctx = Context(name);
@@ -397,11 +398,11 @@ struct VaultSetupApi::Impl {
       if (!d.ok()) return refuse(d.status());
       const int spare = config->n - config->k;
       if (d->lose > spare)
-        return refuse(FieldError("drill.lose", "at most " + std::to_string(spare) + " of the " +
-                                                   std::to_string(config->n) +
-                                                   " stores may be treated as lost: a "
-                                                   "restore needs " +
-                                                   std::to_string(config->k)));
+        return refuse(InvalidField("drill.lose", "at most " + std::to_string(spare) + " of the " +
+                                                     std::to_string(config->n) +
+                                                     " stores may be treated as lost: a "
+                                                     "restore needs " +
+                                                     std::to_string(config->k)));
       drill = *d;
     }
     std::string describe = "set:";
@@ -435,7 +436,7 @@ struct VaultSetupApi::Impl {
     const json body = BodyOf(call);
     const std::string kind = body.is_object() ? body.value("kind", "backup") : "";
     if (kind != "backup" && kind != "drill")
-      return refuse(FieldError("kind", "\"backup\" or \"drill\""));
+      return refuse(InvalidField("kind", "\"backup\" or \"drill\""));
     if (!scheduler)
       return refuse(Status::Unavailable(
           "schedules are run by `tessera serve`; this server has no schedule runner"));
