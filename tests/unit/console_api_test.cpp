@@ -15,6 +15,7 @@
 #include "archive/message_store.hpp"
 #include "archive/mime.hpp"
 #include "archive/search_index.hpp"
+#include "audit_records.hpp"
 #include "guard/audit_log.hpp"
 #include "server/console_api.hpp"
 #include "status_matchers.hpp"
@@ -105,13 +106,7 @@ class ConsoleApiTest : public ::testing::Test {
     return Call("GET", target, "", s.cookie);
   }
 
-  std::vector<guard::AuditRecord> AuditRecords() {
-    auto log = guard::AuditLog::Open(dir_.path());
-    EXPECT_OK(log);
-    auto records = (*log)->Read(std::nullopt);
-    EXPECT_OK(records);
-    return records.ok() ? *records : std::vector<guard::AuditRecord>{};
-  }
+  std::vector<guard::AuditRecord> AuditRecords() { return ReadAuditLog(dir_.path()); }
 
   TempDir dir_;
   std::unique_ptr<AccountStore> accounts_;

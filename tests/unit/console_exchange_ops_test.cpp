@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit_records.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
 #include "crypto/signature.hpp"
@@ -173,14 +174,9 @@ class ConsoleExchangeOpsTest : public ::testing::Test {
   }
   // The audit records with `action`, oldest first.
   std::vector<guard::AuditRecord> Audited(const std::string& action) {
-    auto log = guard::AuditLog::Open(home());
-    EXPECT_OK(log);
-    auto records = (*log)->Read(std::nullopt);
-    EXPECT_OK(records);
     std::vector<guard::AuditRecord> out;
-    if (records.ok())
-      for (const auto& r : *records)
-        if (r.action == action) out.push_back(r);
+    for (const auto& r : ReadAuditLog(home()))
+      if (r.action == action) out.push_back(r);
     return out;
   }
 

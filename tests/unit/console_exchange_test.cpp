@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "audit_records.hpp"
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
@@ -234,13 +235,7 @@ class ConsoleExchangeTest : public ::testing::Test {
     return Call("POST", target, body.dump(), s.cookie, s.csrf);
   }
 
-  std::vector<guard::AuditRecord> AuditRecords() {
-    auto log = guard::AuditLog::Open(home_a());
-    EXPECT_OK(log);
-    auto records = (*log)->Read(std::nullopt);
-    EXPECT_OK(records);
-    return records.ok() ? *records : std::vector<guard::AuditRecord>{};
-  }
+  std::vector<guard::AuditRecord> AuditRecords() { return ReadAuditLog(home_a()); }
 
   static json Letter() {
     return {{"subject", "函轉居家辦公期間公文電子交換作業 <script>alert(1)</script> & 事宜"},

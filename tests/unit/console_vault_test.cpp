@@ -17,6 +17,7 @@
 #include <random>
 #include <thread>
 
+#include "audit_records.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
 #include "guard/audit_log.hpp"
@@ -143,22 +144,11 @@ class ConsoleVaultTest : public ::testing::Test {
     return j["result"].value("snapshot", "");
   }
 
-  std::vector<guard::AuditRecord> AuditRecords() {
-    auto log = guard::AuditLog::Open(home_);
-    EXPECT_OK(log);
-    auto records = (*log)->Read(std::nullopt);
-    EXPECT_OK(records);
-    return records.ok() ? *records : std::vector<guard::AuditRecord>{};
-  }
+  std::vector<guard::AuditRecord> AuditRecords() { return ReadAuditLog(home_); }
 
   size_t CountAudit(const std::string& actor, const std::string& action,
                     const std::string& outcome_part) {
-    size_t n = 0;
-    for (const auto& r : AuditRecords())
-      if (r.actor == actor && r.action == action &&
-          r.outcome.find(outcome_part) != std::string::npos)
-        ++n;
-    return n;
+    return tessera::CountAudit(home_, actor, action, outcome_part);
   }
 
   TempDir dir_{"tessera-console-vault"};
