@@ -106,6 +106,22 @@ bool IsReason(const std::string& reason) {
   return std::find(codes.begin(), codes.end(), reason) != codes.end();
 }
 
+// A suspension's reason (one of the regulation's) and optional note from `body`; the refusal,
+// already recorded, when they are wrong.
+std::optional<ApiResponse> ReadSuspension(const ApiCall& call, const std::string& action,
+                                          const std::string& code, const json& body,
+                                          std::string& reason, std::string& note) {
+  if (std::string e = TextField(body, "reason", true, reason); !e.empty())
+    return Refused(call, action, code, FieldError("reason", e), "reason " + e);
+  if (!IsReason(reason))
+    return Refused(call, action, code,
+                   FieldError("reason", "'" + reason + "' is not one of: " + ReasonList()),
+                   "the reason '" + reason + "' is not a regulation's reason");
+  if (std::string e = TextField(body, "note", false, note); !e.empty())
+    return Refused(call, action, code, FieldError("note", e), "note " + e);
+  return std::nullopt;
+}
+
 }  // namespace
 
 ExchangeOpsApi::ExchangeOpsApi(fs::path home, std::string center_id, bool management)
@@ -361,14 +377,9 @@ ApiResponse ExchangeOpsApi::Registry(const ApiCall& call) {
     const std::string action = "exchange.registry.suspend";
     if (!body) return Refused(call, action, code, bad, "the body is not JSON");
     std::string reason, note;
-    if (std::string e = TextField(*body, "reason", true, reason); !e.empty())
-      return Refused(call, action, code, FieldError("reason", e), "reason " + e);
-    if (!IsReason(reason))
-      return Refused(call, action, code,
-                     FieldError("reason", "'" + reason + "' is not one of: " + ReasonList()),
-                     "the reason '" + reason + "' is not a regulation's reason");
-    if (std::string e = TextField(*body, "note", false, note); !e.empty())
-      return Refused(call, action, code, FieldError("note", e), "note " + e);
+    if (std::optional<ApiResponse> refusal =
+            ReadSuspension(call, action, code, *body, reason, note))
+      return *refusal;
     const exchange::Suspension sus{reason, note, who, now};
     bool audited = false;
     Status st = edit_draft([&](exchange::Registry& r) -> Status {
@@ -530,14 +541,9 @@ ApiResponse ExchangeOpsApi::Center(const ApiCall& call) {
 
   if (method == "POST") {
     std::string reason, note;
-    if (std::string e = TextField(*body, "reason", true, reason); !e.empty())
-      return Refused(call, action, code, FieldError("reason", e), "reason " + e);
-    if (!IsReason(reason))
-      return Refused(call, action, code,
-                     FieldError("reason", "'" + reason + "' is not one of: " + ReasonList()),
-                     "the reason '" + reason + "' is not a regulation's reason");
-    if (std::string e = TextField(*body, "note", false, note); !e.empty())
-      return Refused(call, action, code, FieldError("note", e), "note " + e);
+    if (std::optional<ApiResponse> refusal =
+            ReadSuspension(call, action, code, *body, reason, note))
+      return *refusal;
     Result<std::optional<exchange::Suspension>> held = (*store)->LocalSuspension(code);
     if (!held.ok()) return ErrorResponse(held.status());
     if (held->has_value())
