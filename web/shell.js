@@ -54,6 +54,18 @@ export async function load(fetcher) {
   return data;
 }
 
+// load() with `status` standing for it on the page: on failure the status becomes the error.
+// The data, or null when it failed or the page was left meanwhile (the caller then stops).
+export async function loadOrShow(status, fetcher, live) {
+  try {
+    const data = await load(fetcher);
+    return live() ? data : null;
+  } catch (e) {
+    if (live()) status.replaceWith(errorBox(e));
+    return null;
+  }
+}
+
 // Forget the page's fetched answer (after a change made on it).
 export function forget() { state.cache = null; }
 

@@ -4,7 +4,7 @@
 import { api } from '../api.js';
 import { t, formatDate } from '../i18n.js';
 import { h, field } from '../dom.js';
-import { go, load, errorBox, table, roleName } from '../shell.js';
+import { go, table, roleName, loadOrShow } from '../shell.js';
 
 async function viewAudit(m, route, live) {
   const p = route.params;
@@ -22,15 +22,8 @@ async function viewAudit(m, route, live) {
   });
   const status = h('p', { role: 'status' }, t('loading'));
   m.append(h('h1', { id: 'audit-title', tabindex: '-1' }, t('audit.title')), form, status);
-  let data;
-  try {
-    data = await load(() => api.audit(p.get('since') || undefined, p.get('limit') || 200));
-  } catch (e) {
-    if (!live()) return;
-    status.replaceWith(errorBox(e));
-    return;
-  }
-  if (!live()) return;
+  const data = await loadOrShow(status, () => api.audit(p.get('since') || undefined, p.get('limit') || 200), live);
+  if (!data) return;
   const problems = data.problems || [];
   status.className = data.ok ? 'chain ok' : 'chain bad';
   status.textContent = data.ok ? t('audit.chainOk', { n: data.chain_records ?? '?' })
@@ -56,15 +49,8 @@ async function viewAudit(m, route, live) {
 async function viewAccounts(m, route, live) {
   const status = h('p', { role: 'status' }, t('loading'));
   m.append(h('h1', { tabindex: '-1' }, t('accounts.title')), status);
-  let data;
-  try {
-    data = await load(() => api.accounts());
-  } catch (e) {
-    if (!live()) return;
-    status.replaceWith(errorBox(e));
-    return;
-  }
-  if (!live()) return;
+  const data = await loadOrShow(status, () => api.accounts(), live);
+  if (!data) return;
   status.remove();
   const yn = (v) => (v ? t('yes') : t('no'));
   m.append(table(t('accounts.caption'), [

@@ -5,7 +5,7 @@
 import { api, emlUrl, attachmentUrl } from '../api.js';
 import { t, formatDate, formatSize } from '../i18n.js';
 import { h, field } from '../dom.js';
-import { state, go, load, errorBox, table } from '../shell.js';
+import { state, go, load, errorBox, table, loadOrShow } from '../shell.js';
 import { appendRestore } from './restore.js';
 
 export const MAIL_ROLES = ['clerk', 'auditor', 'records', 'admin'];
@@ -63,15 +63,8 @@ async function viewSearch(m, route, live) {
   state.lastSearch = location.hash;
   const status = h('p', { class: 'result-count', role: 'status' }, t('loading'));
   results.append(h('h2', { id: 'results-title' }, t('search.results')), status);
-  let data;
-  try {
-    data = await load(() => api.search(query, 50));
-  } catch (e) {
-    if (!live()) return;
-    status.replaceWith(errorBox(e));
-    return;
-  }
-  if (!live()) return;
+  const data = await loadOrShow(status, () => api.search(query, 50), live);
+  if (!data) return;
   const hits = data.hits || [];
   status.textContent = hits.length === 0 ? t('search.none')
     : t('search.matches', { n: data.matches ?? hits.length }) + ((data.matches ?? 0) > hits.length ? t('search.shown', { n: hits.length }) : '');

@@ -8,7 +8,7 @@
 import { call } from '../api.js';
 import { t, addWords, getLang, formatDate, formatSize } from '../i18n.js';
 import { h, clear, field } from '../dom.js';
-import { load, forget, go, errorBox, table, hasRole } from '../shell.js';
+import { forget, go, errorBox, table, hasRole, loadOrShow } from '../shell.js';
 
 const READERS = ['records', 'admin', 'auditor'];
 const WRITERS = ['records', 'admin'];
@@ -342,15 +342,8 @@ async function viewRetention(m, route, live) {
   takeNotice(region);
   const loading = h('p', { role: 'status' }, t('loading'));
   m.append(loading);
-  let data;
-  try {
-    data = await load(() => api.status());
-  } catch (e) {
-    if (!live()) return;
-    loading.replaceWith(errorBox(e));
-    return;
-  }
-  if (!live()) return;
+  const data = await loadOrShow(loading, () => api.status(), live);
+  if (!data) return;
   loading.remove();
   const reload = () => go('#/retention');
   m.append(rulesSection(data, region, reload), holdsSection(data, region, reload), batchesSection(data, region));
@@ -556,15 +549,8 @@ async function viewBatch(m, route, live) {
   takeNotice(region);
   const loading = h('p', { role: 'status' }, t('loading'));
   m.append(loading);
-  let b;
-  try {
-    b = await load(() => api.batch(id));
-  } catch (e) {
-    if (!live()) return;
-    loading.replaceWith(errorBox(e));
-    return;
-  }
-  if (!live()) return;
+  const b = await loadOrShow(loading, () => api.batch(id), live);
+  if (!b) return;
   loading.remove();
   m.append(h('section', { class: 'card batch', 'aria-labelledby': 'batch-facts-title', dataset: { state: b.state } },
     h('h2', { id: 'batch-facts-title' }, t('batch.facts')), batchFacts(b)));

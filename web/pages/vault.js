@@ -7,7 +7,7 @@
 import { api, call } from '../api.js';
 import { t, getLang, formatDate, formatSize, formatDuration, addWords } from '../i18n.js';
 import { h, clear, field } from '../dom.js';
-import { state, load, errorBox, table, sleep, hasRole, routeOf } from '../shell.js';
+import { state, errorBox, table, sleep, hasRole, routeOf, loadOrShow } from '../shell.js';
 import { scheduleSection, newVaultLink } from './vault_setup.js';
 
 const VAULT_ROLES = ['operator', 'admin', 'auditor', 'records'];
@@ -65,15 +65,8 @@ function storesTable(v) {
 async function viewVaults(m, route, live) {
   const status = h('p', { role: 'status' }, t('loading'));
   m.append(h('h1', { tabindex: '-1' }, t('vaults.title')), ...newVaultLink(), status);
-  let data;
-  try {
-    data = await load(() => api.vaults());
-  } catch (e) {
-    if (!live()) return;
-    status.replaceWith(errorBox(e));
-    return;
-  }
-  if (!live()) return;
+  const data = await loadOrShow(status, () => api.vaults(), live);
+  if (!data) return;
   status.remove();
   const vaults = data.vaults || [];
   if (!vaults.length) {
@@ -129,15 +122,8 @@ async function viewVault(m, route, live) {
     h('h1', { tabindex: '-1' }, t('vault.title', { name })));
   const status = h('p', { role: 'status' }, t('loading'));
   m.append(status);
-  let data;
-  try {
-    data = await load(() => loadVault(name));
-  } catch (e) {
-    if (!live()) return;
-    status.replaceWith(errorBox(e));
-    return;
-  }
-  if (!live()) return;
+  const data = await loadOrShow(status, () => loadVault(name), live);
+  if (!data) return;
   status.remove();
   const parts = {
     facts: h('div', { class: 'vault-summary' }),
