@@ -74,6 +74,10 @@ Result<Bytes> Base64Decode(std::string_view text) {
       if (v[j] < 0 || pad > 0) return Status::InvalidArgument("not base64 text");
     }
     const uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    // Bits below the last whole byte must be zero (RFC 4648 3.5): otherwise several texts
+    // decode to the same bytes, and a changed character could go unnoticed.
+    const uint32_t unused_bits = pad == 2 ? 0xffff : pad == 1 ? 0xff : 0;
+    if ((n & unused_bits) != 0) return Status::InvalidArgument("not canonical base64 text");
     out.push_back(static_cast<uint8_t>(n >> 16));
     if (pad < 2) out.push_back(static_cast<uint8_t>(n >> 8));
     if (pad < 1) out.push_back(static_cast<uint8_t>(n));

@@ -28,7 +28,8 @@ inline Bytes ToBytes(std::string_view s) {
 std::string HexEncode(ByteView bytes);
 Result<Bytes> HexDecode(std::string_view hex);
 
-// Standard base64 (RFC 4648, with padding); InvalidArgument on anything else.
+// Standard base64 (RFC 4648, with padding, canonical: the bits padding leaves over are zero);
+// InvalidArgument on anything else.
 std::string Base64Encode(ByteView bytes);
 Result<Bytes> Base64Decode(std::string_view text);
 

@@ -76,11 +76,21 @@ TEST(PasswordHash, RoundTripsAtProductionCost) {
 TEST(PasswordHash, RefusesTamperedStrings) {
   const std::string h = HashPassword(kPassword, 10);
   ASSERT_TRUE(VerifyPassword(kPassword, h));
-  // One character of the hash changed (the last before the padding).
-  std::string hash_changed = h;
-  const size_t pos = hash_changed.find_last_not_of('=');
-  hash_changed[pos] = hash_changed[pos] == 'A' ? 'B' : 'A';
-  EXPECT_FALSE(VerifyPassword(kPassword, hash_changed));
+  // One character of the hash changed: in the middle, and the last before the padding, which
+  // also carries bits the padding leaves over (they must not be ignored).
+  const std::string_view kBase64Alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (const size_t pos : {h.size() - 20, h.find_last_not_of('=')}) {
+    // The lowest bit of the last character is left over by the padding: flipping it gives the
+    // same key bytes to a decoder that ignores those bits.
+    const size_t value = kBase64Alphabet.find(h[pos]);
+    ASSERT_NE(value, std::string::npos);
+    for (const char replacement : {kBase64Alphabet[value ^ 1], kBase64Alphabet[value ^ 16]}) {
+      std::string hash_changed = h;
+      hash_changed[pos] = replacement;
+      EXPECT_FALSE(VerifyPassword(kPassword, hash_changed)) << hash_changed;
+    }
+  }
   // One character of the salt changed.
   std::string salt_changed = h;
   const size_t salt = salt_changed.find("p=1$") + 4;

@@ -373,6 +373,10 @@ TEST(Base64, KnownVectorsAndRefusals) {
   EXPECT_FALSE(Base64Decode("Z===").ok());
   EXPECT_FALSE(Base64Decode("Zg=a").ok());
   EXPECT_FALSE(Base64Decode("Zm9v!A==").ok());
+  // Non-canonical: the same bytes with the leftover bits set must not decode.
+  EXPECT_FALSE(Base64Decode("Zh==").ok());
+  EXPECT_FALSE(Base64Decode("Zm9=").ok());
+  EXPECT_FALSE(Base64Decode("Zm9vZh==").ok());
 }
 
 TEST(ItemIds, ValidAndFresh) {
