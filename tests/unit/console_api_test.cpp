@@ -16,6 +16,7 @@
 #include "archive/mime.hpp"
 #include "archive/search_index.hpp"
 #include "audit_records.hpp"
+#include "console_session.hpp"
 #include "guard/audit_log.hpp"
 #include "server/console_api.hpp"
 #include "status_matchers.hpp"
@@ -88,18 +89,11 @@ class ConsoleApiTest : public ::testing::Test {
     return api_->Handle(r);
   }
 
-  struct SignedIn {
-    std::string cookie, csrf;
-  };
   SignedIn SignIn(const std::string& name, const std::string& address = "10.0.0.1") {
     ApiResponse r = Call("POST", "/api/v1/session",
                          json{{"name", name}, {"password", kPassword}}.dump(), "", "", address);
     EXPECT_EQ(r.status, 200) << r.body;
-    SignedIn s;
-    for (const auto& [h, v] : r.headers)
-      if (h == "Set-Cookie") s.cookie = v.substr(0, v.find(';'));
-    s.csrf = json::parse(r.body).value("csrf", "");
-    return s;
+    return SessionOf(r);
   }
 
   ApiResponse Get(const SignedIn& s, const std::string& target) {

@@ -15,6 +15,7 @@
 #include "audit_records.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "console_session.hpp"
 #include "crypto/signature.hpp"
 #include "crypto/x509.hpp"
 #include "exchange/center_store.hpp"
@@ -121,9 +122,6 @@ class ConsoleExchangeOpsTest : public ::testing::Test {
   fs::path home() const { return dir_.path() / "host"; }
   fs::path management_dir() const { return ExchangeDir(home()) / "management"; }
 
-  struct SignedIn {
-    std::string cookie, csrf;
-  };
   ApiResponse Call(ConsoleApi& api, const std::string& method, const std::string& target,
                    const std::string& body, const SignedIn& s) {
     ApiRequest r;
@@ -140,11 +138,7 @@ class ConsoleExchangeOpsTest : public ::testing::Test {
     ApiResponse r = Call(*api_, "POST", "/api/v1/session",
                          json{{"name", name}, {"password", kPassword}}.dump(), SignedIn{});
     EXPECT_EQ(r.status, 200) << r.body;
-    SignedIn s;
-    for (const auto& [h, v] : r.headers)
-      if (h == "Set-Cookie") s.cookie = v.substr(0, v.find(';'));
-    s.csrf = json::parse(r.body).value("csrf", "");
-    return s;
+    return SessionOf(r);
   }
   ApiResponse Do(const SignedIn& s, const std::string& method, const std::string& target,
                  const json& body = nullptr) {

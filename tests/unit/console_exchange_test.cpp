@@ -23,6 +23,7 @@
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "console_session.hpp"
 #include "crypto/signature.hpp"
 #include "crypto/x509.hpp"
 #include "exchange/center_server.hpp"
@@ -215,18 +216,11 @@ class ConsoleExchangeTest : public ::testing::Test {
     return api_->Handle(r);
   }
 
-  struct SignedIn {
-    std::string cookie, csrf;
-  };
   SignedIn SignIn(const std::string& name) {
     ApiResponse r =
         Call("POST", "/api/v1/session", json{{"name", name}, {"password", kPassword}}.dump());
     EXPECT_EQ(r.status, 200) << r.body;
-    SignedIn s;
-    for (const auto& [h, v] : r.headers)
-      if (h == "Set-Cookie") s.cookie = v.substr(0, v.find(';'));
-    s.csrf = json::parse(r.body).value("csrf", "");
-    return s;
+    return SessionOf(r);
   }
   ApiResponse Get(const SignedIn& s, const std::string& target) {
     return Call("GET", target, "", s.cookie);

@@ -14,6 +14,7 @@
 
 #include "audit_records.hpp"
 #include "base/clock.hpp"
+#include "console_session.hpp"
 #include "guard/audit_log.hpp"
 #include "server/console_api.hpp"
 #include "server/console_vault.hpp"
@@ -64,10 +65,6 @@ class ConsoleVaultSetupTest : public ::testing::Test {
     api_ = std::make_unique<ConsoleApi>(home_, *accounts_, o);
   }
 
-  struct SignedIn {
-    std::string cookie, csrf;
-  };
-
   ApiResponse Call(const std::string& method, const std::string& target, const std::string& body,
                    const SignedIn& s) {
     ApiRequest r;
@@ -85,11 +82,7 @@ class ConsoleVaultSetupTest : public ::testing::Test {
     ApiResponse r =
         Call("POST", "/api/v1/session", json{{"name", name}, {"password", kPassword}}.dump(), {});
     EXPECT_EQ(r.status, 200) << r.body;
-    SignedIn s;
-    for (const auto& [h, v] : r.headers)
-      if (h == "Set-Cookie") s.cookie = v.substr(0, v.find(';'));
-    s.csrf = json::parse(r.body).value("csrf", "");
-    return s;
+    return SessionOf(r);
   }
 
   json Send(const SignedIn& s, const std::string& method, const std::string& target,

@@ -20,6 +20,7 @@
 #include "audit_records.hpp"
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "console_session.hpp"
 #include "guard/audit_log.hpp"
 #include "server/console_api.hpp"
 #include "status_matchers.hpp"
@@ -81,10 +82,6 @@ class ConsoleVaultTest : public ::testing::Test {
 
   fs::path Store(int i) const { return dir_.path() / ("cloud" + std::to_string(i + 1)); }
 
-  struct SignedIn {
-    std::string cookie, csrf;
-  };
-
   ApiResponse Call(const std::string& method, const std::string& target,
                    const std::string& body = "", const SignedIn& s = {}) {
     ApiRequest r;
@@ -102,11 +99,7 @@ class ConsoleVaultTest : public ::testing::Test {
     ApiResponse r =
         Call("POST", "/api/v1/session", json{{"name", name}, {"password", kPassword}}.dump());
     EXPECT_EQ(r.status, 200) << r.body;
-    SignedIn s;
-    for (const auto& [h, v] : r.headers)
-      if (h == "Set-Cookie") s.cookie = v.substr(0, v.find(';'));
-    s.csrf = json::parse(r.body).value("csrf", "");
-    return s;
+    return SessionOf(r);
   }
 
   json Get(const SignedIn& s, const std::string& target, int want = 200) {
