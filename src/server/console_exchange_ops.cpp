@@ -181,18 +181,14 @@ ApiResponse ExchangeOpsApi::Handle(const ApiCall& call) {
         "<home>/exchange/management): suspensions, address changes and publications of the "
         "registry are made on the management host's console or with `tessera exchange "
         "registry` there";
-    if (Status st = call.audit(action, target, "refused: " + why); !st.ok())
-      return ErrorResponse(st);
-    return ErrorResponse(409, "conflict", why);
+    return Refused(call, action, target, ErrorResponse(409, "conflict", why), why);
   }
   if (p[1] == "center" && center_id_.empty()) {
     const std::string why =
         "this host is not an exchange center ([exchange] center_id is not set): an agency is "
         "suspended at its own center, on that center's console or with `tessera exchange "
         "suspend` there (or for the whole network in the registry, on the management host)";
-    if (Status st = call.audit(action, target, "refused: " + why); !st.ok())
-      return ErrorResponse(st);
-    return ErrorResponse(409, "conflict", why);
+    return Refused(call, action, target, ErrorResponse(409, "conflict", why), why);
   }
   return p[1] == "registry" ? Registry(call) : Center(call);
 }
